@@ -61,3 +61,44 @@ class Classification:
     @property
     def countries(self) -> tuple[str, ...]:
         return self.participants
+
+
+@dataclass(frozen=True, slots=True)
+class StoryForAlert:
+    """What the watch index needs to decide which chats a newly stored story alerts."""
+
+    story_id: int
+    title: str
+    summary: str
+    participants: tuple[str, ...]
+    mentioned: tuple[str, ...]
+    is_defence_cooperation: bool
+    cooperation_type: str | None
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    """One report of a story: which feed carried it, where, and when."""
+
+    feed_title: str
+    url: str | None
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """A stored story as digests, alerts and ``latest`` show it."""
+
+    id: int
+    title: str
+    url: str | None
+    summary: str
+    published_at: datetime
+    participants: tuple[str, ...]
+    mentioned: tuple[str, ...]
+    is_defence_cooperation: bool
+    cooperation_type: str | None
+    score: float
+    evidence: tuple[str, ...]
+    outlets: tuple[Outlet, ...]

@@ -1,16 +1,16 @@
 """defwatch's own error tree; library errors are translated where they enter.
 
-    DefwatchError
-    ├── ConfigError            a bad settings or data file (names the file and key)
-    ├── FeedError              anything that makes one feed's poll fail
-    │   ├── FetchError         transport and HTTP problems
-    │   │   ├── FeedTimeout
-    │   │   ├── FeedTooLarge
-    │   │   ├── TooManyRedirects
-    │   │   ├── FeedHTTPError  (status, retry_after)
-    │   │   └── FeedConnectError
-    │   └── NotAFeed           the document is not RSS/Atom/RDF at all
-    └── UnknownCountry         a country name we cannot resolve (carries suggestions)
+DefwatchError
+├── ConfigError            a bad settings or data file (names the file and key)
+├── FeedError              anything that makes one feed's poll fail
+│   ├── FetchError         transport and HTTP problems
+│   │   ├── FeedTimeout
+│   │   ├── FeedTooLarge
+│   │   ├── TooManyRedirects
+│   │   ├── FeedHTTPError  (status, retry_after)
+│   │   └── FeedConnectError
+│   └── NotAFeed           the document is not RSS/Atom/RDF at all
+└── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """
 
 from __future__ import annotations

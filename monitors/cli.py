@@ -1,0 +1,428 @@
+"""The ``defwatch`` command (the CLI contract of DESIGN.md).
+
+    defwatch run                      scheduler (+ bot when TELEGRAM_BOT_TOKEN is set; without
+                                      it, new cooperation stories are printed)
+    defwatch poll [--once]            poll feeds, no Telegram
+    defwatch feeds list|add URL|remove URL|import FILE.opml|export
+    defwatch latest COUNTRY [--limit N] [--json]
+    defwatch classify [FILE|-]        JSONL in, JSONL out
+    defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
+    defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
+
+``monitors`` never imports the bot: ``main`` takes the bot runner as an argument, and the
+installed ``defwatch`` script (``bot.cli``) passes it in. Errors of our own end the command
+with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from monitors import store
+from monitors.db import open_database
+from monitors.domain import StoryView
+from monitors.errors import ConfigError, DefwatchError
+from monitors.settings import Settings, load_settings
+
+BotRunner = Callable[[Settings], None]
+log = logging.getLogger("defwatch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="defwatch", description="Watch news feeds for defence-cooperation stories."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="poll on a schedule; run the Telegram bot when a token is set")
+    poll = commands.add_parser("poll", help="poll feeds on a schedule, without Telegram")
+    poll.add_argument("--once", action="store_true", help="poll every due feed once, then exit")
+
+    feeds = commands.add_parser("feeds", help="list, add, remove, import or export feeds")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    feed_commands.add_parser("list", help="every feed with its health")
+    add = feed_commands.add_parser("add", help="add a feed URL")
+    add.add_argument("url")
+    add.add_argument("--title")
+    remove = feed_commands.add_parser("remove", help="remove a feed URL")
+    remove.add_argument("url")
+    imp = feed_commands.add_parser("import", help="add the feeds of an OPML file")
+    imp.add_argument("file", type=Path)
+    feed_commands.add_parser("export", help="print the feeds as OPML 2.0")
+
+    latest = commands.add_parser("latest", help="newest stored stories for a country")
+    latest.add_argument("country", help="name, demonym or ISO code, e.g. azerbaijan, AZ")
+    latest.add_argument("--limit", type=_limit, default=10, help="how many (1-100, default 10)")
+    latest.add_argument("--json", action="store_true", help="one JSON object per line")
+    latest.add_argument("--all", action="store_true", help="not only defence cooperation")
+
+    for name, text in (
+        ("classify", "classify JSONL items"),
+        ("cluster", "group JSONL items into stories"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
+    evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
+    evaluate.add_argument("file", type=Path)
+    return parser
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return _dispatch(args, bot_runner)
+    except DefwatchError as exc:
+        print(f"defwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Request lines of the HTTP client carry the Bot API URL, which embeds the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
+    if args.command == "classify":
+        return _classify(args.file)
+    if args.command == "cluster":
+        return _cluster(args.file)
+    if args.command == "eval":
+        return _eval(args.file)
+    settings = load_settings()
+    if args.command == "run":
+        if settings.bot_token and bot_runner is not None:
+            bot_runner(settings)
+            return 0
+        if settings.bot_token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is set but the bot is not installed")
+        return asyncio.run(_run_console(settings, once=False))
+    if args.command == "poll":
+        return asyncio.run(_run_console(settings, once=args.once))
+    if args.command == "feeds":
+        return asyncio.run(_feeds(settings, args))
+    if args.command == "latest":
+        return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
+    raise AssertionError(args.command)
+
+
+# --- polling -------------------------------------------------------------------------------
+
+
+async def _run_console(settings: Settings, *, once: bool) -> int:
+    from monitors.runner import Monitor  # imports httpx and the classifier: only when polling
+
+    async with Monitor.open(settings) as monitor:
+        if once:
+            report = await monitor.poll_cycle()
+            await _print_new_stories(monitor, report.cooperation_story_ids)
+            print(report.summary(), file=sys.stderr)
+            return 0
+        await _poll_forever(monitor)
+    return 0
+
+
+async def _poll_forever(monitor: Any) -> None:
+    """Poll due feeds on an APScheduler interval until SIGINT/SIGTERM."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def tick() -> None:
+        report = await monitor.poll_cycle()
+        await _print_new_stories(monitor, report.cooperation_story_ids)
+
+    async def purge() -> None:
+        removed = await monitor.purge()
+        if removed:
+            log.info("retention: removed %d old articles", removed)
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    tick_seconds = max(1.0, min(30.0, monitor.settings.poll_interval / 4))
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=tick_seconds,
+        next_run_time=datetime.now(UTC),
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        id="poll",
+    )
+    scheduler.add_job(purge, "interval", hours=6, coalesce=True, max_instances=1, id="purge")
+    scheduler.start()
+    log.info(
+        "polling every %.0fs per feed (checking for due feeds every %.0fs); Ctrl-C stops",
+        monitor.settings.poll_interval,
+        tick_seconds,
+    )
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def _print_new_stories(monitor: Any, story_ids: Sequence[int]) -> None:
+    if not story_ids:
+        return
+    async with monitor.sessions() as session:
+        views = await store.story_views(session, list(dict.fromkeys(story_ids)))
+    for view in views:
+        print(format_story_line(view), flush=True)
+
+
+def format_story_line(view: StoryView) -> str:
+    """A stored story as console lines: date, countries, type, title, outlets, link."""
+    countries = "-".join(view.participants) or "??"
+    kind = view.cooperation_type or "-"
+    outlets = ", ".join(dict.fromkeys(o.feed_title for o in view.outlets)) or "unknown outlet"
+    when = view.published_at.strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"[{when}] {countries} {kind} {view.score:.2f}  {view.title}", f"    {outlets}"]
+    if view.url:
+        lines.append(f"    {view.url}")
+    return "\n".join(lines)
+
+
+# --- feeds, latest -------------------------------------------------------------------------
+
+
+async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    from monitors.runner import seed_default_feeds
+
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        await seed_default_feeds(sessions, settings.feeds_file)
+        async with sessions.begin() as session:
+            return await _feeds_action(session, args)
+    finally:
+        await engine.dispose()
+
+
+async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
+    from monitors import opml
+
+    now = datetime.now(UTC)
+    action = args.feeds_command
+    if action == "list":
+        for feed in await store.list_feeds(session):
+            print(_feed_health_line(feed))
+        return 0
+    if action == "add":
+        _require_http(args.url)
+        added = await store.add_feed(session, args.url, title=args.title, now=now)
+        print("added" if added else "already present", args.url)
+        return 0
+    if action == "remove":
+        if not await store.remove_feed(session, args.url):
+            print(f"defwatch: no such feed: {args.url}", file=sys.stderr)
+            return 1
+        print("removed", args.url)
+        return 0
+    if action == "import":
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{args.file}: {exc.strerror}") from None
+        entries = opml.parse_opml(data)
+        added = 0
+        for item in entries:
+            if item.url.startswith(("http://", "https://")):
+                added += await store.add_feed(session, item.url, title=item.title, now=now)
+        print(f"imported {added} new feeds ({len(entries) - added} already present or skipped)")
+        return 0
+    if action == "export":
+        feeds = await store.list_feeds(session)
+        sys.stdout.write(
+            opml.export_opml(opml.OpmlFeed(url=f.url, title=f.title) for f in feeds).decode()
+        )
+        return 0
+    raise AssertionError(action)
+
+
+def _require_http(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"feed URL must start with http:// or https:// (got {url!r})")
+
+
+def _feed_health_line(feed: store.FeedHealth) -> str:
+    if not feed.enabled:
+        health = "disabled"
+    elif feed.last_status is None:
+        health = "never polled"
+    elif feed.consecutive_errors:
+        health = f"FAILING x{feed.consecutive_errors} ({feed.last_status}: {feed.last_error})"
+    else:
+        health = feed.last_status
+    when = feed.last_polled_at.strftime("%Y-%m-%d %H:%M") if feed.last_polled_at else "-"
+    nxt = feed.next_poll_at.strftime("%Y-%m-%d %H:%M") if feed.next_poll_at else "-"
+    return f"{feed.url}\t{health}\tlast {when}\tnext {nxt}\t{feed.title or ''}"
+
+
+async def _latest(
+    settings: Settings, country: str, limit: int, as_json: bool, include_all: bool
+) -> int:
+    from monitors.countries import default_gazetteer
+
+    code = default_gazetteer().resolve(country)
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        async with sessions() as session:
+            views = await store.latest_stories(
+                session, [code], limit=limit, cooperation_only=not include_all
+            )
+            polled = await store.last_poll_at(session)
+    finally:
+        await engine.dispose()
+    if as_json:
+        for view in views:
+            print(json.dumps(story_json(view), ensure_ascii=False))
+        return 0
+    if not views:
+        when = polled.strftime("%Y-%m-%d %H:%M UTC") if polled else "never"
+        print(f"No stories stored for {code} yet (last poll: {when}).")
+        return 0
+    for view in views:
+        print(format_story_line(view))
+    return 0
+
+
+def story_json(view: StoryView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "title": view.title,
+        "url": view.url,
+        "published": view.published_at.isoformat(),
+        "countries": list(view.participants),
+        "mentioned": list(view.mentioned),
+        "defence_cooperation": view.is_defence_cooperation,
+        "cooperation_type": view.cooperation_type,
+        "score": round(view.score, 4),
+        "outlets": [{"name": o.feed_title, "url": o.url} for o in view.outlets],
+        "evidence": list(view.evidence),
+    }
+
+
+# --- offline tools -------------------------------------------------------------------------
+
+
+def _open_text(name: str | Path) -> TextIO:
+    if str(name) == "-":
+        return sys.stdin
+    try:
+        return open(name, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: {exc.strerror}") from None
+
+
+def _read_jsonl(name: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, object) per non-blank line; a string instead of an object on bad JSON."""
+    handle = _open_text(name)
+    try:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"line {number}: not JSON ({exc.msg})"
+                continue
+            if not isinstance(item, dict):
+                yield number, f"line {number}: not a JSON object"
+                continue
+            yield number, item
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _classify(name: str) -> int:
+    from monitors.classify import classify
+
+    failures = 0
+    for _, item in _read_jsonl(name):
+        if isinstance(item, str):
+            failures += 1
+            print(json.dumps({"id": None, "error": item}))
+            continue
+        verdict = classify(
+            str(item.get("title") or ""), str(item.get("summary") or ""), item.get("language")
+        )
+        print(
+            json.dumps(
+                {
+                    "id": item.get("id"),
+                    "defence_cooperation": verdict.defence_cooperation,
+                    "score": round(verdict.score, 4),
+                    "countries": list(verdict.participants),
+                    "evidence": list(verdict.evidence),
+                    "mentioned": list(verdict.mentioned),
+                    "cooperation_type": verdict.cooperation_type,
+                },
+                ensure_ascii=False,
+            ),
+            flush=False,
+        )
+    return 1 if failures else 0
+
+
+def _cluster(name: str) -> int:
+    from monitors.cluster import cluster_rows
+
+    rows = []
+    for _, item in _read_jsonl(name):
+        if isinstance(item, str):
+            raise ConfigError(f"{name}: {item}")
+        rows.append(item)
+    for out in cluster_rows(rows):
+        print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _eval(path: Path) -> int:
+    from monitors.evaluate import evaluate, format_report
+
+    rows = []
+    for _, item in _read_jsonl(path):
+        if isinstance(item, str):
+            raise ConfigError(f"{path}: {item}")
+        rows.append(item)
+    print(format_report(evaluate(rows)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

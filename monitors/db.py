@@ -1,0 +1,108 @@
+"""Engines, sessions and migrations.
+
+- ``DEFWATCH_DATABASE_URL`` is given plainly (``sqlite:///file.db``, ``postgresql://…``); the
+  async driver is chosen here (aiosqlite, asyncpg).
+- SQLite connections get WAL, foreign keys, a busy timeout and ``synchronous=NORMAL`` so one
+  writer and several readers (the poller and the bot) get along.
+- PostgreSQL connections are pinged before use, so connections killed under us (a restart,
+  ``pg_terminate_backend``) are replaced without restarting the process.
+- ``migrate`` applies Alembic migrations up to head; ``open_database`` does so on every start,
+  under an advisory lock on PostgreSQL so several workers may start at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from monitors.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK_ID = 0x64657677  # "defw"
+
+
+def async_url(plain: str) -> URL:
+    """The SQLAlchemy URL with the async driver for a plain ``sqlite:`` or ``postgresql:`` URL."""
+    try:
+        url = make_url(plain)
+    except Exception:
+        raise ConfigError("DEFWATCH_DATABASE_URL: not a database URL") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+asyncpg")
+    raise ConfigError(
+        f"DEFWATCH_DATABASE_URL: unsupported database {backend!r} (sqlite or postgresql)"
+    )
+
+
+def redacted(plain: str) -> str:
+    """The URL with any password hidden, for logs and ``/status``."""
+    try:
+        return make_url(plain).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid database URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(plain_url: str, **kwargs: Any) -> AsyncEngine:
+    url = async_url(plain_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    return create_async_engine(url, **kwargs)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+    command.upgrade(_alembic_config(connection), "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending migration in one transaction."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)
+
+
+async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    engine = create_engine(plain_url)
+    await migrate(engine)
+    return engine, session_factory(engine)

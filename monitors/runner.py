@@ -1,0 +1,190 @@
+"""The monitor as a long-lived service: database, HTTP client, and poll cycles.
+
+``Monitor`` is what ``defwatch run``, ``defwatch poll`` and the bot's jobs drive:
+
+    async with Monitor.open(settings) as monitor:
+        report = await monitor.poll_cycle()       # every due feed, once
+
+A cycle claims due feeds in batches (a lease per feed, so several workers share the work),
+polls each batch concurrently (the fetcher bounds concurrency globally and per host), and
+returns what it found. Overlapping cycles in one process are serialised by a lock; the
+scheduler coalesces missed runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import tomllib
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from monitors import store
+from monitors.db import open_database, redacted
+from monitors.errors import ConfigError
+from monitors.fetch import Fetcher, FetchLimits
+from monitors.pipeline import FeedOutcome, PollContext, poll_feed
+from monitors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultFeed:
+    url: str
+    title: str | None
+    enabled: bool
+
+
+def load_feed_list(path: Path) -> list[DefaultFeed]:
+    """Read a feeds TOML file (``[[feed]]`` tables with ``url``, ``title``, ``enabled``)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    feeds = []
+    for index, item in enumerate(data.get("feed", [])):
+        url = item.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{path}: feed[{index}].url must be an http(s) URL")
+        feeds.append(DefaultFeed(url, item.get("title"), bool(item.get("enabled", True))))
+    return feeds
+
+
+@dataclass
+class PollReport:
+    """What a cycle did, by feed status, with the stories it stored."""
+
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        return Counter(outcome.status for outcome in self.outcomes)
+
+    @property
+    def new_articles(self) -> int:
+        return sum(outcome.new_articles for outcome in self.outcomes)
+
+    @property
+    def new_story_ids(self) -> list[int]:
+        return [sid for outcome in self.outcomes for sid in outcome.new_story_ids]
+
+    @property
+    def cooperation_story_ids(self) -> list[int]:
+        return [sid for outcome in self.outcomes for sid in outcome.cooperation_story_ids]
+
+    @property
+    def alerts(self) -> int:
+        return sum(outcome.alerts for outcome in self.outcomes)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{count} {status}" for status, count in sorted(self.statuses.items()))
+        return (
+            f"polled {len(self.outcomes)} feeds ({parts or 'none due'}); "
+            f"{self.new_articles} new articles, {len(self.new_story_ids)} new stories, "
+            f"{len(self.cooperation_story_ids)} cooperation, {self.alerts} alerts queued"
+        )
+
+
+class Monitor:
+    """Owns the database engine and the shared HTTP client; runs poll cycles."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        fetcher: Fetcher,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.fetcher = fetcher
+        self.clock = clock
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._cycle_lock = asyncio.Lock()
+        self.context = PollContext(
+            sessions=sessions,
+            fetcher=fetcher,
+            interval=settings.poll_interval,
+            max_backoff=settings.max_backoff,
+            clock=clock,
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings, *, seed: bool = True) -> AsyncIterator[Monitor]:
+        """Open the database (migrating it), seed default feeds once, start the HTTP client."""
+        log.info("database: %s", redacted(settings.database_url))
+        engine, sessions = await open_database(settings.database_url)
+        try:
+            if seed:
+                await seed_default_feeds(sessions, settings.feeds_file)
+            async with Fetcher(fetch_limits(settings)) as fetcher:
+                yield cls(settings, engine, sessions, fetcher)
+        finally:
+            await engine.dispose()
+
+    async def poll_cycle(self) -> PollReport:
+        """Poll every feed that is due now, in leased batches, until none is left."""
+        report = PollReport()
+        async with self._cycle_lock:
+            while True:
+                batch = await self._claim_batch()
+                if not batch:
+                    break
+                outcomes = await asyncio.gather(*(poll_feed(f, self.context) for f in batch))
+                report.outcomes.extend(outcomes)
+        if report.outcomes:
+            log.info("%s", report.summary())
+        return report
+
+    async def _claim_batch(self) -> list[store.FeedSnapshot]:
+        async with self.sessions.begin() as session:
+            return await store.claim_due_feeds(
+                session,
+                now=self.clock(),
+                limit=CLAIM_BATCH,
+                owner=self.worker_id,
+                lease=timedelta(seconds=self.settings.lease_seconds),
+            )
+
+    async def purge(self) -> int:
+        older_than = self.clock() - timedelta(days=self.settings.retention_days)
+        async with self.sessions.begin() as session:
+            return await store.purge_old_articles(session, older_than=older_than)
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    return FetchLimits(
+        max_body_bytes=settings.max_body_bytes,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        total_timeout=settings.total_timeout,
+        max_connections=settings.max_connections,
+        max_per_host=settings.max_per_host,
+    )
+
+
+async def seed_default_feeds(sessions: async_sessionmaker[AsyncSession], path: Path) -> int:
+    feeds = load_feed_list(path)
+    async with sessions.begin() as session:
+        return await store.seed_feeds_once(
+            session, ((f.url, f.title, f.enabled) for f in feeds), datetime.now(UTC)
+        )

@@ -1,0 +1,198 @@
+"""Settings: shipped defaults, then the TOML file named by ``DEFWATCH_CONFIG``, then environment.
+
+Rules:
+- Every key has a shipped default in ``config/defwatch.toml``; an operator's file need only
+  hold the keys it changes. Unknown sections or keys are errors (a typo must not be ignored).
+- A wrong type or value raises ``ConfigError`` naming the file and the ``section.key``.
+- Environment beats the file: ``DEFWATCH_DATABASE_URL``, ``DEFWATCH_POLL_INTERVAL``,
+  ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``, ``DEFWATCH_ALLOW_PRIVATE_FEEDS``,
+  ``DEFWATCH_WATCHLISTS``.
+- The bot token is kept out of ``repr`` so it never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from config import data_path
+from monitors.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(repr=False)  # may hold a password
+    poll_interval: float
+    max_backoff: float
+    feeds_file: Path
+    max_connections: int
+    max_per_host: int
+    connect_timeout: float
+    read_timeout: float
+    total_timeout: float
+    max_body_bytes: int
+    lease_seconds: float
+    retention_days: int
+    admin_ids: frozenset[int]
+    allow_private_feeds: bool
+    delivery_interval: float
+    max_watch_items: int
+    requests_per_minute: int
+    watchlists_file: Path | None
+    telegram_api_base_url: str | None = None
+    bot_token: str | None = field(default=None, repr=False)
+    source: str = "defaults"
+
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "database": {"url": str},
+    "poll": {
+        "interval_seconds": (int, float),
+        "max_backoff_seconds": (int, float),
+        "feeds_file": str,
+        "max_connections": int,
+        "max_per_host": int,
+        "connect_timeout": (int, float),
+        "read_timeout": (int, float),
+        "total_timeout": (int, float),
+        "max_body_bytes": int,
+        "lease_seconds": (int, float),
+    },
+    "storage": {"retention_days": int},
+    "telegram": {
+        "admin_ids": list,
+        "allow_private_feeds": bool,
+        "delivery_interval_seconds": (int, float),
+        "max_watch_items": int,
+        "requests_per_minute": int,
+    },
+    "watchlists": {"file": str},
+}
+
+
+def default_database_url() -> str:
+    directory = Path(platformdirs.user_data_dir("defwatch"))
+    return f"sqlite:///{directory / 'defwatch.db'}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _check(data: Mapping[str, Any], path: Path) -> None:
+    for section, values in data.items():
+        if section not in _SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in values.items():
+            expected = _SCHEMA[section].get(key)
+            if expected is None:
+                raise ConfigError(f"{path}: unknown key {section}.{key}")
+            if isinstance(value, bool) and expected is not bool:
+                raise ConfigError(f"{path}: {section}.{key} must not be true/false")
+            if not isinstance(value, expected):
+                raise ConfigError(f"{path}: {section}.{key} has the wrong type ({value!r})")
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {section: dict(values) for section, values in base.items()}
+    for section, values in override.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def _positive(value: float, key: str, path: Path) -> float:
+    if value <= 0:
+        raise ConfigError(f"{path}: {key} must be positive (got {value!r})")
+    return value
+
+
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"environment: {name} must be a number of seconds (got {raw!r})"
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"environment: {name} must be positive (got {raw!r})")
+    return value
+
+
+def _optional_path(raw: str, relative_to: Path) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (relative_to.parent / path)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the shipped defaults, the operator's file and ``env``."""
+    env = os.environ if env is None else env
+    defaults_path = data_path("defwatch.toml")
+    data = _read_toml(defaults_path)
+    path = defaults_path
+    config_name = env.get("DEFWATCH_CONFIG")
+    if config_name:
+        path = Path(config_name).expanduser()
+        override = _read_toml(path)
+        _check(override, path)
+        data = _merge(data, override)
+
+    poll, tg = data["poll"], data["telegram"]
+    admin_ids = tg["admin_ids"]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in admin_ids):
+        raise ConfigError(f"{path}: telegram.admin_ids must be a list of numeric user ids")
+
+    interval = _env_float(env, "DEFWATCH_POLL_INTERVAL") or _positive(
+        float(poll["interval_seconds"]), "poll.interval_seconds", path
+    )
+    watchlists = env.get("DEFWATCH_WATCHLISTS") or data["watchlists"]["file"]
+    allow_private = tg["allow_private_feeds"] or env.get("DEFWATCH_ALLOW_PRIVATE_FEEDS") == "1"
+    return Settings(
+        database_url=env.get("DEFWATCH_DATABASE_URL")
+        or data["database"]["url"]
+        or default_database_url(),
+        poll_interval=interval,
+        max_backoff=_positive(float(poll["max_backoff_seconds"]), "poll.max_backoff_seconds", path),
+        feeds_file=_optional_path(poll["feeds_file"], path) or data_path("feeds.toml"),
+        max_connections=int(_positive(poll["max_connections"], "poll.max_connections", path)),
+        max_per_host=int(_positive(poll["max_per_host"], "poll.max_per_host", path)),
+        connect_timeout=_positive(float(poll["connect_timeout"]), "poll.connect_timeout", path),
+        read_timeout=_positive(float(poll["read_timeout"]), "poll.read_timeout", path),
+        total_timeout=_positive(float(poll["total_timeout"]), "poll.total_timeout", path),
+        max_body_bytes=int(_positive(poll["max_body_bytes"], "poll.max_body_bytes", path)),
+        lease_seconds=_positive(float(poll["lease_seconds"]), "poll.lease_seconds", path),
+        retention_days=int(
+            _positive(data["storage"]["retention_days"], "storage.retention_days", path)
+        ),
+        admin_ids=frozenset(admin_ids),
+        allow_private_feeds=bool(allow_private),
+        delivery_interval=_positive(
+            float(tg["delivery_interval_seconds"]), "telegram.delivery_interval_seconds", path
+        ),
+        max_watch_items=int(_positive(tg["max_watch_items"], "telegram.max_watch_items", path)),
+        requests_per_minute=int(
+            _positive(tg["requests_per_minute"], "telegram.requests_per_minute", path)
+        ),
+        watchlists_file=_optional_path(watchlists, path),
+        telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+        bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        source=str(path),
+    )

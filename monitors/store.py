@@ -1,0 +1,613 @@
+"""Queries and commands over feeds, articles and stories.
+
+Every function takes a session and never commits: the caller frames the transaction
+(SQLAlchemy's "when do I construct a Session"). Values handed back are frozen dataclasses,
+never ORM objects, so nothing outlives its session by accident.
+
+Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
+``monitors.watch`` and ``monitors.outbox``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
+from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry
+
+SEEDED_KEY = "default_feeds_seeded_at"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSnapshot:
+    """What one poll of a feed needs to know, read in one short transaction."""
+
+    id: int
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    body_sha256: str | None
+    consecutive_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    id: int
+    url: str
+    title: str | None
+    enabled: bool
+    last_status: str | None
+    last_error: str | None
+    consecutive_errors: int
+    last_polled_at: datetime | None
+    last_ok_at: datetime | None
+    next_poll_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    feeds_total: int
+    feeds_ok: int
+    feeds_failing: int
+    last_poll_at: datetime | None
+    stories_total: int
+    cooperation_stories: int
+    articles_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article just inserted, and the story it joined or started."""
+
+    article_id: int
+    story_id: int
+    new_story: bool
+    join_reason: str | None
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+async def seed_feeds_once(
+    session: AsyncSession, feeds: Iterable[tuple[str, str | None, bool]], now: datetime
+) -> int:
+    """Insert the default feeds the first time a database is used; later calls do nothing.
+
+    A marker row remembers the seeding, so feeds an operator removed stay removed.
+    """
+    if await session.get(Meta, SEEDED_KEY) is not None:
+        return 0
+    added = 0
+    for url, title, enabled in feeds:
+        added += await add_feed(session, url, title=title, enabled=enabled, now=now)
+    session.add(Meta(key=SEEDED_KEY, value=now.isoformat()))
+    return added
+
+
+async def add_feed(
+    session: AsyncSession,
+    url: str,
+    *,
+    title: str | None = None,
+    enabled: bool = True,
+    now: datetime,
+) -> bool:
+    """Add a feed, due at once; False when the URL is already there."""
+    existing = await session.scalar(select(Feed.id).where(Feed.url == url))
+    if existing is not None:
+        return False
+    session.add(Feed(url=url, title=title, enabled=enabled, created_at=now, next_poll_at=now))
+    await session.flush()
+    return True
+
+
+async def remove_feed(session: AsyncSession, url: str) -> bool:
+    result = await session.execute(delete(Feed).where(Feed.url == url))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_feeds(session: AsyncSession) -> list[FeedHealth]:
+    rows = await session.scalars(select(Feed).order_by(Feed.url))
+    return [
+        FeedHealth(
+            id=f.id,
+            url=f.url,
+            title=f.title,
+            enabled=f.enabled,
+            last_status=f.last_status,
+            last_error=f.last_error,
+            consecutive_errors=f.consecutive_errors,
+            last_polled_at=f.last_polled_at,
+            last_ok_at=f.last_ok_at,
+            next_poll_at=f.next_poll_at,
+        )
+        for f in rows
+    ]
+
+
+async def claim_due_feeds(
+    session: AsyncSession, *, now: datetime, limit: int, owner: str, lease: timedelta
+) -> list[FeedSnapshot]:
+    """Lease up to ``limit`` due feeds to ``owner``.
+
+    A feed is due when enabled, its ``next_poll_at`` has passed and no live lease is held on
+    it. On PostgreSQL the rows are locked with ``SKIP LOCKED`` so concurrent workers claim
+    disjoint sets; SQLite serialises writers anyway. A crashed worker's lease simply expires.
+    """
+    query = (
+        select(Feed)
+        .where(
+            Feed.enabled.is_(True),
+            or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now),
+            or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+        )
+        .order_by(Feed.next_poll_at.asc().nulls_first(), Feed.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    feeds = list(await session.scalars(query))
+    for feed in feeds:
+        feed.lease_owner = owner
+        feed.lease_until = now + lease
+    await session.flush()
+    return [
+        FeedSnapshot(
+            id=f.id,
+            url=f.url,
+            title=f.title,
+            etag=f.etag,
+            last_modified=f.last_modified,
+            body_sha256=f.body_sha256,
+            consecutive_errors=f.consecutive_errors,
+        )
+        for f in feeds
+    ]
+
+
+async def record_poll_success(
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    status: str,
+    next_poll_at: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    body_sha256: str | None = None,
+    title: str | None = None,
+) -> None:
+    """A poll worked (fetched and parsed, 304, or unchanged body): reset the error count."""
+    values: dict[str, Any] = {
+        "last_status": status,
+        "last_error": None,
+        "consecutive_errors": 0,
+        "last_polled_at": now,
+        "last_ok_at": now,
+        "next_poll_at": next_poll_at,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if status == "ok":
+        values.update(etag=etag, last_modified=last_modified, body_sha256=body_sha256)
+    if title:
+        values["title"] = func.coalesce(Feed.title, title[:300])
+    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+async def record_poll_failure(
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    kind: str,
+    error: str,
+    next_poll_at: datetime,
+) -> None:
+    """A poll failed: keep the reason on the row and count it; the feed stays enabled."""
+    await session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(
+            last_status=kind,
+            last_error=error[:2000],
+            consecutive_errors=Feed.consecutive_errors + 1,
+            last_polled_at=now,
+            next_poll_at=next_poll_at,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+# --- articles and stories ------------------------------------------------------------------
+
+
+async def existing_entry_keys(session: AsyncSession, feed_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        rows = await session.scalars(
+            select(Article.entry_key).where(
+                Article.feed_id == feed_id, Article.entry_key.in_(chunk)
+            )
+        )
+        found.update(rows)
+    return found
+
+
+async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, int]:
+    """Story ids of already stored articles with these canonical URLs (any feed)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(urls), 500):
+        chunk = urls[start : start + 500]
+        rows = await session.execute(
+            select(Article.url, Article.story_id).where(
+                Article.url.in_(chunk), Article.story_id.is_not(None)
+            )
+        )
+        for url, story_id in rows:
+            found.setdefault(url, story_id)
+    return found
+
+
+def _insert_ignore(session: AsyncSession, table: Any) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+async def insert_article(
+    session: AsyncSession,
+    feed_id: int,
+    entry: NormalisedEntry,
+    verdict: Classification,
+    *,
+    fetched_at: datetime,
+) -> int | None:
+    """Insert one article; None when (feed, entry key) is already stored (a racing worker)."""
+    statement = (
+        _insert_ignore(session, Article)
+        .values(
+            feed_id=feed_id,
+            entry_key=entry.entry_key,
+            url=entry.url,
+            title=entry.title[:400],
+            summary=entry.summary,
+            published_at=entry.published_at,
+            fetched_at=fetched_at,
+            language=entry.language,
+            score=verdict.score,
+            is_defence_cooperation=verdict.defence_cooperation,
+            cooperation_type=verdict.cooperation_type,
+            participants=",".join(verdict.participants),
+            evidence=list(verdict.evidence),
+        )
+        .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
+        .returning(Article.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def candidate_stories(
+    session: AsyncSession, codes: Sequence[str], *, since: datetime, limit: int = 300
+) -> list[tuple[int, dict[str, Any]]]:
+    """Recent stories an article about ``codes`` could join, found through the country index.
+
+    An article without countries is compared with recent country-less stories only.
+    """
+    if codes:
+        ids = (
+            select(StoryCountry.story_id)
+            .where(
+                StoryCountry.code.in_(codes),
+                StoryCountry.role == "participant",
+                StoryCountry.published_at >= since,
+            )
+            .order_by(StoryCountry.published_at.desc())
+            .limit(limit)
+        )
+        query = select(Story.id, Story.signature).where(Story.id.in_(ids))
+    else:
+        has_country = exists().where(
+            StoryCountry.story_id == Story.id, StoryCountry.role == "participant"
+        )
+        query = (
+            select(Story.id, Story.signature)
+            .where(Story.published_at >= since, ~has_country)
+            .order_by(Story.published_at.desc())
+            .limit(limit)
+        )
+    return [(row.id, row.signature) for row in await session.execute(query)]
+
+
+async def create_story(
+    session: AsyncSession,
+    entry: NormalisedEntry,
+    verdict: Classification,
+    signature: dict[str, Any],
+    *,
+    now: datetime,
+) -> int:
+    story = Story(
+        title=entry.title[:400] or entry.summary[:120],
+        url=entry.url,
+        summary=entry.summary[:2000],
+        published_at=entry.published_at,
+        first_seen_at=now,
+        last_seen_at=now,
+        score=verdict.score,
+        is_defence_cooperation=verdict.defence_cooperation,
+        cooperation_type=verdict.cooperation_type,
+        evidence=list(verdict.evidence),
+        signature=signature,
+        article_count=0,
+    )
+    session.add(story)
+    await session.flush()
+    await _set_story_countries(session, story, verdict.participants, verdict.mentioned)
+    return story.id
+
+
+async def _set_story_countries(
+    session: AsyncSession, story: Story, participants: Iterable[str], mentioned: Iterable[str]
+) -> None:
+    await session.execute(delete(StoryCountry).where(StoryCountry.story_id == story.id))
+    roles = {code: "mentioned" for code in mentioned}
+    roles.update({code: "participant" for code in participants})
+    for code, role in sorted(roles.items()):
+        session.add(
+            StoryCountry(
+                story_id=story.id,
+                code=code,
+                role=role,
+                published_at=story.published_at,
+                is_defence_cooperation=story.is_defence_cooperation,
+            )
+        )
+    await session.flush()
+
+
+async def story_signature(session: AsyncSession, story_id: int) -> dict[str, Any]:
+    return await session.scalar(select(Story.signature).where(Story.id == story_id)) or {}
+
+
+async def join_story(
+    session: AsyncSession,
+    story_id: int,
+    verdict: Classification,
+    signature: dict[str, Any],
+    *,
+    now: datetime,
+) -> bool:
+    """Add an article's verdict to its story; True when the story became cooperation now."""
+    story = await session.get_one(Story, story_id)
+    became_cooperation = verdict.defence_cooperation and not story.is_defence_cooperation
+    story.signature = signature
+    story.last_seen_at = now
+    if verdict.score > story.score:
+        story.score = verdict.score
+        story.evidence = list(verdict.evidence)
+        story.cooperation_type = verdict.cooperation_type or story.cooperation_type
+    story.is_defence_cooperation = story.is_defence_cooperation or verdict.defence_cooperation
+    current = await session.execute(
+        select(StoryCountry.code, StoryCountry.role).where(StoryCountry.story_id == story_id)
+    )
+    participants = {c for c, role in current if role == "participant"} | set(verdict.participants)
+    mentioned = set(verdict.mentioned) - participants
+    await _set_story_countries(session, story, sorted(participants), sorted(mentioned))
+    return became_cooperation
+
+
+async def attach_article(
+    session: AsyncSession, article_id: int, story_id: int, reason: str | None
+) -> None:
+    await session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(story_id=story_id, join_reason=reason)
+    )
+    await session.execute(
+        update(Story).where(Story.id == story_id).values(article_count=Story.article_count + 1)
+    )
+
+
+async def story_views(session: AsyncSession, story_ids: Sequence[int]) -> list[StoryView]:
+    """Stories with their countries and outlets, in the order of ``story_ids``."""
+    if not story_ids:
+        return []
+    stories = {s.id: s for s in await session.scalars(select(Story).where(Story.id.in_(story_ids)))}
+    countries: dict[int, list[tuple[str, str]]] = {}
+    for story_id, code, role in await session.execute(
+        select(StoryCountry.story_id, StoryCountry.code, StoryCountry.role)
+        .where(StoryCountry.story_id.in_(story_ids))
+        .order_by(StoryCountry.code)
+    ):
+        countries.setdefault(story_id, []).append((code, role))
+    outlets: dict[int, list[Outlet]] = {}
+    for story_id, feed_title, feed_url, url, published in await session.execute(
+        select(Article.story_id, Feed.title, Feed.url, Article.url, Article.published_at)
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(Article.story_id.in_(story_ids))
+        .order_by(Article.published_at, Article.id)
+    ):
+        outlets.setdefault(story_id, []).append(
+            Outlet(feed_title=feed_title or _host(feed_url), url=url, published_at=published)
+        )
+    views = []
+    for story_id in story_ids:
+        story = stories.get(story_id)
+        if story is None:
+            continue
+        roles = countries.get(story_id, [])
+        views.append(
+            StoryView(
+                id=story.id,
+                title=story.title,
+                url=story.url,
+                summary=story.summary,
+                published_at=story.published_at,
+                participants=tuple(c for c, r in roles if r == "participant"),
+                mentioned=tuple(c for c, r in roles if r == "mentioned"),
+                is_defence_cooperation=story.is_defence_cooperation,
+                cooperation_type=story.cooperation_type,
+                score=story.score,
+                evidence=tuple(story.evidence or ()),
+                outlets=tuple(outlets.get(story_id, ())),
+            )
+        )
+    return views
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
+
+
+async def latest_stories(
+    session: AsyncSession,
+    codes: Sequence[str],
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+    cooperation_only: bool = False,
+    since: datetime | None = None,
+) -> list[StoryView]:
+    """Newest stories in which any of ``codes`` takes part, newest first.
+
+    ``before`` is the (published_at, id) of the last story already shown, for paging back.
+    One range scan of ``ix_story_country_latest`` per call.
+    """
+    query = select(StoryCountry.story_id, StoryCountry.published_at).where(
+        StoryCountry.code.in_(codes), StoryCountry.role == "participant"
+    )
+    if cooperation_only:
+        query = query.where(StoryCountry.is_defence_cooperation.is_(True))
+    if since is not None:
+        query = query.where(StoryCountry.published_at >= since)
+    if before is not None:
+        published, story_id = before
+        query = query.where(
+            or_(
+                StoryCountry.published_at < published,
+                and_(StoryCountry.published_at == published, StoryCountry.story_id < story_id),
+            )
+        )
+    query = query.order_by(StoryCountry.published_at.desc(), StoryCountry.story_id.desc())
+    # Several watched codes may share a story: over-fetch, then keep the first of each.
+    rows = await session.execute(query.limit(limit * max(1, len(codes))))
+    ordered: list[int] = []
+    for story_id, _ in rows:
+        if story_id not in ordered:
+            ordered.append(story_id)
+        if len(ordered) == limit:
+            break
+    return await story_views(session, ordered)
+
+
+async def recent_stories(
+    session: AsyncSession, *, since: datetime, cooperation_only: bool = True, limit: int = 200
+) -> list[StoryView]:
+    query = select(Story.id).where(Story.published_at >= since)
+    if cooperation_only:
+        query = query.where(Story.is_defence_cooperation.is_(True))
+    ids = list(await session.scalars(query.order_by(Story.published_at.desc()).limit(limit)))
+    return await story_views(session, ids)
+
+
+async def top_countries(session: AsyncSession, limit: int = 6) -> list[tuple[str, int]]:
+    """Countries taking part in the most cooperation stories (for /start's buttons)."""
+    rows = await session.execute(
+        select(StoryCountry.code, func.count())
+        .where(StoryCountry.role == "participant", StoryCountry.is_defence_cooperation.is_(True))
+        .group_by(StoryCountry.code)
+        .order_by(func.count().desc(), StoryCountry.code)
+        .limit(limit)
+    )
+    return [(code, count) for code, count in rows]
+
+
+async def stats(session: AsyncSession) -> Stats:
+    feeds_total = await session.scalar(select(func.count()).select_from(Feed)) or 0
+    feeds_failing = (
+        await session.scalar(select(func.count()).where(Feed.consecutive_errors > 0)) or 0
+    )
+    feeds_ok = await session.scalar(select(func.count()).where(Feed.last_ok_at.is_not(None))) or 0
+    return Stats(
+        feeds_total=feeds_total,
+        feeds_ok=feeds_ok,
+        feeds_failing=feeds_failing,
+        last_poll_at=await session.scalar(select(func.max(Feed.last_polled_at))),
+        stories_total=await session.scalar(select(func.count()).select_from(Story)) or 0,
+        cooperation_stories=await session.scalar(
+            select(func.count()).where(Story.is_defence_cooperation.is_(True))
+        )
+        or 0,
+        articles_total=await session.scalar(select(func.count()).select_from(Article)) or 0,
+    )
+
+
+async def last_poll_at(session: AsyncSession) -> datetime | None:
+    return await session.scalar(select(func.max(Feed.last_polled_at)))
+
+
+async def purge_old_articles(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete old non-cooperation articles whose story never alerted anyone, then empty stories.
+
+    Article rows of stories that alerted are kept so digests and ``latest`` stay whole; the
+    entry key of a purged article may be seen again only if a feed still carries an item older
+    than the retention, which is then stored afresh (and cannot alert twice: alerts are unique
+    per story and chat, and a purged story had none).
+    """
+    alerted = select(Alert.story_id)
+    doomed = select(Article.id).where(
+        Article.fetched_at < older_than,
+        Article.is_defence_cooperation.is_(False),
+        or_(Article.story_id.is_(None), Article.story_id.not_in(alerted)),
+    )
+    result = await session.execute(delete(Article).where(Article.id.in_(doomed)))
+    has_article = exists().where(Article.story_id == Story.id)
+    await session.execute(
+        delete(Story).where(
+            Story.is_defence_cooperation.is_(False), Story.last_seen_at < older_than, ~has_article
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "FeedHealth",
+    "FeedSnapshot",
+    "Stats",
+    "StoredArticle",
+    "add_feed",
+    "attach_article",
+    "candidate_stories",
+    "claim_due_feeds",
+    "create_story",
+    "existing_entry_keys",
+    "insert_article",
+    "join_story",
+    "known_urls",
+    "last_poll_at",
+    "latest_stories",
+    "list_feeds",
+    "purge_old_articles",
+    "recent_stories",
+    "record_poll_failure",
+    "record_poll_success",
+    "remove_feed",
+    "seed_feeds_once",
+    "stats",
+    "story_signature",
+    "story_views",
+    "top_countries",
+]

@@ -1,0 +1,119 @@
+"""Storage on SQLite and PostgreSQL: migrations, feeds, leases, articles, stories, latest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitors import store
+from monitors.db import open_database
+from monitors.domain import Classification, NormalisedEntry
+from tests.dbfixtures import database_url, sessions  # noqa: F401  (fixtures)
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def entry(key: str, title: str, *, url: str | None = None, hours: int = 0) -> NormalisedEntry:
+    return NormalisedEntry(
+        entry_key=key,
+        url=url,
+        title=title,
+        summary=f"{title}.",
+        published_at=NOW - timedelta(hours=hours),
+        language="en",
+    )
+
+
+COOPERATION = Classification(True, 0.9, ("AZ", "CN"), ("AM",), "meeting_visit", ("term:x",))
+
+
+async def add_feed(sessions: async_sessionmaker[AsyncSession], url: str) -> int:
+    async with sessions.begin() as session:
+        await store.add_feed(session, url, title="Outlet", now=NOW)
+        return next(f.id for f in await store.list_feeds(session) if f.url == url)
+
+
+async def test_migrations_are_idempotent(database_url: str) -> None:  # noqa: F811
+    for _ in range(2):
+        engine, _ = await open_database(database_url)
+        await engine.dispose()
+
+
+async def test_seed_feeds_only_once(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+    feeds = [("https://a.example/rss", "A", True), ("https://b.example/rss", "B", False)]
+    async with sessions.begin() as session:
+        assert await store.seed_feeds_once(session, feeds, NOW) == 2
+    async with sessions.begin() as session:
+        await store.remove_feed(session, "https://a.example/rss")
+        assert await store.seed_feeds_once(session, feeds, NOW) == 0
+        assert [f.url for f in await store.list_feeds(session)] == ["https://b.example/rss"]
+
+
+async def test_claim_leases_feeds_to_one_owner(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+    for n in range(3):
+        await add_feed(sessions, f"https://f{n}.example/rss")
+    lease = timedelta(minutes=5)
+    async with sessions.begin() as session:
+        first = await store.claim_due_feeds(session, now=NOW, limit=2, owner="w1", lease=lease)
+    async with sessions.begin() as session:
+        second = await store.claim_due_feeds(session, now=NOW, limit=5, owner="w2", lease=lease)
+    assert len(first) == 2 and len(second) == 1
+    assert not {f.id for f in first} & {f.id for f in second}
+    async with sessions.begin() as session:  # leases expire: a crashed worker's feeds return
+        later = await store.claim_due_feeds(
+            session, now=NOW + lease + timedelta(seconds=1), limit=5, owner="w3", lease=lease
+        )
+    assert len(later) == 3
+
+
+async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+    feed_id = await add_feed(sessions, "https://x.example/rss")
+    async with sessions.begin() as session:
+        for _ in range(2):
+            await store.record_poll_failure(
+                session, feed_id, now=NOW, kind="http", error="HTTP 500", next_poll_at=NOW
+            )
+    async with sessions() as session:
+        [health] = await store.list_feeds(session)
+    assert (health.consecutive_errors, health.last_status, health.last_error) == (2, "http", "HTTP 500")
+    async with sessions.begin() as session:
+        await store.record_poll_success(
+            session, feed_id, now=NOW, status="ok", next_poll_at=NOW, etag='"v1"', body_sha256="ab"
+        )
+        [health] = await store.list_feeds(session)
+    assert (health.consecutive_errors, health.last_error, health.last_ok_at) == (0, None, NOW)
+
+
+async def test_article_stored_once_per_feed_and_key(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+    feed_id = await add_feed(sessions, "https://x.example/rss")
+    item = entry("guid-1", "Azerbaijan and China discuss military collaboration")
+    async with sessions.begin() as session:
+        first = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+        again = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+        known = await store.existing_entry_keys(session, feed_id, ["guid-1", "guid-2"])
+    assert first is not None and again is None
+    assert known == {"guid-1"}
+
+
+async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+    feed_id = await add_feed(sessions, "https://x.example/rss")
+    async with sessions.begin() as session:
+        for n in range(5):
+            item = entry(f"g{n}", f"Story {n}", url=f"https://x.example/{n}", hours=n)
+            article = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+            story = await store.create_story(session, item, COOPERATION, {}, now=NOW)
+            assert article is not None
+            await store.attach_article(session, article, story, None)
+    async with sessions() as session:
+        page = await store.latest_stories(session, ["AZ"], limit=2, cooperation_only=True)
+        assert [v.title for v in page] == ["Story 0", "Story 1"]
+        last = page[-1]
+        nxt = await store.latest_stories(session, ["AZ"], limit=2, before=(last.published_at, last.id))
+        assert [v.title for v in nxt] == ["Story 2", "Story 3"]
+        assert await store.latest_stories(session, ["AM"], limit=5) == []  # mentioned only
+        assert nxt[0].participants == ("AZ", "CN") and nxt[0].mentioned == ("AM",)
+        assert nxt[0].outlets[0].feed_title == "Outlet"
+        stats = await store.stats(session)
+    assert (stats.stories_total, stats.articles_total, stats.cooperation_stories) == (5, 5, 5)
