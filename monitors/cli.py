@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="poll on a schedule; run the Telegram bot when a token is set")
     poll = commands.add_parser("poll", help="poll feeds on a schedule, without Telegram")
-    poll.add_argument("--once", action="store_true", help="poll every due feed once, then exit")
+    poll.add_argument(
+        "--once", action="store_true", help="poll every enabled feed once now, then exit"
+    )
 
     feeds = commands.add_parser("feeds", help="list, add, remove, import or export feeds")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
@@ -144,7 +146,7 @@ async def _run_console(settings: Settings, *, once: bool) -> int:
 
     async with Monitor.open(settings) as monitor:
         if once:
-            report = await monitor.poll_cycle()
+            report = await monitor.poll_cycle(every_feed=True)
             await _print_new_stories(monitor, report.cooperation_story_ids)
             print(report.summary(), file=sys.stderr)
             return 0
@@ -267,7 +269,7 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
     if action == "export":
         feeds = await store.list_feeds(session)
         sys.stdout.write(
-            opml.export_opml(opml.OpmlFeed(url=f.url, title=f.title) for f in feeds).decode()
+            opml.export_opml(opml.OpmlFeed(url=f.url, title=f.title or f.url) for f in feeds).decode()
         )
         return 0
     raise AssertionError(action)

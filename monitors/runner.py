@@ -141,12 +141,16 @@ class Monitor:
         finally:
             await engine.dispose()
 
-    async def poll_cycle(self) -> PollReport:
-        """Poll every feed that is due now, in leased batches, until none is left."""
+    async def poll_cycle(self, *, every_feed: bool = False) -> PollReport:
+        """Poll every feed that is due now, in leased batches, until none is left.
+
+        ``every_feed`` polls each enabled feed once whatever its schedule (``poll --once``).
+        """
         report = PollReport()
+        started = self.clock() if every_feed else None
         async with self._cycle_lock:
             while True:
-                batch = await self._claim_batch()
+                batch = await self._claim_batch(started)
                 if not batch:
                     break
                 outcomes = await asyncio.gather(*(poll_feed(f, self.context) for f in batch))
@@ -155,10 +159,11 @@ class Monitor:
             log.info("%s", report.summary())
         return report
 
-    async def _claim_batch(self) -> list[store.FeedSnapshot]:
+    async def _claim_batch(self, not_polled_since: datetime | None) -> list[store.FeedSnapshot]:
         async with self.sessions.begin() as session:
             return await store.claim_due_feeds(
                 session,
+                not_polled_since=not_polled_since,
                 now=self.clock(),
                 limit=CLAIM_BATCH,
                 owner=self.worker_id,

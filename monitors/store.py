@@ -134,19 +134,31 @@ async def list_feeds(session: AsyncSession) -> list[FeedHealth]:
 
 
 async def claim_due_feeds(
-    session: AsyncSession, *, now: datetime, limit: int, owner: str, lease: timedelta
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    owner: str,
+    lease: timedelta,
+    not_polled_since: datetime | None = None,
 ) -> list[FeedSnapshot]:
     """Lease up to ``limit`` due feeds to ``owner``.
 
     A feed is due when enabled, its ``next_poll_at`` has passed and no live lease is held on
-    it. On PostgreSQL the rows are locked with ``SKIP LOCKED`` so concurrent workers claim
-    disjoint sets; SQLite serialises writers anyway. A crashed worker's lease simply expires.
+    it. With ``not_polled_since`` (a manual "poll everything now"), every enabled feed not
+    polled since that moment is due instead, whatever its schedule. On PostgreSQL the rows
+    are locked with ``SKIP LOCKED`` so concurrent workers claim disjoint sets; SQLite
+    serialises writers anyway. A crashed worker's lease simply expires.
     """
+    if not_polled_since is None:
+        due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now)
+    else:
+        due = or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since)
     query = (
         select(Feed)
         .where(
             Feed.enabled.is_(True),
-            or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now),
+            due,
             or_(Feed.lease_until.is_(None), Feed.lease_until < now),
         )
         .order_by(Feed.next_poll_at.asc().nulls_first(), Feed.id)

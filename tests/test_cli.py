@@ -1,0 +1,162 @@
+"""The ``defwatch`` command end to end: real subprocess, real HTTP server, real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.feedserver import FeedServer
+
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def defwatch(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def environment(tmp_path: Path, feed_urls: list[str]) -> dict[str, str]:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text("".join(f'[[feed]]\nurl = "{url}"\n' for url in feed_urls), encoding="utf-8")
+    config = tmp_path / "defwatch.toml"
+    config.write_text(f'[poll]\nfeeds_file = "{feeds}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEFWATCH_", "TELEGRAM_"))}
+    env.update(
+        DEFWATCH_CONFIG=str(config),
+        DEFWATCH_DATABASE_URL=f"sqlite:///{tmp_path / 'defwatch.db'}",
+        PYTHONWARNINGS="error::DeprecationWarning",
+    )
+    return env
+
+
+def test_poll_stores_story_and_latest_finds_it(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/az.xml", body=(DATA / "az-cn-defence.rss.xml").read_bytes(), etag='"v1"')
+    feed_server.add("/broken", status=500)
+    feed_server.add(
+        "/page",
+        body=b"<html><body><p>Parked domain</p></body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    env = environment(
+        tmp_path, [feed_server.url("/az.xml"), feed_server.url("/broken"), feed_server.url("/page")]
+    )
+
+    first = defwatch(env, "poll", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "Azerbaijan and China discuss military collaboration" in first.stdout
+    assert "jazz" not in first.stdout  # stored, but not a cooperation story
+
+    second = defwatch(env, "poll", "--once")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == ""  # nothing new
+    assert feed_server.hits("/az.xml") == 2
+    assert "not_modified" in second.stderr or "unchanged" in second.stderr
+
+    latest = defwatch(env, "latest", "azerbaijan")
+    assert latest.returncode == 0, latest.stderr
+    assert "Azerbaijan and China discuss military collaboration" in latest.stdout
+    assert "AZ-CN" in latest.stdout and "2026-11-24" in latest.stdout
+    assert "Caucasus Defence Wire" in latest.stdout  # the outlet
+    assert "utm_" not in latest.stdout
+
+    as_json = defwatch(env, "latest", "Азербайджан", "--json")
+    [story] = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert set(story["countries"]) == {"AZ", "CN"} and story["defence_cooperation"] is True
+
+    health = defwatch(env, "feeds", "list").stdout
+    lines = {line.split("\t")[0]: line for line in health.splitlines()}
+    assert (
+        "\tnot_modified\t" in lines[feed_server.url("/az.xml")]
+        or "\tunchanged\t" in lines[feed_server.url("/az.xml")]
+    )
+    assert "FAILING x2 (http" in lines[feed_server.url("/broken")]
+    assert (
+        "FAILING x" in lines[feed_server.url("/page")]
+        and "not_a_feed" in lines[feed_server.url("/page")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("latest", "Atlantis"), "Unknown country", id="unknown country"),
+        pytest.param(
+            ("latest", "azerbaijan", "--limit", "0"), "between 1 and 100", id="limit out of range"
+        ),
+        pytest.param(("feeds", "add", "ftp://example.org/feed"), "http://", id="non-http feed"),
+        pytest.param(("eval", "/nonexistent.jsonl"), "/nonexistent.jsonl", id="missing eval file"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = defwatch(environment(tmp_path, []), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_file_exits_nonzero_naming_it(tmp_path: Path) -> None:
+    env = environment(tmp_path, [])
+    Path(env["DEFWATCH_CONFIG"]).write_text("[poll]\ninterval_seconds = 'x'\n", encoding="utf-8")
+    result = defwatch(env, "poll", "--once")
+    assert result.returncode == 2
+    assert "defwatch.toml" in result.stderr and "poll.interval_seconds" in result.stderr
+
+
+def test_feeds_add_remove_export_import(tmp_path: Path) -> None:
+    env = environment(tmp_path, ["https://seeded.example/rss"])
+    assert (
+        defwatch(env, "feeds", "add", "https://new.example/feed", "--title", "New").returncode == 0
+    )
+    assert "already present" in defwatch(env, "feeds", "add", "https://new.example/feed").stdout
+    exported = defwatch(env, "feeds", "export").stdout
+    assert "https://seeded.example/rss" in exported and "https://new.example/feed" in exported
+    opml = tmp_path / "out.opml"
+    opml.write_text(exported, encoding="utf-8")
+    assert defwatch(env, "feeds", "remove", "https://new.example/feed").returncode == 0
+    assert defwatch(env, "feeds", "remove", "https://new.example/feed").returncode == 1
+    imported = defwatch(env, "feeds", "import", str(opml))
+    assert "imported 1 new feeds" in imported.stdout
+    assert "https://new.example/feed" in defwatch(env, "feeds", "list").stdout
+
+
+def test_classify_emits_one_line_per_input(tmp_path: Path) -> None:
+    lines = [
+        {
+            "id": "a",
+            "title": "Azerbaijan and China discuss military collaboration",
+            "summary": "Azerbaijan's defence minister received a PLA delegation.",
+        },
+        {"id": "b", "title": "Football: Qarabag win in Baku", "summary": ""},
+    ]
+    stdin = "\n".join(json.dumps(line) for line in lines) + "\n"
+    result = defwatch(environment(tmp_path, []), "classify", stdin=stdin)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b"]
+    assert out[0]["defence_cooperation"] is True and set(out[0]["countries"]) == {"AZ", "CN"}
+    assert out[1]["defence_cooperation"] is False
+    assert {"id", "defence_cooperation", "score", "countries", "evidence"} <= set(out[0])
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "dev.jsonl").exists(), reason="../shared/eval absent")
+def test_eval_prints_figures(tmp_path: Path) -> None:
+    result = defwatch(environment(tmp_path, []), "eval", str(SHARED / "eval" / "dev.jsonl"))
+    assert result.returncode == 0, result.stderr
+    for figure in ("precision", "recall", "F1"):
+        assert figure.lower() in result.stdout.lower()
