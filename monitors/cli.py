@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -100,6 +101,9 @@ def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = No
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `defwatch classify big.jsonl | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _configure_logging(verbose: bool) -> None:

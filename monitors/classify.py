@@ -1,0 +1,591 @@
+# ruff: noqa: RUF001 - multilingual examples are intended
+"""Defence-cooperation classifier: pure, deterministic, explainable.
+
+``classify(title, summary, language)`` answers whether a news item reports defence or military
+cooperation between two or more states, which states take part, and what kind of cooperation.
+
+Rules, in order
+    1. Countries: the gazetteer (monitors.countries) finds every state named.  A capital at the
+       very start of the lead followed by ``,`` ``(`` ``:`` or a dash is a *dateline* ("BAKU,
+       Azerbaijan, Oct 29 -"), as is a country named right after it: datelines say where the
+       story was filed, not who took part.  A state named right after a background cue
+       ("on the border with Armenia", "mediated by", "against") is only *mentioned*.
+    2. Participants: the remaining states named in the headline or the lead's first sentence,
+       in order of appearance; when fewer than two are there, the next ones from the rest of
+       the text.  Every other state found is ``mentioned``.  Except for exercises (where every
+       named state counts), a positive keeps the two states most central to the story
+       (headline first, then most often named, then first named).
+    3. Topic: terms from config/lexicon.toml (per language) add weight to groups - ``mil``
+       (military subject), ``coop`` (cooperation between states), the acts (``exercise``,
+       ``arms_transfer``, ``agreement``/``signing``, ``meeting_visit``, ``industry``,
+       ``training``, ``aid``, ``other`` = port calls) and ``neg:*`` (war, trade, police,
+       elections, disasters, ... as the main event).  Two states written as a pair ("X and Y",
+       "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's minister meets
+       Y's chief") add a small ``coop`` weight.
+       score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
+    4. Caps: fewer than two participant states -> at most 0.45 ("single country -> not
+       cooperation"); no military term -> at most 0.4; only weak visits/drills and no cue of
+       two sides acting together -> at most 0.45 (a minister visiting troops abroad, drills
+       near a rival); no act and no strong cooperation cue -> at most 0.45.
+    5. Verdict: score >= threshold (0.5).
+    6. Type (positives only), judged from the headline if it names an act, else from the
+       lead's first sentence, else from everything: a signed/approved document ->
+       ``agreement`` (unless an arms contract or co-production outweighs it); otherwise strong
+       co-production -> ``industry``, donation/aid -> ``aid``, port call -> ``other``;
+       otherwise the act with most weight (an unsigned agreement counts as talks; meetings
+       lose ties).
+
+Every step leaves an evidence string, e.g. ``term:joint exercise(+0.45,exercise)``,
+``countries:AZ,CN``, ``rule:single country -> not cooperation``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from config import data_path
+from monitors.countries import (
+    CountryMention,
+    Gazetteer,
+    default_gazetteer,
+    fold,
+    has_cjk,
+    word_tokens,
+)
+from monitors.domain import COOPERATION_TYPES, Classification
+from monitors.errors import ConfigError
+
+__all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
+
+ACT_GROUPS = frozenset(COOPERATION_TYPES) | {"signing"}
+# When acts tie, the earlier type wins; meetings come last because most stories involve one.
+_TYPE_PRIORITY = (
+    "agreement",
+    "industry",
+    "aid",
+    "other",
+    "exercise",
+    "arms_transfer",
+    "training",
+    "meeting_visit",
+)
+# Languages whose terms are also tried for a text in a given language.
+_LANGUAGE_FALLBACK = {
+    "az": ("az", "tr", "en"),
+    "tr": ("tr", "az", "en"),
+    "ru": ("ru", "en"),
+    "uk": ("uk", "ru", "en"),
+    "kk": ("kk", "ru", "en"),
+    "de": ("de", "en"),
+    "be": ("ru", "en"),
+    "fr": ("fr", "en"),
+    "zh": ("zh", "en"),
+    "en": ("en",),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Lexicon
+
+_GAP = "~"  # in a term: up to _GAP_WORDS arbitrary words
+_GAP_WORDS = 3
+_CACHE_LIMIT = 100_000  # memoised words; cleared when full, so memory stays bounded
+_WS_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    surface: str
+    language: str
+    words: tuple[tuple[str, bool], ...]  # (folded word, is_prefix)
+    contributions: tuple[tuple[str, float], ...]  # (group, weight)
+    has_gap: bool = False  # contains "~"
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One lexicon term found in a text."""
+
+    term: str  # as written in the lexicon ("joint ~ drill*")
+    start: int
+    contributions: tuple[tuple[str, float], ...]
+    matched: str = ""  # the words of the text it matched ("joint naval drills")
+
+    def evidence(self) -> str:
+        parts = " ".join(f"{weight:+.2f},{group}" for group, weight in self.contributions)
+        return f"term:{self.matched or self.term}({parts})"
+
+
+class Lexicon:
+    """Topic terms per language (config/lexicon.toml), indexed for one pass over the words."""
+
+    def __init__(
+        self,
+        terms: list[_Term],
+        threshold: float,
+        caps: dict[str, float],
+        context: dict[str, list[str]],
+    ) -> None:
+        self.threshold = threshold
+        self.caps = caps
+        self.languages = frozenset(term.language for term in terms)
+        self._exact: dict[str, list[_Term]] = {}
+        self._prefix: dict[str, list[_Term]] = {}
+        self._cjk: list[_Term] = []
+        for term in terms:
+            if has_cjk(term.surface):
+                self._cjk.append(term)
+                continue
+            first, is_prefix = term.words[0]
+            (self._prefix if is_prefix else self._exact).setdefault(first, []).append(term)
+        self._prefix_lengths = sorted({len(key) for key in self._prefix})
+        self._candidate_cache: dict[frozenset[str], dict[str, tuple[_Term, ...]]] = {}
+        self._context = {lang: _context_regex(cues) for lang, cues in context.items()}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Lexicon:
+        path = path or data_path("lexicon.toml")
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read lexicon: {exc}") from exc
+        scoring = data.get("scoring", {})
+        terms = [
+            _parse_term(path, language, surface, spec)
+            for language, table in data.get("terms", {}).items()
+            for surface, spec in table.items()
+        ]
+        caps = {"mil": 0.4, "coop": 0.3, "act": 0.5} | dict(scoring.get("cap", {}))
+        return cls(terms, float(scoring.get("threshold", 0.5)), caps, data.get("context", {}))
+
+    def languages_for(self, language: str | None) -> frozenset[str]:
+        if language is None:
+            return self.languages
+        wanted = _LANGUAGE_FALLBACK.get(language.lower().split("-")[0])
+        return frozenset(wanted) if wanted else self.languages
+
+    def match(
+        self,
+        text: str,
+        folded: str,
+        language: str | None,
+        tokens: list[tuple[str, int, int]] | None = None,
+    ) -> list[TermHit]:
+        """Every term of the text's languages found in it, each once, by position."""
+        allowed = self.languages_for(language)
+        if tokens is None:
+            tokens = word_tokens(folded)
+        words = [tok for tok, _, _ in tokens]
+        seen: set[str] = set()
+        hits: list[TermHit] = []
+        cache = self._candidate_cache.setdefault(allowed, {})
+        for i, word in enumerate(words):
+            candidates = cache.get(word)
+            if candidates is None:
+                candidates = self._candidates(word, allowed, cache)
+            for term in candidates:
+                if term.surface in seen:
+                    continue
+                end = _match_end(term, words, i)
+                if end != -1:
+                    seen.add(term.surface)
+                    matched = _WS_RE.sub(" ", text[tokens[i][1] : tokens[end - 1][2]]).lower()
+                    hits.append(TermHit(term.surface, tokens[i][1], term.contributions, matched))
+        if self._cjk and has_cjk(text):
+            for term in self._cjk:
+                if term.language in allowed and term.surface not in seen:
+                    position = text.find(term.surface)
+                    if position != -1:
+                        seen.add(term.surface)
+                        hits.append(
+                            TermHit(term.surface, position, term.contributions, term.surface)
+                        )
+        hits.sort(key=lambda hit: (hit.start, hit.term))
+        return hits
+
+    def _candidates(
+        self, word: str, allowed: frozenset[str], cache: dict[str, tuple[_Term, ...]]
+    ) -> tuple[_Term, ...]:
+        """Terms of ``allowed`` languages whose first word fits ``word``; memoised in
+        ``cache`` because news vocabulary repeats (cleared when full to bound memory)."""
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        found = list(self._exact.get(word, ()))
+        for length in self._prefix_lengths:
+            if length > len(word):
+                break
+            found.extend(self._prefix.get(word[:length], ()))
+        result = tuple(term for term in found if term.language in allowed)
+        cache[word] = result
+        return result
+
+    def is_background(self, folded_before: str, language: str | None) -> bool:
+        """True when the words just before a country mark it as background, not a party."""
+        for lang in self.languages_for(language) & self._context.keys():
+            if self._context[lang].search(folded_before):
+                return True
+        return False
+
+
+def _match_end(term: _Term, words: list[str], i: int) -> int:
+    """Index just past the words ``term`` matches at ``words[i]``, or -1."""
+    if term.has_gap:
+        return _match_from(term.words, 0, words, i)
+    end = i + len(term.words)
+    if end > len(words):
+        return -1
+    for offset, (expected, is_prefix) in enumerate(term.words):
+        word = words[i + offset]
+        if not (word.startswith(expected) if is_prefix else word == expected):
+            return -1
+    return end
+
+
+def _match_from(pattern: tuple[tuple[str, bool], ...], k: int, words: list[str], i: int) -> int:
+    """End of a match of pattern[k:] at words[i:] or -1; "~" skips up to _GAP_WORDS words
+    ("joint ~ drill*" matches "joint counter-terrorism drills"), fewest first."""
+    if k == len(pattern):
+        return i
+    expected, is_prefix = pattern[k]
+    if expected == _GAP:
+        for skip in range(_GAP_WORDS + 1):
+            if (
+                i + skip <= len(words)
+                and (end := _match_from(pattern, k + 1, words, i + skip)) != -1
+            ):
+                return end
+        return -1
+    if i >= len(words):
+        return -1
+    word = words[i]
+    if not (word.startswith(expected) if is_prefix else word == expected):
+        return -1
+    return _match_from(pattern, k + 1, words, i + 1)
+
+
+def _parse_term(path: Path, language: str, surface: str, spec: object) -> _Term:
+    if not isinstance(spec, str):
+        raise ConfigError(f"{path}: terms.{language}.{surface!r} must be a string like 'mil 0.2'")
+    contributions: list[tuple[str, float]] = []
+    for part in spec.split(","):
+        try:
+            group, weight = part.split()
+            contributions.append((group, float(weight)))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{path}: terms.{language}.{surface!r}: bad contribution {part.strip()!r}"
+            ) from exc
+        if group not in ACT_GROUPS | {"mil", "coop"} and not group.startswith("neg:"):
+            raise ConfigError(f"{path}: terms.{language}.{surface!r}: unknown group {group!r}")
+    if has_cjk(surface):
+        return _Term(surface, language, ((surface, False),), tuple(contributions))
+    words: list[tuple[str, bool]] = []
+    for raw in surface.split():
+        if raw == _GAP:
+            words.append((_GAP, False))
+            continue
+        is_prefix = raw.endswith("*")
+        pieces = [tok for tok, _, _ in word_tokens(fold(raw.rstrip("*")))]
+        words.extend((piece, False) for piece in pieces[:-1])
+        if pieces:
+            words.append((pieces[-1], is_prefix))
+    if not words or words[0][0] == _GAP or words[-1][0] == _GAP:
+        raise ConfigError(f"{path}: terms.{language}.{surface!r} must start and end with a word")
+    has_gap = any(word == _GAP for word, _ in words)
+    return _Term(surface, language, tuple(words), tuple(contributions), has_gap)
+
+
+def _context_regex(cues: list[str]) -> re.Pattern[str]:
+    """Cue, then at most ~4 short words (no sentence end, no other country) up to the mention."""
+    parts = []
+    for cue in cues:
+        words = [
+            re.escape(fold(w.rstrip("*"))) + (r"\w*" if w.endswith("*") else "")
+            for w in cue.split()
+        ]
+        parts.append(r"\W+".join(words))
+    alternation = "|".join(parts) or r"(?!x)x"
+    return re.compile(rf"(?:^|\W)(?:{alternation})(?:\W+[\w'-]+){{0,4}}?\W*$")
+
+
+# --------------------------------------------------------------------------------------------
+# Classifier
+
+
+_PAIR_WEIGHT = 0.1
+_PAIR_EXERCISE_WEIGHT = 0.15
+_PAIR_GAP = re.compile(
+    r"(?:'s)?\s*(?:,|&|/|-|–|—|and|и|və|ve|ilə|ile|et|with|с|со)?\s*(?:the\s+|la\s+|le\s+|les\s+|l')?$"
+)
+# "X sells jets to Y", "Y buys drones from X", "X's minister meets Y's chief", "X получил ...
+# от Y": a short clause ending in a preposition or a meeting verb links the second state.
+_DIRECTED_GAP = re.compile(
+    r"[^.;:!?\n]{0,60}?(?<!\w)(?:to|from|with|for|a|au|aux|de|d'|от|из|для|у|с|со"
+    r"|meets|met|received|receives|hosted|hosts|welcomed|welcomes|visited|visits|called on"
+    r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
+    r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
+)
+_ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
+_TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
+_DATELINE_AFTER = re.compile(r"\s*(?:[,(:/–—-]|\.\s*[A-ZА-ЯЁ/]{3,})")
+_SENTENCE_END = re.compile(r"(?<![A-Z])[.!?。！？](?:\s+|$)|\n")
+
+
+class Classifier:
+    """Defence-cooperation classifier over a gazetteer and a lexicon (see module doc)."""
+
+    def __init__(self, gazetteer: Gazetteer, lexicon: Lexicon | Path | None = None) -> None:
+        self.gazetteer = gazetteer
+        self.lexicon = lexicon if isinstance(lexicon, Lexicon) else Lexicon.load(lexicon)
+
+    def classify(
+        self, title: str, summary: str = "", language: str | None = None
+    ) -> Classification:
+        title, summary = title.strip(), summary.strip()
+        text = f"{title}\n{summary}" if title else summary
+        lead_start = len(title) + 1 if title else 0
+        folded = fold(text)
+        tokens = word_tokens(folded)
+        evidence: list[str] = []
+
+        mentions = self._roles(text, folded, tokens, lead_start, language)
+        participants, mentioned = self._participants(text, lead_start, mentions)
+        if participants:
+            evidence.append("countries:" + ",".join(participants))
+        if mentioned:
+            evidence.append("mentioned:" + ",".join(mentioned))
+
+        hits = self.lexicon.match(text, folded, language, tokens)
+        evidence.extend(hit.evidence() for hit in hits)
+        groups = _group_sums(hits)
+        pair = _coordinated_pair(folded, mentions)
+        if pair:
+            groups["coop"] = groups.get("coop", 0.0) + _PAIR_WEIGHT
+            evidence.append(f"pair:{pair[0]}-{pair[1]}(+{_PAIR_WEIGHT:.2f},coop)")
+            if 0 < groups.get("exercise", 0.0) < 0.3:
+                # "France and India held the Varuna exercise": a pair running drills is joint.
+                groups["exercise"] += _PAIR_EXERCISE_WEIGHT
+                evidence.append(f"rule:pair + exercise -> joint(+{_PAIR_EXERCISE_WEIGHT:.2f})")
+        score = self._score(groups, len(participants), evidence)
+        positive = score >= self.lexicon.threshold
+        cooperation_type = (
+            _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
+        )
+        if len(participants) > 2 and cooperation_type != "exercise":
+            participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
+            evidence.append("rule:bilateral act -> two main states " + ",".join(participants))
+        if cooperation_type:
+            evidence.append(f"type:{cooperation_type}")
+        evidence.append(f"score:{score:.2f}")
+        return Classification(
+            defence_cooperation=positive,
+            score=score,
+            participants=tuple(participants),
+            mentioned=tuple(mentioned),
+            cooperation_type=cooperation_type,
+            evidence=tuple(evidence),
+        )
+
+    # ---- countries -------------------------------------------------------------------------
+
+    def _roles(
+        self,
+        text: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        lead_start: int,
+        language: str | None,
+    ) -> list[CountryMention]:
+        """Mentions with kind set to 'dateline' or 'background' where the context says so."""
+        mentions = self.gazetteer.find_folded(text, folded, tokens, language)
+        dateline_end = _dateline_end(text, lead_start, mentions)
+        result = []
+        for mention in mentions:
+            if lead_start <= mention.start < dateline_end:
+                mention = replace(mention, kind="dateline")
+            elif self.lexicon.is_background(
+                folded[max(0, mention.start - 60) : mention.start], language
+            ):
+                mention = replace(mention, kind="background")
+            result.append(mention)
+        return result
+
+    @staticmethod
+    def _participants(
+        text: str, lead_start: int, mentions: list[CountryMention]
+    ) -> tuple[list[str], list[str]]:
+        lead_end = _first_sentence_end(text, lead_start)
+        order: list[str] = []
+        in_lead: set[str] = set()
+        for mention in mentions:
+            if mention.kind in ("dateline", "background"):
+                continue
+            if mention.code not in order:
+                order.append(mention.code)
+            if mention.start < lead_end:
+                in_lead.add(mention.code)
+        participants = [code for code in order if code in in_lead]
+        for code in order:
+            if len(participants) >= 2:
+                break
+            if code not in participants:
+                participants.append(code)
+        everyone = list(dict.fromkeys(m.code for m in mentions))
+        mentioned = [code for code in everyone if code not in participants]
+        return participants, mentioned
+
+    # ---- scoring ---------------------------------------------------------------------------
+
+    def _score(self, groups: dict[str, float], n_states: int, evidence: list[str]) -> float:
+        caps = self.lexicon.caps
+        mil = min(groups.get("mil", 0.0), caps["mil"])
+        coop = min(groups.get("coop", 0.0), caps["coop"])
+        acts = min(sum(v for g, v in groups.items() if g in ACT_GROUPS), caps["act"])
+        negative = sum(v for g, v in groups.items() if g.startswith("neg:"))
+        score = max(0.0, min(1.0, mil + coop + acts + negative))
+        if n_states < 2 and score > 0.45:
+            score = 0.45
+            evidence.append("rule:single country -> not cooperation")
+        if mil <= 0 and score > 0.4:
+            score = 0.4
+            evidence.append("rule:no military term -> not defence")
+        # Visits and drills happen alone too (a minister visiting troops abroad, drills near a
+        # rival): without any cue of two sides acting together they are not cooperation.
+        one_sided = max(
+            (v for g, v in groups.items() if g in _ONE_SIDED_ACTS), default=0.0
+        ) < 0.3 and not any(groups.get(g, 0) > 0 for g in _TWO_SIDED_ACTS)
+        if coop <= 0 and one_sided and score > 0.45:
+            score = 0.45
+            evidence.append("rule:no cooperation cue -> not cooperation")
+        elif acts <= 0 and coop < 0.3 and score > 0.45:
+            score = 0.45
+            evidence.append("rule:no act of cooperation")
+        return round(score, 4)
+
+
+def _main_pair(
+    participants: list[str],
+    mentioned: list[str],
+    mentions: list[CountryMention],
+    lead_start: int,
+) -> tuple[list[str], list[str]]:
+    """Two states most central to a non-exercise story: named in the headline, named most
+    often, named first.  Multinational lists are kept only for exercises."""
+    weight = {code: 0 for code in participants}
+    for mention in mentions:
+        if mention.code in weight and mention.kind not in ("dateline", "background"):
+            weight[mention.code] += 3 if mention.start < lead_start else 1
+    ranked = sorted(participants, key=lambda code: (-weight[code], participants.index(code)))
+    keep = set(ranked[:2])
+    dropped = [code for code in participants if code not in keep]
+    return [code for code in participants if code in keep], dropped + mentioned
+
+
+def _type_groups(hits: list[TermHit], text: str, lead_start: int) -> dict[str, float]:
+    """Act weights for choosing the type.  The headline states the main event, then the
+    lead's first sentence; later sentences are background ("under the agreement signed in
+    2003 ...").  The first of headline, first sentence, whole text that names an act decides."""
+    lead_end = _first_sentence_end(text, lead_start)
+    for limit in (lead_start, lead_end):
+        groups = _group_sums([hit for hit in hits if hit.start < limit])
+        if any(groups.get(group, 0) > 0 for group in COOPERATION_TYPES):
+            return groups
+    return _group_sums(hits)
+
+
+def _coordinated_pair(folded: str, mentions: list[CountryMention]) -> tuple[str, str] | None:
+    """First two different states written as a pair: 'X and Y', 'X-Y', 'X, Y', '中巴', or
+    linked by a short clause: 'X delivers jets to Y'."""
+    usable = [m for m in mentions if m.kind not in ("dateline", "background")]
+    for left, right in itertools.pairwise(usable):
+        if left.code == right.code:
+            continue
+        if (
+            left.start == right.start
+            or _PAIR_GAP.match(folded, left.end, right.start)
+            or _DIRECTED_GAP.match(folded, left.end, right.start)
+        ):
+            return left.code, right.code
+    return None
+
+
+def _group_sums(hits: list[TermHit]) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for hit in hits:
+        for group, weight in hit.contributions:
+            sums[group] = sums.get(group, 0.0) + weight
+    return sums
+
+
+def _cooperation_type(groups: dict[str, float]) -> str:
+    """README rules: signed document > co-production > aid > port call > strongest act."""
+    agreement = groups.get("agreement", 0.0)
+    others = [
+        groups.get(kind, 0.0)
+        for kind in COOPERATION_TYPES
+        if kind not in ("agreement", "meeting_visit")
+    ]
+    if agreement > 0 and groups.get("signing", 0) > 0 and agreement >= max(others):
+        return "agreement"  # signed; an arms contract or co-production deal keeps its own type
+    for kind in ("industry", "aid", "other"):
+        if groups.get(kind, 0) >= 0.35:
+            return kind
+    # An agreement that is only discussed or planned is not the act: the talks are.
+    talks = groups.get("meeting_visit", 0.0) + groups.get("agreement", 0.0)
+    scored = [
+        (talks if kind == "meeting_visit" else groups.get(kind, 0.0), -rank, kind)
+        for rank, kind in enumerate(_TYPE_PRIORITY)
+        if kind != "agreement"
+    ]
+    best = max(scored)
+    if best[0] <= 0:
+        return "meeting_visit" if groups.get("coop", 0) > 0 else "other"
+    return best[2]
+
+
+def _dateline_end(text: str, lead_start: int, mentions: list[CountryMention]) -> int:
+    """End offset of a dateline at the start of the lead ('BAKU, Azerbaijan, Oct 29.'), or 0."""
+    lead = text[lead_start:]
+    stripped = len(lead) - len(lead.lstrip())
+    first = next((m for m in mentions if m.start >= lead_start), None)
+    if (
+        first is None
+        or first.start > lead_start + stripped
+        or first.kind not in ("capital", "name")
+    ):
+        return 0
+    if first.kind == "name" and not first.surface.isupper():
+        return 0
+    if not _DATELINE_AFTER.match(text, first.end):
+        return 0
+    end = first.end
+    following = next((m for m in mentions if m.start > first.end), None)
+    if following is not None and following.start - end <= 3 and following.kind == "name":
+        end = following.end
+    return end + 1
+
+
+def _first_sentence_end(text: str, lead_start: int) -> int:
+    """Offset just past the lead's first sentence (title included before it)."""
+    lead = text[lead_start:]
+    for match in _SENTENCE_END.finditer(lead):
+        if match.start() > 25:
+            return lead_start + match.end()
+    return len(text)
+
+
+@functools.cache
+def default_classifier() -> Classifier:
+    """Classifier over the shipped gazetteer and lexicon, built once per process."""
+    return Classifier(default_gazetteer(), Lexicon.load())
+
+
+def classify(title: str, summary: str = "", language: str | None = None) -> Classification:
+    """Classify one news item with the shipped gazetteer and lexicon (see module doc)."""
+    return default_classifier().classify(title, summary, language)

@@ -1,0 +1,771 @@
+# ruff: noqa: RUF001, RUF002, RUF003 - multilingual examples are intended
+"""Country gazetteer: find the states a news text names, and resolve what users type.
+
+Sources
+    CLDR territory names from Babel for every locale in ``countries.toml [settings] locales``,
+    plus the hand-curated additions in ``config/countries.toml``: aliases and official forms,
+    demonyms/adjectives, capitals used as metonyms ("Baku", "Beijing"), armed forces and
+    ministries ("PLA", "Pentagon"), upper-case codes ("US", "DPRK") and Chinese bilateral
+    abbreviations ("中巴" = China + Pakistan).
+
+Matching rules (``Gazetteer.find``)
+    1. Text is *folded* character by character (lower case, accents stripped, ё→е, ı→i) so
+       offsets into the folded text are offsets into the original.
+    2. Latin and Cyrillic text is split into word tokens; at each token the longest known
+       phrase starting there wins ("Papua New Guinea" over "Guinea", "South China Sea" - a
+       blocker - over "China").  Lookups are dictionary hits on token tuples, never a loop over
+       countries.
+    3. Inflection: Cyrillic tokens are also looked up by stem (endings from
+       ``[inflection] cyrillic_endings`` stripped from text and names alike, so "Азербайджаном"
+       meets "Азербайджан"); capitalised Latin tokens of Azerbaijani/Turkish text are tried
+       without a case suffix ("Azərbaycanın", "Türkiyədən").  Demonyms never match by suffix
+       stripping ("Indiana" is not "Indian").
+    4. Case: a surface written capitalised in the gazetteer must be capitalised in the text
+       ("turkey" the bird and "china" the porcelain do not match); ``codes`` must be written
+       in capitals ("us" is a pronoun) inside text that is not all capitals.
+    5. Guards (``[[guards]]``) drop a match when its neighbourhood shows another sense:
+       "Atlanta, Georgia", "Georgia governor", "Michael Jordan", "Chad Smith", "Thanksgiving
+       turkey", "Washington Post".  ``person_name`` drops "Firstname Surface" and
+       "Surface Surname" uses outside Title-Case headlines.
+    6. Chinese (and other CJK) surfaces are matched as substrings, longest first, through a
+       first-character index.
+
+Resolution rules (``Gazetteer.resolve``)
+    A user-typed name, demonym, capital or ISO code is folded and looked up exactly (also in a
+    transliterated ASCII form); codes that are also English words ("in", "it", "no") count
+    only in capitals.  Nothing is guessed: an unknown or ambiguous name raises
+    ``UnknownCountry`` with up to three close English names as suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import itertools
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anyascii import anyascii
+
+from config import data_path
+from monitors.errors import ConfigError, UnknownCountry
+
+__all__ = [
+    "CountryMention",
+    "Gazetteer",
+    "default_gazetteer",
+    "flag",
+    "fold",
+    "has_cjk",
+    "word_tokens",
+]
+
+# Kinds of surface a mention can come from.
+NAME, DEMONYM, CAPITAL, FORCE, CODE, OFFICIAL = (
+    "name",
+    "demonym",
+    "capital",
+    "force",
+    "code",
+    "official",
+)
+_BLOCKER = "blocker"
+_MAX_NGRAM = 6
+_CACHE_LIMIT = 100_000  # memoised per-word results; cleared when full, so memory stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class CountryMention:
+    """One place in a text that names a state."""
+
+    code: str
+    surface: str
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a gazetteer phrase stands for."""
+
+    codes: tuple[str, ...]  # empty for blockers
+    kind: str
+    needs_capital: bool  # first letter must be upper case in the text
+    all_caps: bool  # every letter must be upper case in the text (codes)
+    guard_key: str | None = None  # folded surface of a [[guards]] entry
+
+
+@dataclass(frozen=True, slots=True)
+class _Guard:
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    near: tuple[str, ...]
+    person_name: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Folding and tokens
+
+
+def _fold_char(char: str) -> str:
+    """One character folded to one character, so folded offsets equal original offsets."""
+    if "\u0400" <= char <= "\u04ff":  # Cyrillic: keep й, fold ё to е
+        low = char.lower()
+        return "е" if low == "ё" else low
+    if char in "ıİ":
+        return "i"
+    if char in "’‘ʼ`´":
+        return "'"
+    low = char.lower()
+    base = "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
+    if len(base) == 1:
+        return base
+    return low if len(low) == 1 else char
+
+
+_FOLD_TABLE: dict[int, str] = {
+    cp: folded for cp in range(0x2E80) if (folded := _fold_char(chr(cp))) != chr(cp)
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free copy of ``text`` with exactly the same length."""
+    return text.translate(_FOLD_TABLE)
+
+
+# Dotted abbreviations ("U.S.", "U.A.E.") are one token; otherwise runs of letters/digits.
+_TOKEN_RE = re.compile(r"(?=[^\W\d_]\.[^\W\d_]\.)(?:[^\W\d_]\.){2,}|[^\W_]+")
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_TURKIC_HINT_RE = re.compile(r"[əƏıİşŞğĞ]")
+_WS_RE = re.compile(r"\s+")
+_POSSESSIVE_RE = re.compile(r"^(?:'s?)?[\s,.-]*")
+
+
+def word_tokens(folded: str) -> list[tuple[str, int, int]]:
+    """Word tokens of folded text as (word, start, end); shared with the topic lexicon."""
+    tokens = []
+    position = 0
+    for word in _TOKEN_RE.findall(folded):  # findall + str.find beats Match objects here
+        position = folded.find(word, position)
+        end = position + len(word)
+        tokens.append((word, position, end))
+        position = end
+    return tokens
+
+
+_tokens = word_tokens
+
+
+def _key(surface: str) -> tuple[str, ...]:
+    return tuple(tok for tok, _, _ in _tokens(fold(surface)))
+
+
+def _is_cyrillic(token: str) -> bool:
+    return "\u0400" <= token[0] <= "\u04ff"
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` contains Chinese/Japanese characters (matched as substrings)."""
+    return _CJK_RE.search(text) is not None
+
+
+_has_cjk = has_cjk
+
+
+def flag(code: str) -> str:
+    """Flag emoji of an ISO 3166-1 alpha-2 code (regional indicator symbols)."""
+    code = code.upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in code)
+
+
+# --------------------------------------------------------------------------------------------
+# The gazetteer
+
+
+@dataclass
+class _Tables:
+    """Lookup tables under construction (and then frozen inside the Gazetteer)."""
+
+    exact: dict[tuple[str, ...], _Entry] = field(default_factory=dict)
+    stems: dict[tuple[str, ...], list[tuple[str, _Entry]]] = field(default_factory=dict)
+    cjk: dict[str, _Entry] = field(default_factory=dict)
+    resolve: dict[str, str | None] = field(default_factory=dict)  # None = ambiguous
+    curated: set[tuple[str, ...]] = field(default_factory=set)
+
+
+class Gazetteer:
+    """Country names, demonyms, capitals and forces in many languages; see the module doc."""
+
+    def __init__(
+        self,
+        tables: _Tables,
+        guards: dict[str, _Guard],
+        display: dict[str, dict[str, str]],
+        cyrillic_endings: tuple[str, ...],
+        cyrillic_min_stem: int,
+        turkic_suffixes: tuple[str, ...],
+        turkic_min_stem: int,
+    ) -> None:
+        self._exact = tables.exact
+        self._stems = tables.stems
+        self._resolve = tables.resolve
+        self._guards = guards
+        self._display = display
+        self._cyr_endings = cyrillic_endings
+        self._cyr_min = cyrillic_min_stem
+        self._turkic_suffixes = turkic_suffixes
+        self._turkic_min = turkic_min_stem
+        self._first_exact = frozenset(key[0] for key in self._exact)
+        self._first_stem = frozenset(key[0] for key in self._stems)
+        self._stem_cache: dict[str, tuple[str, ...]] = {}
+        self._turkic_cache: dict[str, tuple[str, ...]] = {}
+        self._cjk_by_first: dict[str, list[tuple[str, _Entry]]] = {}
+        for surface in sorted(tables.cjk, key=len, reverse=True):
+            self._cjk_by_first.setdefault(surface[0], []).append((surface, tables.cjk[surface]))
+        self._codes = frozenset(
+            code for entry in self._exact.values() for code in entry.codes
+        ) | frozenset(display.get("en", {}))
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Gazetteer:
+        """Gazetteer from ``path`` (default: the shipped countries.toml) plus CLDR names."""
+        path = path or data_path("countries.toml")
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read country gazetteer: {exc}") from exc
+        return _Builder(path, data).build()
+
+    # ---- public queries --------------------------------------------------------------------
+
+    def codes(self) -> frozenset[str]:
+        """Every ISO code the gazetteer knows."""
+        return self._codes
+
+    def name(self, code: str, locale: str = "en") -> str:
+        """Display name of ``code`` in ``locale`` (falls back to English, then the code)."""
+        code = code.upper()
+        for loc in (locale, locale.split("_")[0], "en"):
+            names = self._display.get(loc)
+            if names is None:
+                names = _cldr_names(loc)
+                self._display[loc] = names
+            if code in names:
+                return names[code]
+        return code
+
+    def resolve(self, name: str) -> str:
+        """ISO2 code of a user-typed country name, demonym, capital or code; see module doc."""
+        cleaned = _WS_RE.sub(" ", name).strip()
+        if not cleaned:
+            raise UnknownCountry(name, [])
+        candidates = [" ".join(_key(cleaned)), " ".join(_key(anyascii(cleaned)))]
+        if len(cleaned) == 2 and cleaned.isascii() and cleaned.upper() in self._codes:
+            code = cleaned.upper()
+            if cleaned.isupper() or cleaned.lower() not in _WORD_CODES:
+                return code
+            # "in", "it", "no" typed in lower case are more likely words than India, Italy...
+            raise UnknownCountry(name, [self.name(code)])
+        ambiguous = False
+        for key in candidates:
+            if key in self._resolve:
+                found = self._resolve[key]
+                if found is not None:
+                    return found
+                ambiguous = True
+        raise UnknownCountry(name, self._suggest(cleaned, ambiguous))
+
+    def find(self, text: str, language: str | None = None) -> list[CountryMention]:
+        """Every state named in ``text``, in order of appearance (see module doc for rules)."""
+        folded = fold(text)
+        return self.find_folded(text, folded, word_tokens(folded), language)
+
+    def find_folded(
+        self,
+        text: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        language: str | None = None,
+    ) -> list[CountryMention]:
+        """``find`` for callers that already folded and tokenised ``text`` (the classifier)."""
+        if not text:
+            return []
+        mentions = list(self._find_words(text, folded, tokens, language))
+        if _has_cjk(text):
+            mentions.extend(self._find_cjk(text))
+            mentions.sort(key=lambda m: (m.start, m.code))
+        return mentions
+
+    # ---- word matching ---------------------------------------------------------------------
+
+    def _find_words(
+        self,
+        text: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        language: str | None,
+    ) -> Iterator[CountryMention]:
+        words = [tok for tok, _, _ in tokens]
+        stems = [self._cyr_stems(tok) if _is_cyrillic(tok) else () for tok in words]
+        language = language.lower().replace("_", "-").split("-")[0] if language else None
+        try_turkic = language in ("az", "tr") or (
+            language is None and _TURKIC_HINT_RE.search(text) is not None
+        )
+        any_upper = any(ch.isupper() for ch in text)
+        any_lower = any(ch.islower() for ch in text)
+        first_exact, first_stem = self._first_exact, self._first_stem
+        i = 0
+        while i < len(tokens):
+            # Cheap test first: most words start no phrase at all.
+            if not (
+                words[i] in first_exact
+                or (stems[i] and not first_stem.isdisjoint(stems[i]))
+                or (try_turkic and text[tokens[i][1]].isupper())
+            ):
+                i += 1
+                continue
+            hit = self._match_at(words, stems, i, text, tokens, try_turkic)
+            if hit is None:
+                i += 1
+                continue
+            length, entry = hit
+            start, end = tokens[i][1], tokens[i + length - 1][2]
+            i += length
+            if not entry.codes or not self._case_ok(entry, text[start:end], any_upper, any_lower):
+                continue
+            if entry.guard_key and self._guarded(entry.guard_key, text, folded, start, end):
+                continue
+            for code in entry.codes:
+                yield CountryMention(code, text[start:end], start, end, entry.kind)
+
+    def _match_at(
+        self,
+        words: list[str],
+        stems: list[tuple[str, ...]],
+        i: int,
+        text: str,
+        tokens: list[tuple[str, int, int]],
+        try_turkic: bool,
+    ) -> tuple[int, _Entry] | None:
+        """Longest phrase starting at token ``i``: exact, then Cyrillic stem, then Turkic."""
+        in_exact = words[i] in self._first_exact
+        in_stem = any(stem in self._first_stem for stem in stems[i])
+        turkic = try_turkic and text[tokens[i][1]].isupper()
+        if not (in_exact or in_stem or turkic):
+            return None
+        for n in range(min(_MAX_NGRAM, len(words) - i), 0, -1):
+            if in_exact and (entry := self._exact.get(tuple(words[i : i + n]))):
+                return n, entry
+            if in_stem and (entry := self._stem_entry(words[i : i + n], stems[i : i + n])):
+                return n, entry
+            if turkic and (entry := self._turkic(words[i : i + n])):
+                return n, entry
+        return None
+
+    def _stem_entry(self, words: list[str], stems: list[tuple[str, ...]]) -> _Entry | None:
+        """Entry whose stemmed name equals some stemming of ``words``; on a clash between
+        names with the same stem ("Нигер"/"Нигерия"), the name sharing the longest prefix
+        with the text wins."""
+        if not all(stems):
+            return None
+        joined = " ".join(words)
+        for combo in itertools.product(*stems):
+            candidates = self._stems.get(combo)
+            if candidates:
+                return max(candidates, key=lambda c: _common_prefix(c[0], joined))[1]
+        return None
+
+    def _cyr_stems(self, token: str) -> tuple[str, ...]:
+        """Every stem of a Cyrillic token (itself included), longest stem first."""
+        cached = self._stem_cache.get(token)
+        if cached is not None:
+            return cached
+        if len(self._stem_cache) > _CACHE_LIMIT:
+            self._stem_cache.clear()
+        stems = [token]
+        for ending in self._cyr_endings:
+            if token.endswith(ending) and len(token) - len(ending) >= self._cyr_min:
+                stems.append(token[: -len(ending)])
+        result = tuple(sorted(set(stems), key=len, reverse=True))
+        self._stem_cache[token] = result
+        return result
+
+    def _turkic(self, phrase: list[str]) -> _Entry | None:
+        """A proper name with an Azerbaijani/Turkish case suffix on its last word."""
+        for stem in self._turkic_stems(phrase[-1]):
+            entry = self._exact.get((*phrase[:-1], stem))
+            if entry is not None and entry.kind != DEMONYM and entry.codes:
+                return entry
+        return None
+
+    def _turkic_stems(self, word: str) -> tuple[str, ...]:
+        """``word`` without each case suffix it may carry, longest suffix first (memoised)."""
+        cached = self._turkic_cache.get(word)
+        if cached is not None:
+            return cached
+        if len(self._turkic_cache) > _CACHE_LIMIT:
+            self._turkic_cache.clear()
+        stems = tuple(
+            word[: -len(suffix)]
+            for suffix in self._turkic_suffixes
+            if word.endswith(suffix) and len(word) - len(suffix) >= self._turkic_min
+        )
+        self._turkic_cache[word] = stems
+        return stems
+
+    @staticmethod
+    def _case_ok(entry: _Entry, surface: str, any_upper: bool, any_lower: bool) -> bool:
+        if entry.all_caps:
+            return any_lower and surface == surface.upper() and surface != surface.lower()
+        if entry.needs_capital:
+            return surface[0].isupper()
+        return True
+
+    def _guarded(self, key: str, text: str, folded: str, start: int, end: int) -> bool:
+        """True when the context shows a non-country sense of an ambiguous surface."""
+        guard = self._guards[key]
+        before = _WS_RE.sub(" ", folded[max(0, start - 40) : start]).rstrip(" ,.-'")
+        after = _POSSESSIVE_RE.sub("", _WS_RE.sub(" ", folded[end : end + 40]))
+        if any(before.endswith(word) and _word_edge(before, word) for word in guard.before):
+            return True
+        if any(after.startswith(word) and _word_edge_after(after, word) for word in guard.after):
+            return True
+        if any(word in folded for word in guard.near):
+            return True
+        return guard.person_name and _looks_like_person(self, text, start, end)
+
+    # ---- CJK matching ----------------------------------------------------------------------
+
+    def _find_cjk(self, text: str) -> Iterator[CountryMention]:
+        i = 0
+        while i < len(text):
+            for surface, entry in self._cjk_by_first.get(text[i], ()):
+                if text.startswith(surface, i):
+                    for code in entry.codes:
+                        yield CountryMention(code, surface, i, i + len(surface), entry.kind)
+                    i += len(surface)
+                    break
+            else:
+                i += 1
+
+    def _is_known_word(self, folded_word: str) -> bool:
+        return folded_word in self._first_exact
+
+    # ---- suggestions -----------------------------------------------------------------------
+
+    def _suggest(self, name: str, ambiguous: bool) -> list[str]:
+        english = self._display.get("en") or _cldr_names("en")
+        by_folded = {fold(display): display for display in english.values()}
+        key = " ".join(_key(anyascii(name)))
+        if ambiguous:
+            hits = [display for folded, display in by_folded.items() if key in folded]
+            if hits:
+                return sorted(hits)[:3]
+        close = difflib.get_close_matches(key, list(by_folded), n=3, cutoff=0.6)
+        return [by_folded[folded] for folded in close]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _word_edge(before: str, word: str) -> bool:
+    cut = len(before) - len(word)
+    return cut == 0 or not before[cut - 1].isalnum()
+
+
+def _word_edge_after(after: str, word: str) -> bool:
+    return len(after) == len(word) or not after[len(word)].isalnum()
+
+
+# ISO codes that are also common short words; resolve() accepts them only in capitals.
+_WORD_CODES = frozenset(
+    "in at be no is it to my me do am as so by an id ie ne mo pa la hu ag ar".split()  # noqa: SIM905
+)
+
+# Words that may stand capitalised right before/after a country name without making it a person.
+_NOT_A_FIRST_NAME = frozenset(
+    """
+    in of and or the to from with for on at by as into via about against between across visit
+    visits visited says said say tells told after before over under near amid while when where
+    king queen prince president minister army navy armed air military defence defense forces
+    force government foreign prime royal embassy border ministry times news river valley post
+    agency radio tv daily media airlines kingdom republic state national chief general
+    official officials troops soldiers welcomes welcomed hosts hosted signs signed joins
+    joined meets met backs urges calls warns
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _looks_like_person(gazetteer: Gazetteer, text: str, start: int, end: int) -> bool:
+    """'Michael Jordan', 'Chad Smith': a capitalised non-country word glued to the surface."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : line_end if line_end != -1 else len(text)]
+    if _title_case(line):
+        return False
+    prev = re.search(r"([^\W\d_]+)\s$", text[max(line_start, start - 30) : start])
+    nxt = re.match(r"\s([^\W\d_]+)", text[end : end + 30])
+    for match in (prev, nxt):
+        if match is None:
+            continue
+        word = match.group(1)
+        if (
+            word[0].isupper()
+            and fold(word) not in _NOT_A_FIRST_NAME
+            and not gazetteer._is_known_word(fold(word))
+        ):
+            return True
+    return False
+
+
+def _title_case(line: str) -> bool:
+    """Headline Title Case ('Jordan Hosts Joint Drills'), where capitals say nothing."""
+    words = [w for w in re.findall(r"[^\W\d_]{4,}", line)]
+    if len(words) < 3:
+        return False
+    return sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+
+
+# --------------------------------------------------------------------------------------------
+# Building
+
+
+@functools.cache
+def _cldr_names(locale: str) -> dict[str, str]:
+    """CLDR territory names of ``locale`` keyed by alpha-2 code ({} for unknown locales)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        territories = Locale.parse(locale).territories
+    except (UnknownLocaleError, ValueError):
+        return {}
+    return {code: name for code, name in territories.items() if len(code) == 2 and code.isalpha()}
+
+
+_CLDR_CLEAN_RE = re.compile(r"\s*[\(（][^\)）]*[\)）]")
+
+
+def _cldr_variants(name: str) -> Iterator[str]:
+    """'Myanmar (Burma)' -> 'Myanmar', 'Burma'; 'Bosnia & Herzegovina' -> '... and ...'."""
+    if " - " in name:  # "Congo - Kinshasa": left to the curated file
+        return
+    base = _CLDR_CLEAN_RE.sub("", name).strip()
+    yield base  # bracketed parts are qualifiers ("Hong Kong (China)"), so they are dropped
+    if "&" in base:
+        yield base.replace("&", "and")
+    if base.startswith("St. "):
+        yield "Saint " + base[4:]
+
+
+class _Builder:
+    """Turns countries.toml plus CLDR into lookup tables."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.tables = _Tables()
+        settings = data.get("settings", {})
+        self.exclude = frozenset(settings.get("exclude", ()))
+        self.drop_cldr = frozenset(" ".join(_key(name)) for name in settings.get("drop_cldr", ()))
+        self.locales: list[str] = list(settings.get("locales", ["en"]))
+        inflection = data.get("inflection", {})
+        self.cyr_endings = tuple(
+            sorted((fold(e) for e in inflection.get("cyrillic_endings", ())), key=len, reverse=True)
+        )
+        self.cyr_min = int(inflection.get("cyrillic_min_stem", 4))
+        self.turkic_suffixes = tuple(
+            sorted((fold(s) for s in inflection.get("turkic_suffixes", ())), key=len, reverse=True)
+        )
+        self.turkic_min = int(inflection.get("turkic_min_stem", 3))
+        self.guards = self._guards()
+
+    def _require(self, value: Any, kind: type, key: str) -> Any:
+        if not isinstance(value, kind):
+            raise ConfigError(f"{self.path}: {key} must be a {kind.__name__}")
+        return value
+
+    def _guards(self) -> dict[str, _Guard]:
+        guards: dict[str, _Guard] = {}
+        for index, raw in enumerate(self._require(self.data.get("guards", []), list, "guards")):
+            if "surface" not in raw:
+                raise ConfigError(f"{self.path}: guards[{index}].surface is missing")
+            guards[" ".join(_key(raw["surface"]))] = _Guard(
+                before=tuple(fold(w) for w in raw.get("before", ())),
+                after=tuple(fold(w) for w in raw.get("after", ())),
+                near=tuple(fold(w) for w in raw.get("near", ())),
+                person_name=bool(raw.get("person_name", False)),
+            )
+        return guards
+
+    def stem_key(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self._stem(tok) if _is_cyrillic(tok) else tok for tok in key)
+
+    def _stem(self, token: str) -> str:
+        for ending in self.cyr_endings:
+            if token.endswith(ending) and len(token) - len(ending) >= self.cyr_min:
+                return token[: -len(ending)]
+        return token
+
+    def add(self, surface: str, codes: tuple[str, ...], kind: str, *, curated: bool) -> None:
+        """Register one surface; curated entries override CLDR, CLDR clashes are dropped."""
+        surface = surface.strip()
+        if not surface:
+            return
+        if _has_cjk(surface):
+            self._add_cjk(surface, codes, kind, curated=curated)
+            return
+        key = _key(surface)
+        if not key:
+            return
+        letters = [ch for ch in surface if ch.isalpha()]
+        entry = _Entry(
+            codes=codes,
+            kind=kind,
+            needs_capital=bool(letters) and letters[0].isupper(),
+            all_caps=kind == CODE,
+            guard_key=" ".join(key) if " ".join(key) in self.guards else None,
+        )
+        self._put(self.tables.exact, key, entry, curated)
+        if any(_is_cyrillic(tok) for tok in key):
+            self._put_stem(key, entry)
+        if kind != _BLOCKER and len(codes) == 1:
+            self._add_resolvable(" ".join(key), codes[0], curated)
+            self._add_resolvable(" ".join(_key(anyascii(surface))), codes[0], curated)
+
+    def _put(
+        self,
+        table: dict[tuple[str, ...], _Entry],
+        key: tuple[str, ...],
+        entry: _Entry,
+        curated: bool,
+    ) -> None:
+        old = table.get(key)
+        marker = (id(table), *key)
+        if old is None or (curated and marker not in self.tables.curated):
+            table[key] = entry
+        # Otherwise the first source wins: curated entries, then locales in configured order.
+        if curated:
+            self.tables.curated.add(marker)  # type: ignore[arg-type]
+
+    def _put_stem(self, key: tuple[str, ...], entry: _Entry) -> None:
+        """Names stemmed alike are all kept; matching picks among them (see _stem_entry)."""
+        joined = " ".join(key)
+        bucket = self.tables.stems.setdefault(self.stem_key(key), [])
+        if all(name != joined for name, _ in bucket):
+            bucket.append((joined, entry))
+
+    def _add_cjk(self, surface: str, codes: tuple[str, ...], kind: str, *, curated: bool) -> None:
+        old = self.tables.cjk.get(surface)
+        if old is None or curated:
+            self.tables.cjk[surface] = _Entry(codes, kind, False, False)
+        if len(codes) == 1:
+            self._add_resolvable(surface, codes[0], curated)
+
+    def _add_resolvable(self, key: str, code: str, curated: bool) -> None:
+        if not key:
+            return
+        old = self.tables.resolve.get(key, "")
+        if old == "" or (curated and key not in self._curated_resolve):
+            self.tables.resolve[key] = code
+        elif old != code and not (key in self._curated_resolve and not curated):
+            self.tables.resolve[key] = None
+        if curated:
+            self._curated_resolve.add(key)
+
+    _curated_resolve: set[str]
+
+    def build(self) -> Gazetteer:
+        self._curated_resolve = set()
+        self._add_curated()
+        self._add_cldr()
+        display = {"en": dict(_cldr_names("en"))}
+        display["en"].update(self.data.get("settings", {}).get("display_en", {}))
+        for code in self.exclude:
+            display["en"].pop(code, None)
+        for ambiguous in self.data.get("settings", {}).get("ambiguous", []):
+            self.tables.resolve[" ".join(_key(ambiguous))] = None
+        return Gazetteer(
+            self.tables,
+            self.guards,
+            display,
+            self.cyr_endings,
+            self.cyr_min,
+            self.turkic_suffixes,
+            self.turkic_min,
+        )
+
+    def _add_curated(self) -> None:
+        countries = self._require(self.data.get("countries", {}), dict, "countries")
+        kinds = {
+            "aliases": NAME,
+            "demonyms": DEMONYM,
+            "capitals": CAPITAL,
+            "forces": FORCE,
+            "codes": CODE,
+        }
+        for code, fields in countries.items():
+            if len(code) != 2 or not code.isupper():
+                raise ConfigError(f"{self.path}: countries.{code}: key must be an ISO alpha-2 code")
+            for field_name, kind in kinds.items():
+                for surface in self._require(
+                    fields.get(field_name, []), list, f"countries.{code}.{field_name}"
+                ):
+                    for variant in _variants(surface, kind):
+                        self.add(variant, (code,), kind, curated=True)
+        for surface, codes in self.data.get("compounds", {}).items():
+            self.add(surface, tuple(codes), NAME, curated=True)
+        for surface in self.data.get("blockers", {}).get("phrases", []):
+            self.add(surface, (), _BLOCKER, curated=True)
+            # Blockers stay out of resolve(): they are not country names.
+
+    def _add_cldr(self) -> None:
+        for locale in self.locales:
+            for code, name in _cldr_names(locale).items():
+                if code in self.exclude:
+                    continue
+                for variant in _cldr_variants(name):
+                    if " ".join(_key(variant)) not in self.drop_cldr:
+                        self.add(variant, (code,), NAME, curated=False)
+        for code in _cldr_names("en"):
+            if code not in self.exclude:
+                self._add_resolvable(code.lower(), code, curated=False)
+
+
+def _variants(surface: str, kind: str) -> Iterable[str]:
+    """Plural/feminine forms of French-style lowercase demonyms ('chinois' -> 'chinoise')."""
+    yield surface
+    if kind != DEMONYM or not surface.islower() or _is_cyrillic(surface):
+        return
+    if surface.endswith("ien") or surface.endswith("éen"):
+        yield surface + "ne"
+        yield surface + "nes"
+        yield surface + "s"
+    elif surface.endswith("e"):
+        yield surface + "s"
+    else:
+        yield surface + "e"
+        yield surface + "s"
+        yield surface + "es"
+
+
+@functools.cache
+def default_gazetteer() -> Gazetteer:
+    """The shipped gazetteer, loaded once per process."""
+    return Gazetteer.load()

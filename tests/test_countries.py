@@ -1,0 +1,237 @@
+# ruff: noqa: RUF001 - multilingual examples are intended
+"""Country gazetteer: traps, languages, resolution (table-driven)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitors.countries import CountryMention, Gazetteer, default_gazetteer, flag, fold
+from monitors.errors import ConfigError, UnknownCountry
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return default_gazetteer()
+
+
+def codes_in(gazetteer: Gazetteer, text: str, language: str | None = None) -> set[str]:
+    return {mention.code for mention in gazetteer.find(text, language)}
+
+
+TRAPS = [
+    pytest.param("Atlanta, Georgia governor signs bill", set(), id="georgia the us state"),
+    pytest.param("Georgia's governor vetoed the budget", set(), id="georgia governor possessive"),
+    pytest.param("Voters in the state of Georgia went to the polls", set(), id="state of georgia"),
+    pytest.param(
+        "Georgia and Azerbaijan discussed border security", {"GE", "AZ"}, id="georgia the country"
+    ),
+    pytest.param(
+        "The U.S.-Georgia Strategic Partnership Commission met",
+        {"US", "GE"},
+        id="us-georgia commission",
+    ),
+    pytest.param(
+        "Georgia's State Security Service detained two", {"GE"}, id="georgia state security"
+    ),
+    pytest.param("The Georgia senate passed the bill", set(), id="georgia senate"),
+    pytest.param("Michael Jordan returns to the court", set(), id="jordan the person"),
+    pytest.param("Jordan Bardella leads the polls in France", {"FR"}, id="jordan as first name"),
+    pytest.param(
+        "King Abdullah of Jordan met Egypt's president", {"JO", "EG"}, id="jordan the country"
+    ),
+    pytest.param("Chad Smith played the drums", set(), id="chad the first name"),
+    pytest.param(
+        "Troops from Chad and Niger patrol the border", {"TD", "NE"}, id="chad the country"
+    ),
+    pytest.param(
+        "We roasted a turkey for Thanksgiving dinner", set(), id="turkey the bird lowercase"
+    ),
+    pytest.param(
+        "Best Roast Turkey Recipe For Thanksgiving", set(), id="turkey the bird title case"
+    ),
+    pytest.param("Turkey and Pakistan launched a corvette", {"TR", "PK"}, id="turkey the country"),
+    pytest.param("Niger's junta met Nigerian envoys", {"NE", "NG"}, id="niger vs nigeria"),
+    pytest.param("Oil spills in the Niger Delta", {"NG"}, id="niger delta is nigeria"),
+    pytest.param("Guinea-Bissau soldiers seized the capital", {"GW"}, id="guinea-bissau longest"),
+    pytest.param(
+        "Equatorial Guinea and Papua New Guinea", {"GQ", "PG"}, id="equatorial guinea and png"
+    ),
+    pytest.param("A coup in Guinea toppled the president", {"GN"}, id="guinea alone"),
+    pytest.param("guinea pig breeders gathered", set(), id="guinea pig lowercase"),
+    pytest.param(
+        "Fighting in the Democratic Republic of the Congo", {"CD"}, id="dr congo long form"
+    ),
+    pytest.param("Republic of the Congo and DRC leaders met", {"CG", "CD"}, id="congo vs dr congo"),
+    pytest.param(
+        "North Korea fired a missile as South Korea watched",
+        {"KP", "KR"},
+        id="north vs south korea",
+    ),
+    pytest.param("The DPRK and the ROK", {"KP", "KR"}, id="korea codes"),
+    pytest.param(
+        "The Washington Post reported on George Washington", set(), id="washington not the capital"
+    ),
+    pytest.param("Seattle, Washington saw heavy rain", set(), id="washington the state"),
+    pytest.param("Washington state governor signs order", set(), id="washington state governor"),
+    pytest.param(
+        "Washington and Moscow traded accusations", {"US", "RU"}, id="washington capital metonym"
+    ),
+    pytest.param("Patrols in the South China Sea", set(), id="south china sea is not china"),
+    pytest.param("Ships crossed the Indian Ocean", set(), id="indian ocean is not india"),
+    pytest.param("fine china and porcelain", set(), id="china the porcelain"),
+    pytest.param("let us go", set(), id="us the pronoun"),
+    pytest.param("The US and UK signed", {"US", "GB"}, id="upper-case codes"),
+    pytest.param("Beijing and Baku agreed", {"CN", "AZ"}, id="capitals as metonyms"),
+    pytest.param(
+        "The PLA, the IDF, the Bundeswehr and the Pentagon", {"CN", "IL", "DE", "US"}, id="forces"
+    ),
+    pytest.param("Sino-Pakistani ties and Azeri troops", {"CN", "PK", "AZ"}, id="demonyms"),
+    pytest.param("Indiana Jones and the Temple", set(), id="indiana is not indian"),
+    pytest.param("according to Agence France-Presse", set(), id="news agency is not france"),
+    pytest.param(
+        "Island nations met in Fiji", {"FJ"}, id="german island is not iceland in english"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TRAPS)
+def test_traps(gazetteer: Gazetteer, text: str, expected: set[str]) -> None:
+    assert codes_in(gazetteer, text, "en") == expected
+
+
+LANGUAGES = [
+    pytest.param(
+        "ru",
+        "Министр обороны Азербайджана встретился с делегацией Китая",
+        {"AZ", "CN"},
+        id="ru genitive",
+    ),
+    pytest.param(
+        "ru",
+        "переговоры с Азербайджаном и Турцией в Москве",
+        {"AZ", "TR", "RU"},
+        id="ru instrumental",
+    ),
+    pytest.param("ru", "учения Южной Кореи и США", {"KR", "US"}, id="ru multiword inflected"),
+    pytest.param("ru", "поставки в Нигерию и Нигер", {"NG", "NE"}, id="ru niger vs nigeria"),
+    pytest.param("ru", "российские и казахстанские военные", {"RU", "KZ"}, id="ru adjectives"),
+    pytest.param("ru", "груз прибыл в порт", set(), id="ru cargo is not georgia"),
+    pytest.param(
+        "az", "Azərbaycanın və Türkiyənin müdafiə nazirləri", {"AZ", "TR"}, id="az genitive"
+    ),
+    pytest.param(
+        "az", "Çindən gələn nümayəndə heyəti Bakıda", {"CN", "AZ"}, id="az ablative and capital"
+    ),
+    pytest.param("az", "Pakistanla birgə təlim", {"PK"}, id="az comitative"),
+    pytest.param(
+        "tr",
+        "Türkiye'nin ve Azerbaycan'ın ortak tatbikatı",
+        {"TR", "AZ"},
+        id="tr apostrophe suffix",
+    ),
+    pytest.param("tr", "Ankara ile Bakü arasında", {"TR", "AZ"}, id="tr capitals"),
+    pytest.param("fr", "L'Arménie et la France ont signé un accord", {"AM", "FR"}, id="fr elision"),
+    pytest.param("fr", "deux diplomates azerbaïdjanais expulsés", {"AZ"}, id="fr demonym"),
+    pytest.param("fr", "Les États-Unis et la Chine", {"US", "CN"}, id="fr hyphenated name"),
+    pytest.param("zh", "中巴海上联合演习开幕", {"CN", "PK"}, id="zh bilateral abbreviation"),
+    pytest.param("zh", "中国海军舰艇抵达巴基斯坦卡拉奇港", {"CN", "PK"}, id="zh substring names"),
+    pytest.param("zh", "南海局势与华盛顿", {"US"}, id="zh south china sea blocked"),
+    pytest.param("zh", "中國與俄羅斯舉行聯合軍演", {"CN", "RU"}, id="zh traditional"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "expected"), LANGUAGES)
+def test_languages(gazetteer: Gazetteer, language: str, text: str, expected: set[str]) -> None:
+    assert codes_in(gazetteer, text, language) == expected
+
+
+def test_mention_offsets_point_into_original(gazetteer: Gazetteer) -> None:
+    text = "Le ministre ÉTATS-UNIS, puis Azərbaycanın"
+    for mention in gazetteer.find(text):
+        assert isinstance(mention, CountryMention)
+        assert text[mention.start : mention.end] == mention.surface
+        assert mention.kind in {"name", "demonym", "capital", "force", "code", "official"}
+
+
+def test_fold_keeps_length() -> None:
+    for text in ("İstanbul’da Ёлка ß Ǆ", "Azərbaycanın Türkiye'nin", "中國 café"):
+        assert len(fold(text)) == len(text)
+
+
+RESOLVE = [
+    pytest.param("Azərbaycan", "AZ", id="azerbaijani native"),
+    pytest.param("Азербайджан", "AZ", id="russian"),
+    pytest.param("azerbaijani", "AZ", id="demonym lowercase"),
+    pytest.param("AZ", "AZ", id="iso code"),
+    pytest.param("az", "AZ", id="iso code lowercase"),
+    pytest.param("Türkiye", "TR", id="turkiye"),
+    pytest.param("turkey", "TR", id="turkey lowercase"),
+    pytest.param("TURKIYE", "TR", id="accentless upper"),
+    pytest.param("  united   states ", "US", id="spaces"),
+    pytest.param("Côte d'Ivoire", "CI", id="apostrophe and accent"),
+    pytest.param("Chine", "CN", id="french"),
+    pytest.param("中国", "CN", id="chinese"),
+    pytest.param("Guinea-Bissau", "GW", id="guinea-bissau"),
+    pytest.param("Beijing", "CN", id="capital"),
+    pytest.param("IN", "IN", id="upper-case code that is also a word"),
+    pytest.param("us", "US", id="us lower case"),
+    pytest.param("DRC", "CD", id="drc"),
+]
+
+
+@pytest.mark.parametrize(("name", "code"), RESOLVE)
+def test_resolve(gazetteer: Gazetteer, name: str, code: str) -> None:
+    assert gazetteer.resolve(name) == code
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        pytest.param("Azrebaijan", "Azerbaijan", id="typo suggests"),
+        pytest.param("Congo", "DR Congo", id="ambiguous congo"),
+        pytest.param("Korea", "South Korea", id="ambiguous korea"),
+        pytest.param("Gemany", "Germany", id="missing letter"),
+    ],
+)
+def test_resolve_unknown_suggests(gazetteer: Gazetteer, name: str, suggestion: str) -> None:
+    with pytest.raises(UnknownCountry) as info:
+        gazetteer.resolve(name)
+    assert suggestion in info.value.suggestions
+    assert len(info.value.suggestions) <= 3
+
+
+@pytest.mark.parametrize("junk", ["xyzzy", "", "the", "south", "ZZ", "Atlantis", "in", "it", "no"])
+def test_resolve_junk_raises(gazetteer: Gazetteer, junk: str) -> None:
+    with pytest.raises(UnknownCountry):
+        gazetteer.resolve(junk)
+
+
+def test_names_flags_codes(gazetteer: Gazetteer) -> None:
+    assert gazetteer.name("AZ") == "Azerbaijan"
+    assert gazetteer.name("az", "ru") == "Азербайджан"
+    assert gazetteer.name("CD") == "DR Congo"
+    assert flag("AZ") == "\U0001f1e6\U0001f1ff"
+    assert flag("xx1") == ""
+    codes = gazetteer.codes()
+    assert {"AZ", "CN", "US", "XK", "TW"} <= codes
+    assert "EU" not in codes and "001" not in codes
+
+
+def test_load_custom_file(tmp_path: Path) -> None:
+    path = tmp_path / "countries.toml"
+    path.write_text(
+        '[settings]\nlocales = ["en"]\n[countries.AZ]\ncapitals = ["Baku"]\n', encoding="utf-8"
+    )
+    gazetteer = Gazetteer.load(path)
+    assert codes_in(gazetteer, "Baku hosted talks") == {"AZ"}
+
+
+def test_bad_file_is_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "countries.toml"
+    path.write_text("[countries.Azerbaijan]\naliases = []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"countries\.Azerbaijan"):
+        Gazetteer.load(path)
+    with pytest.raises(ConfigError):
+        Gazetteer.load(tmp_path / "missing.toml")
