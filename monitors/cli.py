@@ -8,6 +8,7 @@
     defwatch classify [FILE|-]        JSONL in, JSONL out
     defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
+    defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
 
 ``monitors`` never imports the bot: ``main`` takes the bot runner as an argument, and the
 installed ``defwatch`` script (``bot.cli``) passes it in. Errors of our own end the command
@@ -76,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
+    lists = commands.add_parser("watchlists", help="check, list or test named watchlists")
+    list_commands = lists.add_subparsers(dest="watchlists_command", required=True, metavar="ACTION")
+    check = list_commands.add_parser("check", help="validate the watchlists file, start nothing")
+    check.add_argument("file", nargs="?", type=Path, help="default: the file in the settings")
+    list_commands.add_parser("list", help="each watchlist and its matches in the last 7 days")
+    trial = list_commands.add_parser("test", help="run a watchlist over stored stories")
+    trial.add_argument("name")
+    trial.add_argument("--days", type=_limit, default=7, help="how far back (default 7 days)")
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
     return parser
@@ -116,6 +125,7 @@ def _configure_logging(verbose: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
@@ -137,6 +147,8 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return asyncio.run(_run_console(settings, once=args.once))
     if args.command == "feeds":
         return asyncio.run(_feeds(settings, args))
+    if args.command == "watchlists":
+        return _watchlists(settings, args)
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
     raise AssertionError(args.command)
@@ -273,7 +285,9 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
     if action == "export":
         feeds = await store.list_feeds(session)
         sys.stdout.write(
-            opml.export_opml(opml.OpmlFeed(url=f.url, title=f.title or f.url) for f in feeds).decode()
+            opml.export_opml(
+                opml.OpmlFeed(url=f.url, title=f.title or f.url) for f in feeds
+            ).decode()
         )
         return 0
     raise AssertionError(action)
@@ -340,6 +354,74 @@ def story_json(view: StoryView) -> dict[str, Any]:
         "outlets": [{"name": o.feed_title, "url": o.url} for o in view.outlets],
         "evidence": list(view.evidence),
     }
+
+
+# --- named watchlists ---------------------------------------------------------------------
+
+
+def _watchlists(settings: Settings, args: argparse.Namespace) -> int:
+    from monitors.countries import default_gazetteer
+    from monitors.watchlists import load_watchlists
+
+    path = getattr(args, "file", None) or settings.watchlists_file
+    if path is None:
+        raise ConfigError(
+            "no watchlists file: set [watchlists] file in your settings or DEFWATCH_WATCHLISTS "
+            "(example: config/watchlists.example.toml)"
+        )
+    lists = load_watchlists(Path(path), resolver=default_gazetteer())
+    if args.watchlists_command == "check":
+        print(f"{path}: {len(lists)} watchlists OK ({', '.join(sorted(lists))})")
+        return 0
+    if args.watchlists_command == "list":
+        counts = asyncio.run(_watchlist_matches(settings, lists, days=7))
+        for name, watchlist in sorted(lists.items()):
+            matched = len(counts.get(name, []))
+            print(f"{name}\t{matched} stories in 7 days\t{watchlist.description}")
+        return 0
+    name = args.name.lower()
+    if name not in lists:
+        raise ConfigError(f"{path}: no watchlist {args.name!r} (have: {', '.join(sorted(lists))})")
+    views = asyncio.run(_watchlist_matches(settings, {name: lists[name]}, days=args.days))
+    stories = views.get(name, [])
+    for view in stories:
+        print(format_story_line(view))
+    print(f"{name}: would have sent {len(stories)} stories in {args.days} days", file=sys.stderr)
+    return 0
+
+
+async def _watchlist_matches(
+    settings: Settings, lists: Any, *, days: int
+) -> dict[str, list[StoryView]]:
+    from datetime import timedelta
+
+    from monitors.domain import StoryForAlert
+    from monitors.watchlists import matching_lists
+
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        async with sessions() as session:
+            since = datetime.now(UTC) - timedelta(days=days)
+            views = await store.recent_stories(
+                session, since=since, cooperation_only=False, limit=10_000
+            )
+    finally:
+        await engine.dispose()
+    matched: dict[str, list[StoryView]] = {}
+    for view in views:
+        story = StoryForAlert(
+            view.id,
+            view.title,
+            view.summary,
+            view.participants,
+            view.mentioned,
+            view.is_defence_cooperation,
+            view.cooperation_type,
+            view.published_at,
+        )
+        for name in matching_lists(story, lists):
+            matched.setdefault(name, []).append(view)
+    return matched
 
 
 # --- offline tools -------------------------------------------------------------------------

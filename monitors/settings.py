@@ -163,7 +163,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     interval = _env_float(env, "DEFWATCH_POLL_INTERVAL") or _positive(
         float(poll["interval_seconds"]), "poll.interval_seconds", path
     )
-    watchlists = env.get("DEFWATCH_WATCHLISTS") or data["watchlists"]["file"]
+    env_watchlists = env.get("DEFWATCH_WATCHLISTS")
+    watchlists_file = (
+        Path(env_watchlists).expanduser().absolute()
+        if env_watchlists
+        else _optional_path(data["watchlists"]["file"], path)
+    )
     allow_private = tg["allow_private_feeds"] or env.get("DEFWATCH_ALLOW_PRIVATE_FEEDS") == "1"
     return Settings(
         database_url=env.get("DEFWATCH_DATABASE_URL")
@@ -191,7 +196,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_per_minute=int(
             _positive(tg["requests_per_minute"], "telegram.requests_per_minute", path)
         ),
-        watchlists_file=_optional_path(watchlists, path),
+        watchlists_file=watchlists_file,
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         source=str(path),

@@ -160,3 +160,26 @@ def test_eval_prints_figures(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for figure in ("precision", "recall", "F1"):
         assert figure.lower() in result.stdout.lower()
+
+
+def test_watchlists_check_list_and_test(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/az.xml", body=(DATA / "az-cn-defence.rss.xml").read_bytes())
+    env = environment(tmp_path, [feed_server.url("/az.xml")])
+    lists = tmp_path / "lists.toml"
+    lists.write_text(
+        '[watchlist.caucasus]\ncountries = ["Azerbaijan"]\n[watchlist.drones]\nkeywords = ["Bayraktar"]\n',
+        encoding="utf-8",
+    )
+    env["DEFWATCH_WATCHLISTS"] = str(lists)
+    assert "2 watchlists OK" in defwatch(env, "watchlists", "check").stdout
+    assert defwatch(env, "poll", "--once").returncode == 0
+    listed = defwatch(env, "watchlists", "list").stdout
+    assert "caucasus\t1 stories in 7 days" in listed and "drones\t0 stories" in listed
+    trial = defwatch(env, "watchlists", "test", "caucasus")
+    assert "Azerbaijan and China discuss military collaboration" in trial.stdout
+    assert "would have sent 1 stories" in trial.stderr
+
+    lists.write_text('[watchlist.caucasus]\ncountries = ["Azerbaijn"]\n', encoding="utf-8")
+    broken = defwatch(env, "watchlists", "check")
+    assert broken.returncode == 2
+    assert str(lists) in broken.stderr and "'caucasus'.countries" in broken.stderr
