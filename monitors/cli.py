@@ -261,8 +261,8 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         return 0
     if action == "add":
         _require_http(args.url)
-        added = await store.add_feed(session, args.url, title=args.title, now=now)
-        print("added" if added else "already present", args.url)
+        is_new = await store.add_feed(session, args.url, title=args.title, now=now)
+        print("added" if is_new else "already present", args.url)
         return 0
     if action == "remove":
         if not await store.remove_feed(session, args.url):
@@ -276,11 +276,13 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"{args.file}: {exc.strerror}") from None
         entries = opml.parse_opml(data)
-        added = 0
+        imported = 0
         for item in entries:
             if item.url.startswith(("http://", "https://")):
-                added += await store.add_feed(session, item.url, title=item.title, now=now)
-        print(f"imported {added} new feeds ({len(entries) - added} already present or skipped)")
+                imported += await store.add_feed(session, item.url, title=item.title, now=now)
+        print(
+            f"imported {imported} new feeds ({len(entries) - imported} already present or skipped)"
+        )
         return 0
     if action == "export":
         feeds = await store.list_feeds(session)

@@ -267,7 +267,8 @@ async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, in
             )
         )
         for url, story_id in rows:
-            found.setdefault(url, story_id)
+            if url is not None and story_id is not None:
+                found.setdefault(url, story_id)
     return found
 
 
@@ -443,14 +444,14 @@ async def story_views(session: AsyncSession, story_ids: Sequence[int]) -> list[S
         .order_by(StoryCountry.code)
     ):
         countries.setdefault(story_id, []).append((code, role))
-    outlets: dict[int, list[Outlet]] = {}
-    for story_id, feed_title, feed_url, url, published in await session.execute(
+    outlets: dict[int | None, list[Outlet]] = {}
+    for article_story_id, feed_title, feed_url, url, published in await session.execute(
         select(Article.story_id, Feed.title, Feed.url, Article.url, Article.published_at)
         .join(Feed, Feed.id == Article.feed_id)
         .where(Article.story_id.in_(story_ids))
         .order_by(Article.published_at, Article.id)
     ):
-        outlets.setdefault(story_id, []).append(
+        outlets.setdefault(article_story_id, []).append(
             Outlet(feed_title=feed_title or _host(feed_url), url=url, published_at=published)
         )
     views = []
