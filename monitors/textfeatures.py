@@ -1,0 +1,693 @@
+# ruff: noqa: RUF001, RUF002, RUF003  (multilingual word lists are non-ASCII on purpose)
+"""Language-light feature extraction for telling one news event from another.
+
+Everything here is a pure function of the text. The features are the ones that separate
+look-alike reports: the round of an exercise series, the day-month dates and weekdays an
+article mentions, money amounts, codes and measured numbers (``CVN-76``, ``7.8``), proper names
+reduced to a transliterated phonetic key so that spellings across scripts meet (``Hasanov`` =
+``Həsənov`` = ``Гасанов``), and content stems / word-pair shingles for within-language
+similarity.
+
+The month, weekday, ordinal and stop-word tables are the only hand-written language knowledge;
+they are small and cover the languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr,
+de, es, ar, hy, zh, ja). Names of states and peoples, which are compared as states and not as
+names, come from CLDR (babel) in a dozen locales.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+# ---------------------------------------------------------------------------------------------
+# Month names. Slavic, Turkic and Polish month names inflect, so those match by stem (prefix);
+# the rest must match the whole word.
+
+_MONTH_EXACT: dict[str, int] = {}
+_MONTH_STEMS: list[tuple[str, int]] = []
+
+
+def _add_months(words: str, *, stems: bool = False) -> None:
+    for number, group in enumerate(words.split(), start=1):
+        for word in group.split("|"):
+            if stems:
+                _MONTH_STEMS.append((word, number))
+            else:
+                _MONTH_EXACT[word] = number
+
+
+_add_months(
+    "january|jan february|feb march|mar april|apr may june|jun july|jul august|aug "
+    "september|sept|sep october|oct november|nov december|dec"
+)
+_add_months(
+    "janvier février|fevrier mars avril mai juin juillet août|aout septembre octobre novembre "
+    "décembre|decembre"
+)
+_add_months(
+    "januar februar märz|marz april mai juni juli august september oktober november dezember"
+)
+_add_months(
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
+)
+_add_months(
+    "يناير فبراير مارس أبريل|ابريل مايو يونيو يوليو أغسطس|اغسطس سبتمبر أكتوبر|اكتوبر نوفمبر ديسمبر"
+)
+_add_months(
+    "январ феврал март апрел ма|мая|май июн июл август сентябр октябр ноябр декабр", stems=True
+)
+_add_months("січ лют берез квіт трав черв лип серп верес жовт листопад груд", stems=True)
+_add_months(
+    "януари февруари март април май юни юли август септември октомври ноември декември", stems=True
+)
+_add_months(
+    "yanvar fevral mart aprel may iyun iyul avqust sentyabr oktyabr noyabr dekabr", stems=True
+)
+_add_months(
+    "ocak şubat|subat mart nisan mayıs|mayis haziran temmuz ağustos|agustos eylül|eylul "
+    "ekim kasım|kasim aralık|aralik",
+    stems=True,
+)
+_add_months("stycz lut marc kwie maj czerw lip sierp wrze paźdz|pazdz listopad grud", stems=True)
+_add_months(
+    "հունվար փետրվար մարտ ապրիլ մայիս հունիս հուլիս օգոստոս սեպտեմբեր հոկտեմբեր նոյեմբեր դեկտեմբեր",
+    stems=True,
+)
+# The Russian "ма" stem would swallow too much; May is matched exactly instead.
+_MONTH_STEMS[:] = [(s, n) for s, n in _MONTH_STEMS if s != "ма"]
+_MONTH_EXACT.update({"мая": 5, "май": 5})
+_MONTH_STEMS.sort(key=lambda item: -len(item[0]))
+
+
+def month_number(word: str) -> int | None:
+    """The month a word names (1-12), or None. ``"Sept."``, ``"сентября"``, ``"Sentyabrın"``."""
+    w = word.lower().rstrip(".")
+    if w in _MONTH_EXACT:
+        return _MONTH_EXACT[w]
+    for stem, number in _MONTH_STEMS:
+        # a stem must carry at most a case ending, or "март" would match "марш"
+        if w.startswith(stem) and len(w) - len(stem) <= 4:
+            return number
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenising
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def clean(text: str) -> str:
+    """NFKC-normalised text (full-width digits and letters become ASCII)."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+
+def tokens(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates mentioned in the text: "March 5", "5 марта", "Sentyabrın 29-da", "8月23日", "2023-02-06".
+
+_YEAR_RE = re.compile(r"(?<![\d.,$])(19[5-9]\d|20[0-4]\d)(?![\d])")
+_CJK_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_ISO_DATE = re.compile(r"(?<!\d)(20\d\d|19\d\d)-(\d\d)-(\d\d)(?!\d)")
+_DOTTED_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(20\d\d|19\d\d)(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class DayMention:
+    month: int
+    day: int
+    year: int | None
+
+
+def years(text: str) -> set[int]:
+    return {int(y) for y in _YEAR_RE.findall(text)}
+
+
+def day_mentions(text: str) -> list[DayMention]:
+    """Day-month dates, with the year when the text gives it next to them."""
+    found: list[DayMention] = []
+    for y, m, d in _CJK_DATE.findall(text):
+        found.append(DayMention(int(m), int(d), int(y) if y else None))
+    for y, m, d in _ISO_DATE.findall(text):
+        found.append(DayMention(int(m), int(d), int(y)))
+    for d, m, y in _DOTTED_DATE.findall(text):
+        found.append(DayMention(int(m), int(d), int(y)))
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        month = month_number(tok.text) if not tok.text[0].isdigit() else None
+        if month is None:
+            continue
+        days = _days_near(text, toks, i)
+        if not days:
+            continue
+        year = _year_near(toks, i)
+        found.extend(DayMention(month, day, year) for day in days)
+    return [m for m in found if 1 <= m.month <= 12 and 1 <= m.day <= 31]
+
+
+def _as_day(tok: Token) -> int | None:
+    if tok.text.isdigit() and len(tok.text) <= 2 and 1 <= int(tok.text) <= 31:
+        return int(tok.text)
+    return None
+
+
+def _days_near(text: str, toks: list[Token], i: int) -> list[int]:
+    """Day numbers written next to the month at ``toks[i]`` ("5 March", "March 5 to 9")."""
+    days = []
+    if i > 0 and (day := _as_day(toks[i - 1])) is not None:
+        days.append(day)
+        # "15-19 марта": a range written before the month
+        dash = i > 1 and text[toks[i - 2].end : toks[i - 1].start].strip() in {"-", "–", "—"}
+        if dash and (first := _as_day(toks[i - 2])) is not None and first < day:
+            days.append(first)
+    if i + 1 < len(toks) and (day := _as_day(toks[i + 1])) is not None:
+        days.append(day)
+        # "March 9 to 13", "from March 5 to 9"
+        joined = i + 3 < len(toks) and toks[i + 2].text.lower() in {"to", "and", "до", "по"}
+        if joined and (last := _as_day(toks[i + 3])) is not None and last > day:
+            days.append(last)
+    return days
+
+
+def _year_near(toks: list[Token], i: int) -> int | None:
+    for j in range(i + 1, min(i + 4, len(toks))):
+        text = toks[j].text
+        if len(text) == 4 and text.isdigit() and 1950 <= int(text) <= 2049:
+            return int(text)
+    return None
+
+
+_WEEKDAYS: dict[str, int] = {}
+for _day, _forms in enumerate(
+    [
+        "monday lundi montag lunes pazartesi понедельник понеділок понеділка понеделник "
+        "poniedziałek",
+        "tuesday mardi dienstag martes salı вторник вівторок вівторка wtorek",
+        "wednesday mercredi mittwoch miércoles çarşamba среду середу сряда środę środa",
+        "thursday jeudi donnerstag jueves perşembe четверг четвер четвъртък czwartek",
+        "friday vendredi freitag viernes cuma пятницу п'ятницю п’ятницю петък piątek",
+        "saturday samedi samstag sábado cumartesi субботу суботу събота sobotę sobota",
+        "sunday dimanche sonntag domingo pazar воскресенье неділю неділя неделя niedzielę",
+    ]
+):
+    for _form in _forms.split():
+        _WEEKDAYS[_form] = _day
+_CJK_WEEKDAY = re.compile(r"(?:星期|周|週)([一二三四五六日天])")
+
+
+def weekdays(text: str) -> set[int]:
+    """Weekdays the text names (0 = Monday): "arrived Thursday", "во вторник", "周五"."""
+    found = {_WEEKDAYS[t.text.lower()] for t in tokens(text) if t.text.lower() in _WEEKDAYS}
+    for ch in _CJK_WEEKDAY.findall(text):
+        found.add(6 if ch in "日天" else "一二三四五六".index(ch))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Rounds of a series: "TurAz Qartalı-2019", «Морской пояс безопасности — 2024», "Shaheen-IX",
+# "第八次", "eighth". A year written as part of a name (quoted, hyphenated or after a
+# capitalised word) marks the round; a year after "in" or a month does not.
+
+_QUOTED = re.compile(r"[\"“”«»„‘’'「」『』]([^\"“”«»„「」『』]{2,60}?)[\"“”«»„’'「」『』]")
+_QUOTED_ROUND = re.compile(r"(?<![\d.,$])((?:19|20)\d\d)\W*$")
+_NAME_YEAR = re.compile(r"([^\W\d_][\w'’]*)\s*(?:[-–—‐]\s*)?((?:19|20)\d\d)(?![\d])", re.UNICODE)
+# "Shaheen-IX", "شاهین -IX", "雄鹰IV": a numeral hyphenated to or written straight after a name;
+# "Shaheen IX" with a space only from IV up, or "World War II" would be a round.
+_ROMAN = re.compile(
+    r"([^\W\d_]*?)(?:\s?[-–‐]\s?|(?<=[^\x00-\x7f])|\s(?=X{0,3}(?:IX|IV|VI{0,3})\b|X))"
+    r"(?=[IVX])(X{0,3}(?:IX|IV|V?I{0,3}))(?![A-Za-z])"
+)
+_CJK_ORDINAL = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[次届屆回]")
+_CN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九", start=0)}
+_ORDINAL_WORDS: dict[str, int] = {}
+for _n, _forms in enumerate(
+    [
+        "",
+        "",
+        "",
+        "",
+        "fourth четвёрт четверт",
+        "fifth пят",
+        "sixth шест",
+        "seventh седьм",
+        "eighth восьм",
+        "ninth девят",
+        "tenth десят",
+        "eleventh одиннадцат",
+        "twelfth двенадцат",
+    ]
+):
+    for _form in _forms.split():
+        _ORDINAL_WORDS[_form] = _n
+# first/second/third are left out: "first batch", "second time" are not series rounds.
+
+_NOT_SERIES = {
+    "in", "of", "since", "from", "to", "by", "until", "and", "the", "year", "years", "fy",
+    "в", "во", "с", "до", "по", "года", "год", "році", "рік", "ili", "il", "ilin", "yılı",
+    "en", "de", "le", "la", "du", "w", "roku", "im", "seit", "bis", "del",
+}  # fmt: skip
+
+
+def _roman_value(numeral: str) -> int:
+    values = {"I": 1, "V": 5, "X": 10}
+    total = 0
+    for i, ch in enumerate(numeral):
+        v = values[ch]
+        total += -v if i + 1 < len(numeral) and values[numeral[i + 1]] > v else v
+    return total
+
+
+def _cjk_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + _CN_DIGITS.get(text[1], 0)
+    if "十" in text:
+        tens, _, units = text.partition("十")
+        return _CN_DIGITS.get(tens, 0) * 10 + (_CN_DIGITS.get(units, 0) if units else 0)
+    return _CN_DIGITS.get(text, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round of a series: ``series`` is the name key of the word before the round
+    ("" when unknown), ``value`` a year ("2022") or an ordinal ("#9")."""
+
+    series: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.series}:{self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> Round:
+        series, _, value = text.partition(":")
+        return cls(series, value)
+
+
+def _series_key(words: str) -> str:
+    found = re.findall(r"[^\W\d_]+", words)
+    return name_key(found[-1]) if found else ""
+
+
+def rounds(text: str) -> set[Round]:
+    """Rounds of named series: "Qartalı-2022", «Морской пояс безопасности — 2024»,
+    "Shaheen-IX", "第八次", "восьмые"."""
+    found: set[Round] = set()
+    for quoted in _QUOTED.findall(text):
+        # «Морской пояс безопасности — 2024»: the year closes the quoted name
+        if m := _QUOTED_ROUND.search(quoted):
+            found.add(Round(_series_key(quoted[: m.start()]), m.group(1)))
+    for word, year in _NAME_YEAR.findall(text):
+        if word.lower() in _NOT_SERIES or month_number(word) is not None:
+            continue
+        if is_country_word(word):
+            continue  # "Ukraine 2022" is a year of a country, not a round
+        # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
+        if word[0].isupper():
+            found.add(Round(name_key(word), year))
+    for word, numeral in _ROMAN.findall(text):
+        if numeral and (len(numeral) >= 2 or numeral in {"V", "X"}):
+            value = _roman_value(numeral)
+            if 2 <= value <= 99:
+                found.add(Round(name_key(word) if word else "", f"#{value}"))
+    for n in _CJK_ORDINAL.findall(text):
+        if 2 <= (value := _cjk_number(n)) <= 99:
+            found.add(Round("", f"#{value}"))
+    for tok in tokens(text.lower()):
+        for stem, number in _ORDINAL_WORDS.items():
+            if tok.text.startswith(stem) and len(tok.text) - len(stem) <= 3:
+                found.add(Round("", f"#{number}"))
+    return found
+
+
+def round_years(text: str) -> set[int]:
+    """Years used as the round of a named series ("Qartalı-2022" → 2022)."""
+    return {int(r.value) for r in rounds(text) if not r.value.startswith("#")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Money amounts and other telling numbers
+
+_SCALE = {
+    "thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "mln": 1e6, "m": 1e6, "millions": 1e6,
+    "billion": 1e9, "bn": 1e9, "b": 1e9, "billions": 1e9, "crore": 1e7, "lakh": 1e5,
+    "млн": 1e6, "миллиона": 1e6, "миллионов": 1e6, "миллион": 1e6, "млрд": 1e9,
+    "миллиарда": 1e9, "миллиардов": 1e9, "milyon": 1e6, "milyar": 1e9, "mln.": 1e6,
+}  # fmt: skip
+_CURRENCY = (
+    r"(?:US\$|USD|\$|€|EUR|£|GBP|₹|Rs\.?|INR|RUB|₽|TL|AZN|manat|доллар\w*|dollars?|euros?|евро)"
+)
+_AMOUNT = re.compile(
+    rf"(?:{_CURRENCY}\s?(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)?)"
+    rf"|(?:(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)\s+{_CURRENCY})",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"\b([A-Z]{1,5})[-\s]?(\d{1,4}[A-Z]?)\b")
+_DECIMAL = re.compile(r"(?<![\d.,])(\d{1,3})[.,](\d)(?![\d])")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def amounts(text: str) -> set[float]:
+    """Money amounts in units (currency ignored): "$375 million" → 375e6, "USD 374.9 mn"."""
+    found: set[float] = set()
+    for m in _AMOUNT.finditer(text):
+        digits, scale_word = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        value = _number(digits or "")
+        if value is None:
+            continue
+        scale = _SCALE.get((scale_word or "").lower().rstrip("."))
+        if scale is None and m.group(3):
+            continue  # "375 dollars" with no scale word is too small to be a deal; skip
+        value *= scale or 1.0
+        if value >= 1e5:
+            found.add(round(value, -3))
+    return found
+
+
+def codes(text: str) -> set[str]:
+    """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
+    found = {
+        f"{a}{b}"
+        for a, b in _CODE.findall(text)
+        if not (len(a) == 1 and b.isdigit() and len(b) == 4)
+    }
+    found |= {f"{a}.{b}" for a, b in _DECIMAL.findall(text)}
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Names: capitalised words (in any cased script), transliterated and reduced to a key.
+
+_GENERIC_CAPITALISED = set(
+    # one string, split: a list literal of 200 short words would be unreadable
+    """
+    the a an and of in on at for to from with by as after before during over under about amid
+    this that these those it its their his her our we they he she i you there here
+    monday tuesday wednesday thursday friday saturday sunday today yesterday
+    new news report reports said says according photo video foto update live breaking
+    ministry minister ministers defense defence foreign affairs president prime chief general
+    commander army navy air force forces military naval joint exercise exercises drill drills
+    government state states republic national international people peoples federation union
+    agency office department embassy statement press service spokesman spokesperson
+    north south east west northern southern eastern western central
+    mr mrs ms dr gen lt col adm sec jan feb mar apr jun jul aug sep sept oct nov dec
+    u s us uss usns
+    в на и с по для из о об от к у при за это как что также
+    новости минобороны министерство министр президент
+    və ilə bu bir üçün ki də
+    """.split()  # noqa: SIM905
+)  # fmt: skip
+_SURNAME_ENDINGS = ("ova", "eva", "yeva", "ov", "ev", "yev", "ovich", "evich", "skiy", "ski", "sky")
+_PHONETIC = [
+    ("kh", "h"), ("gh", "h"), ("ph", "f"), ("sch", "s"), ("sh", "s"), ("ch", "c"), ("zh", "s"),
+    ("ts", "s"), ("tz", "s"), ("ck", "k"), ("q", "k"), ("x", "h"), ("g", "h"), ("w", "v"),
+    ("z", "s"), ("j", "y"), ("c", "k"), ("dh", "d"), ("th", "t"),
+]  # fmt: skip
+
+
+def name_key(word: str) -> str:
+    """A light phonetic key of one name word, equal across scripts and spellings.
+
+    Transliterate to ASCII, drop Slavic/Turkic surname endings, fold the letters that
+    Russian, Turkic and English spellings swap (Г/H/G, KH/X, Q/K, Z/S, W/V), drop vowels after
+    the first letter, collapse doubled letters, keep at most five consonants.
+    """
+    s = re.sub(r"['’]s$", "", anyascii(word).lower())
+    s = re.sub(r"[^a-z]", "", s)
+    for ending in _SURNAME_ENDINGS:
+        if s.endswith(ending) and len(s) - len(ending) >= 4:
+            s = s[: -len(ending)]
+            break
+    for src, dst in _PHONETIC:
+        s = s.replace(src, dst)
+    if not s:
+        return ""
+    head, tail = s[0], re.sub(r"[aeiouy]", "", s[1:])
+    key = re.sub(r"(.)\1+", r"\1", ("a" if head in "aeiouy" else head) + tail)
+    return key[:5]
+
+
+def name_token(word: str) -> str:
+    """``name_key`` plus, for a word in Latin script ending in a vowel, that vowel:
+    "Manalo" → "mnl.o", "Manila" → "mnl.a". Other scripts inflect the ending (Кишиды,
+    Кишидой), so their words keep the bare key and meet either spelling."""
+    key = name_key(word)
+    ascii_word = _ascii_word(word)
+    if key and ascii_word and _is_latin(word) and ascii_word[-1] in "aeiouy":
+        return f"{key}.{'i' if ascii_word[-1] == 'y' else ascii_word[-1]}"
+    return key
+
+
+def _is_latin(word: str) -> bool:
+    return all(not c.isalpha() or unicodedata.name(c, "").startswith("LATIN") for c in word)
+
+
+def name_skeleton(token: str) -> str:
+    """The key of a name token without its final vowel."""
+    return token.partition(".")[0]
+
+
+def shared_names(a: Iterable[str], b: Iterable[str]) -> set[str]:
+    """Name tokens of ``a`` that ``b`` also has: equal keys, and equal final vowels where
+    both sides know one ("Kishida" = "Кишида" = "Kishida"; "Manalo" ≠ "Manila")."""
+    vowels: dict[str, set[str]] = {}
+    for token in b:
+        key, _, vowel = token.partition(".")
+        vowels.setdefault(key, set()).add(vowel)
+    shared = set()
+    for token in a:
+        key, _, vowel = token.partition(".")
+        theirs = vowels.get(key)
+        if theirs is not None and (not vowel or "" in theirs or vowel in theirs):
+            shared.add(key)
+    return shared
+
+
+def _is_title_case(title: str) -> bool:
+    words = [w for w in re.findall(r"[^\W\d_]+", title) if len(w) > 3]
+    caps = sum(1 for w in words if w[0].isupper())
+    return len(words) >= 4 and caps / len(words) > 0.6
+
+
+def name_keys(title: str, summary: str) -> set[str]:
+    """Keys of the proper names in a text: capitalised words that are not generic titles or
+    names of states and their peoples (states are compared separately).
+
+    A word opening a sentence is capitalised anyway ("Sailors from the carrier…"); it counts
+    only when the text also capitalises it elsewhere ("Sunak underlines… Rishi Sunak said").
+    Runs of capitalised words also give a key for the whole run, so "Da Nang" and "Đà Nẵng"
+    meet even though "Da" and "Nang" are too short on their own. A Title-Case headline
+    capitalises every word, so only the summary counts then.
+    """
+    parts = [summary] if _is_title_case(title) else [title, summary]
+    # "Indo-Pacific", "Asia-Pacific": one name, not two
+    sentences = [
+        [t.text for t in tokens(sentence)]
+        for part in parts
+        for sentence in _SENTENCE_SPLIT.split(_NAME_HYPHEN.sub("", part))
+    ]
+    inner = {w for words in sentences for w in words[1:] if w[:1].isupper()}
+    found: set[str] = set()
+    for words in sentences:
+        run: list[str] = []
+        for i, word in enumerate(words):
+            if _is_name_word(word) and (i > 0 or word in inner):
+                run.append(word)
+                if _long_enough(name_key(word), word) and not is_country_word(word):
+                    found.add(name_token(word))
+                continue
+            _add_run(found, run)
+            run = []
+        _add_run(found, run)
+    return found
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?:;])\s+|\s[-–—]\s|\n")
+_NAME_HYPHEN = re.compile(r"(?<=[^\W\d_])[-‐](?=[^\W\d_]*[A-ZА-ЯЁ])")
+
+
+def _long_enough(key: str, word: str) -> bool:
+    # two consonants only identify a longer word ("Konya", "Hatay"), not "Ali"
+    return len(key) >= 3 or (len(key) == 2 and len(word) >= 5)
+
+
+def _is_name_word(word: str) -> bool:
+    if not word[0].isalpha() or not word[0].isupper():
+        return False
+    if word.lower() in _GENERIC_CAPITALISED or month_number(word) is not None:
+        return False
+    # all capitals: an acronym (agencies, "CVN" of a hull number, kept in ``codes``) or a
+    # shouted dateline ("ISTANBUL:"); neither names the occasion
+    return not (word.isupper() and len(word) > 1)
+
+
+def _add_run(found: set[str], run: list[str]) -> None:
+    if 2 <= len(run) <= 3 and not any(is_country_word(w) for w in run):
+        key = name_key("".join(run))
+        if len(key) >= 3:
+            found.add(name_token("".join(run)))
+
+
+_country_words: tuple[frozenset[str], frozenset[str]] | None = None
+_COUNTRY_LOCALES = ("en", "ru", "uk", "bg", "az", "tr", "fr", "de", "es", "pl", "vi", "it", "pt")
+
+
+def _ascii_word(word: str) -> str:
+    return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", anyascii(word).lower()))
+
+
+def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
+    """(five-letter prefixes of long state/people words, four-letter state words), from CLDR."""
+    global _country_words
+    if _country_words is None:
+        from babel import Locale
+
+        words: set[str] = set()
+        for code in _COUNTRY_LOCALES:
+            locale = Locale.parse(code)
+            # languages only by two-letter code: the big ones double as demonyms ("Turkish"),
+            # the hundreds of rare ones would collide with ordinary names
+            languages = [n for c, n in locale.languages.items() if len(c) == 2]
+            for name in [*locale.territories.values(), *languages]:
+                words.update(_ascii_word(w) for w in re.findall(r"[^\W\d_]{4,}", name))
+        generic = {
+            "islands",
+            "island",
+            "republic",
+            "united",
+            "states",
+            "kingdom",
+            "saint",
+            "north",
+            "south",
+            "east",
+            "west",
+            "central",
+            "new",
+            "guinea",
+            "territory",
+        }
+        words -= generic
+        _country_words = (
+            frozenset(w[:5] for w in words if len(w) >= 5),
+            frozenset(w for w in words if len(w) == 4),
+        )
+    return _country_words
+
+
+def is_country_word(word: str) -> bool:
+    """True for a state or people's name in any of our locales, also inflected or as an
+    adjective: "Philippine", "Türkiye", "Azərbaycan", "Китая", "Iranian"."""
+    a = _ascii_word(word)
+    if len(a) < 4:
+        return False
+    prefixes, short = _country_word_table()
+    return a[:5] in prefixes or (a[:4] in short and len(a) <= 9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Content tokens and shingles, for similarity within one language (or across scripts for names)
+
+_STOPWORDS = set(
+    """
+    the and for that with from this was were are has have had been will would which who whom
+    its their his her they them than then also into onto over under about after before said
+    says according two three one between while other such more most some any all not but
+    monday tuesday wednesday thursday friday saturday sunday
+    что как это для его она они при также после было были будет который которые года году
+    и в во на с по из о об от к у за до не а но же бы ли
+    və ilə bu bir üçün olan
+    """.split()  # noqa: SIM905
+)  # fmt: skip
+_STEM = 6
+
+
+def content_tokens(text: str) -> set[str]:
+    """Lower-cased transliterated word stems (first six letters) without stop words.
+
+    CJK text has no spaces, so it contributes character bigrams instead.
+    """
+    found: set[str] = set()
+    for tok in tokens(text):
+        word = tok.text.lower()
+        if _CJK.search(word):
+            chars = [c for c in word if _CJK.match(c)]
+            found |= {"".join(p) for p in itertools.pairwise(chars)}
+            continue
+        if len(word) < 3 or word in _STOPWORDS or word.isdigit():
+            continue
+        found.add(anyascii(word)[:_STEM])
+    return found
+
+
+def shingles(text: str) -> set[str]:
+    """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
+    stems = []
+    for tok in tokens(text):
+        word = tok.text.lower()
+        if len(word) >= 3 and word not in _STOPWORDS:
+            stems.append(anyascii(word)[:_STEM])
+    return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
+
+
+def stable_hash(text: str) -> int:
+    """A process-independent hash (``hash()`` is salted per process)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def bottom_k(items: Iterable[str], k: int) -> frozenset[str]:
+    """The k items with the smallest stable hash: a sketch that keeps Jaccard estimable."""
+    return frozenset(sorted(set(items), key=stable_hash)[:k])
+
+
+def sketch_containment(
+    small: frozenset[str],
+    sketch: frozenset[str],
+    k: int,
+    weights: Mapping[str, float] | None = None,
+) -> float:
+    """(Weighted) share of ``small``'s items found in ``sketch``, counting only the hash range
+    the sketch covers (a capped sketch only holds the k smallest hashes of its set)."""
+    if not small or not sketch:
+        return 0.0
+    if len(sketch) >= k:
+        limit = _sketch_limit(sketch)
+        small = frozenset(s for s in small if stable_hash(s) <= limit)
+        if not small:
+            return 0.0
+    if weights is None:
+        return len(small & sketch) / len(small)
+    total = sum(weights.get(s, 1.0) for s in small)
+    return sum(weights.get(s, 1.0) for s in small & sketch) / total if total else 0.0
+
+
+@functools.lru_cache(maxsize=4096)
+def _sketch_limit(sketch: frozenset[str]) -> int:
+    return max(stable_hash(s) for s in sketch)
