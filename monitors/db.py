@@ -3,7 +3,10 @@
 - ``DEFWATCH_DATABASE_URL`` is given plainly (``sqlite:///file.db``, ``postgresql://…``); the
   async driver is chosen here (aiosqlite, asyncpg).
 - SQLite connections get WAL, foreign keys, a busy timeout and ``synchronous=NORMAL`` so one
-  writer and several readers (the poller and the bot) get along.
+  writer and several readers (the poller and the bot) get along. A writer waits up to
+  ``DEFWATCH_SQLITE_BUSY_TIMEOUT`` seconds (default 30) for another writer's lock; past that
+  the statement fails with "database is locked", the poll cycle fails, and the scheduler's
+  next cycle tries again (the feed's lease expires, so nothing is lost).
 - PostgreSQL connections are pinged before use, so connections killed under us (a restart,
   ``pg_terminate_backend``) are replaced without restarting the process.
 - ``migrate`` applies Alembic migrations up to head; ``open_database`` does so on every start,
@@ -12,6 +15,8 @@
 
 from __future__ import annotations
 
+import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,22 @@ from monitors.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_ID = 0x64657677  # "defw"
+BUSY_TIMEOUT_ENV = "DEFWATCH_SQLITE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+def sqlite_busy_timeout_ms() -> int:
+    """Milliseconds a SQLite writer waits for a lock (``DEFWATCH_SQLITE_BUSY_TIMEOUT`` s)."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
+    except ValueError:
+        raise ConfigError(
+            f"environment: {BUSY_TIMEOUT_ENV} must be seconds (got {raw!r})"
+        ) from None
+    if seconds < 0:
+        raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
+    return int(seconds * 1000)
 
 
 def async_url(plain: str) -> URL:
@@ -56,11 +77,11 @@ def redacted(plain: str) -> str:
         return "<invalid database URL>"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = 30_000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -70,8 +91,9 @@ def create_engine(plain_url: str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        busy_ms = sqlite_busy_timeout_ms()  # a bad value fails here, at start, not per connect
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_ms=busy_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)

@@ -15,6 +15,14 @@ Rules:
 * Concurrency: a global semaphore (``max_connections``) and one per host (``max_per_host``).
 * 429 / 503 raise :class:`FeedHTTPError` with ``retry_after`` (seconds) from ``Retry-After``
   (delta-seconds or HTTP date); every other status >= 400 raises :class:`FeedHTTPError`.
+* TLS: certificates are verified against the public roots (certifi) plus, when
+  ``FetchLimits.ca_bundle`` names a PEM file (default: the ``DEFWATCH_CA_BUNDLE``
+  environment variable), that file's CAs (a private CA, or a test CA). A certificate that
+  does not verify raises :class:`FeedTLSError` (kind ``tls``), naming the reason.
+* ``FetchLimits.block_private_addresses``: every request, each redirect hop included, is
+  first checked with :func:`monitors.netguard.acheck_feed_url` (no loopback, private,
+  link-local or metadata address), so a public feed cannot redirect the fetcher into the
+  internal network. Off by default (operators' own feeds may live on private addresses).
 * Every httpx exception is translated into ``monitors.errors`` here; none leaks out.
 """
 
@@ -22,28 +30,34 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib import metadata
 from types import TracebackType
 from urllib.parse import urlsplit
 
+import certifi
 import httpx
 
 from monitors.errors import (
     FeedConnectError,
+    FeedError,
     FeedHTTPError,
     FeedTimeout,
     FeedTooLarge,
     FetchError,
     TooManyRedirects,
 )
+from monitors.netguard import acheck_feed_url
 
 MiB = 1024 * 1024
+CA_BUNDLE_ENV = "DEFWATCH_CA_BUNDLE"
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 # Bounded decoding: each zlib call may emit at most this many bytes, so one small compressed
 # chunk can never inflate into a huge buffer before the size cap is checked.
@@ -76,6 +90,38 @@ class FetchLimits:
     max_connections: int = 20
     max_per_host: int = 2
     user_agent: str = DEFAULT_USER_AGENT
+    # Extra trusted CAs (PEM file), on top of the public roots.
+    ca_bundle: str | None = field(default_factory=lambda: os.environ.get(CA_BUNDLE_ENV) or None)
+    # Refuse (each hop of) requests to non-public addresses; see monitors.netguard.
+    block_private_addresses: bool = False
+
+
+class FeedTLSError(FeedConnectError):
+    """The server's TLS certificate did not verify (unknown CA, wrong host, expired)."""
+
+    kind = "tls"
+
+
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """Verifying client context: certifi's roots plus the CAs of ``ca_bundle`` if given."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise FetchError(f"CA bundle {ca_bundle!r} cannot be loaded: {exc}") from exc
+    return context
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 @dataclass(frozen=True)
@@ -201,6 +247,8 @@ class Fetcher:
             ),
             follow_redirects=True,
             max_redirects=lim.max_redirects,
+            verify=tls_context(lim.ca_bundle),
+            event_hooks={"request": [_guard_request]} if lim.block_private_addresses else {},
             headers={
                 "User-Agent": lim.user_agent,
                 "Accept": _ACCEPT,
@@ -269,6 +317,8 @@ class Fetcher:
                     body = None
                 else:
                     body = await self._read_capped(response, url)
+        except FeedError:  # e.g. UnsafeFeedURL from the address guard (a ValueError too)
+            raise
         except httpx.TooManyRedirects as exc:
             raise TooManyRedirects(
                 f"{url}: more than {self.limits.max_redirects} redirects"
@@ -276,6 +326,10 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FeedTimeout(f"{url}: {type(exc).__name__}") from exc
         except httpx.ConnectError as exc:
+            tls = _tls_failure(exc)
+            if tls is not None:
+                reason = getattr(tls, "verify_message", None) or tls.reason or str(tls)
+                raise FeedTLSError(f"{url}: TLS certificate not accepted: {reason}") from exc
             raise FeedConnectError(f"{url}: cannot connect: {exc}") from exc
         except httpx.UnsupportedProtocol as exc:
             raise FetchError(f"{url}: unsupported URL or redirect target: {exc}") from exc
@@ -310,6 +364,11 @@ class Fetcher:
             chunks.extend(decoder.decode(raw))
         chunks.append(decoder.flush())
         return b"".join(chunks)
+
+
+async def _guard_request(request: httpx.Request) -> None:
+    """httpx request hook: refuse a request (or redirect hop) to a non-public address."""
+    await acheck_feed_url(str(request.url), allow_private=False)
 
 
 async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -10,12 +10,13 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +74,23 @@ class StoredArticle:
     join_reason: str | None
 
 
+def _lock_key(name: str) -> int:
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def advisory_lock(session: AsyncSession, *names: str) -> None:
+    """Serialise transactions that touch the same ``names`` (PostgreSQL; SQLite has one writer).
+
+    Held until the transaction ends. Keys are taken in sorted order so two transactions
+    asking for overlapping sets cannot deadlock.
+    """
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    for key in sorted({_lock_key(name) for name in names}):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 # --- feeds ---------------------------------------------------------------------------------
 
 
@@ -83,6 +101,7 @@ async def seed_feeds_once(
 
     A marker row remembers the seeding, so feeds an operator removed stay removed.
     """
+    await advisory_lock(session, "seed-default-feeds")  # workers starting at once seed once
     if await session.get(Meta, SEEDED_KEY) is not None:
         return 0
     added = 0
@@ -602,6 +621,7 @@ __all__ = [
     "Stats",
     "StoredArticle",
     "add_feed",
+    "advisory_lock",
     "attach_article",
     "candidate_stories",
     "claim_due_feeds",
