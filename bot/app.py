@@ -1,0 +1,257 @@
+"""The Telegram application: builder, handler registration, lifecycle and jobs.
+
+Resources are opened in ``post_init`` (database and HTTP client through ``Monitor.open``)
+and closed in ``post_shutdown``. Jobs (APScheduler under PTB's JobQueue; ``coalesce`` and
+``max_instances=1`` so a slow run is never overlapped by the next):
+
+* ``poll``     every min(30 s, poll interval): ``monitor.poll_cycle()`` polls the DUE feeds
+               and writes alerts to the outbox in the same transaction as the stories;
+* ``deliver``  every ``delivery_interval``: drains the outbox, then releases alerts held
+               during quiet hours as one digest;
+* ``digest:<chat id>``  daily at the chat's HH:MM in its time zone, for digest-mode chats.
+
+Run: ``TELEGRAM_BOT_TOKEN=… python -m bot.app`` (``TELEGRAM_API_BASE_URL`` for a local Bot API
+server or the test emulator).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from datetime import time as dtime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers as h
+from bot.delivery import Deliverer
+from monitors import outbox, subscriptions
+from monitors.countries import default_gazetteer
+from monitors.errors import ConfigError
+from monitors.runner import Monitor
+from monitors.settings import Settings, load_settings
+from monitors.subscriptions import ChatSettings
+from monitors.watch import in_quiet_hours
+
+log = logging.getLogger(__name__)
+
+JOB_KWARGS: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+MAX_POLL_TICK = 30.0
+# How long a claimed alert stays leased: after a crash, in-flight alerts wait this long before
+# another attempt. It must outlast sending one batch (30 alerts at ~30 msg/s).
+MAX_DELIVERY_LEASE = 60.0
+
+
+def api_urls(base: str) -> tuple[str, str]:
+    """(base_url, base_file_url) for PTB from 'http://host:port/bot' (or 'http://host:port')."""
+    root = base.rstrip("/")
+    root = root.removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(settings: Settings, monitor: Monitor | None = None) -> Application:
+    """The bot, with every handler registered; ``monitor`` is opened in post_init if None."""
+    if not settings.bot_token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        Application.builder()
+        .token(settings.bot_token)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        # max_retries=0: a RetryAfter reaches bot.delivery, which reschedules the alert
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if settings.telegram_api_base_url:
+        base_url, base_file_url = api_urls(settings.telegram_api_base_url)
+        builder = builder.base_url(base_url).base_file_url(base_file_url)
+    application = builder.build()
+    application.bot_data["settings"] = settings
+    application.bot_data["monitor"] = monitor
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:
+    """Every handler, in one place."""
+    application.add_handler(TypeHandler(Update, h.rate_gate), group=-1)
+    commands = {
+        "start": h.start,
+        "stop": h.stop,
+        "help": h.help_command,
+        "watch": h.watch,
+        "unwatch": h.unwatch,
+        "keywords": h.keywords,
+        "watchlist": h.watchlist,
+        "latest": h.latest,
+        "digest": h.digest,
+        "settings": h.settings_command,
+        "status": h.status,
+        "feeds": h.feeds,
+        "addfeed": h.addfeed,
+        "removefeed": h.removefeed,
+        "broadcast": h.broadcast,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(h.on_watch_button, pattern=r"^w:[A-Z]{2}$"))
+    application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
+    application.add_handler(CallbackQueryHandler(h.on_more, pattern=r"^more:[^:]+:\d+:\d+:\d+$"))
+    application.add_handler(CallbackQueryHandler(h.on_unknown_button))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, h.unknown_text))
+    application.add_error_handler(h.on_error)
+
+
+async def post_init(application: Application) -> None:
+    """Open the database and HTTP client, schedule the jobs, publish the command list."""
+    settings: Settings = application.bot_data["settings"]
+    stack = application.bot_data["stack"] = AsyncExitStack()
+    monitor: Monitor | None = application.bot_data.get("monitor")
+    if monitor is None:
+        monitor = await stack.enter_async_context(Monitor.open(settings))
+        application.bot_data["monitor"] = monitor
+    deliverer = Deliverer(
+        application.bot, monitor.sessions, lease=min(settings.lease_seconds, MAX_DELIVERY_LEASE)
+    )
+    gazetteer = default_gazetteer()
+    application.bot_data["state"] = h.BotState(
+        settings=settings,
+        sessions=monitor.sessions,
+        gazetteer=gazetteer,
+        deliverer=deliverer,
+        resolve=h.make_resolver(gazetteer),
+        reschedule_digest=partial(schedule_digest, application),
+    )
+    job_queue = application.job_queue
+    assert job_queue is not None, "python-telegram-bot[job-queue] is required"
+    # poll_cycle only polls the feeds that are due, so a short tick costs one small query.
+    job_queue.run_repeating(
+        poll_job,
+        interval=min(MAX_POLL_TICK, settings.poll_interval),
+        first=1.0,
+        name="poll",
+        job_kwargs=JOB_KWARGS,
+    )
+    job_queue.run_repeating(
+        delivery_job,
+        interval=settings.delivery_interval,
+        first=0.5,
+        name="deliver",
+        job_kwargs=JOB_KWARGS,
+    )
+    async with monitor.sessions() as session:
+        for chat in await subscriptions.digest_chats(session):
+            schedule_digest(application, chat)
+    await application.bot.set_my_commands(h.bot_commands())
+
+
+async def post_shutdown(application: Application) -> None:
+    """Close what post_init opened."""
+    stack: AsyncExitStack | None = application.bot_data.pop("stack", None)
+    if stack is not None:
+        await stack.aclose()
+
+
+def schedule_digest(application: Application, chat: ChatSettings) -> None:
+    """(Re)schedule one chat's daily digest job, or remove it when the chat is instant."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        return
+    name = f"digest:{chat.id}"
+    for job in job_queue.get_jobs_by_name(name):
+        job.schedule_removal()
+    if chat.delivery_mode != "digest" or not chat.active:
+        return
+    hours, minutes = (int(x) for x in chat.digest_time.split(":"))
+    job_queue.run_daily(
+        digest_job,
+        time=dtime(hours, minutes, tzinfo=ZoneInfo(chat.timezone)),
+        name=name,
+        chat_id=chat.id,
+        job_kwargs=JOB_KWARGS,
+    )
+
+
+async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Poll the feeds that are due; new stories enqueue their alerts."""
+    monitor: Monitor = context.bot_data["monitor"]
+    report = await monitor.poll_cycle()
+    if report.alerts and context.job_queue is not None:
+        # New alerts: wake the delivery job now instead of at its next tick (if it is running,
+        # max_instances=1 skips this wake-up and its loop picks the alerts up anyway).
+        for job in context.job_queue.get_jobs_by_name("deliver"):
+            job.job.modify(next_run_time=datetime.now(UTC))
+
+
+async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Drain the outbox; then send alerts held through quiet hours that have ended."""
+    st = h.state(context)
+    # Stop claiming new batches once the application is stopping, so a restart resumes
+    # cleanly instead of waiting for a long fan-out to finish.
+    report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
+    if report.sent or report.retried or report.failed:
+        log.info(
+            "delivery: %d sent, %d retried, %d failed, %d chats deactivated",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.deactivated,
+        )
+    async with st.sessions() as session:
+        held = await outbox.chats_with_held(session)
+        chats = [await subscriptions.get_chat(session, chat_id) for chat_id in held]
+    now = st.clock()
+    for chat in chats:
+        if (
+            chat is not None
+            and chat.delivery_mode == "instant"
+            and not in_quiet_hours(now, chat.timezone, chat.quiet_start, chat.quiet_end)
+        ):
+            await st.deliverer.send_held(chat.id, "While you were away")
+
+
+async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A digest-mode chat's daily digest of its held alerts."""
+    job = context.job
+    assert job is not None and job.chat_id is not None
+    await h.state(context).deliverer.send_held(job.chat_id, "Your daily digest")
+
+
+def run_bot(settings: Settings) -> None:
+    """Run the bot with long polling until SIGINT/SIGTERM."""
+    # Bot API URLs embed the token: keep httpx's per-request INFO lines out of the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise
+    os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
+    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def main() -> None:
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
+    )
+    run_bot(load_settings())
+
+
+if __name__ == "__main__":
+    main()

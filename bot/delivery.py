@@ -1,0 +1,298 @@
+"""The outbox consumer: leases due alerts, sends them, records what happened.
+
+Telegram errors are mapped to outcomes in exactly one place, ``outcome_for`` (pure, tested
+as a table). Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0``
+so a ``RetryAfter`` reaches us); each result is committed right after its send, so a crash
+can repeat at most the messages that were in flight (see ``monitors.outbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, Message
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot import formatting
+from monitors import outbox, store
+from monitors.domain import StoryView
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # network failures before an alert is given up as failed
+BATCH = 30
+CONCURRENCY = 8
+IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
+
+Action = Literal["sent", "retry", "deactivate", "migrate", "fail", "ignore"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What to do with an alert after a send attempt."""
+
+    action: Action
+    retry_after: float | None = None  # seconds; None with "retry" means exponential backoff
+    new_chat_id: int | None = None
+    reason: str = ""
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+
+
+def outcome_for(exc: Exception) -> DeliveryOutcome:
+    """Map an exception raised by a send or edit to what delivery should do next.
+
+    Most specific first: ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``.
+    """
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():  # PTB < 23 warns that this becomes a timedelta
+            warnings.simplefilter("ignore")
+            seconds = _seconds(exc.retry_after)
+        return DeliveryOutcome("retry", retry_after=seconds, reason=f"flood control: {seconds:g}s")
+    if isinstance(exc, ChatMigrated):
+        return DeliveryOutcome("migrate", new_chat_id=exc.new_chat_id, reason="chat migrated")
+    if isinstance(exc, Forbidden):
+        return DeliveryOutcome("deactivate", reason=exc.message)
+    if isinstance(exc, BadRequest):
+        if any(text in exc.message.lower() for text in IGNORABLE_EDIT_ERRORS):
+            return DeliveryOutcome("ignore", reason=exc.message)
+        return DeliveryOutcome("fail", reason=exc.message)
+    if isinstance(exc, TimedOut | NetworkError):
+        return DeliveryOutcome("retry", reason=f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, TelegramError):  # InvalidToken, Conflict, …: keep the alert, retry later
+        return DeliveryOutcome("retry", reason=f"{type(exc).__name__}: {exc}")
+    return DeliveryOutcome("retry", reason=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retry number ``attempts + 1`` after a network error: 5 s doubling to 1 h."""
+    return min(5.0 * 2 ** max(attempts, 0), 3600.0)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deactivated: int = 0
+    migrated: int = 0
+    retry_after_seen: int = 0
+    outcomes: list[Action] = field(default_factory=list)
+
+
+Sessions = async_sessionmaker[AsyncSession]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deliverer:
+    """Drains the outbox through one bot; one instance per application."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: Sessions,
+        *,
+        lease: float = 60.0,
+        clock: Clock = utcnow,
+        batch: int = BATCH,
+        concurrency: int = CONCURRENCY,
+    ):
+        self.bot = bot
+        self.sessions = sessions
+        self.lease = timedelta(seconds=lease)
+        self.clock = clock
+        self.batch = batch
+        self.concurrency = concurrency
+        self._paused_until = 0.0  # monotonic; set by RetryAfter so the batch stops hammering
+        self._write_lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """One short write transaction at a time.
+
+        Concurrent SQLite writers wait in its busy handler, which sleeps up to 100 ms at a time;
+        that would widen the window in which a sent message is not yet marked as sent.
+        """
+        async with self._write_lock, self.sessions.begin() as session:
+            yield session
+
+    async def deliver_due(self, keep_going: Callable[[], bool] = lambda: True) -> DeliveryReport:
+        """Send due alerts, batch by batch, until none is due or ``keep_going()`` is False."""
+        report = DeliveryReport()
+        while keep_going():
+            async with self.sessions.begin() as session:
+                claimed = await outbox.claim_due(
+                    session, now=self.clock(), lease=self.lease, limit=self.batch
+                )
+                stories = {
+                    s.id: s
+                    for s in await store.story_views(session, sorted({a.story_id for a in claimed}))
+                }
+            if not claimed:
+                break
+            # One task per chat, its alerts in order: Telegram allows about one message per
+            # second per chat, and a chat that is gone or moved stops its own queue.
+            by_chat: dict[int, list[outbox.ClaimedAlert]] = {}
+            for alert in claimed:
+                by_chat.setdefault(alert.chat_id, []).append(alert)
+            gate = asyncio.Semaphore(self.concurrency)
+            await asyncio.gather(
+                *(self._deliver_chat(gate, alerts, stories, report) for alerts in by_chat.values())
+            )
+        return report
+
+    async def _deliver_chat(
+        self,
+        gate: asyncio.Semaphore,
+        alerts: list[outbox.ClaimedAlert],
+        stories: dict[int, StoryView],
+        report: DeliveryReport,
+    ) -> None:
+        async with gate:
+            for index, alert in enumerate(alerts):
+                action = await self._deliver_one(alert, stories.get(alert.story_id), report)
+                if action == "migrate":  # the rest moved with the chat: send them at once
+                    async with self._writing() as session:
+                        rest = [a.id for a in alerts[index + 1 :]]
+                        await outbox.release_now(session, rest, now=self.clock())
+                if action in ("migrate", "deactivate"):
+                    return
+
+    async def _wait_if_paused(self) -> None:
+        delay = self._paused_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _deliver_one(
+        self, alert: outbox.ClaimedAlert, story: StoryView | None, report: DeliveryReport
+    ) -> Action:
+        if story is None:  # deleted by retention while queued
+            async with self._writing() as session:
+                await outbox.mark_failed(session, [alert.id], error="story no longer stored")
+            return "fail"
+        await self._wait_if_paused()
+        try:
+            message = await self.bot.send_message(
+                alert.chat_id, formatting.format_alert(story, alert.matched)
+            )
+        except Exception as exc:  # every failure is classified by outcome_for
+            outcome = await self.record_failure(
+                [alert.id], alert.chat_id, alert.attempts, exc, report
+            )
+            return outcome.action
+        async with self._writing() as session:
+            await outbox.mark_sent(
+                session, [alert.id], message_id=message.message_id, now=self.clock()
+            )
+        report.sent += 1
+        report.outcomes.append("sent")
+        return "sent"
+
+    async def record_failure(
+        self,
+        alert_ids: Sequence[int],
+        chat_id: int,
+        attempts: int,
+        exc: Exception,
+        report: DeliveryReport,
+        *,
+        retry_status: str = "pending",
+    ) -> DeliveryOutcome:
+        """Apply ``outcome_for(exc)`` to the given alerts of one chat."""
+        outcome = outcome_for(exc)
+        report.outcomes.append(outcome.action)
+        now = self.clock()
+        async with self._writing() as session:
+            if outcome.action == "retry":
+                if outcome.retry_after is not None:
+                    report.retry_after_seen += 1
+                    self._paused_until = max(
+                        self._paused_until, time.monotonic() + outcome.retry_after
+                    )
+                    delay = outcome.retry_after
+                elif attempts + 1 >= MAX_ATTEMPTS:
+                    await outbox.mark_failed(session, alert_ids, error=outcome.reason)
+                    report.failed += len(alert_ids)
+                    log.warning(
+                        "alerts %s to chat %s failed for good: %s",
+                        list(alert_ids),
+                        chat_id,
+                        outcome.reason,
+                    )
+                    return outcome
+                else:
+                    delay = backoff(attempts)
+                await outbox.schedule_retry(
+                    session,
+                    alert_ids,
+                    at=now + timedelta(seconds=delay),
+                    error=outcome.reason,
+                    status=retry_status,
+                )
+                report.retried += len(alert_ids)
+            elif outcome.action == "deactivate":
+                dropped = await outbox.deactivate_chat(session, chat_id, reason=outcome.reason)
+                report.deactivated += 1
+                log.info(
+                    "chat %s deactivated (%s); %d alerts dropped", chat_id, outcome.reason, dropped
+                )
+            elif outcome.action == "migrate" and outcome.new_chat_id is not None:
+                await outbox.migrate_chat(session, chat_id, outcome.new_chat_id)
+                await outbox.release_now(session, alert_ids, now=now)
+                report.migrated += 1
+                log.info("chat %s migrated to %s", chat_id, outcome.new_chat_id)
+            else:  # fail (BadRequest) or an edit error on a send: keep the row, log it
+                await outbox.mark_failed(session, alert_ids, error=outcome.reason)
+                report.failed += len(alert_ids)
+                log.error(
+                    "alerts %s to chat %s failed: %s", list(alert_ids), chat_id, outcome.reason
+                )
+        return outcome
+
+    async def send_held(self, chat_id: int, title: str) -> int:
+        """Send a chat's held alerts as one digest message; how many alerts it covered."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
+            stories = await store.story_views(session, [a.story_id for a in claimed])
+        if not claimed:
+            return 0
+        ids = [a.id for a in claimed]
+        report = DeliveryReport()
+        try:
+            message: Message = await self.bot.send_message(
+                chat_id, formatting.format_digest(title, stories)
+            )
+        except Exception as exc:  # classified like any alert, but kept as held
+            await self.record_failure(
+                ids, chat_id, min(a.attempts for a in claimed), exc, report, retry_status="held"
+            )
+            return 0
+        async with self.sessions.begin() as session:
+            await outbox.mark_digest_sent(
+                session, chat_id, ids, message_id=message.message_id, now=self.clock()
+            )
+        return len(ids)

@@ -1,0 +1,232 @@
+"""Messages as Telegram HTML: pure functions, no I/O.
+
+Every string that came from a feed (titles, summaries, outlet names, evidence, URLs) passes
+through ``html.escape`` exactly once, here. Messages stay within Telegram's 4096-character
+limit by construction: free text is clipped *before* escaping (so no entity or tag is ever
+cut), and multi-story messages add whole stories until the next one would not fit.
+Callback data is kept within Telegram's 64 bytes. Country names and flags come from the
+gazetteer's data (``monitors.countries``), which is pure too.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from monitors.countries import default_gazetteer, flag
+from monitors.domain import StoryView
+
+MAX_MESSAGE = 4096
+MAX_CALLBACK_BYTES = 64
+TITLE_CHARS = 300
+SUMMARY_CHARS = 300
+EVIDENCE_CHARS = 160
+MAX_OUTLETS = 4
+
+COOPERATION_LABELS = {
+    "meeting_visit": "meeting / visit",
+    "exercise": "joint exercise",
+    "arms_transfer": "arms transfer",
+    "agreement": "agreement",
+    "industry": "defence industry",
+    "training": "training",
+    "aid": "military aid",
+    "other": "cooperation",
+}
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """Plain text shortened to ``limit`` characters with an ellipsis; whitespace collapsed."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def country_name(code: str) -> str:
+    """English name of an ISO code ('AZ' -> 'Azerbaijan'; the code itself if unknown)."""
+    return default_gazetteer().name(code)
+
+
+def country_label(code: str) -> str:
+    """'🇦🇿 Azerbaijan', escaped."""
+    return esc(f"{flag(code)} {country_name(code)}".strip())
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC")
+
+
+def link(text: str, url: str | None) -> str:
+    """Escaped text, linked when the URL is http(s) (never javascript: or the like)."""
+    if url and url.lower().startswith(("http://", "https://")):
+        return f'<a href="{esc(url)}">{esc(text)}</a>'
+    return esc(text)
+
+
+def outlets_line(story: StoryView) -> str:
+    names: list[str] = []
+    for outlet in story.outlets:
+        if outlet.feed_title not in names:
+            names.append(outlet.feed_title)
+    shown = ", ".join(esc(clip(n, 60)) for n in names[:MAX_OUTLETS])
+    more = f" +{len(names) - MAX_OUTLETS}" if len(names) > MAX_OUTLETS else ""
+    return f"{shown}{more}" if shown else "unknown outlet"
+
+
+def matched_label(term: str) -> str:
+    kind, _, value = term.partition(":")
+    if kind == "country":
+        return country_label(value)
+    return f"“{esc(value)}”"
+
+
+def format_alert(story: StoryView, matched: Sequence[str] = ()) -> str:
+    """One alert: linked title, countries, type, outlets and time, summary, why, matched terms."""
+    kind = COOPERATION_LABELS.get(story.cooperation_type or "", "")
+    countries = " · ".join(country_label(c) for c in story.participants) or "—"
+    lines = [
+        f"🛡 <b>{link(clip(story.title, TITLE_CHARS), story.url)}</b>",
+        f"{countries}" + (f" — <i>{esc(kind)}</i>" if kind else ""),
+        f"📰 {outlets_line(story)} · {esc(when(story.published_at))}",
+    ]
+    if story.summary.strip():
+        lines.append(esc(clip(story.summary, SUMMARY_CHARS)))
+    if story.evidence:
+        why = "; ".join(clip(e, EVIDENCE_CHARS) for e in story.evidence[:3])
+        lines.append(f"<i>Why:</i> {esc(why)}")
+    if matched:
+        lines.append("🔎 Matched: " + ", ".join(matched_label(t) for t in matched[:10]))
+    return fit_lines(lines)
+
+
+def fit_lines(lines: Sequence[str], limit: int = MAX_MESSAGE) -> str:
+    """Join whole lines (each a complete HTML fragment) while they fit; never cut one."""
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        extra = tg_len(line) + (1 if out else 0)
+        if size + extra > limit:
+            break
+        out.append(line)
+        size += extra
+    return "\n".join(out)
+
+
+def story_item(story: StoryView, focus: Iterable[str] = ()) -> str:
+    """One story in a list: linked title, outlets, date, partner countries, a line of summary."""
+    focus_set = set(focus)
+    partners = [c for c in story.participants if c not in focus_set] or list(story.participants)
+    parts = [
+        f"• <b>{link(clip(story.title, 200), story.url)}</b>",
+        f"  {outlets_line(story)} · {esc(story.published_at.strftime('%d %b %Y'))}"
+        + (" · " + ", ".join(country_label(c) for c in partners) if partners else ""),
+    ]
+    if story.summary.strip():
+        parts.append(f"  <i>{esc(clip(story.summary, 160))}</i>")
+    return "\n".join(parts)
+
+
+def story_list(
+    header: str,
+    stories: Sequence[StoryView],
+    focus: Iterable[str] = (),
+    footer: str = "",
+    limit: int = MAX_MESSAGE,
+) -> tuple[str, int]:
+    """Header, then as many whole stories as fit; (html, how many stories were shown)."""
+    focus = tuple(focus)
+    text = header
+    reserve = tg_len(footer) + 40  # room for the footer and an "… N more" line
+    shown = 0
+    for story in stories:
+        item = story_item(story, focus)
+        if tg_len(text) + 2 + tg_len(item) + reserve > limit:
+            break
+        text += "\n\n" + item
+        shown += 1
+    if shown < len(stories):
+        text += f"\n\n… and {len(stories) - shown} more"
+    if footer:
+        text += "\n\n" + footer
+    return text, shown
+
+
+def pair_key(story: StoryView) -> tuple[str, ...]:
+    return tuple(sorted(story.participants)) or ("—",)
+
+
+def format_digest(title: str, stories: Sequence[StoryView], limit: int = MAX_MESSAGE) -> str:
+    """Stories grouped by country pair, newest group first, within the limit."""
+    groups: dict[tuple[str, ...], list[StoryView]] = {}
+    for story in stories:
+        groups.setdefault(pair_key(story), []).append(story)
+    lines = [f"<b>{esc(title)}</b> — {len(stories)} stor{'y' if len(stories) == 1 else 'ies'}"]
+    size = tg_len(lines[0])
+    omitted = 0
+    for codes, members in groups.items():
+        names = " – ".join(country_label(c) if c != "—" else c for c in codes)  # noqa: RUF001
+        heading = f"\n<b>{names}</b>"
+        for index, story in enumerate(members):
+            item = (heading + "\n" if index == 0 else "") + story_item(story, codes)
+            if size + tg_len(item) + 1 + 40 > limit:
+                omitted += 1
+                continue
+            lines.append(item)
+            size += tg_len(item) + 1
+    if omitted:
+        lines.append(f"\n… and {omitted} more")
+    return "\n".join(lines)
+
+
+def callback(*parts: object) -> str:
+    """Callback data 'a:b:c', checked against Telegram's 64-byte limit."""
+    data = ":".join(str(p) for p in parts)
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def intro(top: Sequence[tuple[str, int]]) -> str:
+    lines = [
+        "🛡 <b>defwatch</b> watches world news for <b>defence cooperation</b> between states.",
+        "Tell me which countries or keywords to watch: /watch azerbaijan, /keywords add S-400.",
+        "I alert you once per story, with sources; /latest, /digest and /help for more.",
+    ]
+    if top:
+        lines.append("\nMost covered right now — tap to watch:")
+    return "\n".join(lines)
+
+
+def watchlist_text(rules: Sequence[tuple[str, str]]) -> str:
+    """The chat's rules as (kind, display) pairs."""
+    if not rules:
+        return "Your watchlist is empty. Try /watch azerbaijan or /keywords add Bayraktar."
+    titles = {"country": "Countries", "keyword": "Keywords", "exclude": "Excluded"}
+    lines = ["<b>Your watchlist</b> (tap an item to remove it)"]
+    for kind, title in titles.items():
+        items = [display for k, display in rules if k == kind]
+        if items:
+            lines.append(f"{title}: " + ", ".join(esc(i) for i in items))
+    return "\n".join(lines)
+
+
+def country_button_label(code: str) -> str:
+    """Button text (plain, not HTML): '🇦🇿 Azerbaijan'."""
+    return f"{flag(code)} {country_name(code)}".strip()
+
+
+def rule_button_label(kind: str, value: str, display: str) -> str:
+    """A /watchlist button (plain text): tapping it removes the item."""
+    if kind == "country":
+        return f"✖ {country_button_label(value)}"
+    prefix = "✖ not " if kind == "exclude" else "✖ "
+    return prefix + clip(display, 40)

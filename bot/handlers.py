@@ -1,0 +1,926 @@
+"""Commands and button callbacks, each short; argument parsing is pure and at the top.
+
+Every callback query is answered. Commands that change a group's watchlist or settings are
+for the group's administrators. Registration happens in ``bot.app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot import formatting
+from bot.delivery import Deliverer, outcome_for
+from bot.formatting import callback, esc
+from monitors import outbox, store, subscriptions
+from monitors.countries import Gazetteer, fold
+from monitors.domain import StoryForAlert, StoryView
+from monitors.errors import UnknownCountry
+from monitors.settings import Settings
+from monitors.subscriptions import normalise_keyword
+from monitors.watch import ChatWatch, decide, phrases_in, story_words
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LATEST = 5
+MAX_LATEST = 20
+MAX_COUNTRY_WORDS = 4
+MAX_LATEST_COUNTRIES = 8
+PHRASE_KINDS: tuple[subscriptions.RuleKind, ...] = ("keyword", "exclude")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "subscribe and see what I do"),
+    ("watch", "watch countries: /watch azerbaijan china"),
+    ("unwatch", "stop watching countries: /unwatch china"),
+    ("keywords", "/keywords add|remove|exclude Bayraktar, S-400"),
+    ("watchlist", "what this chat watches (tap to remove)"),
+    ("latest", "newest stories: /latest azerbaijan 10"),
+    ("digest", "last 24 h matching your watchlist"),
+    ("settings", "delivery mode, quiet hours, scope"),
+    ("status", "feeds polled, stories stored, your pending alerts"),
+    ("stop", "unsubscribe (watchlist kept)"),
+    ("help", "all commands with examples"),
+]
+
+HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between states.
+
+/start — subscribe; /stop — unsubscribe (your watchlist is kept)
+/watch azerbaijan china — watch countries (names, demonyms, ISO codes, local names)
+/unwatch china — stop watching a country
+/keywords add Bayraktar, S-400 — alert on words or phrases (comma-separated)
+/keywords remove S-400 — forget keywords
+/keywords exclude parade — never alert on stories with this phrase
+/watchlist — what this chat watches, with buttons to remove items
+/latest azerbaijan 10 — newest stories for a country (default 5, max 20)
+/latest — newest stories for your watchlist
+/digest — the last 24 hours matching your watchlist, grouped by country pair
+/settings — show settings; /settings instant | /settings digest 08:00 Europe/Baku
+/settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
+/settings scope all | /settings scope cooperation — any story, or cooperation only (default)
+/settings tz Asia/Baku — your time zone
+/status — feeds polled, last poll, stories stored, alerts waiting for this chat
+In groups only administrators change the watchlist and settings."""
+
+ADMIN_HELP = """Admin: /feeds, /addfeed URL, /removefeed URL, /broadcast text"""
+
+
+# --- pure argument parsing --------------------------------------------------------------------
+
+
+class UsageError(ValueError):
+    """The command's arguments are wrong; the message says how to use it."""
+
+
+def split_terms(args: Sequence[str]) -> list[str]:
+    """Comma-separated phrases ('Bayraktar, S-400'); without commas, the whole text is one."""
+    return [t.strip() for t in " ".join(args).split(",") if t.strip()]
+
+
+def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
+    """('country text' or '' for the watchlist, count clamped to 1..20)."""
+    words = list(args)
+    count = DEFAULT_LATEST
+    if words and words[-1].isdigit():
+        count = max(1, min(MAX_LATEST, int(words.pop())))
+    return " ".join(words), count
+
+
+def parse_hhmm(text: str) -> str:
+    """'7:05' -> '07:05'; UsageError unless a valid 24-hour time."""
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise UsageError(f"{text!r} is not a time; use HH:MM, e.g. 08:00")
+    if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+        raise UsageError(f"{text!r} is not a time of day")
+    return f"{int(hours):02d}:{minutes}"
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"{text!r} is not a time zone; use e.g. Europe/Berlin or UTC") from None
+    return text
+
+
+def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
+    """The settings a /settings command changes; UsageError with help when malformed."""
+    if not args:
+        return {}
+    what, rest = args[0].lower(), list(args[1:])
+    if what == "instant" and not rest:
+        return {"delivery_mode": "instant"}
+    if what == "digest" and len(rest) <= 2:
+        change: dict[str, str | None] = {"delivery_mode": "digest"}
+        if rest:
+            change["digest_time"] = parse_hhmm(rest[0])
+        if len(rest) == 2:
+            change["timezone"] = parse_timezone(rest[1])
+        return change
+    if what == "quiet" and rest:
+        if rest == ["off"]:
+            return {"quiet_start": None, "quiet_end": None}
+        span = "-".join(rest).replace("--", "-")
+        start, sep, end = span.partition("-")
+        if sep:
+            return {"quiet_start": parse_hhmm(start), "quiet_end": parse_hhmm(end)}
+    if what == "scope" and rest and rest[0].lower() in ("all", "cooperation"):
+        return {"scope": rest[0].lower()}
+    if what in ("tz", "timezone") and len(rest) == 1:
+        return {"timezone": parse_timezone(rest[0])}
+    raise UsageError(
+        "Usage: /settings instant | digest HH:MM [Zone] | quiet HH:MM-HH:MM | quiet off | "
+        "scope all|cooperation | tz Zone"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    codes: tuple[str, ...]
+    unknown: tuple[UnknownCountry, ...]
+
+
+def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Resolved:
+    """Country names in ``args`` (comma-separated, or words read greedily: 'south korea')."""
+    codes: list[str] = []
+    unknown: list[UnknownCountry] = []
+    groups = [t.split() for t in split_terms(args)] if "," in " ".join(args) else [list(args)]
+    for words in groups:
+        start = 0
+        while start < len(words):
+            for end in range(min(len(words), start + MAX_COUNTRY_WORDS), start, -1):
+                try:
+                    code = resolve_one(" ".join(words[start:end]), resolve)
+                except UnknownCountry as exc:
+                    if end == start + 1:
+                        unknown.append(exc)
+                    continue
+                if code not in codes:
+                    codes.append(code)
+                break
+            start = end
+    return Resolved(tuple(codes), tuple(unknown))
+
+
+def resolve_one(name: str, resolve: Callable[[str], str]) -> str:
+    """A code for ``name``; a suggestion that is the same name in other case is taken as it."""
+    try:
+        return resolve(name)
+    except UnknownCountry as exc:
+        same = [s for s in exc.suggestions if fold(s) == fold(name)]
+        if len(same) == 1:
+            return resolve(same[0])
+        raise
+
+
+def make_resolver(gazetteer: Gazetteer) -> Callable[[str], str]:
+    """``gazetteer.resolve``, falling back to exact English names (the gazetteer refuses some
+    ambiguous words such as 'china'; a user typing the name alone means the country)."""
+    by_name = {fold(gazetteer.name(code)): code for code in gazetteer.codes()}
+
+    def resolve(name: str) -> str:
+        try:
+            return gazetteer.resolve(name)
+        except UnknownCountry:
+            code = by_name.get(fold(name))
+            if code is None:
+                raise
+            return code
+
+    return resolve
+
+
+def feed_url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why a feed URL given through the bot is refused (None when acceptable).
+
+    Only http(s); and unless private feeds are allowed, no loopback, private, link-local or
+    cloud metadata address given literally or as ``localhost`` (names are checked after DNS).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "only http:// and https:// feed URLs are accepted"
+    if allow_private:
+        return None
+    host = parts.hostname
+    if host == "localhost" or host.endswith(".localhost"):
+        return "local addresses are not accepted"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return address_problem(address)
+
+
+def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+        or address.is_multicast
+    ):
+        return "private, loopback and link-local addresses are not accepted"
+    return None
+
+
+def encode_before(story: StoryView) -> str:
+    """A story's paging position: microseconds since the epoch, then its id."""
+    micros = (story.published_at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}:{story.id}"
+
+
+def decode_before(micros: str, story_id: str) -> tuple[datetime, int]:
+    return EPOCH + timedelta(microseconds=int(micros)), int(story_id)
+
+
+# --- shared state -----------------------------------------------------------------------------
+
+
+@dataclass
+class BotState:
+    """What handlers and jobs share; kept in ``application.bot_data['state']``."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    gazetteer: Gazetteer
+    deliverer: Deliverer
+    resolve: Callable[[str], str]
+    reschedule_digest: Callable[[subscriptions.ChatSettings], None] = lambda chat: None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    admins_cache: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict)
+
+
+def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.bot_data["state"]
+
+
+def chat_of(update: Update) -> tuple[int, str, str | None]:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id, chat.type, chat.title
+
+
+async def reply(update: Update, text: str, **kwargs: Any) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, **kwargs)
+
+
+# --- gates (group -1) -------------------------------------------------------------------------
+
+
+async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Per-chat limit on commands and button presses, with a clear reply when exceeded."""
+    chat = update.effective_chat
+    if chat is None or (update.message is None and update.callback_query is None):
+        return
+    st = state(context)
+    window, now = st.recent[chat.id], time.monotonic()
+    while window and now - window[0] > 60:
+        window.popleft()
+    if len(window) < st.settings.requests_per_minute:
+        window.append(now)
+        return
+    wait = int(60 - (now - window[0])) + 1
+    limit = st.settings.requests_per_minute
+    text = f"Too many requests: at most {limit} a minute. Try again in {wait} s."
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.message is not None and update.message.text and update.message.text.startswith("/"):
+        await reply(update, text)
+    raise ApplicationHandlerStop
+
+
+async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """In groups, only administrators change the watchlist and settings; says so otherwise."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    message = update.effective_message
+    if (
+        message is not None
+        and message.sender_chat is not None
+        and message.sender_chat.id == chat.id
+    ):
+        return True  # an anonymous administrator
+    st = state(context)
+    cached = st.admins_cache.get(chat.id)
+    if cached is None or time.monotonic() - cached[0] > 300:
+        try:
+            admins = frozenset(m.user.id for m in await chat.get_administrators())
+        except TelegramError as exc:
+            log.warning("cannot list administrators of chat %s: %s", chat.id, exc)
+            admins = frozenset()
+        st.admins_cache[chat.id] = cached = (time.monotonic(), admins)
+    if user is not None and user.id in cached[1]:
+        return True
+    text = "Only this group's administrators can change its watchlist and settings."
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await reply(update, text)
+    return False
+
+
+def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in state(context).settings.admin_ids
+
+
+# --- subscription -----------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Subscribe the chat, explain the bot, offer the most covered countries."""
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    chat_id, kind, title = chat_of(update)
+    async with st.sessions.begin() as session:
+        await subscriptions.subscribe(session, chat_id, type=kind, title=title, now=st.clock())
+        top = await store.top_countries(session, 6)
+    buttons = [
+        InlineKeyboardButton(
+            formatting.country_button_label(code),
+            callback_data=callback("w", code),
+        )
+        for code, _ in top
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    await reply(update, formatting.intro(top), reply_markup=markup if buttons else None)
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Unsubscribe the chat; the watchlist is kept for a later /start."""
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    async with st.sessions.begin() as session:
+        was = await subscriptions.unsubscribe(session, chat_of(update)[0])
+    await reply(
+        update,
+        "Unsubscribed. Your watchlist is kept: /start to resume."
+        if was
+        else "This chat was not subscribed. /start to subscribe.",
+    )
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List every command with an example."""
+    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_admin(update, context) else ""))
+
+
+async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Point at /help for anything not understood."""
+    await reply(update, "I did not understand that. /help lists what I can do.")
+
+
+# --- watchlist --------------------------------------------------------------------------------
+
+
+def unknown_lines(unknown: Sequence[UnknownCountry]) -> list[str]:
+    return [
+        f"Unknown country “{esc(e.name)}”."
+        + (f" Did you mean {', '.join(esc(s) for s in e.suggestions)}?" if e.suggestions else "")
+        for e in unknown
+    ]
+
+
+async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
+    chat_id, kind, title = chat_of(update)
+    await subscriptions.ensure_chat(session, chat_id, type=kind, title=title, now=st.clock())
+    return chat_id
+
+
+async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Watch countries by name, demonym or code."""
+    if not context.args:
+        await reply(update, "Usage: /watch azerbaijan china")
+        return
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    found = resolve_countries(context.args, st.resolve)
+    lines = unknown_lines(found.unknown)
+    if found.codes:
+        items = [(c, st.gazetteer.name(c)) for c in found.codes]
+        async with st.sessions.begin() as session:
+            chat_id = await _ensure(session, update, st)
+            result = await subscriptions.add_rules(
+                session, chat_id, "country", items, limit=st.settings.max_watch_items
+            )
+            active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
+        lines[:0] = added_lines(result, st.settings.max_watch_items)
+        if not active:
+            lines.append("This chat is not subscribed yet: /start to receive alerts.")
+    await reply(update, "\n".join(lines))
+
+
+def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
+    lines = []
+    if result.added:
+        lines.append("Now watching: " + ", ".join(esc(a) for a in result.added) + ".")
+    if result.existing:
+        lines.append("Already watched: " + ", ".join(esc(a) for a in result.existing) + ".")
+    if result.over_limit:
+        lines.append(
+            f"Not added (limit of {limit} watch items reached): "
+            + ", ".join(esc(a) for a in result.over_limit)
+            + ". Remove some with /watchlist."
+        )
+    return lines
+
+
+async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop watching countries."""
+    if not context.args:
+        await reply(update, "Usage: /unwatch china")
+        return
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    found = resolve_countries(context.args, st.resolve)
+    lines = unknown_lines(found.unknown)
+    if found.codes:
+        async with st.sessions.begin() as session:
+            removed = await subscriptions.remove_rules(
+                session, chat_of(update)[0], "country", list(found.codes)
+            )
+        lines.insert(
+            0,
+            "No longer watching: " + ", ".join(esc(r) for r in removed) + "."
+            if removed
+            else "None of those were on the watchlist.",
+        )
+    await reply(update, "\n".join(lines))
+
+
+async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/keywords add|remove|exclude phrase, phrase…"""
+    args = context.args or []
+    action = args[0].lower() if args else ""
+    terms = split_terms(args[1:])
+    usage = (
+        "Usage: /keywords add Bayraktar, S-400 | /keywords remove S-400 | /keywords exclude parade"
+    )
+    if action not in ("add", "remove", "exclude") or not terms:
+        await reply(update, usage)
+        return
+    if not await may_change(update, context):
+        return
+    items = [(normalise_keyword(t)[: subscriptions.MAX_PHRASE_CHARS], t[:100]) for t in terms]
+    bad = [t for (v, t) in items if not v or v.count(" ") >= subscriptions.MAX_PHRASE_WORDS]
+    items = [(v, t) for v, t in items if t not in bad]
+    lines = [
+        f"Ignored “{esc(b)}”: a keyword needs 1 to {subscriptions.MAX_PHRASE_WORDS} words."
+        for b in bad
+    ]
+    st = state(context)
+    async with st.sessions.begin() as session:
+        chat_id = await _ensure(session, update, st)
+        if action == "remove":
+            removed: list[str] = []
+            for phrase_kind in PHRASE_KINDS:
+                removed += await subscriptions.remove_rules(
+                    session, chat_id, phrase_kind, [v for v, _ in items]
+                )
+            lines.insert(
+                0,
+                ("Removed: " + ", ".join(esc(r) for r in removed) + ".")
+                if removed
+                else "None of those were on the watchlist.",
+            )
+        elif items:
+            kind: subscriptions.RuleKind = "keyword" if action == "add" else "exclude"
+            result = await subscriptions.add_rules(
+                session, chat_id, kind, items, limit=st.settings.max_watch_items
+            )
+            lines[:0] = added_lines(result, st.settings.max_watch_items)
+            if kind == "exclude" and result.added:
+                lines[0] = lines[0].replace("Now watching", "Now excluding")
+    await reply(update, "\n".join(lines) or usage)
+
+
+async def watchlist_markup(
+    session: AsyncSession, chat_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    rules = await subscriptions.list_rules(session, chat_id)
+    text = formatting.watchlist_text([(r.kind, r.display) for r in rules])
+    buttons = [
+        [
+            InlineKeyboardButton(
+                formatting.rule_button_label(r.kind, r.value, r.display),
+                callback_data=callback("rm", r.id),
+            )
+        ]
+        for r in rules
+    ]
+    return text, InlineKeyboardMarkup(buttons) if buttons else None
+
+
+async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the watchlist with a button per item to remove it."""
+    st = state(context)
+    async with st.sessions() as session:
+        text, markup = await watchlist_markup(session, chat_of(update)[0])
+    await reply(update, text, reply_markup=markup)
+
+
+async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A watchlist button: remove that item and redraw the list."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    chat_id = chat_of(update)[0]
+    async with st.sessions.begin() as session:
+        removed = await subscriptions.remove_rule_by_id(
+            session, chat_id, int(query.data.split(":")[1])
+        )
+        text, markup = await watchlist_markup(session, chat_id)
+    await query.answer(f"Removed {removed.display}" if removed else "Already removed")
+    await edit(query, text, markup)
+
+
+async def on_watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /start button: watch that country."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    code = query.data.split(":")[1]
+    async with st.sessions.begin() as session:
+        chat_id = await _ensure(session, update, st)
+        result = await subscriptions.add_rules(
+            session,
+            chat_id,
+            "country",
+            [(code, st.gazetteer.name(code))],
+            limit=st.settings.max_watch_items,
+        )
+    await query.answer(" ".join(added_lines(result, st.settings.max_watch_items))[:190])
+
+
+async def edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Edit a button's message; 'not modified' and 'not found' are expected, not errors."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if outcome_for(exc).action != "ignore":
+            raise
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Newest stories for a country, or for the watchlist when none is given."""
+    st = state(context)
+    name, count = parse_latest_args(context.args or [])
+    chat_id = chat_of(update)[0]
+    if name:
+        found = resolve_countries(name.split(), st.resolve)
+        if found.unknown or not found.codes:
+            await reply(
+                update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan"
+            )
+            return
+        # The "More" button carries the codes in its 64-byte callback data: at most 8.
+        codes = found.codes[:MAX_LATEST_COUNTRIES]
+        key = ",".join(codes)
+    else:
+        async with st.sessions() as session:
+            codes = tuple(await subscriptions.watched_countries(session, chat_id))
+        key = "w"  # "More" re-reads the watchlist, however long it is
+        if not codes:
+            await reply(
+                update,
+                "Your watchlist has no countries. Try /latest azerbaijan or /watch azerbaijan.",
+            )
+            return
+    text, markup = await latest_page(st, chat_id, codes, key, count, None)
+    await reply(update, text, reply_markup=markup)
+
+
+async def latest_page(
+    st: BotState,
+    chat_id: int,
+    codes: Sequence[str],
+    key: str,
+    count: int,
+    before: tuple[datetime, int] | None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of /latest: stories before ``before``, and a "More" button when there are more."""
+    async with st.sessions() as session:
+        chat = await subscriptions.get_chat(session, chat_id)
+        cooperation_only = chat is None or chat.scope == "cooperation"
+        stories = await store.latest_stories(
+            session, codes, limit=count + 1, before=before, cooperation_only=cooperation_only
+        )
+        last_poll = await store.last_poll_at(session) if not stories else None
+    names = ", ".join(formatting.country_label(c) for c in codes)
+    if not stories:
+        polled = formatting.when(last_poll) if last_poll else "not yet"
+        more = "No older stories" if before else "No stories stored yet"
+        return f"{more} for {names}. Feeds last polled: {esc(polled)}.", None
+    page, has_more = stories[:count], len(stories) > count
+    text, shown = formatting.story_list(f"<b>Latest for {names}</b>", page, focus=codes)
+    markup = None
+    if has_more or shown < len(page):
+        last = page[max(shown, 1) - 1]
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "More stories",
+                        callback_data=callback("more", key, count, encode_before(last)),
+                    )
+                ]
+            ]
+        )
+    return text, markup
+
+
+async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "More" button: page further back by editing the message."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    st = state(context)
+    _, key, count, micros, story_id = query.data.split(":")
+    chat_id = chat_of(update)[0]
+    if key == "w":
+        async with st.sessions() as session:
+            codes: Sequence[str] = await subscriptions.watched_countries(session, chat_id)
+    else:
+        codes = key.split(",")
+    await query.answer()
+    text, markup = await latest_page(
+        st, chat_id, codes, key, int(count), decode_before(micros, story_id)
+    )
+    await edit(query, text, markup)
+
+
+async def chat_watch(session: AsyncSession, chat_id: int) -> ChatWatch:
+    chat = await subscriptions.get_chat(session, chat_id)
+    rules = await subscriptions.list_rules(session, chat_id)
+    by_kind = {
+        k: frozenset(r.value for r in rules if r.kind == k)
+        for k in ("country", "keyword", "exclude")
+    }
+    return ChatWatch(
+        chat_id,
+        chat.scope if chat else "cooperation",
+        by_kind["country"],
+        by_kind["keyword"],
+        by_kind["exclude"],
+    )
+
+
+def matches_watch(story: StoryView, watch_: ChatWatch) -> bool:
+    as_alert = StoryForAlert(
+        story.id,
+        story.title,
+        story.summary,
+        story.participants,
+        story.mentioned,
+        story.is_defence_cooperation,
+        story.cooperation_type,
+        story.published_at,
+    )
+    phrases = watch_.keywords | watch_.excludes
+    longest = max((p.count(" ") + 1 for p in phrases), default=0)
+    return bool(decide(as_alert, watch_, phrases_in(story_words(as_alert), phrases, longest)))
+
+
+async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The last 24 h of stories matching this chat's watchlist, grouped by country pair."""
+    st = state(context)
+    chat_id = chat_of(update)[0]
+    async with st.sessions() as session:
+        watch_ = await chat_watch(session, chat_id)
+        recent = await store.recent_stories(
+            session,
+            since=st.clock() - timedelta(hours=24),
+            cooperation_only=watch_.scope == "cooperation",
+        )
+    if not (watch_.countries or watch_.keywords):
+        await reply(
+            update, "Your watchlist is empty: /watch azerbaijan or /keywords add Bayraktar."
+        )
+        return
+    stories = [s for s in recent if matches_watch(s, watch_)]
+    if not stories:
+        await reply(update, "Nothing in the last 24 hours matches your watchlist.")
+        return
+    await reply(update, formatting.format_digest("Last 24 hours", stories))
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Feeds polled, last poll, stories stored, this chat's pending alerts."""
+    st = state(context)
+    async with st.sessions() as session:
+        stats = await store.stats(session)
+        pending = await outbox.pending_count(session, chat_of(update)[0])
+        chat = await subscriptions.get_chat(session, chat_of(update)[0])
+    polled = formatting.when(stats.last_poll_at) if stats.last_poll_at else "never"
+    lines = [
+        f"Feeds: {stats.feeds_total} ({stats.feeds_ok} ok, {stats.feeds_failing} failing)",
+        f"Last poll: {esc(polled)}",
+        f"Stories stored: {stats.stories_total} ({stats.cooperation_stories} defence cooperation)",
+        f"Alerts waiting for this chat: {pending}",
+        f"This chat: {'subscribed' if chat and chat.active else 'not subscribed'}",
+    ]
+    await reply(update, "\n".join(lines))
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def settings_text(chat: subscriptions.ChatSettings) -> str:
+    mode = (
+        "instant alerts"
+        if chat.delivery_mode == "instant"
+        else f"one daily digest at {chat.digest_time}"
+    )
+    quiet = (
+        f"{chat.quiet_start} to {chat.quiet_end}" if chat.quiet_start and chat.quiet_end else "off"
+    )
+    scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
+    return (
+        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(chat.timezone)}\n"
+        f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
+        "Change: /settings instant | digest 08:00 Europe/Baku | quiet 22:00-07:00 | "
+        "quiet off | scope all | tz Asia/Baku"
+    )
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show or change delivery mode, digest time, time zone, quiet hours and scope."""
+    try:
+        change = parse_settings_args(context.args or [])
+    except UsageError as exc:
+        await reply(update, esc(str(exc)))
+        return
+    if change and not await may_change(update, context):
+        return
+    st = state(context)
+    async with st.sessions.begin() as session:
+        chat_id = await _ensure(session, update, st)
+        chat = (
+            await subscriptions.update_settings(session, chat_id, **change)
+            if change
+            else await subscriptions.get_chat(session, chat_id)
+        )
+    assert chat is not None
+    if change:
+        st.reschedule_digest(chat)
+    await reply(update, ("Saved.\n" if change else "") + settings_text(chat))
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+async def admin_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if is_admin(update, context):
+        return True
+    await reply(update, "That command is for the bot's operators.")
+    return False
+
+
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: list feeds with their health."""
+    if not await admin_only(update, context):
+        return
+    async with state(context).sessions() as session:
+        rows = await store.list_feeds(session)
+    lines = [
+        f"{'✅' if f.consecutive_errors == 0 else '⚠️'} {esc(formatting.clip(f.url, 120))}"
+        + (f" — {esc(formatting.clip(f.last_error or '', 80))}" if f.consecutive_errors else "")
+        for f in rows
+    ]
+    text, size = f"<b>{len(rows)} feeds</b>", 0
+    for line in lines:
+        if size + len(line) > 3800:
+            text += "\n…"
+            break
+        text += "\n" + line
+        size += len(line)
+    await reply(update, text)
+
+
+async def resolved_problem(url: str, allow_private: bool) -> str | None:
+    """``feed_url_problem``, then the same check on every address the host name resolves to."""
+    problem = feed_url_problem(url, allow_private=allow_private)
+    host = urlsplit(url).hostname or ""
+    if problem or allow_private:
+        return problem
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return f"cannot resolve {host}"
+    for info in infos:
+        problem = address_problem(ipaddress.ip_address(info[4][0]))
+        if problem:
+            return problem
+    return None
+
+
+async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: add a feed URL (http/https; no private addresses unless allowed)."""
+    if not await admin_only(update, context):
+        return
+    if len(context.args or []) != 1:
+        await reply(update, "Usage: /addfeed https://example.com/feed.xml")
+        return
+    st = state(context)
+    url = context.args[0]  # type: ignore[index]
+    problem = await resolved_problem(url, st.settings.allow_private_feeds)
+    if problem:
+        await reply(update, f"Refused: {esc(problem)}.")
+        return
+    async with st.sessions.begin() as session:
+        added = await store.add_feed(session, url, now=st.clock())
+    await reply(
+        update, "Feed added; it will be polled shortly." if added else "That feed is already there."
+    )
+
+
+async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: remove a feed URL."""
+    if not await admin_only(update, context):
+        return
+    if len(context.args or []) != 1:
+        await reply(update, "Usage: /removefeed https://example.com/feed.xml")
+        return
+    async with state(context).sessions.begin() as session:
+        removed = await store.remove_feed(session, context.args[0])  # type: ignore[index]
+    await reply(update, "Feed removed." if removed else "No such feed.")
+
+
+async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: send a text to every subscribed chat."""
+    if not await admin_only(update, context):
+        return
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await reply(update, "Usage: /broadcast text")
+        return
+    st = state(context)
+    async with st.sessions() as session:
+        chat_ids = await subscriptions.active_chat_ids(session)
+    sent = 0
+    for chat_id in chat_ids:
+        try:
+            await context.bot.send_message(chat_id, f"📣 {esc(text)}")
+            sent += 1
+        except TelegramError as exc:
+            if outcome_for(exc).action == "deactivate":
+                async with st.sessions.begin() as session:
+                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
+    await reply(update, f"Broadcast sent to {sent} of {len(chat_ids)} chats.")
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer buttons from old messages we no longer understand."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button has expired.")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error; answer a pending button press so the user's spinner stops."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # the query may be too old to answer
+            await update.callback_query.answer("Something went wrong.")
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(name, description) for name, description in COMMANDS]

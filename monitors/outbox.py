@@ -1,0 +1,256 @@
+"""The alert outbox as the delivery side sees it: store functions that never commit.
+
+Life of an alert row::
+
+    pending --claim--> sending (leased until claimed_until) --> sent
+       ^                   |  lease expired (process died)      \\-> pending (retry later)
+       |                   +--------------------------------------> failed | dropped
+    held (digest mode / quiet hours) --claim_held--> sending --> sent (as one digest)
+
+A claim is a lease, not a lock: if the process dies mid-send, the row becomes claimable again
+when ``claimed_until`` passes. That is the one at-least-once window: a message Telegram
+accepted whose ``sent`` mark was never committed is sent again after the lease. On PostgreSQL
+claims use ``FOR UPDATE SKIP LOCKED`` so several workers never claim the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.models import Alert, Chat, WatchRule
+
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAlert:
+    """One alert leased for delivery."""
+
+    id: int
+    chat_id: int
+    story_id: int
+    attempts: int
+    matched: tuple[str, ...]
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending and due, or left 'sending' by a worker whose lease has run out."""
+    return or_(
+        and_(Alert.status == "pending", Alert.next_attempt_at <= now),
+        and_(Alert.status == "sending", Alert.claimed_until < now),
+    )
+
+
+async def _claim(
+    session: AsyncSession,
+    where: ColumnElement[bool],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> list[ClaimedAlert]:
+    query = (
+        select(Alert.id, Alert.chat_id, Alert.story_id, Alert.attempts, Alert.matched)
+        .join(Chat, Chat.id == Alert.chat_id)
+        .where(where, Chat.active.is_(True))
+        .order_by(Alert.next_attempt_at, Alert.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Alert)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_([row[0] for row in rows]))
+        .values(status="sending", claimed_until=now + lease)
+    )
+    return [
+        ClaimedAlert(alert_id, chat_id, story_id, attempts, tuple(matched or ()))
+        for alert_id, chat_id, story_id, attempts, matched in rows
+    ]
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedAlert]:
+    """Lease up to ``limit`` due alerts of active chats, oldest first."""
+    return await _claim(session, _due(now), now, lease, limit)
+
+
+async def mark_sent(
+    session: AsyncSession, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+) -> None:
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids))
+        .values(
+            status="sent",
+            sent_at=now,
+            message_id=message_id,
+            claimed_until=None,
+            attempts=Alert.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+async def schedule_retry(
+    session: AsyncSession,
+    alert_ids: Sequence[int],
+    *,
+    at: datetime,
+    error: str,
+    status: str = "pending",
+) -> None:
+    """Put alerts back (``pending``, or ``held`` for a digest) to be tried again at ``at``."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids))
+        .values(
+            status=status,
+            next_attempt_at=at,
+            claimed_until=None,
+            attempts=Alert.attempts + 1,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, alert_ids: Sequence[int], *, error: str) -> None:
+    """Give up on alerts; the rows stay, with the error, for the operator to read."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids))
+        .values(
+            status="failed",
+            claimed_until=None,
+            attempts=Alert.attempts + 1,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+    )
+
+
+async def deactivate_chat(session: AsyncSession, chat_id: int, *, reason: str) -> int:
+    """The chat is gone (blocked, kicked, deleted): stop it; its undelivered alerts -> dropped."""
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(active=False))
+    result = await session.execute(
+        update(Alert)
+        .where(Alert.chat_id == chat_id, Alert.status.in_(("pending", "held", "sending")))
+        .values(status="dropped", claimed_until=None, last_error=reason[:MAX_ERROR_CHARS])
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+async def migrate_chat(session: AsyncSession, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: move the chat, its rules and its alerts to the new id.
+
+    If the new id already exists (the supergroup used the bot too), the old chat's rules are
+    merged into it and duplicate alerts are dropped.
+    """
+    old = await session.get(Chat, old_id)
+    if old is None:
+        return
+    new = await session.get(Chat, new_id)
+    if new is None:
+        new = Chat(
+            id=new_id,
+            type="supergroup",
+            title=old.title,
+            active=old.active,
+            delivery_mode=old.delivery_mode,
+            digest_time=old.digest_time,
+            timezone=old.timezone,
+            quiet_start=old.quiet_start,
+            quiet_end=old.quiet_end,
+            scope=old.scope,
+            language=old.language,
+            subscribed_at=old.subscribed_at,
+            last_digest_at=old.last_digest_at,
+        )
+        session.add(new)
+        await session.flush()
+    have_rules = set(
+        (
+            await session.execute(
+                select(WatchRule.kind, WatchRule.value).where(WatchRule.chat_id == new_id)
+            )
+        ).all()
+    )
+    for rule in await session.scalars(select(WatchRule).where(WatchRule.chat_id == old_id)):
+        if (rule.kind, rule.value) in have_rules:
+            await session.delete(rule)
+        else:
+            rule.chat_id = new_id
+    have_alerts = set(await session.scalars(select(Alert.story_id).where(Alert.chat_id == new_id)))
+    for alert in await session.scalars(select(Alert).where(Alert.chat_id == old_id)):
+        if alert.story_id in have_alerts:
+            await session.delete(alert)
+        else:
+            alert.chat_id = new_id
+    await session.flush()
+    await session.delete(old)
+    await session.flush()
+
+
+async def release_now(session: AsyncSession, alert_ids: Sequence[int], *, now: datetime) -> None:
+    """Make claimed alerts due again at once, without counting an attempt (chat migrated)."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids))
+        .values(status="pending", next_attempt_at=now, claimed_until=None)
+    )
+
+
+async def chats_with_held(session: AsyncSession) -> list[int]:
+    """Active chats that have held alerts waiting for a digest."""
+    return list(
+        await session.scalars(
+            select(Alert.chat_id)
+            .join(Chat, Chat.id == Alert.chat_id)
+            .where(Alert.status == "held", Chat.active.is_(True))
+            .distinct()
+        )
+    )
+
+
+async def claim_held(
+    session: AsyncSession, chat_id: int, *, now: datetime, lease: timedelta, limit: int = 200
+) -> list[ClaimedAlert]:
+    """Lease one chat's held alerts (due ones only) to send them as a digest."""
+    where = and_(Alert.chat_id == chat_id, Alert.status == "held", Alert.next_attempt_at <= now)
+    return await _claim(session, where, now, lease, limit)
+
+
+async def mark_digest_sent(
+    session: AsyncSession,
+    chat_id: int,
+    alert_ids: Sequence[int],
+    *,
+    message_id: int | None,
+    now: datetime,
+) -> None:
+    await mark_sent(session, alert_ids, message_id=message_id, now=now)
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(last_digest_at=now))
+
+
+async def pending_count(session: AsyncSession, chat_id: int) -> int:
+    """Alerts this chat has not yet received (pending, held or being sent)."""
+    return (
+        await session.scalar(
+            select(func.count()).where(
+                Alert.chat_id == chat_id, Alert.status.in_(("pending", "held", "sending"))
+            )
+        )
+        or 0
+    )
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Alert.status, func.count()).group_by(Alert.status))
+    return {status: count for status, count in rows}

@@ -1,0 +1,272 @@
+"""Chats and their watch rules: store functions that take a session and never commit.
+
+A chat's watchlist is a set of ``WatchRule`` rows: ``country`` (ISO code), ``keyword`` (a folded
+phrase), ``exclude`` (a folded phrase that vetoes a match). Keywords are plain terms, never
+user-supplied regular expressions, so no rule can make matching slow: a phrase is folded to
+its words (casefold, accents removed, punctuation and whitespace collapsed) and matched as a
+whole sequence of words in the equally folded story text (see ``monitors.watch``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from anyascii import anyascii
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.models import Alert, Chat, WatchRule
+
+RuleKind = Literal["country", "keyword", "exclude"]
+RULE_KINDS: tuple[RuleKind, ...] = ("country", "keyword", "exclude")
+MAX_PHRASE_WORDS = 6
+MAX_PHRASE_CHARS = 100
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+# Process-wide counter bumped on every keyword/exclude change made through this module, so
+# the watch index's phrase cache notices local edits at once (other processes are caught by
+# the cheap signature query in ``monitors.watch``).
+keyword_generation = 0
+
+
+def fold_words(text: str) -> list[str]:
+    """The words of ``text``, casefolded and folded to ASCII: the unit of keyword matching.
+
+    ``anyascii`` folds accents and letters like ``ə`` (Azərbaycan -> azerbaycan) and
+    transliterates other scripts, identically for keywords and story text.
+    """
+    return _WORD.findall(anyascii(unicodedata.normalize("NFKC", text)).casefold())
+
+
+def normalise_keyword(text: str) -> str:
+    """A keyword as stored and matched: its folded words joined by single spaces ('' if none)."""
+    return " ".join(fold_words(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """One chat's delivery preferences, outside any session."""
+
+    id: int
+    type: str
+    title: str | None
+    active: bool
+    delivery_mode: str
+    digest_time: str
+    timezone: str
+    quiet_start: str | None
+    quiet_end: str | None
+    scope: str
+    last_digest_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One watch rule of a chat."""
+
+    id: int
+    kind: str
+    value: str
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What adding rules did: which were new, already there, or refused by the limit."""
+
+    added: tuple[str, ...]
+    existing: tuple[str, ...]
+    over_limit: tuple[str, ...]
+
+
+def _settings(chat: Chat) -> ChatSettings:
+    return ChatSettings(
+        id=chat.id,
+        type=chat.type,
+        title=chat.title,
+        active=chat.active,
+        delivery_mode=chat.delivery_mode,
+        digest_time=chat.digest_time,
+        timezone=chat.timezone,
+        quiet_start=chat.quiet_start,
+        quiet_end=chat.quiet_end,
+        scope=chat.scope,
+        last_digest_at=chat.last_digest_at,
+    )
+
+
+async def get_chat(session: AsyncSession, chat_id: int) -> ChatSettings | None:
+    chat = await session.get(Chat, chat_id)
+    return None if chat is None else _settings(chat)
+
+
+async def ensure_chat(
+    session: AsyncSession, chat_id: int, *, type: str, title: str | None, now: datetime
+) -> ChatSettings:
+    """The chat's row, created (inactive) if unknown, so rules can be kept before /start."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        chat = Chat(id=chat_id, type=type, title=title, active=False, subscribed_at=now)
+        session.add(chat)
+        await session.flush()
+    return _settings(chat)
+
+
+async def subscribe(
+    session: AsyncSession, chat_id: int, *, type: str, title: str | None, now: datetime
+) -> bool:
+    """Activate the chat; True if it was not active before. Its watchlist is kept."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        session.add(Chat(id=chat_id, type=type, title=title, active=True, subscribed_at=now))
+        await session.flush()
+        return True
+    was_active = chat.active
+    chat.active, chat.type, chat.title = True, type, title
+    if not was_active:
+        chat.subscribed_at = now
+    return not was_active
+
+
+async def unsubscribe(session: AsyncSession, chat_id: int) -> bool:
+    """Deactivate the chat (rules kept) and drop its undelivered alerts; True if it was active."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None or not chat.active:
+        return False
+    chat.active = False
+    await session.execute(
+        update(Alert)
+        .where(Alert.chat_id == chat_id, Alert.status.in_(("pending", "held")))
+        .values(status="dropped")
+    )
+    return True
+
+
+async def count_rules(session: AsyncSession, chat_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(WatchRule).where(WatchRule.chat_id == chat_id)
+        )
+        or 0
+    )
+
+
+async def add_rules(
+    session: AsyncSession,
+    chat_id: int,
+    kind: RuleKind,
+    items: list[tuple[str, str]],
+    *,
+    limit: int,
+) -> AddResult:
+    """Add ``(value, display)`` rules of one kind, at most ``limit`` rules per chat in all."""
+    global keyword_generation
+    have = set(
+        await session.scalars(
+            select(WatchRule.value).where(WatchRule.chat_id == chat_id, WatchRule.kind == kind)
+        )
+    )
+    room = limit - await count_rules(session, chat_id)
+    added: list[str] = []
+    existing: list[str] = []
+    refused: list[str] = []
+    for value, display in items:
+        if value in have:
+            existing.append(display)
+        elif room <= 0:
+            refused.append(display)
+        else:
+            session.add(WatchRule(chat_id=chat_id, kind=kind, value=value, display=display))
+            have.add(value)
+            added.append(display)
+            room -= 1
+    await session.flush()
+    if kind != "country" and added:
+        keyword_generation += 1
+    return AddResult(tuple(added), tuple(existing), tuple(refused))
+
+
+async def remove_rules(
+    session: AsyncSession, chat_id: int, kind: RuleKind, values: list[str]
+) -> list[str]:
+    """Remove rules by normalised value; the displays of those that existed."""
+    global keyword_generation
+    rows = (
+        await session.scalars(
+            select(WatchRule).where(
+                WatchRule.chat_id == chat_id, WatchRule.kind == kind, WatchRule.value.in_(values)
+            )
+        )
+    ).all()
+    for row in rows:
+        await session.delete(row)
+    await session.flush()
+    if kind != "country" and rows:
+        keyword_generation += 1
+    return [row.display for row in rows]
+
+
+async def remove_rule_by_id(session: AsyncSession, chat_id: int, rule_id: int) -> Rule | None:
+    """Remove one rule of this chat by id (the watchlist's buttons); the rule, if it existed."""
+    global keyword_generation
+    row = await session.get(WatchRule, rule_id)
+    if row is None or row.chat_id != chat_id:
+        return None
+    rule = Rule(row.id, row.kind, row.value, row.display)
+    await session.execute(delete(WatchRule).where(WatchRule.id == rule_id))
+    if rule.kind != "country":
+        keyword_generation += 1
+    return rule
+
+
+async def list_rules(session: AsyncSession, chat_id: int) -> list[Rule]:
+    rows = await session.scalars(
+        select(WatchRule).where(WatchRule.chat_id == chat_id).order_by(WatchRule.kind, WatchRule.id)
+    )
+    return [Rule(r.id, r.kind, r.value, r.display) for r in rows]
+
+
+async def watched_countries(session: AsyncSession, chat_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(WatchRule.value)
+            .where(WatchRule.chat_id == chat_id, WatchRule.kind == "country")
+            .order_by(WatchRule.id)
+        )
+    )
+
+
+_SETTABLE = {"delivery_mode", "digest_time", "timezone", "quiet_start", "quiet_end", "scope"}
+
+
+async def update_settings(
+    session: AsyncSession, chat_id: int, **values: str | None
+) -> ChatSettings:
+    """Change delivery settings (already validated by the caller); the new settings."""
+    unknown = set(values) - _SETTABLE
+    if unknown:
+        raise ValueError(f"not a chat setting: {sorted(unknown)}")
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        raise LookupError(f"unknown chat {chat_id}")
+    for name, value in values.items():
+        setattr(chat, name, value)
+    await session.flush()
+    return _settings(chat)
+
+
+async def digest_chats(session: AsyncSession) -> list[ChatSettings]:
+    """Active chats that want a daily digest (their jobs are scheduled at start-up)."""
+    rows = await session.scalars(
+        select(Chat).where(Chat.active.is_(True), Chat.delivery_mode == "digest")
+    )
+    return [_settings(c) for c in rows]
+
+
+async def active_chat_ids(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(Chat.id).where(Chat.active.is_(True))))

@@ -1,0 +1,267 @@
+"""Delivery: the error-mapping table, and the outbox consumer against a recording bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+
+from bot.delivery import Deliverer, DeliveryOutcome, backoff, outcome_for
+from monitors import subscriptions
+from monitors.models import Alert, Chat, Story, StoryCountry
+from tests import dbfixtures
+
+# the database fixtures, on SQLite and (when configured) PostgreSQL
+database_url, sessions = dbfixtures.database_url, dbfixtures.sessions
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # RetryAfter without PTB's deprecation warning
+
+
+def retry_after(seconds: int) -> RetryAfter:
+    return RetryAfter(timedelta(seconds=seconds))
+
+
+CASES = [
+    pytest.param(
+        lambda: retry_after(7), DeliveryOutcome("retry", retry_after=7.0), id="RetryAfter waits"
+    ),
+    pytest.param(lambda: TimedOut(), DeliveryOutcome("retry"), id="TimedOut backs off"),
+    pytest.param(
+        lambda: NetworkError("connection reset"),
+        DeliveryOutcome("retry"),
+        id="NetworkError backs off",
+    ),
+    pytest.param(
+        lambda: Forbidden("Forbidden: bot was blocked by the user"),
+        DeliveryOutcome("deactivate"),
+        id="blocked deactivates",
+    ),
+    pytest.param(
+        lambda: Forbidden("Forbidden: bot was kicked from the group chat"),
+        DeliveryOutcome("deactivate"),
+        id="kicked deactivates",
+    ),
+    pytest.param(
+        lambda: ChatMigrated(-100123),
+        DeliveryOutcome("migrate", new_chat_id=-100123),
+        id="ChatMigrated moves",
+    ),
+    pytest.param(
+        lambda: BadRequest("Can't parse entities: unsupported start tag"),
+        DeliveryOutcome("fail"),
+        id="BadRequest fails",
+    ),
+    pytest.param(
+        lambda: BadRequest("Chat not found"), DeliveryOutcome("fail"), id="chat not found fails"
+    ),
+    pytest.param(
+        lambda: BadRequest("Message is not modified: specified new message content"),
+        DeliveryOutcome("ignore"),
+        id="not modified is ignored",
+    ),
+    pytest.param(
+        lambda: BadRequest("Message to edit not found"),
+        DeliveryOutcome("ignore"),
+        id="edit target gone is ignored",
+    ),
+    pytest.param(
+        lambda: InvalidToken("Not Found"), DeliveryOutcome("retry"), id="InvalidToken keeps alert"
+    ),
+    pytest.param(
+        lambda: Conflict("terminated by other getUpdates"),
+        DeliveryOutcome("retry"),
+        id="Conflict retries",
+    ),
+    pytest.param(
+        lambda: RuntimeError("bug"), DeliveryOutcome("retry"), id="unexpected error retries"
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), CASES)
+def test_outcome_for(make: Any, expected: DeliveryOutcome) -> None:
+    got = outcome_for(make())
+    assert (got.action, got.retry_after, got.new_chat_id) == (
+        expected.action,
+        expected.retry_after,
+        expected.new_chat_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("attempts", "seconds"),
+    [
+        pytest.param(0, 5.0, id="first"),
+        pytest.param(3, 40.0, id="doubling"),
+        pytest.param(30, 3600.0, id="capped at an hour"),
+    ],
+)
+def test_backoff(attempts: int, seconds: float) -> None:
+    assert backoff(attempts) == seconds
+
+
+@dataclass
+class Sent:
+    message_id: int
+
+
+class RecordingBot:
+    """Stands in for telegram.Bot: records sends, raises scripted errors per chat."""
+
+    def __init__(self, errors: dict[int, list[Exception]] | None = None) -> None:
+        self.errors = errors or {}
+        self.sent: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> Sent:
+        queue = self.errors.get(chat_id)
+        if queue:
+            raise queue.pop(0)
+        self.sent.append((chat_id, text))
+        return Sent(len(self.sent))
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession], chat_ids: list[int], stories: int = 1
+) -> None:
+    async with sessions.begin() as s:
+        for story_id in range(2, stories + 1):
+            s.add(
+                Story(
+                    id=story_id,
+                    title=f"Story {story_id}",
+                    summary="",
+                    published_at=NOW,
+                    first_seen_at=NOW,
+                    last_seen_at=NOW,
+                    is_defence_cooperation=True,
+                )
+            )
+        s.add(
+            Story(
+                id=1,
+                title="Azerbaijan & China <talk>",
+                url="https://x.example/1",
+                summary="s",
+                published_at=NOW,
+                first_seen_at=NOW,
+                last_seen_at=NOW,
+                is_defence_cooperation=True,
+            )
+        )
+        s.add(
+            StoryCountry(
+                story_id=1,
+                code="AZ",
+                role="participant",
+                published_at=NOW,
+                is_defence_cooperation=True,
+            )
+        )
+        for chat_id in chat_ids:
+            await subscriptions.subscribe(s, chat_id, type="private", title=None, now=NOW)
+            s.add_all(
+                Alert(
+                    chat_id=chat_id,
+                    story_id=story_id,
+                    status="pending",
+                    next_attempt_at=NOW,
+                    matched=["country:AZ"],
+                    created_at=NOW,
+                )
+                for story_id in range(1, stories + 1)
+            )
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]:
+    async with sessions() as s:
+        return dict((await s.execute(select(Alert.chat_id, Alert.status))).all())
+
+
+async def test_deliver_maps_each_outcome(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await seed(sessions, [1, 2, 3, 4, 5])
+    bot = RecordingBot(
+        {
+            2: [retry_after(3)],
+            3: [Forbidden("Forbidden: bot was blocked by the user")],
+            4: [BadRequest("Can't parse entities")],
+            5: [ChatMigrated(-1005)],
+        }
+    )
+    deliverer = Deliverer(bot, sessions, clock=lambda: NOW)  # type: ignore[arg-type]
+    report = await deliverer.deliver_due()
+    assert await statuses(sessions) == {
+        1: "sent",
+        2: "pending",
+        3: "dropped",
+        4: "failed",
+        -1005: "sent",  # migrated, then sent at once under the new id
+    }
+    assert report.deactivated == 1 and report.migrated == 1 and report.retry_after_seen == 1
+    async with sessions() as s:
+        assert (await s.get(Chat, 3)).active is False  # type: ignore[union-attr]
+        assert await s.get(Chat, 5) is None and await s.get(Chat, -1005) is not None
+        retry = await s.scalar(select(Alert).where(Alert.chat_id == 2))
+        assert retry is not None and retry.next_attempt_at == NOW + timedelta(seconds=3)
+    assert [chat for chat, _ in bot.sent] == [1, -1005]
+    await deliverer.deliver_due()  # chat 2 waits for retry_after
+    assert len(bot.sent) == 2
+    later = Deliverer(bot, sessions, clock=lambda: NOW + timedelta(seconds=4))  # type: ignore[arg-type]
+    await later.deliver_due()
+    assert (await statuses(sessions))[2] == "sent"
+    assert [c for c, _ in bot.sent].count(2) == 1
+    assert "&lt;talk&gt;" in bot.sent[0][1]
+
+
+async def test_expired_lease_is_reclaimed(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from monitors import outbox
+
+    await seed(sessions, [1])
+    async with sessions.begin() as s:
+        assert len(await outbox.claim_due(s, now=NOW, lease=timedelta(seconds=30), limit=10)) == 1
+    async with sessions.begin() as s:  # another worker, while the lease holds: nothing
+        assert (
+            await outbox.claim_due(
+                s, now=NOW + timedelta(seconds=10), lease=timedelta(seconds=30), limit=10
+            )
+            == []
+        )
+    async with sessions.begin() as s:  # the first worker died: the lease runs out
+        assert (
+            len(
+                await outbox.claim_due(
+                    s, now=NOW + timedelta(seconds=31), lease=timedelta(seconds=30), limit=10
+                )
+            )
+            == 1
+        )
+
+
+async def test_a_chat_that_is_gone_stops_its_queue(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, [1, 2], stories=3)
+    bot = RecordingBot({1: [Forbidden("Forbidden: user is deactivated")], 2: [ChatMigrated(-9)]})
+    await Deliverer(bot, sessions, clock=lambda: NOW).deliver_due()  # type: ignore[arg-type]
+    async with sessions() as s:
+        rows = (await s.execute(select(Alert.chat_id, Alert.status))).all()
+    assert sorted(rows) == [(-9, "sent")] * 3 + [(1, "dropped")] * 3
+    assert [chat for chat, _ in bot.sent] == [-9, -9, -9]  # in order, to the new id only

@@ -1,0 +1,87 @@
+"""Chats and watch rules: normalisation as a table, store functions against a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitors import subscriptions
+from monitors.subscriptions import normalise_keyword
+from tests import dbfixtures
+
+# the database fixtures, on SQLite and (when configured) PostgreSQL
+database_url, sessions = dbfixtures.database_url, dbfixtures.sessions
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        pytest.param("Bayraktar", "bayraktar", id="casefold"),
+        pytest.param("  S-400 ", "s 400", id="punctuation splits words"),
+        pytest.param("Azərbaycan", "azerbaycan", id="schwa folds to e"),
+        pytest.param("Азербайджан", "azerbaydzhan", id="cyrillic transliterated"),
+        pytest.param("Défense  Coopération", "defense cooperation", id="accents and whitespace"),
+        pytest.param("STRASSE straße", "strasse strasse", id="casefold ß"),
+        pytest.param("(a+)+$", "a", id="regex syntax is just text"),
+        pytest.param("!!!", "", id="nothing left"),
+    ],
+)
+def test_normalise_keyword(raw: str, normalised: str) -> None:
+    assert normalise_keyword(raw) == normalised
+
+
+async def test_subscribe_stop_keeps_watchlist(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as s:
+        assert await subscriptions.subscribe(s, 42, type="private", title=None, now=NOW)
+        assert not await subscriptions.subscribe(s, 42, type="private", title=None, now=NOW)
+        await subscriptions.add_rules(s, 42, "country", [("AZ", "Azerbaijan")], limit=5)
+        assert await subscriptions.unsubscribe(s, 42)
+        assert not await subscriptions.unsubscribe(s, 42)
+    async with sessions.begin() as s:
+        assert [r.value for r in await subscriptions.list_rules(s, 42)] == ["AZ"]
+        assert await subscriptions.subscribe(s, 42, type="private", title=None, now=NOW)
+        chat = await subscriptions.get_chat(s, 42)
+        assert chat is not None and chat.active
+
+
+async def test_rule_limit_and_duplicates(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as s:
+        await subscriptions.subscribe(s, 1, type="private", title=None, now=NOW)
+        first = await subscriptions.add_rules(
+            s, 1, "country", [("AZ", "Azerbaijan"), ("CN", "China")], limit=3
+        )
+        assert first.added == ("Azerbaijan", "China")
+        second = await subscriptions.add_rules(
+            s, 1, "keyword", [("s 400", "S-400"), ("parade", "parade")], limit=3
+        )
+        assert second.added == ("S-400",) and second.over_limit == ("parade",)
+        third = await subscriptions.add_rules(s, 1, "country", [("AZ", "Azerbaijan")], limit=3)
+        assert third.existing == ("Azerbaijan",)
+        assert await subscriptions.remove_rules(s, 1, "country", ["CN", "FR"]) == ["China"]
+        rules = await subscriptions.list_rules(s, 1)
+        removed = await subscriptions.remove_rule_by_id(s, 1, rules[0].id)
+        assert removed is not None
+        assert (
+            await subscriptions.remove_rule_by_id(s, 2, rules[1].id) is None
+        )  # another chat's rule
+        assert await subscriptions.count_rules(s, 1) == 1
+
+
+async def test_settings_update(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as s:
+        await subscriptions.subscribe(s, 1, type="group", title="G", now=NOW)
+        new = await subscriptions.update_settings(
+            s, 1, delivery_mode="digest", digest_time="07:30", timezone="Asia/Baku"
+        )
+        assert (new.delivery_mode, new.digest_time, new.timezone) == (
+            "digest",
+            "07:30",
+            "Asia/Baku",
+        )
+        with pytest.raises(ValueError):
+            await subscriptions.update_settings(s, 1, active="no")
+        assert [c.id for c in await subscriptions.digest_chats(s)] == [1]

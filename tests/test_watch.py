@@ -1,0 +1,231 @@
+"""The watch index: the pure matching rule as a table, then enqueue_alerts against a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitors import subscriptions, watch
+from monitors.domain import StoryForAlert
+from monitors.models import Alert, Story
+from monitors.subscriptions import normalise_keyword
+from monitors.watch import ChatWatch, decide, in_quiet_hours, phrases_in, story_words
+from tests import dbfixtures
+
+# the database fixtures, on SQLite and (when configured) PostgreSQL
+database_url, sessions = dbfixtures.database_url, dbfixtures.sessions
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def story(
+    title: str = "Azerbaijan and China discuss military collaboration",
+    summary: str = "Zakir Hasanov received a PLA delegation; Bayraktar drones mentioned.",
+    participants: tuple[str, ...] = ("AZ", "CN"),
+    coop: bool = True,
+    story_id: int = 1,
+) -> StoryForAlert:
+    return StoryForAlert(story_id, title, summary, participants, (), coop, "meeting_visit", NOW)
+
+
+def watching(countries=(), keywords=(), excludes=(), scope="cooperation") -> ChatWatch:
+    return ChatWatch(
+        7,
+        scope,
+        frozenset(countries),
+        frozenset(normalise_keyword(k) for k in keywords),
+        frozenset(normalise_keyword(k) for k in excludes),
+    )
+
+
+def found_in(s: StoryForAlert, w: ChatWatch) -> set[str]:
+    known = w.keywords | w.excludes
+    return phrases_in(story_words(s), known, max((p.count(" ") + 1 for p in known), default=0))
+
+
+@pytest.mark.parametrize(
+    ("s", "w", "expected"),
+    [
+        pytest.param(
+            story(), watching(countries=["AZ"]), ("country:AZ",), id="country among participants"
+        ),
+        pytest.param(
+            story(participants=("CN", "RU")),
+            watching(countries=["AZ"]),
+            (),
+            id="country not taking part -> no match",
+        ),
+        pytest.param(
+            story(),
+            watching(keywords=["bayraktar"]),
+            ("keyword:bayraktar",),
+            id="keyword in summary",
+        ),
+        pytest.param(
+            story(),
+            watching(keywords=["BAYRAKTAR"]),
+            ("keyword:bayraktar",),
+            id="keyword case-insensitive",
+        ),
+        pytest.param(
+            story(summary="Bayraktarlar"),
+            watching(keywords=["bayraktar"]),
+            (),
+            id="keyword is a whole word, not a prefix",
+        ),
+        pytest.param(
+            story(summary="The S-400 deal"),
+            watching(keywords=["s-400"]),
+            ("keyword:s 400",),
+            id="hyphenated phrase",
+        ),
+        pytest.param(
+            story(summary="Azərbaycan ordusu"),
+            watching(keywords=["azerbaycan"]),
+            ("keyword:azerbaycan",),
+            id="accent-insensitive keyword",
+        ),
+        pytest.param(
+            story(summary="military  \n collaboration"),
+            watching(keywords=["Military Collaboration"]),
+            ("keyword:military collaboration",),
+            id="phrase across folded whitespace",
+        ),
+        pytest.param(
+            story(title="Talks on defence", summary="cooperation agreed"),
+            watching(keywords=["defence cooperation"]),
+            (),
+            id="phrase does not span title and summary",
+        ),
+        pytest.param(
+            story(),
+            watching(countries=["AZ"], excludes=["bayraktar"]),
+            (),
+            id="exclude vetoes a country match",
+        ),
+        pytest.param(
+            story(coop=False),
+            watching(countries=["AZ"]),
+            (),
+            id="scope cooperation needs a cooperation story",
+        ),
+        pytest.param(
+            story(coop=False),
+            watching(countries=["AZ"], scope="all"),
+            ("country:AZ",),
+            id="scope all takes any story",
+        ),
+        pytest.param(
+            story(),
+            watching(countries=["AZ", "CN"], keywords=["bayraktar"]),
+            ("country:AZ", "country:CN", "keyword:bayraktar"),
+            id="all matched terms listed",
+        ),
+    ],
+)
+def test_decide(s: StoryForAlert, w: ChatWatch, expected: tuple[str, ...]) -> None:
+    assert decide(s, w, found_in(s, w)) == expected
+
+
+@pytest.mark.parametrize(
+    ("hhmm", "start", "end", "quiet"),
+    [
+        pytest.param("23:30", "22:00", "07:00", True, id="inside wrapping range, evening"),
+        pytest.param("06:59", "22:00", "07:00", True, id="inside wrapping range, morning"),
+        pytest.param("07:00", "22:00", "07:00", False, id="end is exclusive"),
+        pytest.param("13:00", "12:00", "14:00", True, id="inside same-day range"),
+        pytest.param("13:00", None, None, False, id="no quiet hours"),
+    ],
+)
+def test_quiet_hours(hhmm: str, start: str | None, end: str | None, quiet: bool) -> None:
+    h, m = map(int, hhmm.split(":"))
+    assert in_quiet_hours(NOW.replace(hour=h, minute=m), "UTC", start, end) is quiet
+
+
+async def add_story(session: AsyncSession, s: StoryForAlert) -> None:
+    session.add(
+        Story(
+            id=s.story_id,
+            title=s.title,
+            summary=s.summary,
+            published_at=NOW,
+            first_seen_at=NOW,
+            last_seen_at=NOW,
+            is_defence_cooperation=s.is_defence_cooperation,
+        )
+    )
+    await session.flush()
+
+
+async def chat(session: AsyncSession, chat_id: int, **rules: list[str]) -> None:
+    await subscriptions.subscribe(session, chat_id, type="private", title=None, now=NOW)
+    for kind, values in rules.items():
+        items = [(v if kind == "country" else normalise_keyword(v), v) for v in values]
+        await subscriptions.add_rules(session, chat_id, kind, items, limit=50)  # type: ignore[arg-type]
+
+
+async def alerts(session: AsyncSession) -> dict[int, tuple[str, list]]:
+    rows = await session.execute(select(Alert.chat_id, Alert.status, Alert.matched))
+    return {c: (st, m) for c, st, m in rows}
+
+
+async def test_enqueue_alerts_through_the_index(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await chat(session, 2, keyword=["Bayraktar"])
+        await chat(session, 3, country=["AZ"], exclude=["drones"])
+        await chat(session, 4, country=["FR"])
+        await chat(session, 5, country=["CN"])
+        await subscriptions.update_settings(session, 5, delivery_mode="digest")
+        await chat(session, 6, country=["AZ"])
+        await subscriptions.unsubscribe(session, 6)
+        s = story()
+        await add_story(session, s)
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 3
+    async with sessions.begin() as session:
+        got = await alerts(session)
+    assert got == {
+        1: ("pending", ["country:AZ"]),
+        2: ("pending", ["keyword:bayraktar"]),
+        5: ("held", ["country:CN"]),
+    }
+
+
+async def test_a_story_reaches_a_chat_at_most_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"], keyword=["bayraktar"])
+        s = story()
+        await add_story(session, s)
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 1
+    async with sessions.begin() as session:
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 0  # a second outlet, same story
+        assert await session.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+async def test_keyword_cache_sees_new_keywords(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, keyword=["parade"])
+        s = story(story_id=1)
+        await add_story(session, s)
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 0
+        await subscriptions.add_rules(
+            session, 1, "keyword", [("zakir hasanov", "Zakir Hasanov")], limit=50
+        )
+        s2 = story(story_id=2)
+        await add_story(session, s2)
+        assert await watch.enqueue_alerts(session, s2, now=NOW) == 1
+
+
+async def test_fan_out_to_many_chats(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        for chat_id in range(1000, 1700):
+            await subscriptions.subscribe(session, chat_id, type="private", title=None, now=NOW)
+            await subscriptions.add_rules(session, chat_id, "country", [("AZ", "AZ")], limit=50)
+        s = story()
+        await add_story(session, s)
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 700

@@ -1,0 +1,336 @@
+"""Test helpers for end-to-end runs against the tg-emulator (a Bot API emulator in Node).
+
+``Emulator.start(shared_dir)`` installs the emulator's npm dependencies if needed (through its
+``start-emulator.sh --install-only``, which puts them in ``~/.cache/tg-emulator``), starts
+``node emulator.js`` on a free 127.0.0.1 port and stops exactly that process afterwards.
+``emu.user(token, chat_id)`` is a simulated Telegram user: ``send("/watch azerbaijan")``,
+``wait_messages()``, ``press(message, text=…)``. ``BotProcess`` runs ``python -m bot.app``
+against it with a given environment, and stops it by PID (SIGTERM, or SIGKILL to crash it).
+
+Only the standard library and httpx; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
+    """Poll ``predicate`` until truthy; TimeoutError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class BotMessage:
+    """A message the bot sent (or edited), as the emulator stored it."""
+
+    message_id: int
+    chat_id: int
+    params: dict[str, Any]  # raw Bot API parameters: HTML text, parse_mode, reply_markup
+    sent: dict[str, Any]  # the Message returned to the bot: rendered text and entities
+    edited: bool = False
+    time: float = 0.0
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> BotMessage:
+        return cls(
+            rec["messageId"],
+            int(rec["message"].get("chat_id")),
+            rec["message"],
+            rec.get("sent") or {},
+            bool(rec.get("editCount")),
+            rec.get("time", 0) / 1000,
+        )
+
+    @property
+    def text(self) -> str:
+        """What the user sees (tags removed, entities decoded)."""
+        return str(self.sent.get("text", ""))
+
+    @property
+    def html(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.params.get("reply_markup") or {}
+        if isinstance(markup, str):
+            import json
+
+            markup = json.loads(markup)
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+    def button(self, text: str | None = None, data_prefix: str | None = None) -> dict[str, Any]:
+        for b in self.buttons:
+            if (text is None or text in b.get("text", "")) and (
+                data_prefix is None or str(b.get("callback_data", "")).startswith(data_prefix)
+            ):
+                return b
+        raise LookupError(f"no button {text=} {data_prefix=} in {self.buttons}")
+
+
+@dataclass
+class TgUser:
+    """A simulated user in one private chat with one bot."""
+
+    emu: Emulator
+    token: str
+    chat_id: int
+    user_id: int | None = None  # defaults to the chat id (a private chat)
+    chat_type: str = "private"
+    inbox: list[BotMessage] = field(default_factory=list)
+
+    @property
+    def _from(self) -> dict[str, Any]:
+        return {
+            "id": self.user_id or self.chat_id,
+            "is_bot": False,
+            "first_name": "Tester",
+            "username": f"user{self.chat_id}",
+        }
+
+    @property
+    def _chat(self) -> dict[str, Any]:
+        if self.chat_type == "private":
+            return {"id": self.chat_id, "type": "private", "first_name": "Tester"}
+        return {"id": self.chat_id, "type": self.chat_type, "title": f"Group {self.chat_id}"}
+
+    def send(self, text: str) -> None:
+        body: dict[str, Any] = {
+            "botToken": self.token,
+            "date": int(time.time()),
+            "text": text,
+            "from": self._from,
+            "chat": self._chat,
+        }
+        route = "/sendMessage"
+        if text.startswith("/"):
+            body["entities"] = [
+                {"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}
+            ]
+            route = "/sendCommand"
+        self.emu.post(route, body)
+
+    def press(
+        self, message: BotMessage, text: str | None = None, data_prefix: str | None = None
+    ) -> None:
+        button = message.button(text, data_prefix)
+        self.emu.post(
+            "/sendCallback",
+            {
+                "botToken": self.token,
+                "date": int(time.time()),
+                "from": self._from,
+                "chat_instance": f"ci-{self.chat_id}",
+                "data": button["callback_data"],
+                "message": {
+                    "message_id": message.message_id,
+                    "date": int(time.time()),
+                    "chat": self._chat,
+                    "text": message.text,
+                },
+            },
+        )
+
+    def poll(self) -> list[BotMessage]:
+        result = self.emu.post("/getUpdates", {"token": self.token, "chatId": self.chat_id})
+        fresh = [BotMessage.from_record(r) for r in result.get("result", [])]
+        self.inbox.extend(fresh)
+        return fresh
+
+    def wait_messages(
+        self,
+        count: int = 1,
+        timeout: float = 15.0,
+        predicate: Callable[[BotMessage], bool] | None = None,
+    ) -> list[BotMessage]:
+        """Take the first ``count`` inbox messages matching ``predicate``, waiting for them."""
+
+        def ready() -> bool:
+            self.poll()
+            return sum(1 for m in self.inbox if predicate is None or predicate(m)) >= count
+
+        wait_until(ready, timeout, f"{count} message(s) in chat {self.chat_id}; inbox {self.inbox}")
+        taken = [m for m in self.inbox if predicate is None or predicate(m)][:count]
+        for m in taken:
+            self.inbox.remove(m)
+        return taken
+
+    def ask(self, text: str, timeout: float = 15.0) -> BotMessage:
+        """Send a command and return the bot's next new (not edited) message."""
+        self.send(text)
+        return self.wait_messages(1, timeout, predicate=lambda m: not m.edited)[0]
+
+
+class Emulator:
+    """A tg-emulator process started by this test session (stopped by its PID only)."""
+
+    def __init__(self, port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.port, self.proc, self.log_path = port, proc, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, timeout=10.0)
+
+    @classmethod
+    def start(cls, emulator_dir: Path, log_path: Path, timeout: float = 30.0) -> Emulator:
+        install = subprocess.run(
+            ["bash", str(emulator_dir / "start-emulator.sh"), "--install-only"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        runtime = Path(install.stdout.strip().splitlines()[-1])
+        port = free_port()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                ["node", str(runtime / "emulator.js"), "--port", str(port), "--host", "127.0.0.1"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        emu = cls(port, proc, log_path)
+        try:
+            wait_until(
+                lambda: proc.poll() is not None or emu._healthy(), timeout, "emulator health"
+            )
+            if proc.poll() is not None:
+                raise RuntimeError(f"emulator exited: {log_path.read_text()[-2000:]}")
+        except BaseException:
+            emu.stop()
+            raise
+        return emu
+
+    def _healthy(self) -> bool:
+        try:
+            return self.http.get("/_emu/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    @property
+    def bot_api_base(self) -> str:
+        return f"{self.url}/bot"
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post(path, json=body or {})
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.http.get(path, params={k: v for k, v in params.items() if v is not None})
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def user(self, token: str, chat_id: int, **kwargs: Any) -> TgUser:
+        """A simulated user; ``user_id=…, chat_type="group"`` for a member of a group."""
+        return TgUser(self, token, chat_id, **kwargs)
+
+    def calls(
+        self, method: str | None = None, chat_id: int | None = None, token: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self.get("/_emu/calls", method=method, chat_id=chat_id, token=token)["result"]  # type: ignore[no-any-return]
+
+    def messages(self, token: str, chat_id: int | None = None) -> list[BotMessage]:
+        rows = self.get("/_emu/messages", token=token, chat_id=chat_id)["result"]
+        return [BotMessage.from_record(r) for r in rows]
+
+    def add_fault(self, **spec: Any) -> dict[str, Any]:
+        return self.post("/_emu/faults", spec)["result"]  # type: ignore[no-any-return]
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self.get("/_emu/faults")["result"]  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        self.http.request("DELETE", "/_emu/faults", json={}).raise_for_status()
+
+    def set_rate_limit(self, **limits: Any) -> None:
+        """e.g. global_per_sec=30, retry_after=1, token=…; no arguments switches it off."""
+        self.post("/_emu/ratelimit", limits)
+
+
+class BotProcess:
+    """``python -m bot.app`` as a child process, ready once its post_init has run.
+
+    Readiness is the bot's ``setMyCommands`` call (the last step of post_init): the emulator
+    records a long-polling ``getUpdates`` only when it returns, and updates sent before
+    polling starts are queued for the bot, not lost.
+    """
+
+    def __init__(self, emu: Emulator, token: str, env: dict[str, str], log_path: Path) -> None:
+        self.emu, self.token, self.env, self.log_path = emu, token, env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> BotProcess:
+        before = len(self.emu.calls(method="setMyCommands", token=self.token))
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1", "PTB_TIMEDELTA": "1"}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.app"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+        def polling() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"bot exited early:\n{self.log()[-3000:]}")
+            return len(self.emu.calls(method="setMyCommands", token=self.token)) > before
+
+        wait_until(polling, timeout, "the bot's post_init", interval=0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        """Crash it (SIGKILL): no shutdown code runs."""
+        self.stop(signal.SIGKILL)
