@@ -8,7 +8,13 @@ and closed in ``post_shutdown``. Jobs (APScheduler under PTB's JobQueue; ``coale
                and writes alerts to the outbox in the same transaction as the stories;
 * ``deliver``  every ``delivery_interval``: drains the outbox, then releases alerts held
                during quiet hours as one digest;
-* ``digest:<chat id>``  daily at the chat's HH:MM in its time zone, for digest-mode chats.
+* ``digest:<chat id>``  daily at the chat's HH:MM in its time zone, for digest-mode chats;
+* ``watchlists`` every 5 s: re-reads the named watchlists file when its mtime moved (SIGHUP
+               re-reads it at once); after each (re)load the ``@channel`` targets are resolved
+               with getChat and the ``target`` rules are synced in one transaction.
+
+Channel targets are chats with negative ids: PTB's AIORateLimiter applies its group limit
+(20 messages a minute) to every negative chat id, so channels get Telegram's channel limit too.
 
 Run: ``TELEGRAM_BOT_TOKEN=… python -m bot.app`` (``TELEGRAM_API_BASE_URL`` for a local Bot API
 server or the test emulator).
@@ -16,8 +22,11 @@ server or the test emulator).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -27,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -48,6 +58,7 @@ from monitors.runner import Monitor
 from monitors.settings import Settings, load_settings
 from monitors.subscriptions import ChatSettings
 from monitors.watch import in_quiet_hours
+from monitors.watchlists import Watchlist, WatchlistRegistry
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,7 @@ MAX_POLL_TICK = 30.0
 # How long a claimed alert stays leased: after a crash, in-flight alerts wait this long before
 # another attempt. It must outlast sending one batch (30 alerts at ~30 msg/s).
 MAX_DELIVERY_LEASE = 60.0
+WATCHLISTS_CHECK_SECONDS = 5.0
 
 
 def api_urls(base: str) -> tuple[str, str]:
@@ -103,6 +115,11 @@ def register_handlers(application: Application) -> None:
         "unwatch": h.unwatch,
         "keywords": h.keywords,
         "watchlist": h.watchlist,
+        "lists": h.lists,
+        "use": h.use,
+        "drop": h.drop,
+        "export": h.export,
+        "import": h.import_,
         "latest": h.latest,
         "digest": h.digest,
         "settings": h.settings_command,
@@ -134,14 +151,20 @@ async def post_init(application: Application) -> None:
         application.bot, monitor.sessions, lease=min(settings.lease_seconds, MAX_DELIVERY_LEASE)
     )
     gazetteer = default_gazetteer()
+    resolve = h.make_resolver(gazetteer)
+    registry = open_watchlists(settings, h.ResolverAdapter(resolve))
+    monitor.watchlists = registry  # type: ignore[attr-defined]  # the poll computes list matches
+    application.bot_data["watchlists"] = registry
     application.bot_data["state"] = h.BotState(
         settings=settings,
         sessions=monitor.sessions,
         gazetteer=gazetteer,
         deliverer=deliverer,
-        resolve=h.make_resolver(gazetteer),
+        resolve=resolve,
         reschedule_digest=partial(schedule_digest, application),
+        watchlists=registry,
     )
+    await apply_watchlists(application)
     job_queue = application.job_queue
     assert job_queue is not None, "python-telegram-bot[job-queue] is required"
     # poll_cycle only polls the feeds that are due, so a short tick costs one small query.
@@ -159,6 +182,15 @@ async def post_init(application: Application) -> None:
         name="deliver",
         job_kwargs=JOB_KWARGS,
     )
+    if registry.path is not None:
+        job_queue.run_repeating(
+            watchlists_job,
+            interval=WATCHLISTS_CHECK_SECONDS,
+            first=WATCHLISTS_CHECK_SECONDS,
+            name="watchlists",
+            job_kwargs=JOB_KWARGS,
+        )
+        install_sighup(application)
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
@@ -167,9 +199,85 @@ async def post_init(application: Application) -> None:
 
 async def post_shutdown(application: Application) -> None:
     """Close what post_init opened."""
+    if application.bot_data.pop("sighup", False):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
     stack: AsyncExitStack | None = application.bot_data.pop("stack", None)
     if stack is not None:
         await stack.aclose()
+
+
+# --- named watchlists (issue 7) -----------------------------------------------------------------
+
+
+def open_watchlists(settings: Settings, resolver: h.ResolverAdapter) -> WatchlistRegistry:
+    """The registry, loaded: a broken file at start-up stops the bot with the reason."""
+    registry = WatchlistRegistry(settings.watchlists_file, resolver=resolver)
+    try:
+        registry.load()
+    except ConfigError as exc:
+        log.critical("cannot start: the watchlists file is broken: %s", exc)
+        raise
+    if registry.path is not None:
+        log.info(
+            "watchlists loaded from %s: %s", registry.path, ", ".join(registry.lists) or "none"
+        )
+    return registry
+
+
+async def target_chat_ids(bot: Any, lists: Mapping[str, Watchlist]) -> dict[str, list[int]]:
+    """{list name: chat ids} with ``@channel`` names resolved by getChat (failures skipped)."""
+    resolved: dict[str, int] = {}
+    for channel in sorted({c for w in lists.values() for c in w.channel_targets}):
+        try:
+            chat = await bot.get_chat(channel)
+        except TelegramError as exc:
+            log.warning("watchlist target %s skipped: %s", channel, exc)
+            continue
+        if not chat.id:
+            log.warning("watchlist target %s skipped: no chat id", channel)
+            continue
+        resolved[channel] = chat.id
+    return {
+        name: [*w.chat_targets, *(resolved[c] for c in w.channel_targets if c in resolved)]
+        for name, w in lists.items()
+    }
+
+
+async def apply_watchlists(application: Application) -> None:
+    """After a (re)load: make the ``target`` rules match the file, in one transaction."""
+    registry: WatchlistRegistry = application.bot_data["watchlists"]
+    targets = await target_chat_ids(application.bot, registry.lists)
+    st: h.BotState = application.bot_data["state"]
+    async with st.sessions.begin() as session:
+        added, removed = await subscriptions.sync_targets(session, targets, st.clock())
+    if added or removed:
+        log.info("watchlist targets: %d added, %d removed", added, removed)
+
+
+async def reload_watchlists(application: Application, *, force: bool) -> None:
+    """Re-read the file (always with ``force``, else when its mtime moved) and apply it."""
+    registry: WatchlistRegistry = application.bot_data["watchlists"]
+    changed = registry.reload() if force else registry.reload_if_changed()
+    if changed:
+        await apply_watchlists(application)
+
+
+async def watchlists_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reload_watchlists(context.application, force=False)
+
+
+def install_sighup(application: Application) -> None:
+    """SIGHUP re-reads the watchlists file (where the platform has it)."""
+    if not hasattr(signal, "SIGHUP"):
+        return
+    try:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP,
+            lambda: application.create_task(reload_watchlists(application, force=True)),
+        )
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        return
+    application.bot_data["sighup"] = True
 
 
 def schedule_digest(application: Application, chat: ChatSettings) -> None:
@@ -209,6 +317,11 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     # Stop claiming new batches once the application is stopping, so a restart resumes
     # cleanly instead of waiting for a long fan-out to finish.
     report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
+    edits = await st.deliverer.edit_stale()
+    if edits.sent or edits.retried or edits.failed:
+        log.info(
+            "story edits: %d done, %d retried, %d given up", edits.sent, edits.retried, edits.failed
+        )
     if report.sent or report.retried or report.failed:
         log.info(
             "delivery: %d sent, %d retried, %d failed, %d chats deactivated",

@@ -211,6 +211,79 @@ class Deliverer:
         report.outcomes.append("sent")
         return "sent"
 
+    async def edit_stale(self) -> DeliveryReport:
+        """Edit sent alerts whose story gained outlets: "Also reported by …" (issue 8).
+
+        Never a new message. "Not modified" and "not found" count as done; flood control and
+        network errors retry later; a chat that is gone is deactivated; other errors give up.
+        """
+        report = DeliveryReport()
+        async with self.sessions.begin() as session:
+            claimed = await outbox.claim_edits(
+                session, now=self.clock(), lease=self.lease, limit=self.batch
+            )
+            views = await store.story_views(session, sorted({c.story_id for c in claimed}))
+        stories = {s.id: s for s in views}
+        for alert in claimed:
+            await self._edit_one(alert, stories.get(alert.story_id), report)
+        return report
+
+    async def _edit_one(
+        self, alert: outbox.ClaimedEdit, story: StoryView | None, report: DeliveryReport
+    ) -> None:
+        if story is None:
+            async with self._writing() as session:
+                await outbox.give_up_edit(session, alert.id, error="story no longer stored")
+            return
+        if not formatting.also_reported_line(story):  # one outlet: the message is current
+            async with self._writing() as session:
+                await outbox.edit_not_needed(session, alert.id)
+            return
+        await self._wait_if_paused()
+        try:
+            await self.bot.edit_message_text(
+                formatting.format_alert(story, alert.matched, also_reported=True),
+                chat_id=alert.chat_id,
+                message_id=alert.message_id,
+            )
+            outcome = DeliveryOutcome("sent")
+        except Exception as exc:  # classified by outcome_for, like sends
+            outcome = outcome_for(exc)
+        report.outcomes.append(outcome.action)
+        await self._record_edit(alert, outcome, report)
+
+    async def _record_edit(
+        self, alert: outbox.ClaimedEdit, outcome: DeliveryOutcome, report: DeliveryReport
+    ) -> None:
+        now = self.clock()
+        async with self._writing() as session:
+            if outcome.action in ("sent", "ignore"):
+                await outbox.mark_edited(session, alert.id, now=now)
+                report.sent += 1
+            elif outcome.action == "retry":
+                if outcome.retry_after is not None:
+                    self._paused_until = max(
+                        self._paused_until, time.monotonic() + outcome.retry_after
+                    )
+                    report.retry_after_seen += 1
+                delay = outcome.retry_after if outcome.retry_after is not None else backoff(0)
+                await outbox.retry_edit(
+                    session, alert.id, at=now + timedelta(seconds=delay), error=outcome.reason
+                )
+                report.retried += 1
+            elif outcome.action == "deactivate":
+                await outbox.deactivate_chat(session, alert.chat_id, reason=outcome.reason)
+                report.deactivated += 1
+            else:  # fail, or migrate (the old message id means nothing in the new chat)
+                await outbox.give_up_edit(session, alert.id, error=outcome.reason)
+                report.failed += 1
+                log.warning(
+                    "edit of alert %s in chat %s given up: %s",
+                    alert.id,
+                    alert.chat_id,
+                    outcome.reason,
+                )
+
     async def record_failure(
         self,
         alert_ids: Sequence[int],

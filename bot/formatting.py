@@ -72,11 +72,17 @@ def link(text: str, url: str | None) -> str:
     return esc(text)
 
 
-def outlets_line(story: StoryView) -> str:
+def outlet_names(story: StoryView) -> list[str]:
+    """The story's outlets (feed titles), first report first, each once."""
     names: list[str] = []
     for outlet in story.outlets:
         if outlet.feed_title not in names:
             names.append(outlet.feed_title)
+    return names
+
+
+def outlets_line(story: StoryView) -> str:
+    names = outlet_names(story)
     shown = ", ".join(esc(clip(n, 60)) for n in names[:MAX_OUTLETS])
     more = f" +{len(names) - MAX_OUTLETS}" if len(names) > MAX_OUTLETS else ""
     return f"{shown}{more}" if shown else "unknown outlet"
@@ -86,17 +92,38 @@ def matched_label(term: str) -> str:
     kind, _, value = term.partition(":")
     if kind == "country":
         return country_label(value)
+    if kind == "list":
+        return f"list {esc(value)}"
     return f"“{esc(value)}”"
 
 
-def format_alert(story: StoryView, matched: Sequence[str] = ()) -> str:
-    """One alert: linked title, countries, type, outlets and time, summary, why, matched terms."""
+def also_reported_line(story: StoryView) -> str:
+    """'Also reported by: B, C' for the outlets after the first ('' if there are none)."""
+    others = outlet_names(story)[1:]
+    if not others:
+        return ""
+    shown = ", ".join(esc(clip(n, 60)) for n in others[:MAX_OUTLETS])
+    more = f" +{len(others) - MAX_OUTLETS}" if len(others) > MAX_OUTLETS else ""
+    return f"Also reported by: {shown}{more}"
+
+
+def format_alert(
+    story: StoryView, matched: Sequence[str] = (), *, also_reported: bool = False
+) -> str:
+    """One alert: linked title, countries, type, outlets and time, summary, why, matched terms.
+
+    ``also_reported`` (an edit after later reports joined the story): the first outlet on the
+    📰 line and an "Also reported by" line for the others.
+    """
     kind = COOPERATION_LABELS.get(story.cooperation_type or "", "")
     countries = " · ".join(country_label(c) for c in story.participants) or "—"
+    also = also_reported_line(story) if also_reported else ""
+    first = esc(clip(outlet_names(story)[0], 60)) if also else outlets_line(story)
     lines = [
         f"🛡 <b>{link(clip(story.title, TITLE_CHARS), story.url)}</b>",
         f"{countries}" + (f" — <i>{esc(kind)}</i>" if kind else ""),
-        f"📰 {outlets_line(story)} · {esc(when(story.published_at))}",
+        f"📰 {first} · {esc(when(story.published_at))}",
+        *([also] if also else []),
     ]
     if story.summary.strip():
         lines.append(esc(clip(story.summary, SUMMARY_CHARS)))
@@ -210,7 +237,12 @@ def watchlist_text(rules: Sequence[tuple[str, str]]) -> str:
     """The chat's rules as (kind, display) pairs."""
     if not rules:
         return "Your watchlist is empty. Try /watch azerbaijan or /keywords add Bayraktar."
-    titles = {"country": "Countries", "keyword": "Keywords", "exclude": "Excluded"}
+    titles = {
+        "country": "Countries",
+        "keyword": "Keywords",
+        "exclude": "Excluded",
+        "list": "Named lists",
+    }
     lines = ["<b>Your watchlist</b> (tap an item to remove it)"]
     for kind, title in titles.items():
         items = [display for k, display in rules if k == kind]
@@ -228,5 +260,27 @@ def rule_button_label(kind: str, value: str, display: str) -> str:
     """A /watchlist button (plain text): tapping it removes the item."""
     if kind == "country":
         return f"✖ {country_button_label(value)}"
-    prefix = "✖ not " if kind == "exclude" else "✖ "
+    prefix = {"exclude": "✖ not ", "list": "✖ list "}.get(kind, "✖ ")
     return prefix + clip(display, 40)
+
+
+def watchlists_text(
+    lists: Sequence[tuple[str, str, Sequence[str], Sequence[str]]], followed: Iterable[str]
+) -> str:
+    """/lists: each named watchlist as (name, description, country codes, keywords)."""
+    if not lists:
+        return "No named watchlists are configured."
+    following = set(followed)
+    lines = ["<b>Named watchlists</b> — /use NAME to follow, /drop NAME to stop"]
+    for name, description, codes, keywords in lists:
+        mark = "✅ " if name in following else ""
+        lines.append(
+            f"\n{mark}<b>{esc(name)}</b>" + (f" — {esc(description)}" if description else "")
+        )
+        if codes:
+            lines.append("Countries: " + ", ".join(country_label(c) for c in sorted(codes)))
+        if keywords:
+            lines.append("Keywords: " + ", ".join(esc(k) for k in sorted(keywords)))
+    if following:
+        lines.append("\nThis chat follows: " + ", ".join(esc(n) for n in sorted(following)))
+    return fit_lines(lines)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import ipaddress
 import logging
 import time
+import tomllib
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,10 +33,11 @@ from bot.formatting import callback, esc
 from monitors import outbox, store, subscriptions
 from monitors.countries import Gazetteer, fold
 from monitors.domain import StoryForAlert, StoryView
-from monitors.errors import UnknownCountry
+from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings
 from monitors.subscriptions import normalise_keyword
 from monitors.watch import ChatWatch, decide, phrases_in, story_words
+from monitors.watchlists import Watchlist, WatchlistRegistry, export_watchlist, parse_watchlists
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ MAX_COUNTRY_WORDS = 4
 MAX_LATEST_COUNTRIES = 8
 PHRASE_KINDS: tuple[subscriptions.RuleKind, ...] = ("keyword", "exclude")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_IMPORT_BYTES = 64 * 1024
+EXPORT_FILENAME = "watchlist.toml"
 
 COMMANDS: list[tuple[str, str]] = [
     ("start", "subscribe and see what I do"),
@@ -51,6 +56,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("unwatch", "stop watching countries: /unwatch china"),
     ("keywords", "/keywords add|remove|exclude Bayraktar, S-400"),
     ("watchlist", "what this chat watches (tap to remove)"),
+    ("lists", "named watchlists you can follow"),
+    ("use", "follow a named watchlist: /use caucasus"),
+    ("drop", "stop following a named watchlist: /drop caucasus"),
+    ("export", "this chat's watchlist as a TOML file"),
+    ("import", "reply to a watchlist.toml with /import to add it"),
     ("latest", "newest stories: /latest azerbaijan 10"),
     ("digest", "last 24 h matching your watchlist"),
     ("settings", "delivery mode, quiet hours, scope"),
@@ -68,6 +78,8 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /keywords remove S-400 — forget keywords
 /keywords exclude parade — never alert on stories with this phrase
 /watchlist — what this chat watches, with buttons to remove items
+/lists — named watchlists; /use caucasus to follow one, /drop caucasus to stop
+/export — this chat's watchlist as a file; reply to such a file with /import to add it here
 /latest azerbaijan 10 — newest stories for a country (default 5, max 20)
 /latest — newest stories for your watchlist
 /digest — the last 24 hours matching your watchlist, grouped by country pair
@@ -253,6 +265,57 @@ def decode_before(micros: str, story_id: str) -> tuple[datetime, int]:
     return EPOCH + timedelta(microseconds=int(micros)), int(story_id)
 
 
+def suggest_names(name: str, known: Sequence[str]) -> list[str]:
+    """Close spellings of a named watchlist ('cacasus' -> ['caucasus'])."""
+    return difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.6)
+
+
+def export_name(chat_id: int) -> str:
+    """A valid watchlist name for a chat's export: 'chat-1001234'."""
+    return f"chat{chat_id}" if chat_id < 0 else f"chat-{chat_id}"
+
+
+def export_document(
+    chat_id: int, rules: Sequence[subscriptions.Rule], scope: str, followed: Sequence[str]
+) -> str:
+    """The chat's own rules and scope as TOML (``parse_watchlists`` accepts it)."""
+
+    def displays(kind: str) -> list[str]:
+        return [r.display if kind != "country" else r.value for r in rules if r.kind == kind]
+
+    header = "# defwatch watchlist exported from a chat; /import it or add it to the file\n"
+    if followed:
+        header += f"# this chat also follows the named lists: {', '.join(followed)}\n"
+    body = export_watchlist(
+        export_name(chat_id), displays("country"), displays("keyword"), displays("exclude"), scope
+    )
+    return header + body
+
+
+def imported_displays(text: str, name: str, key: str) -> dict[str, str]:
+    """{folded phrase: as written} for one key of an imported (already validated) document."""
+    table = tomllib.loads(text).get("watchlist", {})
+    tables = {k.lower(): v for k, v in table.items()}
+    return {normalise_keyword(v): v for v in tables.get(name, {}).get(key, [])}
+
+
+def parse_import(data: bytes, source: str, resolver: object) -> tuple[Watchlist, str]:
+    """The one watchlist of an uploaded document and its text; UsageError naming the problem."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise UsageError(f"{source} is larger than {MAX_IMPORT_BYTES // 1024} KB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{source} is not UTF-8 text") from None
+    try:
+        lists = parse_watchlists(text, source=source, resolver=resolver)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if len(lists) != 1:
+        raise UsageError(f"{source} must contain exactly one [watchlist.NAME], not {len(lists)}")
+    return next(iter(lists.values())), text
+
+
 # --- shared state -----------------------------------------------------------------------------
 
 
@@ -266,6 +329,7 @@ class BotState:
     deliverer: Deliverer
     resolve: Callable[[str], str]
     reschedule_digest: Callable[[subscriptions.ChatSettings], None] = lambda chat: None
+    watchlists: WatchlistRegistry | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     admins_cache: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict)
@@ -906,6 +970,155 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 async with st.sessions.begin() as session:
                     await outbox.deactivate_chat(session, chat_id, reason=str(exc))
     await reply(update, f"Broadcast sent to {sent} of {len(chat_ids)} chats.")
+
+
+# --- named watchlists (issue 7) -----------------------------------------------------------------
+
+
+def named_lists(st: BotState) -> dict[str, Watchlist]:
+    return st.watchlists.lists if st.watchlists is not None else {}
+
+
+async def lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The named watchlists of the operator's file, and which ones this chat follows."""
+    st = state(context)
+    async with st.sessions() as session:
+        followed = await subscriptions.followed_lists(session, chat_of(update)[0])
+    rows = [
+        (w.name, w.description, sorted(w.countries), sorted(w.keywords))
+        for w in named_lists(st).values()
+    ]
+    await reply(update, formatting.watchlists_text(rows, followed))
+
+
+async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/use NAME: follow a named watchlist (its later edits in the file apply)."""
+    st = state(context)
+    known = named_lists(st)
+    name = " ".join(context.args or []).strip().lower()
+    if not name:
+        await reply(update, "Usage: /use caucasus — /lists shows the names.")
+        return
+    if name not in known:
+        close = suggest_names(name, sorted(known))
+        hint = f" Did you mean {', '.join(esc(c) for c in close)}?" if close else " See /lists."
+        await reply(update, f"No named watchlist “{esc(name)}”.{hint}")
+        return
+    if not await may_change(update, context):
+        return
+    async with st.sessions.begin() as session:
+        chat_id = await _ensure(session, update, st)
+        result = await subscriptions.follow_list(
+            session, chat_id, name, limit=st.settings.max_watch_items
+        )
+        active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
+    lines = added_lines(result, st.settings.max_watch_items)
+    lines = [line.replace("Now watching", "Now following") for line in lines]
+    if not active:
+        lines.append("This chat is not subscribed yet: /start to receive alerts.")
+    await reply(update, "\n".join(lines))
+
+
+async def drop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/drop NAME: stop following a named watchlist."""
+    name = " ".join(context.args or []).strip().lower()
+    if not name:
+        await reply(update, "Usage: /drop caucasus")
+        return
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    async with st.sessions.begin() as session:
+        dropped = await subscriptions.unfollow_list(session, chat_of(update)[0], name)
+    await reply(
+        update,
+        f"No longer following {esc(name)}."
+        if dropped
+        else f"This chat does not follow {esc(name)}.",
+    )
+
+
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export: this chat's own watchlist as a TOML document."""
+    st = state(context)
+    chat_id = chat_of(update)[0]
+    async with st.sessions() as session:
+        rules = await subscriptions.list_rules(session, chat_id)
+        chat = await subscriptions.get_chat(session, chat_id)
+        followed = await subscriptions.followed_lists(session, chat_id)
+    if not any(r.kind in ("country", "keyword") for r in rules):
+        await reply(update, "Your watchlist is empty: nothing to export. /watch azerbaijan first.")
+        return
+    text = export_document(chat_id, rules, chat.scope if chat else "cooperation", followed)
+    message = update.effective_message
+    assert message is not None
+    await message.reply_document(
+        document=text.encode("utf-8"),
+        filename=EXPORT_FILENAME,
+        caption="This chat's watchlist. Reply to this file with /import in another chat.",
+    )
+
+
+async def import_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/import as a reply to a watchlist document: add its items here and take its scope."""
+    message = update.effective_message
+    original = message.reply_to_message if message is not None else None
+    document = original.document if original is not None else None
+    if document is None:
+        await reply(update, f"Reply to a {EXPORT_FILENAME} document with /import.")
+        return
+    if not await may_change(update, context):
+        return
+    st = state(context)
+    source = document.file_name or EXPORT_FILENAME
+    try:
+        if (document.file_size or 0) > MAX_IMPORT_BYTES:
+            raise UsageError(f"{source} is larger than {MAX_IMPORT_BYTES // 1024} KB")
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+        watchlist_, text = parse_import(data, source, ResolverAdapter(st.resolve))
+    except UsageError as exc:
+        await reply(update, f"Not imported: {esc(str(exc))}")
+        return
+    lines = await merge_import(update, st, watchlist_, text)
+    await reply(update, "\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverAdapter:
+    """The bot's resolver where ``monitors.watchlists`` wants an object with ``.resolve``."""
+
+    resolve: Callable[[str], str]
+
+
+async def merge_import(update: Update, st: BotState, imported: Watchlist, text: str) -> list[str]:
+    """Add the imported countries, keywords and excludes (within the limit); set the scope."""
+    limit = st.settings.max_watch_items
+    lines: list[str] = []
+    async with st.sessions.begin() as session:
+        chat_id = await _ensure(session, update, st)
+        countries = [(c, st.gazetteer.name(c)) for c in sorted(imported.countries)]
+        batches: list[tuple[subscriptions.RuleKind, list[tuple[str, str]]]] = [
+            ("country", countries)
+        ]
+        for kind, key, values in (
+            ("keyword", "keywords", imported.keywords),
+            ("exclude", "exclude", imported.excludes),
+        ):
+            shown = imported_displays(text, imported.name, key)
+            batches.append((kind, [(v, shown.get(v, v)[:100]) for v in sorted(values)]))  # type: ignore[arg-type]
+        for kind, items in batches:
+            if items:
+                result = await subscriptions.add_rules(session, chat_id, kind, items, limit=limit)
+                found = added_lines(result, limit)
+                if kind == "exclude":
+                    found = [line.replace("Now watching", "Now excluding") for line in found]
+                lines += found
+        await subscriptions.update_settings(session, chat_id, scope=imported.scope)
+    scope = "defence cooperation only" if imported.scope == "cooperation" else "all stories"
+    lines.append(f"Scope: {scope}.")
+    if imported.chat_targets or imported.channel_targets:
+        lines.append("Targets in the file were ignored: only the operator's file sets them.")
+    return lines
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,6 +7,15 @@ Life of an alert row::
        |                   +--------------------------------------> failed | dropped
     held (digest mode / quiet hours) --claim_held--> sending --> sent (as one digest)
 
+Story edits (issue 8): when a later report joins a story, ``request_story_edits`` turns its
+``sent`` alerts into ``sent_stale`` (still sent: never re-sent, never dropped); the delivery
+side leases them (``editing``) and edits the message to add the new outlets, then marks them
+``sent`` again with ``edited_count + 1`` and ``next_attempt_at`` = now + ``EDIT_INTERVAL`` as
+"not before". At most ``MAX_EDITS`` edits per alert; digests are never edited (they are
+marked with ``edited_count = MAX_EDITS``).
+
+    sent --request_story_edits--> sent_stale --claim_edits--> editing --> sent (edited_count+1)
+
 A claim is a lease, not a lock: if the process dies mid-send, the row becomes claimable again
 when ``claimed_until`` passes. That is the one at-least-once window: a message Telegram
 accepted whose ``sent`` mark was never committed is sent again after the lease. On PostgreSQL
@@ -25,6 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitors.models import Alert, Chat, WatchRule
 
 MAX_ERROR_CHARS = 500
+MAX_EDITS = 3
+EDIT_INTERVAL = timedelta(seconds=60)
+# Statuses that mean "the chat has the message": sent, plus an edit waiting or in flight.
+SENT_STATUSES = ("sent", "sent_stale", "editing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +249,10 @@ async def mark_digest_sent(
     now: datetime,
 ) -> None:
     await mark_sent(session, alert_ids, message_id=message_id, now=now)
+    # One message covers several stories: never edit it as if it were one alert.
+    await session.execute(
+        update(Alert).where(Alert.id.in_(alert_ids)).values(edited_count=MAX_EDITS)
+    )
     await session.execute(update(Chat).where(Chat.id == chat_id).values(last_digest_at=now))
 
 
@@ -252,5 +269,138 @@ async def pending_count(session: AsyncSession, chat_id: int) -> int:
 
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """Alerts per status; an edit waiting or in flight counts as ``sent``."""
     rows = await session.execute(select(Alert.status, func.count()).group_by(Alert.status))
-    return {status: count for status, count in rows}
+    counts: dict[str, int] = {}
+    for status, count in rows:
+        key = "sent" if status in SENT_STATUSES else status
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+# --- story edits ("also reported by", issue 8) --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEdit:
+    """One sent alert leased for an edit of its message."""
+
+    id: int
+    chat_id: int
+    story_id: int
+    message_id: int
+    edited_count: int
+    matched: tuple[str, ...]
+
+
+async def request_story_edits(session: AsyncSession, story_id: int, *, now: datetime) -> int:
+    """A later report joined ``story_id``: its sent alerts need their message edited; how many.
+
+    Called by the pipeline in the transaction that adds the article. Alerts not yet sent need
+    nothing (they are formatted with the current outlets when sent); alerts edited
+    ``MAX_EDITS`` times already are left alone. ``now`` is accepted for symmetry; the
+    "not before" time of the next edit is kept in ``next_attempt_at`` by ``mark_edited``.
+    """
+    del now
+    result = await session.execute(
+        update(Alert)
+        .where(
+            Alert.story_id == story_id,
+            Alert.status == "sent",
+            Alert.message_id.is_not(None),
+            Alert.edited_count < MAX_EDITS,
+        )
+        .values(status="sent_stale")
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def _edit_due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Alert.status == "sent_stale", Alert.next_attempt_at <= now),
+        and_(Alert.status == "editing", Alert.claimed_until < now),
+    )
+
+
+async def claim_edits(
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedEdit]:
+    """Lease up to ``limit`` alerts whose message is due for an edit (active chats only)."""
+    query = (
+        select(
+            Alert.id,
+            Alert.chat_id,
+            Alert.story_id,
+            Alert.message_id,
+            Alert.edited_count,
+            Alert.matched,
+        )
+        .join(Chat, Chat.id == Alert.chat_id)
+        .where(_edit_due(now), Chat.active.is_(True))
+        .order_by(Alert.next_attempt_at, Alert.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Alert)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_([row[0] for row in rows]))
+        .values(status="editing", claimed_until=now + lease)
+    )
+    return [
+        ClaimedEdit(alert_id, chat_id, story_id, message_id, edited, tuple(matched or ()))
+        for alert_id, chat_id, story_id, message_id, edited, matched in rows
+    ]
+
+
+async def mark_edited(session: AsyncSession, alert_id: int, *, now: datetime) -> None:
+    """The message was edited (or needed no edit): sent again; next edit not before + 60 s."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id)
+        .values(
+            status="sent",
+            edited_count=Alert.edited_count + 1,
+            next_attempt_at=now + EDIT_INTERVAL,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
+async def edit_not_needed(session: AsyncSession, alert_id: int) -> None:
+    """Nothing to add (still one outlet): back to sent without spending an edit."""
+    await session.execute(
+        update(Alert).where(Alert.id == alert_id).values(status="sent", claimed_until=None)
+    )
+
+
+async def retry_edit(session: AsyncSession, alert_id: int, *, at: datetime, error: str) -> None:
+    """Try the edit again at ``at`` (network error, flood control)."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id)
+        .values(
+            status="sent_stale",
+            next_attempt_at=at,
+            claimed_until=None,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+    )
+
+
+async def give_up_edit(session: AsyncSession, alert_id: int, *, error: str) -> None:
+    """The edit cannot be made: the alert stays sent, with no further edits."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id)
+        .values(
+            status="sent",
+            edited_count=MAX_EDITS,
+            claimed_until=None,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,8 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.models import Alert, Chat, WatchRule
 
-RuleKind = Literal["country", "keyword", "exclude"]
+RuleKind = Literal["country", "keyword", "exclude", "list"]
 RULE_KINDS: tuple[RuleKind, ...] = ("country", "keyword", "exclude")
+PHRASE_KINDS = ("keyword", "exclude")
+# A ``list`` rule: the chat follows a named watchlist (value = its name); it counts toward the
+# chat's limit. A ``target`` rule: the watchlist file names the chat as a delivery target; it
+# is owned by ``sync_targets``, never shown or counted as the chat's own.
+TARGET = "target"
 MAX_PHRASE_WORDS = 6
 MAX_PHRASE_CHARS = 100
 
@@ -150,7 +156,9 @@ async def unsubscribe(session: AsyncSession, chat_id: int) -> bool:
 async def count_rules(session: AsyncSession, chat_id: int) -> int:
     return (
         await session.scalar(
-            select(func.count()).select_from(WatchRule).where(WatchRule.chat_id == chat_id)
+            select(func.count())
+            .select_from(WatchRule)
+            .where(WatchRule.chat_id == chat_id, WatchRule.kind != TARGET)
         )
         or 0
     )
@@ -186,7 +194,7 @@ async def add_rules(
             added.append(display)
             room -= 1
     await session.flush()
-    if kind != "country" and added:
+    if kind in PHRASE_KINDS and added:
         keyword_generation += 1
     return AddResult(tuple(added), tuple(existing), tuple(refused))
 
@@ -206,7 +214,7 @@ async def remove_rules(
     for row in rows:
         await session.delete(row)
     await session.flush()
-    if kind != "country" and rows:
+    if kind in PHRASE_KINDS and rows:
         keyword_generation += 1
     return [row.display for row in rows]
 
@@ -215,18 +223,21 @@ async def remove_rule_by_id(session: AsyncSession, chat_id: int, rule_id: int) -
     """Remove one rule of this chat by id (the watchlist's buttons); the rule, if it existed."""
     global keyword_generation
     row = await session.get(WatchRule, rule_id)
-    if row is None or row.chat_id != chat_id:
+    if row is None or row.chat_id != chat_id or row.kind == TARGET:
         return None
     rule = Rule(row.id, row.kind, row.value, row.display)
     await session.execute(delete(WatchRule).where(WatchRule.id == rule_id))
-    if rule.kind != "country":
+    if rule.kind in PHRASE_KINDS:
         keyword_generation += 1
     return rule
 
 
 async def list_rules(session: AsyncSession, chat_id: int) -> list[Rule]:
+    """The chat's own rules (countries, keywords, excludes, followed lists), not file targets."""
     rows = await session.scalars(
-        select(WatchRule).where(WatchRule.chat_id == chat_id).order_by(WatchRule.kind, WatchRule.id)
+        select(WatchRule)
+        .where(WatchRule.chat_id == chat_id, WatchRule.kind != TARGET)
+        .order_by(WatchRule.kind, WatchRule.id)
     )
     return [Rule(r.id, r.kind, r.value, r.display) for r in rows]
 
@@ -270,3 +281,67 @@ async def digest_chats(session: AsyncSession) -> list[ChatSettings]:
 
 async def active_chat_ids(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(Chat.id).where(Chat.active.is_(True))))
+
+
+# --- named watchlists (monitors.watchlists) ---------------------------------------------------
+
+
+async def follow_list(session: AsyncSession, chat_id: int, name: str, *, limit: int) -> AddResult:
+    """Follow a named watchlist; it counts as one item toward the chat's limit."""
+    return await add_rules(session, chat_id, "list", [(name, name)], limit=limit)
+
+
+async def unfollow_list(session: AsyncSession, chat_id: int, name: str) -> bool:
+    """Stop following a named watchlist; True if the chat followed it."""
+    return bool(await remove_rules(session, chat_id, "list", [name]))
+
+
+async def followed_lists(session: AsyncSession, chat_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(WatchRule.value)
+            .where(WatchRule.chat_id == chat_id, WatchRule.kind == "list")
+            .order_by(WatchRule.value)
+        )
+    )
+
+
+def chat_type_for(chat_id: int) -> str:
+    """The type of a chat known only by id: -100… is a channel or supergroup, -… a group."""
+    return "channel" if str(chat_id).startswith("-100") else "group"
+
+
+async def sync_targets(
+    session: AsyncSession, targets: Mapping[str, Iterable[int]], now: datetime
+) -> tuple[int, int]:
+    """Make the ``target`` rules exactly {watchlist name: chat ids}; (added, removed).
+
+    Target chats unknown so far get an active Chat row (type "channel" or "group"); a known
+    chat is (re)activated, since the operator named it in the file.
+    """
+    wanted = {(chat_id, name) for name, ids in targets.items() for chat_id in ids}
+    rows = (await session.scalars(select(WatchRule).where(WatchRule.kind == TARGET))).all()
+    have = {(row.chat_id, row.value): row for row in rows}
+    for key, row in have.items():
+        if key not in wanted:
+            await session.delete(row)
+    for chat_id in sorted({chat_id for chat_id, _ in wanted}):
+        chat = await session.get(Chat, chat_id)
+        if chat is None:
+            session.add(
+                Chat(
+                    id=chat_id,
+                    type=chat_type_for(chat_id),
+                    title=None,
+                    active=True,
+                    subscribed_at=now,
+                )
+            )
+        elif not chat.active:
+            chat.active = True
+    await session.flush()
+    added = sorted(wanted - set(have))
+    for chat_id, name in added:
+        session.add(WatchRule(chat_id=chat_id, kind=TARGET, value=name, display=name))
+    await session.flush()
+    return len(added), len(set(have) - wanted)

@@ -13,12 +13,17 @@ found without looping over chats: every word n-gram of the text (n up to the lon
 phrase) is looked up in the set of distinct watched phrases, cached per process and refreshed
 when a cheap signature query (count, max id, total length) or a local edit says it changed.
 The decision itself is ``decide``, a pure function over plain data.
+
+Named watchlists (``monitors.watchlists``): the caller passes the lists the story matched;
+chats that follow one (rule ``list``) or are its file-defined targets (rule ``target``) are
+found with one more lookup on the same index, and get the alert with ``list:NAME`` and the
+list's terms, unless one of their own ``exclude`` phrases occurs. Still one alert per chat.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -34,6 +39,7 @@ from monitors.models import Alert, Chat, WatchRule
 from monitors.subscriptions import fold_words
 
 _PHRASE_KINDS = ("keyword", "exclude")
+_LIST_KINDS = ("list", "target")  # a chat follows a named watchlist / is one of its targets
 _CACHE_TTL = 300.0  # seconds; a backstop if a signature ever collides
 _INSERT_CHUNK = 500
 
@@ -208,16 +214,82 @@ def _insert_ignoring_duplicates(session: AsyncSession) -> Insert:
     raise NotImplementedError(f"alerts need SQLite or PostgreSQL, not {dialect}")
 
 
-async def enqueue_alerts(session: AsyncSession, story: StoryForAlert, *, now: datetime) -> int:
-    """Write one Alert per matching active chat in the caller's transaction; rows added."""
+async def _list_followers(
+    session: AsyncSession, list_matches: Mapping[str, tuple[str, ...]]
+) -> dict[int, tuple[str, ...]]:
+    """Active chats following (or targeted by) a matched named watchlist, with their terms."""
+    if not list_matches:
+        return {}
+    rows = (
+        await session.execute(
+            select(WatchRule.chat_id, WatchRule.value)
+            .join(Chat, Chat.id == WatchRule.chat_id)
+            .where(
+                WatchRule.kind.in_(_LIST_KINDS),
+                WatchRule.value.in_(sorted(list_matches)),
+                Chat.active.is_(True),
+            )
+        )
+    ).all()
+    terms: dict[int, list[str]] = {}
+    for chat_id, name in sorted(rows):
+        found = terms.setdefault(chat_id, [])
+        for term in (f"list:{name}", *list_matches[name]):
+            if term not in found:
+                found.append(term)
+    return {chat_id: tuple(found) for chat_id, found in terms.items()}
+
+
+async def _excluding(session: AsyncSession, chat_ids: Iterable[int], found: Set[str]) -> set[int]:
+    """Those chats whose own ``exclude`` phrases occur in the story: they veto list matches too."""
+    ids = sorted(chat_ids)
+    if not ids or not found:
+        return set()
+    return set(
+        await session.scalars(
+            select(WatchRule.chat_id).where(
+                WatchRule.kind == "exclude",
+                WatchRule.value.in_(sorted(found)),
+                WatchRule.chat_id.in_(ids),
+            )
+        )
+    )
+
+
+def merge_terms(
+    own: Mapping[int, tuple[str, ...]], lists: Mapping[int, tuple[str, ...]]
+) -> dict[int, tuple[str, ...]]:
+    """One entry per chat: its own matched terms, then those of the lists it follows."""
+    merged = dict(own)
+    for chat_id, terms in lists.items():
+        have = merged.get(chat_id, ())
+        merged[chat_id] = (*have, *(t for t in terms if t not in have))
+    return merged
+
+
+async def enqueue_alerts(
+    session: AsyncSession,
+    story: StoryForAlert,
+    *,
+    now: datetime,
+    list_matches: Mapping[str, tuple[str, ...]] | None = None,
+) -> int:
+    """Write one Alert per matching active chat in the caller's transaction; rows added.
+
+    ``list_matches`` ({watchlist name: matched terms}, from ``monitors.watchlists``) adds the
+    chats that follow those named lists or are their delivery targets.
+    """
     phrases, max_words = await _known_phrases(session)
     found = phrases_in(story_words(story), phrases, max_words)
     candidates = await _candidates(session, story, found)
-    matches = {
+    own = {
         chat_id: terms
         for chat_id, watch in candidates.items()
         if (terms := decide(story, watch, found))
     }
+    followers = await _list_followers(session, list_matches or {})
+    vetoed = await _excluding(session, followers, found)
+    matches = merge_terms(own, {c: t for c, t in followers.items() if c not in vetoed})
     if not matches:
         return 0
     held = await _held_chats(session, matches, now)

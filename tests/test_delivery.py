@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import (
     BadRequest,
@@ -22,7 +22,7 @@ from telegram.error import (
 
 from bot.delivery import Deliverer, DeliveryOutcome, backoff, outcome_for
 from monitors import subscriptions
-from monitors.models import Alert, Chat, Story, StoryCountry
+from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry
 from tests import dbfixtures
 
 # the database fixtures, on SQLite and (when configured) PostgreSQL
@@ -265,3 +265,132 @@ async def test_a_chat_that_is_gone_stops_its_queue(
         rows = (await s.execute(select(Alert.chat_id, Alert.status))).all()
     assert sorted(rows) == [(-9, "sent")] * 3 + [(1, "dropped")] * 3
     assert [chat for chat, _ in bot.sent] == [-9, -9, -9]  # in order, to the new id only
+
+
+# --- story edits: "also reported by" (issue 8) ------------------------------------------------
+
+
+class EditingBot(RecordingBot):
+    """Also records edits; ``edit_errors`` are raised by the next edits, in order."""
+
+    def __init__(self, edit_errors: list[Exception] | None = None) -> None:
+        super().__init__()
+        self.edit_errors = edit_errors or []
+        self.edits: list[tuple[int, int, str]] = []
+
+    async def edit_message_text(
+        self, text: str, *, chat_id: int, message_id: int, **_: Any
+    ) -> Sent:
+        if self.edit_errors:
+            raise self.edit_errors.pop(0)
+        self.edits.append((chat_id, message_id, text))
+        return Sent(message_id)
+
+
+async def report(sessions: async_sessionmaker[AsyncSession], outlet: str) -> None:
+    """Another outlet's article joins story 1."""
+    async with sessions.begin() as s:
+        feed = Feed(url=f"https://{outlet}.example/rss", title=outlet, created_at=NOW)
+        s.add(feed)
+        await s.flush()
+        s.add(
+            Article(
+                feed_id=feed.id,
+                entry_key=outlet,
+                url=f"https://{outlet}.example/1",
+                title="t",
+                published_at=NOW,
+                fetched_at=NOW,
+                story_id=1,
+            )
+        )
+
+
+async def request_edits(sessions: async_sessionmaker[AsyncSession], at: datetime) -> int:
+    from monitors import outbox
+
+    async with sessions.begin() as s:
+        return await outbox.request_story_edits(s, 1, now=at)
+
+
+async def edited_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[int, tuple[str, int]]:
+    async with sessions() as s:
+        rows = await s.execute(select(Alert.chat_id, Alert.status, Alert.edited_count))
+        return {chat: (status, count) for chat, status, count in rows}
+
+
+async def test_story_edits_at_most_three_and_once_a_minute(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, [1])
+    bot = EditingBot()
+    clock = [NOW]
+    deliverer = Deliverer(bot, sessions, clock=lambda: clock[0])  # type: ignore[arg-type]
+    await report(sessions, "Trend")
+    await deliverer.deliver_due()
+    assert await request_edits(sessions, NOW) == 1
+    await deliverer.edit_stale()  # still one outlet: nothing to add, no edit spent
+    assert bot.edits == [] and await edited_counts(sessions) == {1: ("sent", 0)}
+    await report(sessions, "APA")
+    assert await request_edits(sessions, NOW) == 1
+    assert (await statuses(sessions))[1] == "sent_stale"  # still sent: never sent again
+    assert (await deliverer.deliver_due()).sent == 0
+    assert (await deliverer.edit_stale()).sent == 1
+    assert bot.edits[0][:2] == (1, 1) and len(bot.sent) == 1
+    assert "Also reported by: APA" in bot.edits[0][2]
+    assert await edited_counts(sessions) == {1: ("sent", 1)}
+    await request_edits(sessions, NOW)
+    assert (await deliverer.edit_stale()).sent == 0  # not within 60 s of the last edit
+    for minutes in (1, 2):
+        clock[0] = NOW + timedelta(minutes=minutes, seconds=1)
+        assert (await deliverer.edit_stale()).sent == 1
+        await request_edits(sessions, clock[0])
+    assert await edited_counts(sessions) == {1: ("sent", 3)}  # the third edit was the last
+    clock[0] = NOW + timedelta(hours=1)
+    assert (await deliverer.edit_stale()).sent == 0 and len(bot.edits) == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(
+            lambda: BadRequest(
+                "Message is not modified: specified new message content is the same"
+            ),
+            ("sent", 1),
+            id="not modified counts as done",
+        ),
+        pytest.param(
+            lambda: BadRequest("Message to edit not found"), ("sent", 1), id="deleted message"
+        ),
+        pytest.param(lambda: retry_after(5), ("sent_stale", 0), id="flood control: later"),
+        pytest.param(
+            lambda: BadRequest("Can't parse entities"), ("sent", 3), id="other error: give up"
+        ),
+    ],
+)
+async def test_story_edit_errors(
+    sessions: async_sessionmaker[AsyncSession], make: Any, expected: tuple[str, int]
+) -> None:
+    await seed(sessions, [1])
+    bot = EditingBot([make()])
+    deliverer = Deliverer(bot, sessions, clock=lambda: NOW)  # type: ignore[arg-type]
+    await deliverer.deliver_due()
+    await report(sessions, "Trend")
+    await report(sessions, "APA")
+    await request_edits(sessions, NOW)
+    await deliverer.edit_stale()
+    assert (await edited_counts(sessions))[1] == expected
+    assert len(bot.sent) == 1  # never a new message
+
+
+async def test_digest_messages_are_never_edited(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from monitors import outbox
+
+    await seed(sessions, [1])
+    async with sessions.begin() as s:
+        await s.execute(update(Alert).values(status="held"))
+    deliverer = Deliverer(EditingBot(), sessions, clock=lambda: NOW)  # type: ignore[arg-type]
+    assert await deliverer.send_held(1, "Digest") == 1
+    async with sessions.begin() as s:
+        assert await outbox.request_story_edits(s, 1, now=NOW) == 0

@@ -213,3 +213,57 @@ def test_more_button_fits_for_the_most_countries() -> None:
     )
     key = ",".join(["AZ"] * MAX_LATEST_COUNTRIES)
     assert len(callback("more", key, MAX_LATEST, encode_before(far_future)).encode()) <= 64
+
+
+# --- "also reported by" (issue 8) and /lists (issue 7) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outlets", "expected"),
+    [
+        pytest.param(("Trend",), "", id="one outlet: no line"),
+        pytest.param(("Trend", "APA"), "Also reported by: APA", id="a second outlet"),
+        pytest.param(("Trend", "Trend", "APA"), "Also reported by: APA", id="duplicates once"),
+        pytest.param(
+            ("Trend", "A&B <News>"), "Also reported by: A&amp;B &lt;News&gt;", id="escaped"
+        ),
+        pytest.param(
+            ("T", "A", "B", "C", "D", "E", "F"),
+            "Also reported by: A, B, C, D +2",
+            id="at most four, then a count",
+        ),
+    ],
+)
+def test_also_reported_line(outlets: tuple[str, ...], expected: str) -> None:
+    assert formatting.also_reported_line(story(outlets=outlets)) == expected
+
+
+def test_edited_alert_names_the_first_outlet_then_the_others() -> None:
+    text = format_alert(
+        story(outlets=("Trend", "APA", "Report.az")), ("country:AZ",), also_reported=True
+    )
+    check_html(text)
+    assert "📰 Trend · " in text and "Also reported by: APA, Report.az" in text
+    assert format_alert(story(), also_reported=True) == format_alert(story())
+
+
+@pytest.mark.parametrize(
+    ("rows", "followed", "must_contain"),
+    [
+        pytest.param([], [], ["No named watchlists"], id="none configured"),
+        pytest.param(
+            [("caucasus", "South Caucasus", ["AZ", "AM"], ["bayraktar"])],
+            ["caucasus"],
+            ["✅ <b>caucasus</b> — South Caucasus", "Azerbaijan", "bayraktar", "follows: caucasus"],
+            id="followed list marked",
+        ),
+        pytest.param(
+            [("x", "<b>", [], ["s 400"])], [], ["&lt;b&gt;", "Keywords: s 400"], id="escaped"
+        ),
+    ],
+)
+def test_watchlists_text(rows: list, followed: list[str], must_contain: list[str]) -> None:
+    text = formatting.watchlists_text(rows, followed)
+    check_html(text)
+    for part in must_contain:
+        assert part in text

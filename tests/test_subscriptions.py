@@ -85,3 +85,45 @@ async def test_settings_update(sessions: async_sessionmaker[AsyncSession]) -> No
         with pytest.raises(ValueError):
             await subscriptions.update_settings(s, 1, active="no")
         assert [c.id for c in await subscriptions.digest_chats(s)] == [1]
+
+
+async def test_follow_lists_count_toward_the_limit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as s:
+        await subscriptions.subscribe(s, 42, type="private", title=None, now=NOW)
+        await subscriptions.add_rules(s, 42, "country", [("AZ", "Azerbaijan")], limit=2)
+        assert (await subscriptions.follow_list(s, 42, "caucasus", limit=2)).added == ("caucasus",)
+        assert (await subscriptions.follow_list(s, 42, "asia", limit=2)).over_limit == ("asia",)
+        assert await subscriptions.followed_lists(s, 42) == ["caucasus"]
+        assert await subscriptions.unfollow_list(s, 42, "caucasus")
+        assert not await subscriptions.unfollow_list(s, 42, "caucasus")
+
+
+async def test_sync_targets_matches_the_file_exactly(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from sqlalchemy import select
+
+    from monitors.models import Chat, WatchRule
+
+    async def targets(s: AsyncSession) -> set[tuple[int, str]]:
+        rows = await s.execute(
+            select(WatchRule.chat_id, WatchRule.value).where(WatchRule.kind == "target")
+        )
+        return set(rows.all())
+
+    async with sessions.begin() as s:
+        assert await subscriptions.sync_targets(s, {"a": [-1001], "b": [-1001, -5]}, NOW) == (3, 0)
+        assert await targets(s) == {(-1001, "a"), (-1001, "b"), (-5, "b")}
+        channel, group = await s.get(Chat, -1001), await s.get(Chat, -5)
+        assert channel is not None and channel.type == "channel" and channel.active
+        assert group is not None and group.type == "group"
+        # targets are not the chat's own rules: not listed, not counted
+        assert await subscriptions.list_rules(s, -1001) == []
+        assert await subscriptions.count_rules(s, -1001) == 0
+    async with sessions.begin() as s:
+        assert await subscriptions.sync_targets(s, {"a": [-1001]}, NOW) == (0, 2)
+        assert await targets(s) == {(-1001, "a")}
+        assert await subscriptions.sync_targets(s, {}, NOW) == (0, 1)
+        assert await targets(s) == set()

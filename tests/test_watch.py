@@ -229,3 +229,55 @@ async def test_fan_out_to_many_chats(sessions: async_sessionmaker[AsyncSession])
         s = story()
         await add_story(session, s)
         assert await watch.enqueue_alerts(session, s, now=NOW) == 700
+
+
+# --- named watchlists (issue 7) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("own", "lists", "expected"),
+    [
+        pytest.param({1: ("country:AZ",)}, {}, {1: ("country:AZ",)}, id="own rules only"),
+        pytest.param(
+            {}, {2: ("list:x", "country:AZ")}, {2: ("list:x", "country:AZ")}, id="list only"
+        ),
+        pytest.param(
+            {1: ("country:AZ",)},
+            {1: ("list:x", "country:AZ")},
+            {1: ("country:AZ", "list:x")},
+            id="both: one entry, terms once",
+        ),
+    ],
+)
+def test_merge_terms(own: dict, lists: dict, expected: dict) -> None:
+    assert watch.merge_terms(own, lists) == expected
+
+
+async def test_list_followers_and_targets_get_one_alert(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await subscriptions.follow_list(session, 1, "caucasus", limit=50)  # own rule too
+        await chat(session, 2)
+        await subscriptions.follow_list(session, 2, "caucasus", limit=50)
+        await chat(session, 3)
+        await subscriptions.follow_list(session, 3, "asia", limit=50)  # not matched
+        await chat(session, 4)
+        await subscriptions.follow_list(session, 4, "caucasus", limit=50)
+        await subscriptions.unsubscribe(session, 4)  # inactive
+        await chat(session, 5, exclude=["drones"])  # its own exclude vetoes list matches too
+        await subscriptions.follow_list(session, 5, "caucasus", limit=50)
+        await subscriptions.sync_targets(session, {"caucasus": [-1009]}, NOW)
+        s = story()
+        await add_story(session, s)
+        matched = {"caucasus": ("country:AZ",)}
+        assert await watch.enqueue_alerts(session, s, now=NOW, list_matches=matched) == 3
+        assert await watch.enqueue_alerts(session, s, now=NOW, list_matches=matched) == 0
+    async with sessions.begin() as session:
+        got = await alerts(session)
+    assert got == {
+        1: ("pending", ["country:AZ", "list:caucasus"]),
+        2: ("pending", ["list:caucasus", "country:AZ"]),
+        -1009: ("pending", ["list:caucasus", "country:AZ"]),
+    }

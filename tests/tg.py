@@ -123,7 +123,9 @@ class TgUser:
             return {"id": self.chat_id, "type": "private", "first_name": "Tester"}
         return {"id": self.chat_id, "type": self.chat_type, "title": f"Group {self.chat_id}"}
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, reply_to: BotMessage | None = None) -> None:
+        """Send text (a command when it starts with '/'), optionally as a reply to a bot message
+        (its document, if any, comes along: how /import reads a file)."""
         body: dict[str, Any] = {
             "botToken": self.token,
             "date": int(time.time()),
@@ -131,6 +133,13 @@ class TgUser:
             "from": self._from,
             "chat": self._chat,
         }
+        if reply_to is not None:
+            body["reply_to_message"] = {
+                "message_id": reply_to.message_id,
+                "date": int(reply_to.time) or int(time.time()),
+                "chat": self._chat,
+                **{k: v for k, v in reply_to.sent.items() if k in ("document", "text", "caption")},
+            }
         route = "/sendMessage"
         if text.startswith("/"):
             body["entities"] = [
@@ -184,9 +193,11 @@ class TgUser:
             self.inbox.remove(m)
         return taken
 
-    def ask(self, text: str, timeout: float = 15.0) -> BotMessage:
+    def ask(
+        self, text: str, timeout: float = 15.0, reply_to: BotMessage | None = None
+    ) -> BotMessage:
         """Send a command and return the bot's next new (not edited) message."""
-        self.send(text)
+        self.send(text, reply_to)
         return self.wait_messages(1, timeout, predicate=lambda m: not m.edited)[0]
 
 
@@ -270,6 +281,16 @@ class Emulator:
     def messages(self, token: str, chat_id: int | None = None) -> list[BotMessage]:
         rows = self.get("/_emu/messages", token=token, chat_id=chat_id)["result"]
         return [BotMessage.from_record(r) for r in rows]
+
+    def file(self, file_id: str) -> bytes:
+        """The bytes of a file the bot uploaded (sendDocument, …)."""
+        response = self.http.get("/_emu/file", params={"file_id": file_id})
+        response.raise_for_status()
+        return response.content
+
+    def register_chats(self, *chats: dict[str, Any]) -> None:
+        """Make chats known (e.g. a channel ``{"id": -100…, "type": "channel"}``)."""
+        self.post("/_emu/chats", {"chats": list(chats)})
 
     def add_fault(self, **spec: Any) -> dict[str, Any]:
         return self.post("/_emu/faults", spec)["result"]  # type: ignore[no-any-return]

@@ -1,0 +1,87 @@
+"""One alert per event (issue 8), Telegram side: when a second outlet reports a story the chat
+was already alerted about, the chat gets no new message; the sent alert is edited to add
+"Also reported by …". End to end: the real bot process, the tg-emulator, two served feeds.
+
+The pipeline asks for the edit (``outbox.request_story_edits``) when an article joins an
+existing story; until it does, the end-to-end test is an expected failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from tests.feedserver import FeedServer
+from tests.test_bot_e2e import ADMIN, bot_env
+from tests.tg import BotProcess, Emulator, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+PIPELINE_REQUESTS_EDITS = "request_story_edits" in (REPO / "monitors/pipeline.py").read_text()
+
+TOKEN = "454545:DEFWATCH-EDITS"
+TITLE = "Azerbaijan and Pakistan sign defence industry cooperation plan"
+SUMMARY = (
+    "Azerbaijan's defence industry minister and Pakistan's defence production secretary signed "
+    "a plan on joint production of military equipment in Baku on Tuesday."
+)
+
+
+def rss(outlet: str, host: str, guid: str, title: str, summary: str, when: datetime) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{outlet}</title><link>https://{host}/</link><description>test</description>"
+        f"<item><title>{title}</title><link>https://{host}/news/{guid}</link>"
+        f'<guid isPermaLink="false">{guid}</guid><pubDate>{format_datetime(when)}</pubDate>'
+        f"<description>{summary}</description></item></channel></rss>"
+    )
+
+
+@pytest.fixture
+def bot(tg_emulator: Emulator, tmp_path: Path) -> Iterator[BotProcess]:
+    process = BotProcess(
+        tg_emulator, TOKEN, bot_env(tg_emulator, tmp_path, TOKEN), tmp_path / "bot.log"
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        print(f"--- bot log ---\n{process.log()[-4000:]}")
+
+
+@pytest.mark.emulator
+@pytest.mark.xfail(
+    not PIPELINE_REQUESTS_EDITS, reason="pipeline does not request edits yet", raises=TimeoutError
+)
+def test_second_outlet_edits_the_alert_instead_of_a_new_message(
+    tg_emulator: Emulator, bot: BotProcess, feed_server: FeedServer
+) -> None:
+    user = tg_emulator.user(TOKEN, 3001)
+    user.ask("/start")
+    user.ask("/watch azerbaijan")
+    admin = tg_emulator.user(TOKEN, ADMIN)
+    now = datetime.now(UTC)
+
+    first = feed_server.add(
+        "/trend.xml", rss("Trend News", "trend.example", "t-1", TITLE, SUMMARY, now)
+    )
+    admin.ask(f"/addfeed {first}")
+    [alert] = user.wait_messages(1, timeout=30)
+    assert TITLE in alert.text and "Also reported by" not in alert.text
+
+    near_same = SUMMARY.replace("on Tuesday", "on Tuesday, the ministry said")
+    second = feed_server.add(
+        "/apa.xml", rss("APA Defence", "apa.example", "a-77", TITLE, near_same, now)
+    )
+    admin.ask(f"/addfeed {second}")
+    wait_until(lambda: feed_server.hits("/apa.xml") >= 1, 20, "the second outlet's first poll")
+    [edited] = user.wait_messages(1, timeout=20, predicate=lambda m: m.edited)
+    assert edited.message_id == alert.message_id
+    assert "Also reported by: APA Defence" in edited.text and "Trend News" in edited.text
+    time.sleep(1.5)
+    user.poll()
+    assert [m for m in user.inbox if not m.edited] == [], "a second message for one event"
