@@ -211,7 +211,10 @@ async def _poll_forever(monitor: Any) -> None:
     try:
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
+        # Let a cycle in flight finish its transaction rather than cancelling it midway.
+        scheduler.pause()
+        async with monitor.cycle_lock:
+            scheduler.shutdown(wait=False)
 
 
 async def _print_new_stories(monitor: Any, story_ids: Sequence[int]) -> None:

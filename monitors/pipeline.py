@@ -2,12 +2,16 @@
 
     fetch (conditional GET)           no database session is open during network I/O
       -> unchanged?  304 or the same body hash: record and stop
-      -> parse (in a worker thread)   a document that is not a feed is a feed error
+      -> parse (in the CPU pool)      a document that is not a feed is a feed error
       -> drop entries already stored  one short read
-      -> classify + sign new entries  pure, in a worker thread
+      -> classify + sign new entries  pure, in the CPU pool
       -> store                        ONE transaction: articles, stories (clustered), the
                                       outbox rows for every chat the stories alert, and the
                                       feed's new validators and schedule
+The CPU pool is ``PollContext.executor`` (the runner gives it a process pool, so parsing runs
+on every core and off the event loop; None means a worker thread). On SQLite, write
+transactions take ``PollContext.write_lock`` first: SQLite has one writer at a time, and
+queueing writers here (holding no connection) beats them spinning in its busy handler.
 Any ``FeedError`` is recorded on the feed's row and the feed is retried with backoff;
 nothing else about the feed changes, so no entry is lost (the next successful fetch sees it).
 """
@@ -16,9 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +43,7 @@ from monitors.store import FeedSnapshot
 from monitors.watch import enqueue_alerts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,8 @@ class PollContext:
     interval: float
     max_backoff: float
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    executor: Executor | None = None  # parse + classify run here (None: a worker thread)
+    write_lock: asyncio.Lock | None = None  # serialises write transactions (SQLite)
 
 
 async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
@@ -76,22 +89,22 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
         if result.body_sha256 == feed.body_sha256:
             return await _record_unchanged(feed, ctx, "unchanged")
         fetched_at = ctx.clock()
-        parsed = await asyncio.to_thread(
-            parse_feed,
+        parsed = await _off_loop(
+            ctx,
+            parse_feed_job,
             result.body,
-            url=result.final_url or feed.url,
-            fetched_at=fetched_at,
-            content_type=result.content_type,
+            result.final_url or feed.url,
+            fetched_at,
+            result.content_type,
         )
     except FeedError as exc:
         return await _record_failure(feed, ctx, exc)
 
     fresh = await _new_entries(feed, parsed, ctx)
-    classified = await asyncio.to_thread(classify_entries, fresh)
+    classified = await _off_loop(ctx, classify_entries, fresh) if fresh else []
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
-    async with ctx.sessions.begin() as session:
-        for item in classified:
-            await _store_entry(session, feed, item, fetched_at, outcome)
+    async with write_transaction(ctx) as session:
+        await store_classified(session, feed.id, classified, fetched_at, outcome)
         await store.record_poll_success(
             session,
             feed.id,
@@ -104,6 +117,47 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
             title=parsed.title,
         )
     return outcome
+
+
+async def _off_loop(ctx: PollContext, function: Callable[..., T], *args: object) -> T:
+    """``function(*args)`` in the CPU pool (or a worker thread), awaited without blocking."""
+    return await asyncio.get_running_loop().run_in_executor(ctx.executor, function, *args)
+
+
+@asynccontextmanager
+async def write_transaction(ctx: PollContext) -> AsyncIterator[AsyncSession]:
+    """One write transaction, queued behind ``ctx.write_lock`` when there is one."""
+    async with ctx.write_lock or nullcontext(), ctx.sessions.begin() as session:
+        yield session
+
+
+def parse_feed_job(
+    body: bytes, url: str, fetched_at: datetime, content_type: str | None
+) -> ParsedFeed:
+    """``parse_feed`` with positional arguments (what an executor can pickle and call)."""
+    return parse_feed(body, url=url, fetched_at=fetched_at, content_type=content_type)
+
+
+def warm_up_worker(parent_pid: int | None = None) -> None:
+    """Pool worker start: build the classifier's tables once; exit when ``parent_pid`` dies.
+
+    A worker is a child of the fork server, not of the monitor, so nothing else would tell it
+    that the monitor was killed (SIGKILL): a daemon thread checks once a second.
+    """
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    classify("warm-up", "", "en")
+
+
+def _exit_with(parent_pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # alive, owned by someone else (pid reused: also gone)
+            os._exit(0)
 
 
 def classify_entries(entries: list[NormalisedEntry]) -> list[ClassifiedEntry]:
@@ -139,21 +193,42 @@ async def _new_entries(
     return fresh
 
 
-async def _store_entry(
+async def store_classified(
     session: AsyncSession,
-    feed: FeedSnapshot,
-    item: ClassifiedEntry,
+    feed_id: int,
+    classified: list[ClassifiedEntry],
     fetched_at: datetime,
     outcome: FeedOutcome,
 ) -> None:
+    """Store a feed's new entries in the caller's transaction, each in its story."""
+    # Stories of already stored pages, for all entries at once (one query, not one each);
+    # kept up to date below as this feed's own articles join stories.
+    urls = [item.entry.url for item in classified if item.entry.url]
+    url_story = await store.known_urls(session, urls)
+    for item in classified:
+        await _store_entry(session, feed_id, item, fetched_at, outcome, url_story)
+
+
+async def _store_entry(
+    session: AsyncSession,
+    feed_id: int,
+    item: ClassifiedEntry,
+    fetched_at: datetime,
+    outcome: FeedOutcome,
+    url_story: dict[str, int],
+) -> None:
     article_id = await store.insert_article(
-        session, feed.id, item.entry, item.verdict, fetched_at=fetched_at
+        session, feed_id, item.entry, item.verdict, fetched_at=fetched_at
     )
     if article_id is None:  # another worker stored it first
         return
     outcome.new_articles += 1
-    story_id, reason, is_new, alertable = await _place_in_story(session, item, fetched_at)
+    story_id, reason, is_new, alertable = await _place_in_story(
+        session, item, fetched_at, url_story
+    )
     await store.attach_article(session, article_id, story_id, reason)
+    if item.entry.url:
+        url_story.setdefault(item.entry.url, story_id)
     if is_new:
         outcome.new_story_ids.append(story_id)
     if alertable:
@@ -165,7 +240,7 @@ async def _store_entry(
 
 
 async def _place_in_story(
-    session: AsyncSession, item: ClassifiedEntry, now: datetime
+    session: AsyncSession, item: ClassifiedEntry, now: datetime, url_story: dict[str, int]
 ) -> tuple[int, str | None, bool, bool]:
     """Join the article to the story it reports, or start one.
 
@@ -175,12 +250,10 @@ async def _place_in_story(
     uniqueness, so later reports never alert twice.
     """
     entry, verdict, signature = item.entry, item.verdict, item.signature
-    if entry.url:  # the same page from two feeds (a wire story syndicated) is one story
-        same_url = await store.known_urls(session, [entry.url])
-        if entry.url in same_url:
-            story_id = same_url[entry.url]
-            became = await _join(session, story_id, item, now)
-            return story_id, "same canonical URL", False, became
+    if entry.url and entry.url in url_story:  # the same page from two feeds is one story
+        story_id = url_story[entry.url]
+        became = await _join(session, story_id, item, now)
+        return story_id, "same canonical URL", False, became
     since = entry.published_at - cluster.candidate_window
     candidates = await store.candidate_stories(session, verdict.participants, since=since)
     match = cluster.best_match(
@@ -216,7 +289,7 @@ def _story_for_alert(story_id: int, item: ClassifiedEntry) -> StoryForAlert:
 async def _record_unchanged(feed: FeedSnapshot, ctx: PollContext, status: str) -> FeedOutcome:
     now = ctx.clock()
     delay = next_poll_delay(0, interval=ctx.interval)
-    async with ctx.sessions.begin() as session:
+    async with write_transaction(ctx) as session:
         await store.record_poll_success(
             session, feed.id, now=now, status=status, next_poll_at=now + timedelta(seconds=delay)
         )
@@ -234,7 +307,7 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
     )
     message = str(exc) or exc.__class__.__name__
     log.warning("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
-    async with ctx.sessions.begin() as session:
+    async with write_transaction(ctx) as session:
         await store.record_poll_failure(
             session,
             feed.id,

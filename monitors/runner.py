@@ -6,21 +6,25 @@
         report = await monitor.poll_cycle()       # every due feed, once
 
 A cycle claims due feeds in batches (a lease per feed, so several workers share the work),
-polls each batch concurrently (the fetcher bounds concurrency globally and per host), and
-returns what it found. Overlapping cycles in one process are serialised by a lock; the
-scheduler coalesces missed runs.
+polls them concurrently (the fetcher bounds concurrency globally and per host), claiming the
+next batch as soon as half of the feeds in flight are done so that one slow feed never holds
+up the rest, and returns what it found. Parsing and classifying run in a process pool (one
+worker per core), off the event loop. Overlapping cycles in one process are serialised by a
+lock; the scheduler coalesces missed runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import socket
 import tomllib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +36,13 @@ from monitors import store
 from monitors.db import open_database, redacted
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher, FetchLimits
-from monitors.pipeline import FeedOutcome, PollContext, poll_feed
+from monitors.pipeline import (
+    FeedOutcome,
+    PollContext,
+    poll_feed,
+    warm_up_worker,
+    write_transaction,
+)
 from monitors.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,6 +121,7 @@ class Monitor:
         fetcher: Fetcher,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        executor: Executor | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -125,6 +136,9 @@ class Monitor:
             interval=settings.poll_interval,
             max_backoff=settings.max_backoff,
             clock=clock,
+            executor=executor,
+            # SQLite has one writer at a time: queue write transactions here, not in SQLite.
+            write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
         )
 
     @classmethod
@@ -133,13 +147,20 @@ class Monitor:
         """Open the database (migrating it), seed default feeds once, start the HTTP client."""
         log.info("database: %s", redacted(settings.database_url))
         engine, sessions = await open_database(settings.database_url)
+        executor = cpu_pool()
         try:
             if seed:
                 await seed_default_feeds(sessions, settings.feeds_file)
             async with Fetcher(fetch_limits(settings)) as fetcher:
-                yield cls(settings, engine, sessions, fetcher)
+                yield cls(settings, engine, sessions, fetcher, executor=executor)
         finally:
+            executor.shutdown(wait=True, cancel_futures=True)
             await engine.dispose()
+
+    @property
+    def cycle_lock(self) -> asyncio.Lock:
+        """Held while a cycle runs: take it to wait for the cycle in flight (shutdown)."""
+        return self._cycle_lock
 
     async def poll_cycle(self, *, every_feed: bool = False) -> PollReport:
         """Poll every feed that is due now, in leased batches, until none is left.
@@ -148,24 +169,42 @@ class Monitor:
         """
         report = PollReport()
         started = self.clock() if every_feed else None
+        tasks: list[asyncio.Task[FeedOutcome]] = []
+        running: set[asyncio.Task[FeedOutcome]] = set()
         async with self._cycle_lock:
-            while True:
-                batch = await self._claim_batch(started)
-                if not batch:
-                    break
-                outcomes = await asyncio.gather(*(poll_feed(f, self.context) for f in batch))
-                report.outcomes.extend(outcomes)
+            try:
+                while True:
+                    batch = await self._claim_batch(started, CLAIM_BATCH - len(running))
+                    if not batch and not running:
+                        break
+                    for feed in batch:
+                        task = asyncio.create_task(poll_feed(feed, self.context))
+                        tasks.append(task)
+                        running.add(task)
+                    # Refill when half the feeds in flight are done (or all, if none was due).
+                    while running and (not batch or len(running) > CLAIM_BATCH // 2):
+                        done, running = await asyncio.wait(
+                            running, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            task.result()  # an unexpected error stops the cycle at once
+            finally:
+                for task in running:
+                    task.cancel()
+            report.outcomes.extend(task.result() for task in tasks)
         if report.outcomes:
             log.info("%s", report.summary())
         return report
 
-    async def _claim_batch(self, not_polled_since: datetime | None) -> list[store.FeedSnapshot]:
-        async with self.sessions.begin() as session:
+    async def _claim_batch(
+        self, not_polled_since: datetime | None, limit: int
+    ) -> list[store.FeedSnapshot]:
+        async with write_transaction(self.context) as session:
             return await store.claim_due_feeds(
                 session,
                 not_polled_since=not_polled_since,
                 now=self.clock(),
-                limit=CLAIM_BATCH,
+                limit=limit,
                 owner=self.worker_id,
                 lease=timedelta(seconds=self.settings.lease_seconds),
             )
@@ -174,6 +213,22 @@ class Monitor:
         older_than = self.clock() - timedelta(days=self.settings.retention_days)
         async with self.sessions.begin() as session:
             return await store.purge_old_articles(session, older_than=older_than)
+
+
+def cpu_pool() -> ProcessPoolExecutor:
+    """One worker process per core for parse + classify; they start on first use.
+
+    Workers come from a fork server that has already imported the pipeline (no fork of this
+    process, its threads or its sockets), and each builds the classifier's tables once.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitors.pipeline"])
+    return ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 1,
+        mp_context=context,
+        initializer=warm_up_worker,
+        initargs=(os.getpid(),),
+    )
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:

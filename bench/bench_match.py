@@ -1,0 +1,246 @@
+"""Matching: which chats a story alerts, through monitors.watch, against a loop over every chat.
+
+    python bench/bench_match.py [--chats 1000,10000,100000] [--stories 100] [--seed 1]
+
+For each size a temp SQLite database (migrated by the app) gets that many chats, each watching
+5 countries (of 200 codes) and 5 keyword phrases (of 5,000), inserted in bulk. Two kinds of
+story are matched:
+
+* ``typical``: 2 random participant countries and a text that names 3 random watched phrases,
+  so the chats it alerts grow in proportion to the chats (about 5 % of them);
+* ``targeted``: a country and a phrase that exactly 10 chats watch at every size, so the
+  answer stays the same size and only the cost of *finding* it can grow.
+
+Columns (milliseconds per story):
+
+* ``find`` - watch.py's own path minus the outbox write: the phrase cache check
+  (``_known_phrases``, one aggregate query per call), ``phrases_in`` over the story's n-grams,
+  the index lookups (``_candidates``) and ``decide`` per candidate;
+* ``find-q`` - the same without the per-call phrase-cache check (what ``find`` would cost if
+  the cache signature were not re-read for every story);
+* ``enqueue`` - the whole ``enqueue_alerts`` (find + held-chat query + outbox insert), each in
+  a transaction that is rolled back;
+* ``naive`` - a loop over every chat's rules in memory (``decide`` per chat, its phrases
+  checked against the story's n-grams), the rules already loaded; the baseline (timed on
+  the first 30 stories; both must find the same chats or the benchmark stops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table, verdict
+
+from monitors import watch
+from monitors.db import open_database
+from monitors.domain import StoryForAlert
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXY"
+CODES = [a + b for a in LETTERS for b in LETTERS[:8]][:200]
+FILLER_TEXT = (
+    "the ministers met on tuesday to discuss matters of mutual interest and agreed to continue "
+    "talks next month according to officials who spoke on condition of anonymity"
+)
+FILLER = FILLER_TEXT.split()
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+NAIVE_STORIES = 30
+
+
+def phrase_pool(rng: random.Random, size: int) -> list[str]:
+    words = [f"term{n:04d}" for n in range(size)]
+    pool = []
+    for n in range(size):
+        pool.append(words[n] if n % 5 else f"{words[n]} {words[rng.randrange(size)]}")
+    return pool
+
+
+def populate(db: Path, chats: int, rng: random.Random, pool: list[str]) -> None:
+    """Chats and rules in bulk (executemany), plus 10 'needle' chats and the story rows."""
+    created = NOW.replace(tzinfo=None).isoformat(sep=" ")
+    with sqlite3.connect(db) as connection:
+        connection.executemany(
+            "INSERT INTO chat (id, type, active, delivery_mode, digest_time, timezone, scope,"
+            " subscribed_at) VALUES (?, 'private', 1, 'instant', '08:00', 'UTC', 'cooperation', ?)",
+            ((chat, created) for chat in range(1, chats + 1)),
+        )
+
+        def rules():
+            for chat in range(1, chats + 1):
+                for code in rng.sample(CODES, 5):
+                    yield chat, "country", code, code
+                for phrase in rng.sample(pool, 5):
+                    yield chat, "keyword", phrase, phrase
+            for chat in range(1, 11):  # the targeted story's audience, at every size
+                yield chat, "country", "ZZ", "ZZ"
+                yield chat, "keyword", "needle phrase", "needle phrase"
+
+        connection.executemany(
+            "INSERT INTO watch_rule (chat_id, kind, value, display) VALUES (?, ?, ?, ?)", rules()
+        )
+        connection.executemany(
+            "INSERT INTO story (id, title, summary, published_at, first_seen_at, last_seen_at,"
+            " score, is_defence_cooperation, evidence, signature, article_count)"
+            " VALUES (?, 't', '', ?, ?, ?, 1.0, 1, '[]', '{}', 1)",
+            ((n, created, created, created) for n in range(1, 100_001)),
+        )
+        connection.execute("ANALYZE")
+
+
+def stories(rng: random.Random, pool: list[str], count: int, kind: str) -> list[StoryForAlert]:
+    out = []
+    for n in range(count):
+        if kind == "typical":
+            participants = tuple(rng.sample(CODES, 2))
+            words = rng.sample(FILLER, 12) + rng.sample(pool, 3) + rng.sample(FILLER, 8)
+        else:
+            participants = ("ZZ",)
+            words = [*rng.sample(FILLER, 12), "needle", "phrase", *rng.sample(FILLER, 8)]
+        out.append(
+            StoryForAlert(
+                story_id=n + 1,
+                title=" ".join(words[:10]),
+                summary=" ".join(words[10:]),
+                participants=participants,
+                mentioned=(),
+                is_defence_cooperation=True,
+                cooperation_type="exercise",
+                published_at=NOW,
+            )
+        )
+    return out
+
+
+def load_all(db: Path) -> list[watch.ChatWatch]:
+    """Every chat's rules in memory, for the naive loop (not timed)."""
+    rules: dict[int, dict[str, set[str]]] = {}
+    with sqlite3.connect(db) as connection:
+        for chat, kind, value in connection.execute("SELECT chat_id, kind, value FROM watch_rule"):
+            rules.setdefault(chat, {"country": set(), "keyword": set(), "exclude": set()})[
+                kind
+            ].add(value)
+    return [
+        watch.ChatWatch(
+            chat, "cooperation", frozenset(r["country"]), frozenset(r["keyword"]),
+            frozenset(r["exclude"]),
+        )
+        for chat, r in rules.items()
+    ]  # fmt: skip
+
+
+def naive(story: StoryForAlert, everyone: list[watch.ChatWatch]) -> list[int]:
+    words = watch.story_words(story)
+    grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    hits = []
+    for chat in everyone:
+        found = {p for p in chat.keywords | chat.excludes if p in grams}
+        if watch.decide(story, chat, found):
+            hits.append(chat.chat_id)
+    return hits
+
+
+async def measure(db: Path, items: list[StoryForAlert], everyone: list[watch.ChatWatch]):
+    engine, sessions = await open_database(f"sqlite:///{db}")
+    try:
+        find, find_cached, enqueue, naive_ms, matched = [], [], [], [], []
+        async with sessions() as session:
+            await watch._known_phrases(session)  # warm the per-process phrase cache
+            for story in items:
+                started = time.perf_counter()
+                phrases, max_words = await watch._known_phrases(session)
+                checked = time.perf_counter()
+                found = watch.phrases_in(watch.story_words(story), phrases, max_words)
+                candidates = await watch._candidates(session, story, found)
+                hits = [c for c, w in candidates.items() if watch.decide(story, w, found)]
+                done = time.perf_counter()
+                find.append(done - started)
+                find_cached.append(done - checked)
+                matched.append(len(hits))
+                if len(naive_ms) < NAIVE_STORIES:  # slow at 100k chats: a sample is enough
+                    started = time.perf_counter()
+                    naive_hits = naive(story, everyone)
+                    naive_ms.append(time.perf_counter() - started)
+                    if sorted(naive_hits) != sorted(hits):
+                        raise SystemExit(f"story {story.story_id}: index and naive disagree")
+        for story in items:
+            async with sessions() as session:
+                started = time.perf_counter()
+                await watch.enqueue_alerts(session, story, now=NOW)
+                enqueue.append(time.perf_counter() - started)
+                await session.rollback()
+    finally:
+        await engine.dispose()
+    ms = [1000 * statistics.median(x) for x in (find, find_cached, enqueue, naive_ms)]
+    return statistics.mean(matched), ms
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chats", default="1000,10000,100000")
+    parser.add_argument("--stories", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.chats.split(",")]
+    rows: list[list[object]] = []
+    results: dict[tuple[int, str], list[float]] = {}
+    for chats in sizes:
+        rng = random.Random(args.seed)
+        pool = phrase_pool(rng, 5000)
+        with tempfile.TemporaryDirectory(prefix="defwatch-bench-match-") as tmp:
+            db = Path(tmp) / "match.db"
+            asyncio.run(_migrate(db))
+            started = time.perf_counter()
+            populate(db, chats, rng, pool)
+            build = time.perf_counter() - started
+            everyone = load_all(db)
+            for kind in ("typical", "targeted"):
+                items = stories(rng, pool, args.stories, kind)
+                matched, ms = asyncio.run(measure(db, items, everyone))
+                results[(chats, kind)] = ms
+                rows.append([f"{chats:,} chats, {kind}", matched, *ms, f"{ms[3] / ms[0]:.1f}x"])
+        print(
+            f"{chats:,} chats: {10 * chats + 20:,} rules inserted in {build:.1f} s", file=sys.stderr
+        )
+    print(
+        table(
+            f"matching one story (median ms per story over {args.stories} stories)",
+            ["", "chats hit", "find", "find-q", "enqueue", "naive", "naive/find"],
+            rows,
+        )
+    )
+    checks = []
+    if 10_000 in sizes:
+        for kind in ("typical", "targeted"):
+            ms = results[(10_000, kind)][0]
+            checks.append([f"find < 1 ms at 10k chats ({kind})", f"{ms:.2f} ms", verdict(ms < 1)])
+    small, large = sizes[0], sizes[-1]
+    if large > small:
+        growth = results[(large, "targeted")][0] / results[(small, "targeted")][0]
+        checks.append(
+            [
+                f"sublinear: targeted find x{large // small} chats",
+                f"x{growth:.2f} time",
+                verdict(growth < large / small / 2),
+            ]
+        )
+    print()
+    print(table("targets", ["target", "measured", "verdict"], checks))
+    return 0
+
+
+async def _migrate(db: Path) -> None:
+    engine, _ = await open_database(f"sqlite:///{db}")
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
