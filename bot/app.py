@@ -153,7 +153,7 @@ async def post_init(application: Application) -> None:
     gazetteer = default_gazetteer()
     resolve = h.make_resolver(gazetteer)
     registry = open_watchlists(settings, h.ResolverAdapter(resolve))
-    monitor.watchlists = registry  # type: ignore[attr-defined]  # the poll computes list matches
+    monitor.watchlists = registry  # the poll computes list matches from it
     application.bot_data["watchlists"] = registry
     application.bot_data["state"] = h.BotState(
         settings=settings,

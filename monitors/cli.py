@@ -179,6 +179,8 @@ async def _poll_forever(monitor: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if monitor.watchlists is not None and hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, monitor.watchlists.reload)
 
     async def tick() -> None:
         report = await monitor.poll_cycle()

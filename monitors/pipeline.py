@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, store
+from monitors import cluster, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
@@ -41,6 +41,7 @@ from monitors.fetch import Fetcher
 from monitors.parse import parse_feed
 from monitors.store import FeedSnapshot
 from monitors.watch import enqueue_alerts
+from monitors.watchlists import Watchlist, matching_lists
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class PollContext:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     executor: Executor | None = None  # parse + classify run here (None: a worker thread)
     write_lock: asyncio.Lock | None = None  # serialises write transactions (SQLite)
+    # The named watchlists in force now (the registry may reload them between polls).
+    watchlists: Callable[[], Mapping[str, Watchlist]] = dict
 
 
 async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
@@ -104,7 +107,9 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
     classified = await _off_loop(ctx, classify_entries, fresh) if fresh else []
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
     async with write_transaction(ctx) as session:
-        await store_classified(session, feed.id, classified, fetched_at, outcome)
+        await store_classified(
+            session, feed.id, classified, fetched_at, outcome, lists=ctx.watchlists()
+        )
         await store.record_poll_success(
             session,
             feed.id,
@@ -180,15 +185,26 @@ def classify_entries(entries: list[NormalisedEntry]) -> list[ClassifiedEntry]:
 async def _new_entries(
     feed: FeedSnapshot, parsed: ParsedFeed, ctx: PollContext
 ) -> list[NormalisedEntry]:
+    """Entries not stored yet for this feed, by entry key and by canonical URL.
+
+    The URL check keeps a feed that mints a new guid for the same page on every fetch from
+    storing that page again and again.
+    """
     keys = [entry.entry_key for entry in parsed.entries]
+    urls = [entry.url for entry in parsed.entries if entry.url]
     async with ctx.sessions() as session:
         known = await store.existing_entry_keys(session, feed.id, keys)
+        known_urls = await store.existing_feed_urls(session, feed.id, urls)
     seen: set[str] = set()
     fresh = []
     for entry in parsed.entries:
         if entry.entry_key in known or entry.entry_key in seen:
             continue
+        if entry.url and (entry.url in known_urls or entry.url in seen):
+            continue
         seen.add(entry.entry_key)
+        if entry.url:
+            seen.add(entry.url)
         fresh.append(entry)
     return fresh
 
@@ -199,14 +215,25 @@ async def store_classified(
     classified: list[ClassifiedEntry],
     fetched_at: datetime,
     outcome: FeedOutcome,
+    *,
+    lists: Mapping[str, Watchlist] | None = None,
 ) -> None:
     """Store a feed's new entries in the caller's transaction, each in its story."""
+    # Writers on PostgreSQL run in parallel: two feeds carrying the same page or the same
+    # event must not both start a story for it. Their transactions take these locks first.
+    await store.advisory_lock(session, *_story_lock_names(classified))
     # Stories of already stored pages, for all entries at once (one query, not one each);
     # kept up to date below as this feed's own articles join stories.
     urls = [item.entry.url for item in classified if item.entry.url]
     url_story = await store.known_urls(session, urls)
     for item in classified:
-        await _store_entry(session, feed_id, item, fetched_at, outcome, url_story)
+        await _store_entry(session, feed_id, item, fetched_at, outcome, url_story, lists or {})
+
+
+def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:
+    names = {f"url:{item.entry.url}" for item in classified if item.entry.url}
+    names.update(f"event:{','.join(sorted(item.verdict.participants))}" for item in classified)
+    return names
 
 
 async def _store_entry(
@@ -216,6 +243,7 @@ async def _store_entry(
     fetched_at: datetime,
     outcome: FeedOutcome,
     url_story: dict[str, int],
+    lists: Mapping[str, Watchlist],
 ) -> None:
     article_id = await store.insert_article(
         session, feed_id, item.entry, item.verdict, fetched_at=fetched_at
@@ -231,11 +259,14 @@ async def _store_entry(
         url_story.setdefault(item.entry.url, story_id)
     if is_new:
         outcome.new_story_ids.append(story_id)
+    else:  # sent alerts of the story get "also reported by" (the outbox limits the edits)
+        await outbox.request_story_edits(session, story_id, now=fetched_at)
     if alertable:
         if item.verdict.defence_cooperation and story_id not in outcome.cooperation_story_ids:
             outcome.cooperation_story_ids.append(story_id)
+        story = _story_for_alert(story_id, item)
         outcome.alerts += await enqueue_alerts(
-            session, _story_for_alert(story_id, item), now=fetched_at
+            session, story, now=fetched_at, list_matches=matching_lists(story, lists)
         )
 
 
@@ -254,8 +285,12 @@ async def _place_in_story(
         story_id = url_story[entry.url]
         became = await _join(session, story_id, item, now)
         return story_id, "same canonical URL", False, became
-    since = entry.published_at - cluster.candidate_window
-    candidates = await store.candidate_stories(session, verdict.participants, since=since)
+    candidates = await store.candidate_stories(
+        session,
+        verdict.participants,
+        since=entry.published_at - cluster.candidate_window,
+        until=entry.published_at + cluster.candidate_window,
+    )
     match = cluster.best_match(
         signature, ((sid, cluster.EventSignature.from_json(sig)) for sid, sig in candidates if sig)
     )

@@ -23,7 +23,7 @@ import socket
 import tomllib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from monitors.pipeline import (
     write_transaction,
 )
 from monitors.settings import Settings
+from monitors.watchlists import Watchlist, WatchlistRegistry
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class Monitor:
         self.clock = clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._cycle_lock = asyncio.Lock()
+        # Named watchlists: set by ``open`` from the settings (the bot may replace it).
+        self.watchlists: WatchlistRegistry | None = None
         self.context = PollContext(
             sessions=sessions,
             fetcher=fetcher,
@@ -139,6 +142,7 @@ class Monitor:
             executor=executor,
             # SQLite has one writer at a time: queue write transactions here, not in SQLite.
             write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+            watchlists=self._current_watchlists,
         )
 
     @classmethod
@@ -151,11 +155,17 @@ class Monitor:
         try:
             if seed:
                 await seed_default_feeds(sessions, settings.feeds_file)
+            watchlists = open_watchlists(settings)
             async with Fetcher(fetch_limits(settings)) as fetcher:
-                yield cls(settings, engine, sessions, fetcher, executor=executor)
+                monitor = cls(settings, engine, sessions, fetcher, executor=executor)
+                monitor.watchlists = watchlists
+                yield monitor
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             await engine.dispose()
+
+    def _current_watchlists(self) -> Mapping[str, Watchlist]:
+        return self.watchlists.lists if self.watchlists is not None else {}
 
     @property
     def cycle_lock(self) -> asyncio.Lock:
@@ -169,6 +179,8 @@ class Monitor:
         """
         report = PollReport()
         started = self.clock() if every_feed else None
+        if self.watchlists is not None:
+            self.watchlists.reload_if_changed()
         tasks: list[asyncio.Task[FeedOutcome]] = []
         running: set[asyncio.Task[FeedOutcome]] = set()
         async with self._cycle_lock:
@@ -178,7 +190,7 @@ class Monitor:
                     if not batch and not running:
                         break
                     for feed in batch:
-                        task = asyncio.create_task(poll_feed(feed, self.context))
+                        task = asyncio.create_task(self._poll_one(feed))
                         tasks.append(task)
                         running.add(task)
                     # Refill when half the feeds in flight are done (or all, if none was due).
@@ -187,7 +199,7 @@ class Monitor:
                             running, return_when=asyncio.FIRST_COMPLETED
                         )
                         for task in done:
-                            task.result()  # an unexpected error stops the cycle at once
+                            task.result()  # only cancellation: _poll_one keeps errors
             finally:
                 for task in running:
                     task.cancel()
@@ -195,6 +207,21 @@ class Monitor:
         if report.outcomes:
             log.info("%s", report.summary())
         return report
+
+    async def _poll_one(self, feed: store.FeedSnapshot) -> FeedOutcome:
+        """``poll_feed``, with anything unexpected (a dropped database connection, a bug)
+        logged and reported instead of ending the cycle; the feed's lease then expires and
+        the feed is polled again, so nothing is lost."""
+        try:
+            return await poll_feed(feed, self.context)
+        except Exception as exc:
+            log.exception("feed %s: poll failed unexpectedly; retried after its lease", feed.url)
+            return FeedOutcome(
+                feed_id=feed.id,
+                url=feed.url,
+                status="internal_error",
+                error=f"{exc.__class__.__name__}: {exc}"[:500],
+            )
 
     async def _claim_batch(
         self, not_polled_since: datetime | None, limit: int
@@ -213,6 +240,20 @@ class Monitor:
         older_than = self.clock() - timedelta(days=self.settings.retention_days)
         async with self.sessions.begin() as session:
             return await store.purge_old_articles(session, older_than=older_than)
+
+
+def open_watchlists(settings: Settings) -> WatchlistRegistry | None:
+    """The named watchlists of the settings, loaded (a broken file stops the start)."""
+    if settings.watchlists_file is None:
+        return None
+    from monitors.countries import default_gazetteer
+
+    registry = WatchlistRegistry(settings.watchlists_file, resolver=default_gazetteer())
+    try:
+        registry.load()
+    except ConfigError as exc:
+        raise ConfigError(f"cannot start: the watchlists file is broken: {exc}") from None
+    return registry
 
 
 def cpu_pool() -> ProcessPoolExecutor:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -275,6 +275,18 @@ async def existing_entry_keys(session: AsyncSession, feed_id: int, keys: Sequenc
     return found
 
 
+async def existing_feed_urls(session: AsyncSession, feed_id: int, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` this feed has already stored (whatever their entry keys)."""
+    found: set[str] = set()
+    for start in range(0, len(urls), 500):
+        chunk = urls[start : start + 500]
+        rows = await session.scalars(
+            select(Article.url).where(Article.feed_id == feed_id, Article.url.in_(chunk))
+        )
+        found.update(url for url in rows if url)
+    return found
+
+
 async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, int]:
     """Story ids of already stored articles with these canonical URLs (any feed)."""
     found: dict[str, int] = {}
@@ -329,7 +341,12 @@ async def insert_article(
 
 
 async def candidate_stories(
-    session: AsyncSession, codes: Sequence[str], *, since: datetime, limit: int = 300
+    session: AsyncSession,
+    codes: Sequence[str],
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    limit: int = 300,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Recent stories an article about ``codes`` could join, found through the country index.
 
@@ -342,6 +359,7 @@ async def candidate_stories(
                 StoryCountry.code.in_(codes),
                 StoryCountry.role == "participant",
                 StoryCountry.published_at >= since,
+                StoryCountry.published_at <= until if until else true(),
             )
             .order_by(StoryCountry.published_at.desc())
             .limit(limit)
@@ -353,7 +371,11 @@ async def candidate_stories(
         )
         query = (
             select(Story.id, Story.signature)
-            .where(Story.published_at >= since, ~has_country)
+            .where(
+                Story.published_at >= since,
+                Story.published_at <= until if until else true(),
+                ~has_country,
+            )
             .order_by(Story.published_at.desc())
             .limit(limit)
         )
@@ -627,6 +649,7 @@ __all__ = [
     "claim_due_feeds",
     "create_story",
     "existing_entry_keys",
+    "existing_feed_urls",
     "insert_article",
     "join_story",
     "known_urls",

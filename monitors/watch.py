@@ -40,6 +40,7 @@ from monitors.subscriptions import fold_words
 
 _PHRASE_KINDS = ("keyword", "exclude")
 _LIST_KINDS = ("list", "target")  # a chat follows a named watchlist / is one of its targets
+_RECHECK_SECONDS = 5.0  # how stale another process's keyword edits may be seen
 _CACHE_TTL = 300.0  # seconds; a backstop if a signature ever collides
 _INSERT_CHUNK = 500
 
@@ -108,15 +109,24 @@ def in_quiet_hours(now: datetime, timezone: str, start: str | None, end: str | N
 class _PhraseCache:
     signature: tuple[int, int, int, int] | None = None
     loaded_at: float = 0.0
+    checked_at: float = 0.0
     phrases: frozenset[str] = frozenset()
     max_words: int = 0
 
 
-_cache = _PhraseCache()
+# One cache per database (tests and tools may open several in one process).
+_caches: dict[str, _PhraseCache] = {}
 
 
 async def _known_phrases(session: AsyncSession) -> tuple[frozenset[str], int]:
     """Distinct watched keyword/exclude phrases, from the per-process cache when current."""
+    _cache = _caches.setdefault(str(session.get_bind().url), _PhraseCache())
+    # The staleness check below reads every phrase rule; local edits bump the generation at
+    # once, so other processes' edits need only be noticed within a few seconds.
+    recent = time.monotonic() - _cache.checked_at < _RECHECK_SECONDS
+    if recent and _cache.signature and _cache.signature[3] == subscriptions.keyword_generation:
+        return _cache.phrases, _cache.max_words
+    _cache.checked_at = time.monotonic()
     count, max_id, total = (
         await session.execute(
             select(

@@ -307,11 +307,6 @@ def test_kill_9_during_poll_then_restart(tmp_path: Path, feed_server: FeedServer
     assert_complete_and_unique(db, len(urls))
 
 
-@pytest.mark.xfail(
-    reason="runner: the parse pool's workers (forkserver) never see their parent die; after a "
-    "SIGKILL they, the fork server and the resource tracker live on (fix in the issue-5 report)",
-    strict=False,
-)
 def test_kill_9_leaves_no_orphan_processes(tmp_path: Path, feed_server: FeedServer) -> None:
     urls = kill_feeds(feed_server, 4, slow={3})
     db = tmp_path / "defwatch.db"
@@ -617,12 +612,6 @@ async def test_postgres_connection_dropped_inside_a_transaction(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    reason="runner: poll_cycle re-raises a feed's DBAPIError (task.result()); it should log it "
-    "and record the feed for retry (see docs/deployment.md and the issue-5 report)",
-    raises=AssertionError,
-    strict=False,
-)
 async def test_postgres_cycle_hitting_a_dropped_connection_fails_soft(
     postgres_url: str, feed_server: FeedServer
 ) -> None:

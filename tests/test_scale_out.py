@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
 from monitors.db import create_engine, open_database
 from monitors.models import Chat, WatchRule
@@ -281,14 +280,6 @@ def test_alert_rows_unique_per_chat_and_story(run: Run) -> None:
     assert max(Counter(alerts).values(), default=1) == 1  # the outbox constraint holds
 
 
-STORY_RACE = (
-    "pipeline: concurrent transactions (several workers, or several feeds in one worker, on "
-    "PostgreSQL) each create a story for the same link/event: no lock or constraint "
-    "serialises story placement (fix in the issue-5 report)"
-)
-
-
-@pytest.mark.xfail(reason=STORY_RACE, strict=False)
 def test_every_story_stored_once(run: Run) -> None:
     rows = query(run.database_url, "SELECT url, story_id FROM article")
     stories_of: dict[str, set[int]] = defaultdict(set)
@@ -300,7 +291,6 @@ def test_every_story_stored_once(run: Run) -> None:
     assert not split, split
 
 
-@pytest.mark.xfail(reason=STORY_RACE, strict=False)
 def test_every_watched_event_alerts_each_chat_once(run: Run) -> None:
     alerts = query(run.database_url, "SELECT chat_id, story_id FROM alert")
     per_chat = Counter(chat for chat, _ in alerts)
@@ -312,13 +302,6 @@ def test_every_watched_event_alerts_each_chat_once(run: Run) -> None:
     assert {chat: per_chat.get(chat, 0) for chat in CHATS} == expected
 
 
-@pytest.mark.xfail(
-    reason="store.seed_feeds_once races when several workers start at once on a fresh "
-    "database: all but one die with IntegrityError on uq_feed_url (fix: take an advisory "
-    "transaction lock first, see the issue-5 report)",
-    raises=IntegrityError,
-    strict=False,
-)
 async def test_concurrent_first_start_seeds_once(tmp_path: Path, postgres_url: str) -> None:
     """Three workers' first start, at the same instant: each seeds the default feeds."""
     feeds = tmp_path / "feeds.toml"
@@ -335,4 +318,4 @@ async def test_concurrent_first_start_seeds_once(tmp_path: Path, postgres_url: s
         for engine, _ in opened:
             await engine.dispose()
     assert sorted(added) == [0, 0, 300]
-    assert query(postgres_url, "SELECT count(*) FROM feed") == [(300,)]
+    assert await _query(postgres_url, "SELECT count(*) FROM feed") == [(300,)]
