@@ -11,6 +11,7 @@ gazetteer's data (``monitors.countries``), which is pure too.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -65,9 +66,13 @@ def when(moment: datetime) -> str:
     return moment.strftime("%d %b %Y %H:%M UTC")
 
 
+MAX_LINK = 1024
+
+
 def link(text: str, url: str | None) -> str:
     """Escaped text, linked when the URL is http(s) (never javascript: or the like)."""
-    if url and url.lower().startswith(("http://", "https://")):
+    # An absurdly long address (a hostile feed) would crowd the title out of the message.
+    if url and url.lower().startswith(("http://", "https://")) and len(url) <= MAX_LINK:
         return f'<a href="{esc(url)}">{esc(text)}</a>'
     return esc(text)
 
@@ -145,6 +150,9 @@ def fit_lines(lines: Sequence[str], limit: int = MAX_MESSAGE) -> str:
             break
         out.append(line)
         size += extra
+    if not out and lines:  # never an empty message: the first line as plain text, clipped
+        plain = html.unescape(re.sub(r"<[^>]*>", "", lines[0]))
+        return esc(clip(plain, limit // 2))
     return "\n".join(out)
 
 

@@ -6,11 +6,11 @@ for the group's administrators. Registration happens in ``bot.app``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import difflib
 import ipaddress
 import logging
+import re
 import time
 import tomllib
 from collections import defaultdict, deque
@@ -30,7 +30,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot import formatting
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
-from monitors import outbox, store, subscriptions
+from monitors import netguard, outbox, store, subscriptions
 from monitors.countries import Gazetteer, fold
 from monitors.domain import StoryForAlert, StoryView
 from monitors.errors import ConfigError, UnknownCountry
@@ -109,7 +109,7 @@ def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
     """('country text' or '' for the watchlist, count clamped to 1..20)."""
     words = list(args)
     count = DEFAULT_LATEST
-    if words and words[-1].isdigit():
+    if words and words[-1].isascii() and words[-1].isdigit():  # not '²': int() refuses it
         count = max(1, min(MAX_LATEST, int(words.pop())))
     return " ".join(words), count
 
@@ -117,18 +117,27 @@ def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
 def parse_hhmm(text: str) -> str:
     """'7:05' -> '07:05'; UsageError unless a valid 24-hour time."""
     hours, sep, minutes = text.strip().partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
-        raise UsageError(f"{text!r} is not a time; use HH:MM, e.g. 08:00")
+    shown = formatting.clip(text, 40)
+    digits = f"{hours}{minutes}"
+    if not sep or not (digits.isascii() and hours.isdigit() and minutes.isdigit()):
+        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
+    if len(minutes) != 2 or len(hours) > 2:
+        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
     if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-        raise UsageError(f"{text!r} is not a time of day")
+        raise UsageError(f"{shown!r} is not a time of day")
     return f"{int(hours):02d}:{minutes}"
 
 
 def parse_timezone(text: str) -> str:
+    problem = UsageError(
+        f"{formatting.clip(text, 40)!r} is not a time zone; use e.g. Europe/Berlin or UTC"
+    )
+    if len(text) > 64:
+        raise problem
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"{text!r} is not a time zone; use e.g. Europe/Berlin or UTC") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise problem from None
     return text
 
 
@@ -169,10 +178,14 @@ class Resolved:
     unknown: tuple[UnknownCountry, ...]
 
 
+MAX_COUNTRY_ARGS = 40
+
+
 def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Resolved:
     """Country names in ``args`` (comma-separated, or words read greedily: 'south korea')."""
     codes: list[str] = []
     unknown: list[UnknownCountry] = []
+    args = list(args)[:MAX_COUNTRY_ARGS]  # nobody names more; resolving thousands blocks
     groups = [t.split() for t in split_terms(args)] if "," in " ".join(args) else [list(args)]
     for words in groups:
         start = 0
@@ -225,12 +238,15 @@ def feed_url_problem(url: str, *, allow_private: bool) -> str | None:
     Only http(s); and unless private feeds are allowed, no loopback, private, link-local or
     cloud metadata address given literally or as ``localhost`` (names are checked after DNS).
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed '[' of an IPv6 literal
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https") or not host:
         return "only http:// and https:// feed URLs are accepted"
     if allow_private:
         return None
-    host = parts.hostname
     if host == "localhost" or host.endswith(".localhost"):
         return "local addresses are not accepted"
     try:
@@ -463,12 +479,23 @@ async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 # --- watchlist --------------------------------------------------------------------------------
 
 
+MAX_LISTED = 5  # unknown names / refused items named in one reply; the rest are counted
+
+
 def unknown_lines(unknown: Sequence[UnknownCountry]) -> list[str]:
-    return [
-        f"Unknown country “{esc(e.name)}”."
+    lines = [
+        f"Unknown country “{esc(formatting.clip(e.name, 60))}”."
         + (f" Did you mean {', '.join(esc(s) for s in e.suggestions)}?" if e.suggestions else "")
-        for e in unknown
+        for e in unknown[:MAX_LISTED]
     ]
+    if len(unknown) > MAX_LISTED:
+        lines.append(f"… and {len(unknown) - MAX_LISTED} more unknown names.")
+    return lines
+
+
+def _listed(items: Sequence[str], most: int = 10) -> str:
+    shown = ", ".join(esc(formatting.clip(item, 60)) for item in items[:most])
+    return shown + (f" … and {len(items) - most} more" if len(items) > most else "")
 
 
 async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
@@ -504,13 +531,13 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
     lines = []
     if result.added:
-        lines.append("Now watching: " + ", ".join(esc(a) for a in result.added) + ".")
+        lines.append("Now watching: " + _listed(result.added, most=limit) + ".")
     if result.existing:
-        lines.append("Already watched: " + ", ".join(esc(a) for a in result.existing) + ".")
+        lines.append("Already watched: " + _listed(result.existing) + ".")
     if result.over_limit:
         lines.append(
             f"Not added (limit of {limit} watch items reached): "
-            + ", ".join(esc(a) for a in result.over_limit)
+            + _listed(result.over_limit)
             + ". Remove some with /watchlist."
         )
     return lines
@@ -611,17 +638,31 @@ async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, text, reply_markup=markup)
 
 
+# Callback data as our own buttons write it; anything else (forged, stale) is "expired".
+REMOVE_DATA = re.compile(r"rm:\d{1,19}")
+WATCH_DATA = re.compile(r"w:[A-Z]{2}")
+MORE_DATA = re.compile(r"more:[^:]{1,40}:\d{1,3}:-?\d{1,18}:\d{1,18}")
+MAX_ROW_ID = 2**63 - 1
+
+
 async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A watchlist button: remove that item and redraw the list."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    if not REMOVE_DATA.fullmatch(query.data or ""):
+        await on_unknown_button(update, context)
+        return
     if not await may_change(update, context):
         return
     st = state(context)
     chat_id = chat_of(update)[0]
+    rule_id = int((query.data or "").split(":")[1])
     async with st.sessions.begin() as session:
-        removed = await subscriptions.remove_rule_by_id(
-            session, chat_id, int(query.data.split(":")[1])
+        # Only this chat's rules can go; an id from another chat (forged data) finds nothing.
+        removed = (
+            await subscriptions.remove_rule_by_id(session, chat_id, rule_id)
+            if rule_id <= MAX_ROW_ID
+            else None
         )
         text, markup = await watchlist_markup(session, chat_id)
     await query.answer(f"Removed {removed.display}" if removed else "Already removed")
@@ -631,11 +672,14 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A /start button: watch that country."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    st = state(context)
+    code = (query.data or "").partition(":")[2]
+    if not WATCH_DATA.fullmatch(query.data or "") or code not in st.gazetteer.codes():
+        await on_unknown_button(update, context)
+        return
     if not await may_change(update, context):
         return
-    st = state(context)
-    code = query.data.split(":")[1]
     async with st.sessions.begin() as session:
         chat_id = await _ensure(session, update, st)
         result = await subscriptions.add_rules(
@@ -731,9 +775,12 @@ async def latest_page(
 async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "More" button: page further back by editing the message."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    if not MORE_DATA.fullmatch(query.data or ""):
+        await on_unknown_button(update, context)
+        return
     st = state(context)
-    _, key, count, micros, story_id = query.data.split(":")
+    _, key, count, micros, story_id = (query.data or "").split(":")
     chat_id = chat_of(update)[0]
     if key == "w":
         async with st.sessions() as session:
@@ -742,7 +789,7 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         codes = key.split(",")
     await query.answer()
     text, markup = await latest_page(
-        st, chat_id, codes, key, int(count), decode_before(micros, story_id)
+        st, chat_id, codes, key, min(int(count), MAX_LATEST), decode_before(micros, story_id)
     )
     await edit(query, text, markup)
 
@@ -896,24 +943,14 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def resolved_problem(url: str, allow_private: bool) -> str | None:
-    """``feed_url_problem``, then the same check on every address the host name resolves to."""
+    """``feed_url_problem``, then ``monitors.netguard`` on every address the host resolves to."""
     problem = feed_url_problem(url, allow_private=allow_private)
-    host = urlsplit(url).hostname or ""
-    if problem or allow_private:
+    if problem:
         return problem
     try:
-        ipaddress.ip_address(host)
-        return None
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return f"cannot resolve {host}"
-    for info in infos:
-        problem = address_problem(ipaddress.ip_address(info[4][0]))
-        if problem:
-            return problem
+        await netguard.acheck_feed_url(url, allow_private=allow_private)
+    except netguard.UnsafeFeedURL as exc:
+        return str(exc)
     return None
 
 
@@ -928,7 +965,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     url = context.args[0]  # type: ignore[index]
     problem = await resolved_problem(url, st.settings.allow_private_feeds)
     if problem:
-        await reply(update, f"Refused: {esc(problem)}.")
+        await reply(update, f"Refused: {esc(formatting.clip(problem, 300))}.")
         return
     async with st.sessions.begin() as session:
         added = await store.add_feed(session, url, now=st.clock())
@@ -1002,7 +1039,7 @@ async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if name not in known:
         close = suggest_names(name, sorted(known))
         hint = f" Did you mean {', '.join(esc(c) for c in close)}?" if close else " See /lists."
-        await reply(update, f"No named watchlist “{esc(name)}”.{hint}")
+        await reply(update, f"No named watchlist “{esc(formatting.clip(name, 60))}”.{hint}")
         return
     if not await may_change(update, context):
         return
@@ -1032,9 +1069,9 @@ async def drop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         dropped = await subscriptions.unfollow_list(session, chat_of(update)[0], name)
     await reply(
         update,
-        f"No longer following {esc(name)}."
+        f"No longer following {esc(formatting.clip(name, 60))}."
         if dropped
-        else f"This chat does not follow {esc(name)}.",
+        else f"This chat does not follow {esc(formatting.clip(name, 60))}.",
     )
 
 

@@ -401,7 +401,12 @@ def test_quiet_hours_hold_then_release_as_digest(tg_emulator: Emulator, bot: Bot
     user.ask("/settings quiet off")
     [digest] = user.wait_messages(1, predicate=lambda m: "While you were away" in m.text)
     assert "joint patrols" in digest.text and "air defence" in digest.text
-    assert db_rows(bot.db, statuses) == [("sent",), ("sent",)]  # type: ignore[attr-defined]
+    # The digest arrives before its rows are marked sent (same delivery pass): wait for that.
+    wait_until(
+        lambda: db_rows(bot.db, statuses) == [("sent",), ("sent",)],  # type: ignore[attr-defined]
+        10,
+        "the held alerts marked sent",
+    )
 
 
 @pytest.mark.emulator

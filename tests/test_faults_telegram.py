@@ -414,7 +414,7 @@ def test_buttons_on_a_message_that_is_gone(api: Api, bot: BotProcess) -> None:
 
 def request_edits(db: Path, chat_id: int) -> None:
     """``outbox.request_story_edits`` for the story of the chat's alert, as the pipeline calls
-    it when a later report joins a story (monitors/pipeline.py does not call it yet)."""
+    it when a later report joins a story."""
     import asyncio
 
     from monitors import outbox

@@ -2,7 +2,7 @@
 end to end against the tg-emulator, which parses the bot's HTML like Telegram and answers 400
 to a broken entity or a message over 4096 characters (so a bad reply shows up as no reply).
 
-Known bugs are kept as ``xfail(strict=False)`` tests naming the fix; the broad properties are
+Bugs these tests found were fixed; each keeps its named test. The broad properties are
 checked on the rest of the input space (see ``tests.hostile.only_int_safe_digits``).
 """
 
@@ -96,12 +96,6 @@ NON_ASCII_DIGIT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=f"bug: {NON_ASCII_DIGIT} -> ValueError escapes, the command gets no reply. Fix in "
-    "bot/handlers.py: parse_hhmm and parse_latest_args must test `s.isdecimal()` (or "
-    "`s.isascii() and s.isdigit()`) instead of `s.isdigit()`",
-)
 @pytest.mark.parametrize(
     ("parser", "args"),
     [
@@ -115,25 +109,11 @@ def test_superscript_digits_are_a_usage_error(parser: object, args: list[str]) -
         parser(args)  # type: ignore[operator]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: parse_timezone catches ZoneInfoNotFoundError and ValueError but not OSError: "
-    "a zone name over 255 bytes raises OSError(ENAMETOOLONG) from the tzdata lookup, /settings "
-    "tz gets no reply. Fix in bot/handlers.py parse_timezone: `except (ZoneInfoNotFoundError, "
-    "ValueError, OSError)` (and refuse names over 64 characters before calling ZoneInfo)",
-)
 def test_overlong_time_zone_is_a_usage_error() -> None:
     with contextlib.suppress(UsageError):
         parse_settings_args(["tz", "a" * 300])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: parse_hhmm/parse_timezone echo the whole argument ({text!r}) in the UsageError; "
-    "with the longest argument a 4096-character message can carry, the reply is over 4096 "
-    "characters and Telegram refuses it. Fix in bot/handlers.py parse_hhmm and parse_timezone: "
-    "echo formatting.clip(text, 40) instead of text",
-)
 def test_usage_error_for_a_long_argument_fits_one_message() -> None:
     with pytest.raises(UsageError) as caught:
         parse_settings_args(["digest", "x" * (4096 - len("/settings digest "))])
@@ -156,14 +136,6 @@ def test_resolve_countries_never_raises(args: list[str]) -> None:
     check_telegram_html("\n".join(["x", *unknown_lines(found.unknown)]))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: /watch (also /unwatch, /latest) with many unknown words answers one line per "
-    "word: a 4,000-character message gives a ~28,000-character reply that Telegram refuses "
-    "(400 message is too long), so the user gets nothing; resolving them also blocks the event "
-    "loop ~3 s. Fix in bot/handlers.py: resolve at most 40 words (reply 'too many names' "
-    "beyond) and make unknown_lines list at most 5 names then '… and N more'",
-)
 def test_many_unknown_country_words_fit_one_message() -> None:
     words = ("xq " * 1300).split()
     found = resolve_countries(words[:1300], RESOLVE)
@@ -203,18 +175,11 @@ def test_private_and_odd_scheme_urls_refused(url: str) -> None:
 @PURE
 @given(st.one_of(unicode_text, st.builds(lambda w: f"http://{w}/feed", hostile_word)))
 def test_feed_url_problem_total(url: str) -> None:
-    assume("[" not in url and "]" not in url)  # see the xfail below
+    assume("[" not in url and "]" not in url)  # bracketed hosts: see the test below
     problem = feed_url_problem(url, allow_private=False)
     assert problem is None or isinstance(problem, str)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: feed_url_problem lets urlsplit()/.hostname raise ValueError ('Invalid IPv6 "
-    "URL') on '[' in the host: /addfeed then gets no reply. Fix in bot/handlers.py "
-    "feed_url_problem: wrap `parts = urlsplit(url)` and `parts.hostname` in "
-    "`try: … except ValueError: return 'not a valid URL'`",
-)
 @pytest.mark.parametrize("url", ["http://[::1", "http://[abc]/feed", "https://[/"])
 def test_bracketed_garbage_urls_are_refused_not_raised(url: str) -> None:
     assert feed_url_problem(url, allow_private=False) is not None
@@ -235,7 +200,7 @@ stories = st.builds(
     StoryView,
     id=st.integers(1, 2**40),
     title=long_text,
-    # URLs up to 500 characters here (2,600 once escaped at worst); longer: the xfail below.
+    # URLs up to 500 characters here (2,600 once escaped at worst); longer: the test below.
     url=st.one_of(st.none(), long_text, long_text.map(lambda t: "https://x.example/" + t)).map(
         lambda u: u if u is None else u[:500]
     ),
@@ -269,14 +234,6 @@ def test_format_alert_is_valid_html(story: StoryView, terms: list[str], also: bo
     assert "<script>" not in text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: a feed item whose link is ~4,000+ characters (after escaping) makes the title "
-    "line longer than 4096, fit_lines drops it and every later line: format_alert returns '' "
-    "and the send fails for good ('message text is empty'), the alert is lost. Fix in "
-    "bot/formatting.py link(): when tg_len(esc(url)) > 1024 return esc(text) without the link "
-    "(and fit_lines should never return an empty text)",
-)
 def test_alert_with_a_huge_link_is_still_sent() -> None:
     when = datetime(2026, 1, 1, tzinfo=UTC)
     story = StoryView(
@@ -332,13 +289,6 @@ def test_added_lines_within_the_limit_are_valid_html(added: list[str], over: lis
     check_telegram_html("\n".join(lines))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: /keywords add with thousands of comma-separated terms lists every refused term "
-    "in one 'Not added (limit … reached)' line: over 4096 characters, Telegram refuses the reply "
-    "and the user gets nothing. Fix in bot/handlers.py added_lines: name at most 10 refused items "
-    "then '… and N more' (or pass the reply through formatting.fit_lines)",
-)
 def test_thousands_of_refused_keywords_fit_one_message() -> None:
     terms = split_terms([",".join(f"k{i}" for i in range(1300))])
     lines = added_lines(AddResult(tuple(terms[:20]), (), tuple(terms[20:])), 20)
@@ -471,16 +421,6 @@ KNOWN_CRASHERS = [
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=False,
-    reason="bugs: '/settings digest ²:00', '/latest georgia ²' (ValueError), '/addfeed "
-    "http://[::1' (ValueError) and '/settings tz <300 chars>' (OSError) raise in the handler "
-    "(logged, no reply); '/watch' with 1300 unknown words, '/keywords add' with 790 terms, and "
-    "a maximal (message of 4096 characters) argument to /watch, /latest, /use, /drop or "
-    "/settings digest build replies over 4096 characters (BadRequest: Message is too long, no "
-    "reply). Fixes: see the pure xfail tests (parse_hhmm/parse_latest_args/parse_timezone, "
-    "feed_url_problem, unknown_lines, added_lines) and echo clip(name, 60) in use/drop",
-)
 def test_known_crashing_inputs_get_a_reply(tg_emulator: Emulator, hostile_bot: BotProcess) -> None:
     """Every known-bad input at once (each from its own chat), one shared deadline."""
     users = []
@@ -587,12 +527,6 @@ def test_forged_callbacks_cannot_touch_another_chat(
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: forged 'w:ZZ' (no button offers it; pattern ^w:[A-Z]{2}$) stores a country rule "
-    "'ZZ' that is no country. Fix in bot/handlers.py on_watch_button: `if code not in "
-    "set(st.gazetteer.codes()): await query.answer('This button has expired.'); return`",
-)
 def test_forged_watch_button_with_unknown_code_adds_nothing(
     tg_emulator: Emulator, hostile_bot: BotProcess
 ) -> None:
@@ -609,16 +543,6 @@ def test_forged_watch_button_with_unknown_code_adds_nothing(
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: forged callback data crashes handlers (answered only by on_error's 'Something "
-    "went wrong.'): empty data matches every CallbackQueryHandler pattern in PTB (check_update "
-    "returns True when data is empty), so on_watch_button raises IndexError; 'rm:' + 61 digits "
-    "raises OverflowError binding the id in SQLite/PostgreSQL. Fix: in bot/handlers.py "
-    "on_watch_button/on_remove/on_more start with `if not query.data or not "
-    "re.fullmatch(PATTERN, query.data): return await on_unknown_button(update, context)`, and "
-    "on_remove treats ids above 2**63-1 as 'Already removed'",
-)
 @pytest.mark.parametrize("data", ["", "rm:" + "9" * 61], ids=["empty", "rm 61 digits"])
 def test_forged_callback_data_is_expired_not_an_error(
     tg_emulator: Emulator, hostile_bot: BotProcess, data: str

@@ -21,7 +21,6 @@ from tests.test_bot_e2e import ADMIN, bot_env
 from tests.tg import BotProcess, Emulator, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-PIPELINE_REQUESTS_EDITS = "request_story_edits" in (REPO / "monitors/pipeline.py").read_text()
 
 TOKEN = "454545:DEFWATCH-EDITS"
 TITLE = "Azerbaijan and Pakistan sign defence industry cooperation plan"
@@ -54,9 +53,6 @@ def bot(tg_emulator: Emulator, tmp_path: Path) -> Iterator[BotProcess]:
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    not PIPELINE_REQUESTS_EDITS, reason="pipeline does not request edits yet", raises=TimeoutError
-)
 def test_second_outlet_edits_the_alert_instead_of_a_new_message(
     tg_emulator: Emulator, bot: BotProcess, feed_server: FeedServer
 ) -> None:
