@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Sequence
 
 from monitors.cli import main as monitors_main
@@ -13,9 +11,7 @@ from monitors.settings import Settings
 def _run_bot(settings: Settings) -> None:
     from bot.app import run_bot  # PTB is imported only when a token is set
 
-    result = run_bot(settings)
-    if inspect.isawaitable(result):
-        asyncio.run(result)  # type: ignore[arg-type]
+    run_bot(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

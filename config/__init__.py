@@ -1,4 +1,4 @@
-"""Shipped default data files (feeds, countries, lexicon, settings) that operators may copy and edit.
+"""Shipped data files (feeds, countries, lexicon, settings) that operators copy and edit.
 
 This package imports no other project module.
 """

@@ -1,4 +1,4 @@
-"""defwatch's domain: fetch, parse, classify, cluster, match and store news about defence cooperation.
+"""defwatch's domain: fetch, parse, classify, cluster, match and store the news.
 
 This package never imports ``telegram`` or ``bot``.
 """

@@ -120,7 +120,7 @@ _caches: dict[str, _PhraseCache] = {}
 
 async def _known_phrases(session: AsyncSession) -> tuple[frozenset[str], int]:
     """Distinct watched keyword/exclude phrases, from the per-process cache when current."""
-    _cache = _caches.setdefault(str(session.get_bind().url), _PhraseCache())
+    _cache = _caches.setdefault(str(session.get_bind().engine.url), _PhraseCache())
     # The staleness check below reads every phrase rule; local edits bump the generation at
     # once, so other processes' edits need only be noticed within a few seconds.
     recent = time.monotonic() - _cache.checked_at < _RECHECK_SECONDS

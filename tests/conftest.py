@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbfixtures import database_url, postgres_url, sessions, sqlite_url  # noqa: F401
 from tests.feedserver import FeedServer
 from tests.tg import Emulator
 

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - multilingual examples are intended
+
 """Classifier: verdicts, participants, types and evidence (table-driven, per language)."""
 
 from __future__ import annotations

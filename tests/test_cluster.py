@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (reports in Turkish, Azerbaijani and Russian are the point)
+
 """One alert per event (issue 8): the same-event rule, the signature, the index, the batch."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - multilingual examples are intended
+
 """Country gazetteer: traps, languages, resolution (table-driven)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - flags, dashes and astral characters are the point
+
 """Alert and digest HTML: escaping, links, length limits, callback data."""
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def test_token_and_password_stay_out_of_repr() -> None:
 )
 def test_bad_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(ConfigError, match="defwatch.toml") as info:
+    with pytest.raises(ConfigError, match=r"defwatch\.toml") as info:
         load_settings({"DEFWATCH_CONFIG": path})
     assert message in str(info.value)
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import store
 from monitors.db import open_database
 from monitors.domain import Classification, NormalisedEntry
-from tests.dbfixtures import database_url, sessions  # noqa: F401  (fixtures)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -35,13 +33,13 @@ async def add_feed(sessions: async_sessionmaker[AsyncSession], url: str) -> int:
         return next(f.id for f in await store.list_feeds(session) if f.url == url)
 
 
-async def test_migrations_are_idempotent(database_url: str) -> None:  # noqa: F811
+async def test_migrations_are_idempotent(database_url: str) -> None:
     for _ in range(2):
         engine, _ = await open_database(database_url)
         await engine.dispose()
 
 
-async def test_seed_feeds_only_once(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+async def test_seed_feeds_only_once(sessions: async_sessionmaker[AsyncSession]) -> None:
     feeds = [("https://a.example/rss", "A", True), ("https://b.example/rss", "B", False)]
     async with sessions.begin() as session:
         assert await store.seed_feeds_once(session, feeds, NOW) == 2
@@ -51,7 +49,7 @@ async def test_seed_feeds_only_once(sessions: async_sessionmaker[AsyncSession]) 
         assert [f.url for f in await store.list_feeds(session)] == ["https://b.example/rss"]
 
 
-async def test_claim_leases_feeds_to_one_owner(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+async def test_claim_leases_feeds_to_one_owner(sessions: async_sessionmaker[AsyncSession]) -> None:
     for n in range(3):
         await add_feed(sessions, f"https://f{n}.example/rss")
     lease = timedelta(minutes=5)
@@ -68,7 +66,7 @@ async def test_claim_leases_feeds_to_one_owner(sessions: async_sessionmaker[Asyn
     assert len(later) == 3
 
 
-async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmaker[AsyncSession]) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     async with sessions.begin() as session:
         for _ in range(2):
@@ -86,7 +84,7 @@ async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmak
     assert (health.consecutive_errors, health.last_error, health.last_ok_at) == (0, None, NOW)
 
 
-async def test_article_stored_once_per_feed_and_key(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+async def test_article_stored_once_per_feed_and_key(sessions: async_sessionmaker[AsyncSession]) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     item = entry("guid-1", "Azerbaijan and China discuss military collaboration")
     async with sessions.begin() as session:
@@ -97,7 +95,7 @@ async def test_article_stored_once_per_feed_and_key(sessions: async_sessionmaker
     assert known == {"guid-1"}
 
 
-async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSession]) -> None:  # noqa: F811
+async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSession]) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     async with sessions.begin() as session:
         for n in range(5):
