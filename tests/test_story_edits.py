@@ -1,9 +1,10 @@
 """One alert per event (issue 8), Telegram side: when a second outlet reports a story the chat
 was already alerted about, the chat gets no new message; the sent alert is edited to add
-"Also reported by …". End to end: the real bot process, the tg-emulator, two served feeds.
+"Also reported by …". End to end: the real bot process, the tg-emulator, three served feeds
+(the third in Russian): three outlets, one event, exactly one alert.
 
 The pipeline asks for the edit (``outbox.request_story_edits``) when an article joins an
-existing story; until it does, the end-to-end test is an expected failure.
+existing story; the outbox limits edits to one a minute and three in all.
 """
 
 from __future__ import annotations
@@ -17,16 +18,23 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, bot_env
+from tests.test_bot_e2e import ADMIN, bot_env, db_rows
 from tests.tg import BotProcess, Emulator, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
 TOKEN = "454545:DEFWATCH-EDITS"
 TITLE = "Azerbaijan and Pakistan sign defence industry cooperation plan"
+TITLE_RU = "Азербайджан и Пакистан подписали план сотрудничества в оборонной промышленности"
+SUMMARY_RU = (
+    "24 ноября министр оборонной промышленности Азербайджана Вугар Мустафаев и секретарь по "
+    "оборонному производству Пакистана подписали в Баку план совместного производства "
+    "военной техники."
+)
 SUMMARY = (
-    "Azerbaijan's defence industry minister and Pakistan's defence production secretary signed "
-    "a plan on joint production of military equipment in Baku on Tuesday."
+    "Azerbaijan's Minister of Defence Industry Vugar Mustafayev and Pakistan's defence "
+    "production secretary signed a plan on joint production of military equipment in Baku "
+    "on 24 November."
 )
 
 
@@ -54,8 +62,9 @@ def bot(tg_emulator: Emulator, tmp_path: Path) -> Iterator[BotProcess]:
 
 @pytest.mark.emulator
 def test_second_outlet_edits_the_alert_instead_of_a_new_message(
-    tg_emulator: Emulator, bot: BotProcess, feed_server: FeedServer
+    tg_emulator: Emulator, bot: BotProcess, feed_server: FeedServer, tmp_path: Path
 ) -> None:
+    database = tmp_path / "defwatch.db"  # bot_env puts the bot's SQLite file there
     user = tg_emulator.user(TOKEN, 3001)
     user.ask("/start")
     user.ask("/watch azerbaijan")
@@ -69,7 +78,7 @@ def test_second_outlet_edits_the_alert_instead_of_a_new_message(
     [alert] = user.wait_messages(1, timeout=30)
     assert TITLE in alert.text and "Also reported by" not in alert.text
 
-    near_same = SUMMARY.replace("on Tuesday", "on Tuesday, the ministry said")
+    near_same = SUMMARY.replace("on 24 November", "on 24 November, the ministry said")
     second = feed_server.add(
         "/apa.xml", rss("APA Defence", "apa.example", "a-77", TITLE, near_same, now)
     )
@@ -81,3 +90,19 @@ def test_second_outlet_edits_the_alert_instead_of_a_new_message(
     time.sleep(1.5)
     user.poll()
     assert [m for m in user.inbox if not m.edited] == [], "a second message for one event"
+
+    russian = feed_server.add(
+        "/report.xml", rss("Report.az", "report.example", "r-5", TITLE_RU, SUMMARY_RU, now)
+    )
+    admin.ask(f"/addfeed {russian}")
+    wait_until(lambda: feed_server.hits("/report.xml") >= 1, 20, "the third outlet's first poll")
+    wait_until(
+        lambda: db_rows(database, "select count(*) from article")[0][0] == 3,
+        20,
+        "the third report stored",
+    )
+    assert db_rows(database, "select count(distinct story_id) from article") == [(1,)]
+    time.sleep(1.5)
+    user.poll()
+    assert [m for m in user.inbox if not m.edited] == [], "three outlets, more than one alert"
+    assert db_rows(database, "select count(*) from alert") == [(1,)]
