@@ -232,6 +232,7 @@ def add_story(
     codes: tuple[str, ...],
     when: datetime,
     summary: str = "Defence ministers met.",
+    list_matches: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     """A stored cooperation story, and its alerts, as the pipeline would write them."""
 
@@ -267,6 +268,7 @@ def add_story(
                     session,
                     StoryForAlert(story_id, title, summary, codes, (), True, "meeting_visit", when),
                     now=datetime.now(UTC),
+                    list_matches=list_matches,
                 )
         finally:
             await engine.dispose()

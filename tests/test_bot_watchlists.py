@@ -7,7 +7,6 @@ same file by ``monitors.watchlists.matching_lists`` (the poll's part, wired in t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -27,13 +26,10 @@ from bot.handlers import (
     suggest_names,
 )
 from monitors.countries import default_gazetteer
-from monitors.db import open_database
 from monitors.domain import StoryForAlert
-from monitors.models import Story, StoryCountry
 from monitors.subscriptions import Rule
-from monitors.watch import enqueue_alerts
 from monitors.watchlists import load_watchlists, matching_lists, parse_watchlists
-from tests.test_bot_e2e import bot_env
+from tests.test_bot_e2e import add_story, bot_env
 from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
 
 RESOLVER = ResolverAdapter(make_resolver(default_gazetteer()))
@@ -122,40 +118,7 @@ def store_story(
     summary = "Defence ministers met and signed a cooperation plan."
     story = StoryForAlert(story_id, title, summary, codes, (), True, "meeting_visit", when)
     matches = matching_lists(story, load_watchlists(lists_file, resolver=RESOLVER))
-
-    async def run() -> None:
-        engine, sessions = await open_database(f"sqlite:///{db}")
-        try:
-            async with sessions.begin() as session:
-                session.add(
-                    Story(
-                        id=story_id,
-                        title=title,
-                        url=f"https://x.example/{story_id}",
-                        summary=summary,
-                        published_at=when,
-                        first_seen_at=when,
-                        last_seen_at=when,
-                        is_defence_cooperation=True,
-                        cooperation_type="meeting_visit",
-                    )
-                )
-                for code in codes:
-                    session.add(
-                        StoryCountry(
-                            story_id=story_id,
-                            code=code,
-                            role="participant",
-                            published_at=when,
-                            is_defence_cooperation=True,
-                        )
-                    )
-                await session.flush()
-                await enqueue_alerts(session, story, now=when, list_matches=matches)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    add_story(db, story_id, title, codes, when, summary, list_matches=matches)
 
 
 @pytest.fixture(scope="module")
