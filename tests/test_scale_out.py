@@ -8,7 +8,9 @@ direct inserts. Checked afterwards:
 * no feed was ever fetched by two workers at once (the server's per-path max concurrency);
 * every article stored once, every shared link in exactly one story;
 * exactly one ``alert`` row per (chat, story), and one per watched event (no duplicate story
-  alerting a chat twice).
+  alerting a chat twice);
+* with the Telegram emulator available, one ``defwatch run`` bot process delivers the outbox:
+  every chat receives exactly one message per watched event.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tests.test_faults_process import (
     worker_env,
     write_config,
 )
+from tests.tg import BotProcess, Emulator
 
 postgres_url = dbfixtures.postgres_url  # fixture
 
@@ -143,21 +146,32 @@ class Run:
     concurrency: dict[int, int]
     hits: list[int]
     survivor_logs: list[str]
+    # chat id -> messages the bot sent it (None when the emulator is not available)
+    delivered: dict[int, int] | None = None
+
+
+BOT_TOKEN = "777001:DEFWATCH-SCALE"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """Three workers, 300 feeds, one worker SIGKILLed mid-cycle; runs once per module."""
+def run(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Run]:
+    """Three workers (+ the bot), 300 feeds, one worker SIGKILLed mid-cycle; runs once."""
     server_url = dbfixtures.postgres_server_url()
     if server_url is None:
         pytest.skip(f"scale-out tests need {dbfixtures.POSTGRES_ENV} (a PostgreSQL server)")
+    try:
+        emulator: Emulator | None = request.getfixturevalue("tg_emulator")
+    except pytest.skip.Exception:
+        emulator = None  # the delivery check alone is skipped
     tmp_path = tmp_path_factory.mktemp("scale")
     with FeedServer() as feed_server:
         for database_url in dbfixtures._fresh_postgres_database(server_url):
-            yield _run(tmp_path, database_url, feed_server)
+            yield _run(tmp_path, database_url, feed_server, emulator)
 
 
-def _run(tmp_path: Path, database_url: str, feed_server: FeedServer) -> Run:
+def _run(
+    tmp_path: Path, database_url: str, feed_server: FeedServer, emulator: Emulator | None
+) -> Run:
     urls = [
         feed_server.add(f"/s{n}.xml", make_rss(n, feed_items(n)), delay=0.15) for n in range(FEEDS)
     ]
@@ -173,7 +187,16 @@ def _run(tmp_path: Path, database_url: str, feed_server: FeedServer) -> Run:
     assert seeded.returncode == 0, seeded.stderr
 
     workers: list[Worker] = []
+    bot: BotProcess | None = None
+    delivered: dict[int, int] | None = None
     try:
+        if emulator is not None:  # the bot process: polls too, and drains the outbox
+            bot_env = {
+                **env,
+                "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+                "TELEGRAM_API_BASE_URL": emulator.bot_api_base,
+            }
+            bot = BotProcess(emulator, BOT_TOKEN, bot_env, tmp_path / "bot.log").start(timeout=60)
         for n in range(3):
             workers.append(Worker(env, tmp_path / f"worker{n}.log"))
         victim = workers[0]
@@ -218,9 +241,24 @@ def _run(tmp_path: Path, database_url: str, feed_server: FeedServer) -> Run:
         survivors = workers[1:]
         assert all(w.alive() for w in survivors), [w.output()[-2000:] for w in survivors]
         logs = [w.output() for w in survivors]
+        if emulator is not None:
+            wait_until(
+                lambda: (
+                    query(database_url, "SELECT count(*) FROM alert WHERE status <> 'sent'")
+                    == [(0,)]
+                ),
+                120,
+                "the bot to deliver every alert",
+            )
+            sent = emulator.calls(method="sendMessage", token=BOT_TOKEN)
+            delivered = dict(
+                Counter(int(c["params"]["chat_id"]) for c in sent if c["status"] == 200)
+            )
     finally:
         for worker in workers:
             worker.stop()
+        if bot is not None:
+            bot.stop()
     return Run(
         database_url=database_url,
         orphaned_ids=ids,
@@ -230,6 +268,7 @@ def _run(tmp_path: Path, database_url: str, feed_server: FeedServer) -> Run:
         concurrency={n: feed_server.max_concurrent(f"/s{n}.xml") for n in range(FEEDS)},
         hits=[feed_server.hits(f"/s{n}.xml") for n in range(FEEDS)],
         survivor_logs=logs,
+        delivered=delivered,
     )
 
 
@@ -319,3 +358,11 @@ async def test_concurrent_first_start_seeds_once(tmp_path: Path, postgres_url: s
             await engine.dispose()
     assert sorted(added) == [0, 0, 300]
     assert await _query(postgres_url, "SELECT count(*) FROM feed") == [(300,)]
+
+
+def test_every_alert_delivered_once_by_the_bot(run: Run) -> None:
+    if run.delivered is None:
+        pytest.skip("the Telegram emulator (../shared/tg-emulator and node) is not available")
+    expected = {chat: n for chat, n in expected_alerts().items() if n}
+    print(f"\nSCALE-OUT delivered per chat={run.delivered} expected={expected}")
+    assert run.delivered == expected  # each watched event once: none lost, none twice
