@@ -412,32 +412,11 @@ def test_buttons_on_a_message_that_is_gone(api: Api, bot: BotProcess) -> None:
     assert "/watch" in user.ask("/help").text  # still serving
 
 
-def request_edits(db: Path, chat_id: int) -> None:
-    """``outbox.request_story_edits`` for the story of the chat's alert, as the pipeline calls
-    it when a later report joins a story."""
-    import asyncio
-
-    from monitors import outbox
-    from monitors.db import open_database
-
-    [(story_id,)] = db_rows(db, "select story_id from alert where chat_id = ?", chat_id)
-
-    async def run() -> None:
-        engine, sessions = await open_database(f"sqlite:///{db}")
-        try:
-            async with sessions.begin() as session:
-                await outbox.request_story_edits(session, story_id, now=datetime.now(UTC))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
 def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProcess) -> None:
     """A later outlet joins a story whose alert the user deleted: the edit gets "message to
     edit not found", counts as done, and no second alert is sent."""
     from tests.feedserver import FeedServer
-    from tests.test_story_edits import PIPELINE_REQUESTS_EDITS, SUMMARY, TITLE
+    from tests.test_story_edits import SUMMARY, TITLE
     from tests.test_story_edits import rss as outlet_rss
 
     emu, db = api.emu, bot.db  # type: ignore[attr-defined]
@@ -474,8 +453,6 @@ def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProce
             20,
             "the second outlet to join the story",
         )
-        if not PIPELINE_REQUESTS_EDITS:
-            request_edits(db, chat)  # what the pipeline does once issue 8 is wired in
         wait_until(
             lambda: [
                 c for c in emu.calls(method="editMessageText", chat_id=chat)
