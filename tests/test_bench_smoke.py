@@ -54,3 +54,9 @@ def test_bench_storage_tiny() -> None:
         "bench_storage.py", "--articles", "2000", "--queries", "5", "--insert-feeds", "2", *pg_args
     )
     assert "SQLite latest (cooperation only)" in out and "articles/s" in out
+
+
+def test_bench_classify_tiny() -> None:
+    out = run_bench("bench_classify.py", "--n", "50")
+    assert "classify()" in out and "feedparser.parse (baseline)" in out
+    assert "items/s" in out
