@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_FEEDS = ROOT.parent / "shared" / "corpora" / "real-feeds"
 
 
-def run_bench(name: str, *args: str, timeout: float = 60) -> str:
+def run_bench(name: str, *args: str, timeout: float = 240) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEFWATCH_", "TELEGRAM_"))}
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / name), *args],
