@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +60,23 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+async def _lease(
+    session: AsyncSession, query: Any, *, status: str, now: datetime, lease: timedelta
+) -> list[Any]:
+    """The rows of ``query`` (``Alert.id`` first), locked (PostgreSQL: ``SKIP LOCKED``, so
+    concurrent consumers take disjoint rows) and leased under ``status`` until ``now + lease``."""
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Alert)
+    rows = list((await session.execute(query)).all())
+    if rows:
+        await session.execute(
+            update(Alert)
+            .where(Alert.id.in_([row[0] for row in rows]))
+            .values(status=status, claimed_until=now + lease)
+        )
+    return rows
+
+
 async def _claim(
     session: AsyncSession,
     where: ColumnElement[bool],
@@ -73,16 +91,7 @@ async def _claim(
         .order_by(Alert.next_attempt_at, Alert.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Alert)
-    rows = (await session.execute(query)).all()
-    if not rows:
-        return []
-    await session.execute(
-        update(Alert)
-        .where(Alert.id.in_([row[0] for row in rows]))
-        .values(status="sending", claimed_until=now + lease)
-    )
+    rows = await _lease(session, query, status="sending", now=now, lease=lease)
     return [
         ClaimedAlert(alert_id, chat_id, story_id, attempts, tuple(matched or ()))
         for alert_id, chat_id, story_id, attempts, matched in rows
@@ -340,16 +349,7 @@ async def claim_edits(
         .order_by(Alert.next_attempt_at, Alert.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Alert)
-    rows = (await session.execute(query)).all()
-    if not rows:
-        return []
-    await session.execute(
-        update(Alert)
-        .where(Alert.id.in_([row[0] for row in rows]))
-        .values(status="editing", claimed_until=now + lease)
-    )
+    rows = await _lease(session, query, status="editing", now=now, lease=lease)
     return [
         ClaimedEdit(alert_id, chat_id, story_id, message_id, edited, tuple(matched or ()))
         for alert_id, chat_id, story_id, message_id, edited, matched in rows
