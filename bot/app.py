@@ -152,8 +152,11 @@ async def post_init(application: Application) -> None:
     )
     gazetteer = default_gazetteer()
     resolve = h.make_resolver(gazetteer)
-    registry = open_watchlists(settings, h.ResolverAdapter(resolve))
-    monitor.watchlists = registry  # the poll computes list matches from it
+    # Monitor.open loaded the named watchlists (a broken file already stopped the start); the
+    # poll computes list matches from the same registry that /lists and reloads use.
+    if monitor.watchlists is None:
+        monitor.watchlists = WatchlistRegistry(None, resolver=gazetteer)
+    registry = monitor.watchlists
     application.bot_data["watchlists"] = registry
     application.bot_data["state"] = h.BotState(
         settings=settings,
@@ -207,21 +210,6 @@ async def post_shutdown(application: Application) -> None:
 
 
 # --- named watchlists (issue 7) -----------------------------------------------------------------
-
-
-def open_watchlists(settings: Settings, resolver: h.ResolverAdapter) -> WatchlistRegistry:
-    """The registry, loaded: a broken file at start-up stops the bot with the reason."""
-    registry = WatchlistRegistry(settings.watchlists_file, resolver=resolver)
-    try:
-        registry.load()
-    except ConfigError as exc:
-        log.critical("cannot start: the watchlists file is broken: %s", exc)
-        raise
-    if registry.path is not None:
-        log.info(
-            "watchlists loaded from %s: %s", registry.path, ", ".join(registry.lists) or "none"
-        )
-    return registry
 
 
 async def target_chat_ids(bot: Any, lists: Mapping[str, Watchlist]) -> dict[str, list[int]]:

@@ -28,7 +28,7 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -302,10 +302,12 @@ async def _place_in_story(
 
 
 async def _join(session: AsyncSession, story_id: int, item: ClassifiedEntry, now: datetime) -> bool:
-    stored = await store.story_signature(session, story_id)
-    current = cluster.EventSignature.from_json(stored) if stored else None
-    merged = cluster.merge(current, item.signature) if current else item.signature
-    return await store.join_story(session, story_id, item.verdict, merged.to_json(), now=now)
+    def merged(stored: dict[str, Any]) -> dict[str, Any]:
+        if not stored:
+            return item.signature.to_json()
+        return cluster.merge(cluster.EventSignature.from_json(stored), item.signature).to_json()
+
+    return await store.join_story(session, story_id, item.verdict, merged, now=now)
 
 
 def _story_for_alert(story_id: int, item: ClassifiedEntry) -> StoryForAlert:

@@ -253,6 +253,7 @@ def open_watchlists(settings: Settings) -> WatchlistRegistry | None:
         registry.load()
     except ConfigError as exc:
         raise ConfigError(f"cannot start: the watchlists file is broken: {exc}") from None
+    log.info("watchlists loaded from %s: %s", registry.path, ", ".join(registry.lists) or "none")
     return registry
 
 

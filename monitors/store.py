@@ -11,7 +11,7 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -429,22 +429,22 @@ async def _set_story_countries(
     await session.flush()
 
 
-async def story_signature(session: AsyncSession, story_id: int) -> dict[str, Any]:
-    return await session.scalar(select(Story.signature).where(Story.id == story_id)) or {}
-
-
 async def join_story(
     session: AsyncSession,
     story_id: int,
     verdict: Classification,
-    signature: dict[str, Any],
+    merge_signature: Callable[[dict[str, Any]], dict[str, Any]],
     *,
     now: datetime,
 ) -> bool:
-    """Add an article's verdict to its story; True when the story became cooperation now."""
+    """Add an article's verdict to its story; True when the story became cooperation now.
+
+    ``merge_signature`` turns the story's stored event signature into the one with the
+    article joined (the clustering rule lives in ``monitors.cluster``, not here).
+    """
     story = await session.get_one(Story, story_id)
     became_cooperation = verdict.defence_cooperation and not story.is_defence_cooperation
-    story.signature = signature
+    story.signature = merge_signature(story.signature or {})
     story.last_seen_at = now
     if verdict.score > story.score:
         story.score = verdict.score
@@ -663,7 +663,6 @@ __all__ = [
     "remove_feed",
     "seed_feeds_once",
     "stats",
-    "story_signature",
     "story_views",
     "top_countries",
 ]
