@@ -109,8 +109,13 @@ def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
     """('country text' or '' for the watchlist, count clamped to 1..20)."""
     words = list(args)
     count = DEFAULT_LATEST
-    if words and words[-1].isascii() and words[-1].isdigit():  # not '²': int() refuses it
+    if words and words[-1].isascii() and words[-1].isdigit():
         count = max(1, min(MAX_LATEST, int(words.pop())))
+    elif words and words[-1].isnumeric():  # '²', '٣': digits to Unicode, but int() refuses them
+        raise UsageError(
+            f"{formatting.clip(words[-1], 20)!r} is not a count; use 1 to {MAX_LATEST}, "
+            "e.g. /latest azerbaijan 10"
+        )
     return " ".join(words), count
 
 
@@ -707,7 +712,11 @@ async def edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> No
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Newest stories for a country, or for the watchlist when none is given."""
     st = state(context)
-    name, count = parse_latest_args(context.args or [])
+    try:
+        name, count = parse_latest_args(context.args or [])
+    except UsageError as exc:
+        await reply(update, esc(str(exc)))
+        return
     chat_id = chat_of(update)[0]
     if name:
         found = resolve_countries(name.split(), st.resolve)

@@ -1,4 +1,3 @@
-
 """Classifier: verdicts, participants, types and evidence (table-driven, per language)."""
 
 from __future__ import annotations

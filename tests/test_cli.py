@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,23 @@ from tests.feedserver import FeedServer
 
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def recent_feed(name: str, days_ago: float = 1.0) -> bytes:
+    """A fixture feed with its items re-dated to ``days_ago`` before now, keeping their order.
+
+    Commands such as ``watchlists list`` count stories "in 7 days" against the real clock,
+    so a feed with fixed dates would pass today and fail next week.
+    """
+    text = (DATA / name).read_text(encoding="utf-8")
+    base = datetime.now(UTC) - timedelta(days=days_ago)
+    counter = iter(range(1000))
+
+    def redate(_: re.Match[str]) -> str:
+        stamp = base - timedelta(hours=next(counter))
+        return f"<pubDate>{format_datetime(stamp)}</pubDate>"
+
+    return re.sub(r"<pubDate>[^<]*</pubDate>", redate, text).encode("utf-8")
 
 
 def defwatch(
@@ -45,7 +65,11 @@ def environment(tmp_path: Path, feed_urls: list[str]) -> dict[str, str]:
 
 
 def test_poll_stores_story_and_latest_finds_it(tmp_path: Path, feed_server: FeedServer) -> None:
-    feed_server.add("/az.xml", body=(DATA / "az-cn-defence.rss.xml").read_bytes(), etag='"v1"')
+    body = recent_feed("az-cn-defence.rss.xml")
+    first_date = re.search(rb"<pubDate>([^<]*)</pubDate>", body)
+    assert first_date is not None
+    shown_date = parsedate_to_datetime(first_date.group(1).decode()).astimezone(UTC)
+    feed_server.add("/az.xml", body=body, etag='"v1"')
     feed_server.add("/broken", status=500)
     feed_server.add(
         "/page",
@@ -70,7 +94,7 @@ def test_poll_stores_story_and_latest_finds_it(tmp_path: Path, feed_server: Feed
     latest = defwatch(env, "latest", "azerbaijan")
     assert latest.returncode == 0, latest.stderr
     assert "Azerbaijan and China discuss military collaboration" in latest.stdout
-    assert "AZ-CN" in latest.stdout and "2026-11-24" in latest.stdout
+    assert "AZ-CN" in latest.stdout and f"{shown_date:%Y-%m-%d}" in latest.stdout
     assert "Caucasus Defence Wire" in latest.stdout  # the outlet
     assert "utm_" not in latest.stdout
 
@@ -163,7 +187,7 @@ def test_eval_prints_figures(tmp_path: Path) -> None:
 
 
 def test_watchlists_check_list_and_test(tmp_path: Path, feed_server: FeedServer) -> None:
-    feed_server.add("/az.xml", body=(DATA / "az-cn-defence.rss.xml").read_bytes())
+    feed_server.add("/az.xml", body=recent_feed("az-cn-defence.rss.xml"))
     env = environment(tmp_path, [feed_server.url("/az.xml")])
     lists = tmp_path / "lists.toml"
     lists.write_text(

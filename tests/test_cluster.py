@@ -1,4 +1,3 @@
-
 """One alert per event (issue 8): the same-event rule, the signature, the index, the batch."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-
 """Country gazetteer: traps, languages, resolution (table-driven)."""
 
 from __future__ import annotations
@@ -59,7 +58,9 @@ TRAPS = [
         "Equatorial Guinea and Papua New Guinea", {"GQ", "PG"}, id="equatorial guinea and png"
     ),
     pytest.param("A coup in Guinea toppled the president", {"GN"}, id="guinea alone"),
-    pytest.param("中巴两国军队举行联合演习", {"CN", "PK"}, id="zh two countries' armies are not the roc army"),
+    pytest.param(
+        "中巴两国军队举行联合演习", {"CN", "PK"}, id="zh two countries' armies are not the roc army"
+    ),
     pytest.param("guinea pig breeders gathered", set(), id="guinea pig lowercase"),
     pytest.param(
         "Fighting in the Democratic Republic of the Congo", {"CD"}, id="dr congo long form"

@@ -1,4 +1,3 @@
-
 """Alert and digest HTML: escaping, links, length limits, callback data."""
 
 from __future__ import annotations

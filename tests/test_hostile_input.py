@@ -105,12 +105,12 @@ NON_ASCII_DIGIT = (
     ],
 )
 def test_superscript_digits_are_a_usage_error(parser: object, args: list[str]) -> None:
-    with contextlib.suppress(UsageError):
+    with pytest.raises(UsageError):
         parser(args)  # type: ignore[operator]
 
 
 def test_overlong_time_zone_is_a_usage_error() -> None:
-    with contextlib.suppress(UsageError):
+    with pytest.raises(UsageError):
         parse_settings_args(["tz", "a" * 300])
 
 

@@ -26,7 +26,9 @@ def imported_modules(package: str) -> set[tuple[str, str]]:
     ("package", "forbidden"),
     [
         pytest.param("monitors", ("telegram", "bot"), id="monitors never imports telegram or bot"),
-        pytest.param("config", ("monitors", "bot", "telegram"), id="config imports no project module"),
+        pytest.param(
+            "config", ("monitors", "bot", "telegram"), id="config imports no project module"
+        ),
     ],
 )
 def test_dependency_direction(package: str, forbidden: tuple[str, ...]) -> None:

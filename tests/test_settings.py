@@ -28,14 +28,21 @@ def test_file_then_environment_wins(tmp_path: Path) -> None:
     path = write(tmp_path, "[poll]\ninterval_seconds = 120\n[telegram]\nadmin_ids = [42]\n")
     settings = load_settings({"DEFWATCH_CONFIG": path})
     assert (settings.poll_interval, settings.admin_ids) == (120, frozenset({42}))
-    env = {"DEFWATCH_CONFIG": path, "DEFWATCH_POLL_INTERVAL": "30", "DEFWATCH_ALLOW_PRIVATE_FEEDS": "1"}
+    env = {
+        "DEFWATCH_CONFIG": path,
+        "DEFWATCH_POLL_INTERVAL": "30",
+        "DEFWATCH_ALLOW_PRIVATE_FEEDS": "1",
+    }
     settings = load_settings(env)
     assert (settings.poll_interval, settings.allow_private_feeds) == (30, True)
 
 
 def test_token_and_password_stay_out_of_repr() -> None:
     settings = load_settings(
-        {"TELEGRAM_BOT_TOKEN": "123456:SECRET-TOKEN", "DEFWATCH_DATABASE_URL": "postgresql://u:hunter2@h/db"}
+        {
+            "TELEGRAM_BOT_TOKEN": "123456:SECRET-TOKEN",
+            "DEFWATCH_DATABASE_URL": "postgresql://u:hunter2@h/db",
+        }
     )
     assert "SECRET-TOKEN" not in repr(settings)
     assert "hunter2" not in repr(settings)
@@ -47,10 +54,16 @@ def test_token_and_password_stay_out_of_repr() -> None:
         pytest.param("[poll\n", "not valid TOML", id="broken toml"),
         pytest.param("[pol]\n", "unknown section [pol]", id="unknown section"),
         pytest.param("[poll]\nintervall = 3\n", "unknown key poll.intervall", id="misspelt key"),
-        pytest.param('[poll]\ninterval_seconds = "fast"\n', "poll.interval_seconds", id="wrong type"),
+        pytest.param(
+            '[poll]\ninterval_seconds = "fast"\n', "poll.interval_seconds", id="wrong type"
+        ),
         pytest.param("[poll]\ninterval_seconds = -5\n", "must be positive", id="negative interval"),
-        pytest.param('[telegram]\nadmin_ids = ["me"]\n', "telegram.admin_ids", id="admin ids not numbers"),
-        pytest.param("[telegram]\nmax_watch_items = true\n", "must not be true/false", id="bool for number"),
+        pytest.param(
+            '[telegram]\nadmin_ids = ["me"]\n', "telegram.admin_ids", id="admin ids not numbers"
+        ),
+        pytest.param(
+            "[telegram]\nmax_watch_items = true\n", "must not be true/false", id="bool for number"
+        ),
     ],
 )
 def test_bad_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -66,7 +66,9 @@ async def test_claim_leases_feeds_to_one_owner(sessions: async_sessionmaker[Asyn
     assert len(later) == 3
 
 
-async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_failure_is_recorded_and_success_resets(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     async with sessions.begin() as session:
         for _ in range(2):
@@ -75,7 +77,11 @@ async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmak
             )
     async with sessions() as session:
         [health] = await store.list_feeds(session)
-    assert (health.consecutive_errors, health.last_status, health.last_error) == (2, "http", "HTTP 500")
+    assert (health.consecutive_errors, health.last_status, health.last_error) == (
+        2,
+        "http",
+        "HTTP 500",
+    )
     async with sessions.begin() as session:
         await store.record_poll_success(
             session, feed_id, now=NOW, status="ok", next_poll_at=NOW, etag='"v1"', body_sha256="ab"
@@ -84,7 +90,9 @@ async def test_failure_is_recorded_and_success_resets(sessions: async_sessionmak
     assert (health.consecutive_errors, health.last_error, health.last_ok_at) == (0, None, NOW)
 
 
-async def test_article_stored_once_per_feed_and_key(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_article_stored_once_per_feed_and_key(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     item = entry("guid-1", "Azerbaijan and China discuss military collaboration")
     async with sessions.begin() as session:
@@ -100,7 +108,9 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
     async with sessions.begin() as session:
         for n in range(5):
             item = entry(f"g{n}", f"Story {n}", url=f"https://x.example/{n}", hours=n)
-            article = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+            article = await store.insert_article(
+                session, feed_id, item, COOPERATION, fetched_at=NOW
+            )
             story = await store.create_story(session, item, COOPERATION, {}, now=NOW)
             assert article is not None
             await store.attach_article(session, article, story, None)
@@ -108,7 +118,9 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
         page = await store.latest_stories(session, ["AZ"], limit=2, cooperation_only=True)
         assert [v.title for v in page] == ["Story 0", "Story 1"]
         last = page[-1]
-        nxt = await store.latest_stories(session, ["AZ"], limit=2, before=(last.published_at, last.id))
+        nxt = await store.latest_stories(
+            session, ["AZ"], limit=2, before=(last.published_at, last.id)
+        )
         assert [v.title for v in nxt] == ["Story 2", "Story 3"]
         assert await store.latest_stories(session, ["AM"], limit=5) == []  # mentioned only
         assert nxt[0].participants == ("AZ", "CN") and nxt[0].mentioned == ("AM",)
