@@ -8,7 +8,6 @@ checked on the rest of the input space (see ``tests.hostile.only_int_safe_digits
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import time
