@@ -13,13 +13,11 @@ import logging
 import re
 import time
 import tomllib
-from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -27,11 +25,13 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import formatting
+from bot import formatting, timezones
+from bot.args import UsageError
+from bot.limits import TokenBucket
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
 from monitors import netguard, outbox, store, subscriptions
-from monitors.countries import Gazetteer, fold
+from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.domain import StoryForAlert, StoryView
 from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings
@@ -45,6 +45,7 @@ DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_COUNTRY_WORDS = 4
 MAX_LATEST_COUNTRIES = 8
+MAX_ZONE_WORDS = 3  # "america new york"
 PHRASE_KINDS: tuple[subscriptions.RuleKind, ...] = ("keyword", "exclude")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_IMPORT_BYTES = 64 * 1024
@@ -83,10 +84,10 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /latest azerbaijan 10 — newest stories for a country (default 5, max 20)
 /latest — newest stories for your watchlist
 /digest — the last 24 hours matching your watchlist, grouped by country pair
-/settings — show settings; /settings instant | /settings digest 08:00 Europe/Baku
+/settings — show settings; /settings instant | /settings digest 08:00 Asia/Baku
 /settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
-/settings tz Asia/Baku — your time zone
+/settings tz Asia/Baku — your time zone (also a city, baku, or an offset, UTC+4)
 /status — feeds polled, last poll, stories stored, alerts waiting for this chat
 In groups only administrators change the watchlist and settings."""
 
@@ -94,10 +95,6 @@ ADMIN_HELP = """Admin: /feeds, /addfeed URL, /removefeed URL, /broadcast text"""
 
 
 # --- pure argument parsing --------------------------------------------------------------------
-
-
-class UsageError(ValueError):
-    """The command's arguments are wrong; the message says how to use it."""
 
 
 def split_terms(args: Sequence[str]) -> list[str]:
@@ -134,16 +131,15 @@ def parse_hhmm(text: str) -> str:
 
 
 def parse_timezone(text: str) -> str:
-    problem = UsageError(
-        f"{formatting.clip(text, 40)!r} is not a time zone; use e.g. Europe/Berlin or UTC"
-    )
-    if len(text) > 64:
-        raise problem
+    """An IANA zone from a name, city, country, alias or UTC offset (``bot.timezones``)."""
+    return timezones.parse_zone(text, country=_country_code)
+
+
+def _country_code(name: str) -> str | None:
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise problem from None
-    return text
+        return default_gazetteer().resolve(name)
+    except UnknownCountry:
+        return None
 
 
 def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
@@ -153,12 +149,12 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
     what, rest = args[0].lower(), list(args[1:])
     if what == "instant" and not rest:
         return {"delivery_mode": "instant"}
-    if what == "digest" and len(rest) <= 2:
+    if what == "digest" and len(rest) <= 1 + MAX_ZONE_WORDS:
         change: dict[str, str | None] = {"delivery_mode": "digest"}
         if rest:
             change["digest_time"] = parse_hhmm(rest[0])
-        if len(rest) == 2:
-            change["timezone"] = parse_timezone(rest[1])
+        if len(rest) >= 2:
+            change["timezone"] = parse_timezone(" ".join(rest[1:]))
         return change
     if what == "quiet" and rest:
         if rest == ["off"]:
@@ -169,11 +165,11 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
             return {"quiet_start": parse_hhmm(start), "quiet_end": parse_hhmm(end)}
     if what == "scope" and rest and rest[0].lower() in ("all", "cooperation"):
         return {"scope": rest[0].lower()}
-    if what in ("tz", "timezone") and len(rest) == 1:
-        return {"timezone": parse_timezone(rest[0])}
+    if what in ("tz", "timezone") and 1 <= len(rest) <= MAX_ZONE_WORDS:
+        return {"timezone": parse_timezone(" ".join(rest))}
     raise UsageError(
-        "Usage: /settings instant | digest HH:MM [Zone] | quiet HH:MM-HH:MM | quiet off | "
-        "scope all|cooperation | tz Zone"
+        "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
+        "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
     )
 
 
@@ -352,7 +348,7 @@ class BotState:
     reschedule_digest: Callable[[subscriptions.ChatSettings], None] = lambda chat: None
     watchlists: WatchlistRegistry | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    buckets: dict[int, TokenBucket] = field(default_factory=dict)
     admins_cache: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict)
 
 
@@ -376,25 +372,33 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
 
 
 async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Per-chat limit on commands and button presses, with a clear reply when exceeded."""
+    """Per-chat token bucket (``bot.limits``) on commands and button presses; a refusal is
+    said once per streak (every refused press is answered, as Telegram expects)."""
     chat = update.effective_chat
     if chat is None or (update.message is None and update.callback_query is None):
         return
     st = state(context)
-    window, now = st.recent[chat.id], time.monotonic()
-    while window and now - window[0] > 60:
-        window.popleft()
-    if len(window) < st.settings.requests_per_minute:
-        window.append(now)
+    bucket = st.buckets.get(chat.id)
+    if bucket is None:
+        bucket = st.buckets[chat.id] = TokenBucket(
+            st.settings.requests_burst, st.settings.requests_per_minute
+        )
+    verdict = bucket.take(time.monotonic())
+    if verdict.allowed:
         return
-    wait = int(60 - (now - window[0])) + 1
-    limit = st.settings.requests_per_minute
-    text = f"Too many requests: at most {limit} a minute. Try again in {wait} s."
+    text = (
+        f"Too many requests: at most {st.settings.requests_per_minute} a minute "
+        f"(after a burst of {st.settings.requests_burst}). Try again in {verdict.wait_seconds} s."
+    )
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
-    elif update.message is not None and update.message.text and update.message.text.startswith("/"):
+    elif verdict.first_refusal and update.message is not None and is_command(update.message.text):
         await reply(update, text)
     raise ApplicationHandlerStop
+
+
+def is_command(text: str | None) -> bool:
+    return bool(text and text.startswith("/"))
 
 
 async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -890,9 +894,9 @@ def settings_text(chat: subscriptions.ChatSettings) -> str:
     )
     scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
     return (
-        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(chat.timezone)}\n"
+        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(timezones.zone_label(chat.timezone))}\n"
         f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
-        "Change: /settings instant | digest 08:00 Europe/Baku | quiet 22:00-07:00 | "
+        "Change: /settings instant | digest 08:00 Asia/Baku | quiet 22:00-07:00 | "
         "quiet off | scope all | tz Asia/Baku"
     )
 

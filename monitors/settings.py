@@ -48,6 +48,7 @@ class Settings:
     telegram_api_base_url: str | None = None
     bot_token: str | None = field(default=None, repr=False)
     source: str = "defaults"
+    requests_burst: int = 40  # commands a chat may send at once (see bot/limits.py)
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -71,6 +72,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "delivery_interval_seconds": (int, float),
         "max_watch_items": int,
         "requests_per_minute": int,
+        "requests_burst": int,
     },
     "watchlists": {"file": str},
 }
@@ -196,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_per_minute=int(
             _positive(tg["requests_per_minute"], "telegram.requests_per_minute", path)
         ),
+        requests_burst=int(_positive(tg["requests_burst"], "telegram.requests_burst", path)),
         watchlists_file=watchlists_file,
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
