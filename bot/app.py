@@ -132,6 +132,7 @@ def register_handlers(application: Application) -> None:
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(h.on_watch_button, pattern=r"^w:[A-Z]{2}$"))
+    application.add_handler(CallbackQueryHandler(h.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
     application.add_handler(CallbackQueryHandler(h.on_more, pattern=r"^more:[^:]+:\d+:\d+:\d+$"))
     application.add_handler(CallbackQueryHandler(h.on_unknown_button))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import ipaddress
 import logging
 import re
@@ -26,10 +27,11 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import formatting, timezones
-from bot.args import UsageError
-from bot.limits import TokenBucket
+from bot.args import Cut, UsageError, keyword_items, take
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
+from bot.limits import TokenBucket
+from config import data_path
 from monitors import netguard, outbox, store, subscriptions
 from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.domain import StoryForAlert, StoryView
@@ -177,16 +179,27 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
 class Resolved:
     codes: tuple[str, ...]
     unknown: tuple[UnknownCountry, ...]
+    cut: Cut = field(default_factory=lambda: Cut(0, 0))  # words past MAX_COUNTRY_ARGS
+
+    @property
+    def questions(self) -> tuple[AmbiguousCode, ...]:
+        """Lower-case codes that are also words ('it'): asked about with a button."""
+        return tuple(u for u in self.unknown if isinstance(u, AmbiguousCode))
+
+    @property
+    def unresolved(self) -> tuple[UnknownCountry, ...]:
+        return tuple(u for u in self.unknown if not isinstance(u, AmbiguousCode))
 
 
 MAX_COUNTRY_ARGS = 40
 
 
 def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Resolved:
-    """Country names in ``args`` (comma-separated, or words read greedily: 'south korea')."""
+    """Country names in ``args`` (comma-separated, or words read greedily: 'south korea');
+    at most MAX_COUNTRY_ARGS words are read (resolving thousands blocks), the rest is noted."""
     codes: list[str] = []
     unknown: list[UnknownCountry] = []
-    args = list(args)[:MAX_COUNTRY_ARGS]  # nobody names more; resolving thousands blocks
+    args, cut = take(list(args), MAX_COUNTRY_ARGS)
     groups = [t.split() for t in split_terms(args)] if "," in " ".join(args) else [list(args)]
     for words in groups:
         start = 0
@@ -202,13 +215,15 @@ def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Res
                     codes.append(code)
                 break
             start = end
-    return Resolved(tuple(codes), tuple(unknown))
+    return Resolved(tuple(codes), tuple(unknown), cut)
 
 
 def resolve_one(name: str, resolve: Callable[[str], str]) -> str:
     """A code for ``name``; a suggestion that is the same name in other case is taken as it."""
     try:
         return resolve(name)
+    except AmbiguousCode:
+        raise
     except UnknownCountry as exc:
         same = [s for s in exc.suggestions if fold(s) == fold(name)]
         if len(same) == 1:
@@ -216,19 +231,42 @@ def resolve_one(name: str, resolve: Callable[[str], str]) -> str:
         raise
 
 
+class AmbiguousCode(UnknownCountry):
+    """A lower-case code that is also a word ('it', 'in'): the user is asked, not guessed for."""
+
+    def __init__(self, name: str, code: str, country: str) -> None:
+        super().__init__(name, [country])
+        self.code = code
+
+
+@functools.cache
+def code_words() -> frozenset[str]:
+    """Codes that are also everyday words (config/codewords.toml)."""
+    table = tomllib.loads(data_path("codewords.toml").read_text(encoding="utf-8"))
+    return frozenset(w.lower() for w in table.get("words", []))
+
+
 def make_resolver(gazetteer: Gazetteer) -> Callable[[str], str]:
     """``gazetteer.resolve``, falling back to exact English names (the gazetteer refuses some
-    ambiguous words such as 'china'; a user typing the name alone means the country)."""
+    ambiguous words such as 'china'; a user typing the name alone means the country) and to
+    ISO codes in any case ('hu'), except codes that are also words ('it': AmbiguousCode)."""
     by_name = {fold(gazetteer.name(code)): code for code in gazetteer.codes()}
+    codes = gazetteer.codes()
 
     def resolve(name: str) -> str:
         try:
             return gazetteer.resolve(name)
         except UnknownCountry:
             code = by_name.get(fold(name))
-            if code is None:
-                raise
-            return code
+            if code is not None:
+                return code
+            typed = name.strip()
+            if len(typed) == 2 and typed.isascii() and typed.upper() in codes:
+                if typed.lower() not in code_words():
+                    return typed.upper()
+                code = typed.upper()
+                raise AmbiguousCode(typed, code, gazetteer.name(code)) from None
+            raise
 
     return resolve
 
@@ -502,6 +540,35 @@ def unknown_lines(unknown: Sequence[UnknownCountry]) -> list[str]:
     return lines
 
 
+def cut_lines(cut: Cut, command: str) -> list[str]:
+    """The words a command did not read, said (never dropped silently)."""
+    if not cut.happened:
+        return []
+    return [
+        f"Only the first {cut.kept} words of one {command} are read; "
+        f"{cut.given - cut.kept} more were not: {_listed(cut.dropped, most=MAX_LISTED)}. "
+        f"Send them in another {command}."
+    ]
+
+
+def question_reply(
+    questions: Sequence[AmbiguousCode], action: str, data: str
+) -> tuple[list[str], list[InlineKeyboardButton]]:
+    """'“it” is also a word: did you mean 🇮🇹 Italy?' lines and one button per code."""
+    lines = [
+        f"“{esc(q.name)}” is also a word: did you mean {formatting.country_label(q.code)}? "
+        f"Tap to {action}."
+        for q in questions[:MAX_LISTED]
+    ]
+    buttons = [
+        InlineKeyboardButton(
+            formatting.country_button_label(q.code), callback_data=callback(data, q.code)
+        )
+        for q in questions[:MAX_LISTED]
+    ]
+    return lines, buttons
+
+
 def _listed(items: Sequence[str], most: int = 10) -> str:
     shown = ", ".join(esc(formatting.clip(item, 60)) for item in items[:most])
     return shown + (f" … and {len(items) - most} more" if len(items) > most else "")
@@ -514,7 +581,7 @@ async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Watch countries by name, demonym or code."""
+    """Watch countries by name, demonym or code; a code that is also a word is asked about."""
     if not context.args:
         await reply(update, "Usage: /watch azerbaijan china")
         return
@@ -522,7 +589,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unknown)
+    lines = unknown_lines(found.unresolved) + cut_lines(found.cut, "/watch")
+    asked, buttons = question_reply(found.questions, "watch it", "w")
     if found.codes:
         items = [(c, st.gazetteer.name(c)) for c in found.codes]
         async with st.sessions.begin() as session:
@@ -534,7 +602,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines[:0] = added_lines(result, st.settings.max_watch_items)
         if not active:
             lines.append("This chat is not subscribed yet: /start to receive alerts.")
-    await reply(update, "\n".join(lines))
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    await reply(update, "\n".join(lines + asked), reply_markup=markup)
 
 
 def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
@@ -561,7 +630,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unknown)
+    lines = unknown_lines(found.unknown) + cut_lines(found.cut, "/unwatch")
     if found.codes:
         async with st.sessions.begin() as session:
             removed = await subscriptions.remove_rules(
@@ -589,13 +658,10 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await may_change(update, context):
         return
-    items = [(normalise_keyword(t)[: subscriptions.MAX_PHRASE_CHARS], t[:100]) for t in terms]
-    bad = [t for (v, t) in items if not v or v.count(" ") >= subscriptions.MAX_PHRASE_WORDS]
-    items = [(v, t) for v, t in items if t not in bad]
-    lines = [
-        f"Ignored “{esc(b)}”: a keyword needs 1 to {subscriptions.MAX_PHRASE_WORDS} words."
-        for b in bad
-    ]
+    items, refused = keyword_items(terms)
+    if action == "remove":  # removing needs no checks: anything stored is found by its value
+        items, refused = [(normalise_keyword(t), t) for t in terms], []
+    lines = [esc(line) for line in refused]
     st = state(context)
     async with st.sessions.begin() as session:
         chat_id = await _ensure(session, update, st)
@@ -650,6 +716,7 @@ async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # Callback data as our own buttons write it; anything else (forged, stale) is "expired".
 REMOVE_DATA = re.compile(r"rm:\d{1,19}")
 WATCH_DATA = re.compile(r"w:[A-Z]{2}")
+LATEST_CODE_DATA = re.compile(r"lt:[A-Z]{2}")
 MORE_DATA = re.compile(r"more:[^:]{1,40}:\d{1,3}:-?\d{1,18}:\d{1,18}")
 MAX_ROW_ID = 2**63 - 1
 
@@ -722,19 +789,25 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, esc(str(exc)))
         return
     chat_id = chat_of(update)[0]
+    note = ""
     if name:
         found = resolve_countries(name.split(), st.resolve)
+        if found.questions and not found.unresolved and not found.codes:
+            asked, buttons = question_reply(found.questions, "see its stories", "lt")
+            await reply(update, "\n".join(asked), reply_markup=InlineKeyboardMarkup([buttons]))
+            return
         if found.unknown or not found.codes:
             await reply(
                 update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan"
             )
             return
         # The "More" button carries the codes in its 64-byte callback data: at most 8.
-        codes = found.codes[:MAX_LATEST_COUNTRIES]
+        codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
+        note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
         key = ",".join(codes)
     else:
         async with st.sessions() as session:
-            codes = tuple(await subscriptions.watched_countries(session, chat_id))
+            codes = list(await subscriptions.watched_countries(session, chat_id))
         key = "w"  # "More" re-reads the watchlist, however long it is
         if not codes:
             await reply(
@@ -742,8 +815,32 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "Your watchlist has no countries. Try /latest azerbaijan or /watch azerbaijan.",
             )
             return
-    text, markup = await latest_page(st, chat_id, codes, key, count, None)
+    text, markup = await latest_page(st, chat_id, codes, key, count, None, note=note)
     await reply(update, text, reply_markup=markup)
+
+
+def latest_cut_note(cut: Cut) -> str:
+    if not cut.happened:
+        return ""
+    left_out = ", ".join(formatting.country_label(c) for c in cut.dropped)
+    return (
+        f"Showing {cut.kept} of the {cut.given} countries (at most {MAX_LATEST_COUNTRIES} in one "
+        f"/latest); not shown: {left_out}."
+    )
+
+
+async def on_latest_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The button of "“it” is also a word: did you mean Italy?" under /latest."""
+    query = update.callback_query
+    assert query is not None
+    st = state(context)
+    code = (query.data or "").partition(":")[2]
+    if not LATEST_CODE_DATA.fullmatch(query.data or "") or code not in st.gazetteer.codes():
+        await on_unknown_button(update, context)
+        return
+    await query.answer()
+    text, markup = await latest_page(st, chat_of(update)[0], [code], code, DEFAULT_LATEST, None)
+    await edit(query, text, markup)
 
 
 async def latest_page(
@@ -753,6 +850,7 @@ async def latest_page(
     key: str,
     count: int,
     before: tuple[datetime, int] | None,
+    note: str = "",
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of /latest: stories before ``before``, and a "More" button when there are more."""
     async with st.sessions() as session:
@@ -766,9 +864,12 @@ async def latest_page(
     if not stories:
         polled = formatting.when(last_poll) if last_poll else "not yet"
         more = "No older stories" if before else "No stories stored yet"
-        return f"{more} for {names}. Feeds last polled: {esc(polled)}.", None
+        text = f"{more} for {names}. Feeds last polled: {esc(polled)}."
+        return text + (f"\n\n{note}" if note else ""), None
     page, has_more = stories[:count], len(stories) > count
-    text, shown = formatting.story_list(f"<b>Latest for {names}</b>", page, focus=codes)
+    text, shown = formatting.story_list(
+        f"<b>Latest for {names}</b>", page, focus=codes, footer=note
+    )
     markup = None
     if has_more or shown < len(page):
         last = page[max(shown, 1) - 1]
@@ -893,8 +994,9 @@ def settings_text(chat: subscriptions.ChatSettings) -> str:
         f"{chat.quiet_start} to {chat.quiet_end}" if chat.quiet_start and chat.quiet_end else "off"
     )
     scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
+    zone = timezones.zone_label(chat.timezone)
     return (
-        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(timezones.zone_label(chat.timezone))}\n"
+        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(zone)}\n"
         f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
         "Change: /settings instant | digest 08:00 Asia/Baku | quiet 22:00-07:00 | "
         "quiet off | scope all | tz Asia/Baku"

@@ -27,7 +27,7 @@ from bot.args import UsageError
 from config import data_path
 
 MAX_ZONE_TEXT = 64
-_OFFSET = re.compile(r"(?:utc|gmt)?\s*([+-−])\s*(\d{1,2})(?::?(\d{2}))?")
+_OFFSET = re.compile(r"(?:utc|gmt)?\s*([+\-\u2212])\s*(\d{1,2})(?::?(\d{2}))?")
 
 
 def fold_zone(text: str) -> str:
@@ -80,7 +80,7 @@ def _offset_zone(text: str) -> str | None:
     match = _OFFSET.fullmatch(text)
     if match is None:
         return None
-    sign = -1 if match.group(1) in "-−" else 1
+    sign = -1 if match.group(1) in "-\u2212" else 1
     hours, minutes = int(match.group(2)), int(match.group(3) or 0)
     if minutes:
         now = datetime.now(zoneinfo.ZoneInfo("UTC"))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from monitors.watch import _RECHECK_SECONDS as RECHECK_SECONDS
 from tests.test_bot_e2e import add_story, bot_env, db_rows
-from tests.tg import BotProcess, Emulator, TgUser
+from tests.tg import BotProcess, Emulator, TgUser, wait_until
 
 TOKEN = "474747:DEFWATCH-UXA"
 
@@ -85,3 +86,95 @@ def test_burst_allowed_flood_held(tg_emulator: Emulator, tmp_path: Path) -> None
         assert "Stories stored" in person.ask("/status").text
     finally:
         process.stop()
+
+
+# --- 3. every cut is said ---------------------------------------------------------------------
+
+MANY_COUNTRIES = [
+    "albania", "algeria", "angola", "argentina", "armenia", "australia", "austria", "azerbaijan",
+    "bahrain", "bangladesh", "belarus", "belgium", "bolivia", "botswana", "brazil", "bulgaria",
+    "cambodia", "cameroon", "canada", "chad", "chile", "china", "colombia", "croatia", "cuba",
+    "cyprus", "denmark", "ecuador", "egypt", "eritrea", "estonia", "ethiopia", "finland",
+    "france", "gabon", "georgia", "germany", "ghana", "greece", "guatemala", "guinea", "haiti",
+    "honduras", "hungary", "iceland", "india", "indonesia", "iran", "iraq", "ireland", "israel",
+    "italy", "jamaica", "japan", "jordan", "kazakhstan", "kenya", "kuwait", "laos", "latvia",
+]  # fmt: skip
+
+
+@pytest.mark.emulator
+def test_every_cut_is_said(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
+    person = user(tg_emulator, 13_001, "/start")
+    watched = person.ask("/watch " + " ".join(MANY_COUNTRIES)).text
+    assert "Only the first 40 words of one /watch are read; 20 more were not:" in watched
+    assert "not: guinea, haiti, honduras, hungary, iceland … and 15 more. Send them in another" in (
+        watched
+    )
+    assert "limit of 20 watch items reached" in watched
+
+    ten = "georgia turkey armenia iran russia china india japan france italy"
+    latest = person.ask(f"/latest {ten}").text
+    assert "Showing 8 of the 10 countries (at most 8 in one /latest)" in latest
+    assert "not shown: 🇫🇷 France, 🇮🇹 Italy" in latest
+
+    other = user(tg_emulator, 13_002, "/start")
+    huge = "x" * 5000
+    refused = other.ask(f"/keywords add {huge}").text
+    assert "Now watching" not in refused
+    assert "a keyword has at most 100 characters; this one has 5000" in refused
+    rules = "select count(*) from watch_rule where chat_id = 13002"
+    assert db_rows(ux_bot.db, rules) == [(0,)]  # type: ignore[attr-defined]
+
+
+# --- 4. lower-case codes ----------------------------------------------------------------------
+
+
+@pytest.mark.emulator
+def test_lower_case_codes(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
+    person = user(tg_emulator, 14_001, "/start")
+    assert "Now watching: Hungary." in person.ask("/watch hu").text
+    asked = person.ask("/watch it")
+    assert "“it” is also a word: did you mean 🇮🇹 Italy? Tap to watch it." in asked.text
+    person.press(asked, text="Italy")
+    wait_until(
+        lambda: ("IT",) in db_rows(ux_bot.db, "select value from watch_rule where chat_id = 14001"),  # type: ignore[attr-defined]
+        10,
+        "the button to watch Italy",
+    )
+    add_story(
+        ux_bot.db,  # type: ignore[attr-defined]
+        14_100,
+        "India and France sign submarine deal",
+        ("IN", "FR"),
+        datetime.now(UTC) - timedelta(hours=2),
+    )
+    question = person.ask("/latest in")
+    assert "did you mean 🇮🇳 India?" in question.text
+    person.press(question, text="India")
+    [page] = person.wait_messages(1, predicate=lambda m: m.edited)
+    assert "India and France sign submarine deal" in page.text
+
+
+# --- 8. keywords kept as typed ----------------------------------------------------------------
+
+
+@pytest.mark.emulator
+def test_keywords_kept_as_typed(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
+    person = user(tg_emulator, 18_001, "/start")
+    refused = person.ask("/keywords add 🚀🛡").text
+    assert "Not added “🚀🛡”: it has no letters or digits, so it could never match a story." in (
+        refused
+    )
+    assert "Now watching: صاروخ, מִלְחָמָה." in person.ask("/keywords add صاروخ, מִלְחָמָה").text
+    rules = "select value, display from watch_rule where chat_id = 18001 order by id"
+    assert db_rows(ux_bot.db, rules) == [("صاروخ", "صاروخ"), ("מלחמה", "מִלְחָמָה")]  # type: ignore[attr-defined]
+    time.sleep(RECHECK_SECONDS)  # this process (not the bot) sees others' keyword edits that late
+    now = datetime.now(UTC)
+    add_story(
+        ux_bot.db, 18_100, "Rocket shield drills", ("US", "PL"), now, summary="Rocket shield."
+    )  # type: ignore[attr-defined]
+    add_story(ux_bot.db, 18_101, "صاروخ جديد للجيش", ("EG", "SA"), now, summary="تعاون عسكري")  # type: ignore[attr-defined]
+    [alert] = person.wait_messages(1, timeout=20)
+    assert "صاروخ جديد" in alert.text
+    time.sleep(1.0)
+    person.poll()
+    assert person.inbox == [], "a keyword matched a story it does not occur in"
