@@ -49,6 +49,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import explain
 from bot import handlers as h
 from bot.delivery import Deliverer
 from monitors import outbox, subscriptions
@@ -122,6 +123,7 @@ def register_handlers(application: Application) -> None:
         "import": h.import_,
         "latest": h.latest,
         "digest": h.digest,
+        "why": explain.why_command,
         "settings": h.settings_command,
         "status": h.status,
         "feeds": h.feeds,

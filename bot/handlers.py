@@ -66,6 +66,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("import", "reply to a watchlist.toml with /import to add it"),
     ("latest", "newest stories: /latest azerbaijan 10"),
     ("digest", "last 24 h matching your watchlist"),
+    ("why", "reply to an alert: the evidence behind it"),
     ("settings", "delivery mode, quiet hours, scope"),
     ("status", "feeds polled, stories stored, your pending alerts"),
     ("stop", "unsubscribe (watchlist kept)"),
@@ -86,6 +87,7 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /latest azerbaijan 10 — newest stories for a country (default 5, max 20)
 /latest — newest stories for your watchlist
 /digest — the last 24 hours matching your watchlist, grouped by country pair
+/why — as a reply to an alert: the classifier's evidence behind its “Why”
 /settings — show settings; /settings instant | /settings digest 08:00 Asia/Baku
 /settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
