@@ -5,7 +5,8 @@ Rule: the headline's country mentions (``monitors.countries``) are read left to 
 mentions next to each other with only joiners and spaces between them ("Azerbaijan, Georgia
 and Turkey") belong to one list, when some joiner is more than a comma. A state the
 classifier counted as *mentioned* is a party when it is in the same list as a participant.
-A state named elsewhere ("drills near Japan") stays merely mentioned. Participants come first, in their stored order, then the listed.
+A state named elsewhere ("drills near Japan") stays merely mentioned. Participants come
+first, in their stored order, then the listed states.
 """
 
 from __future__ import annotations
