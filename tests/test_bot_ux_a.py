@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from monitors.watch import _RECHECK_SECONDS as RECHECK_SECONDS
-from tests.test_bot_e2e import add_story, bot_env, db_rows
-from tests.tg import BotProcess, Emulator, TgUser, wait_until
+from tests.feedserver import FeedServer
+from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss
+from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
 
 TOKEN = "474747:DEFWATCH-UXA"
 
@@ -61,6 +62,7 @@ def test_time_zones_as_people_write_them(tg_emulator: Emulator, ux_bot: BotProce
         assert f"Time zone: {shown}" in person.ask(f"/settings tz {typed}").text, typed
     unsure = person.ask("/settings tz Bakuu")
     assert "is not a time zone" in unsure.text and "Did you mean Asia/Baku?" in unsure.text
+    print(f"{saved.text}\n---\n{unsure.text}")
 
 
 # --- 7. a burst is fine, a flood is held ------------------------------------------------------
@@ -82,6 +84,7 @@ def test_burst_allowed_flood_held(tg_emulator: Emulator, tmp_path: Path) -> None
         assert 10 <= len(answered) <= 11, replies  # the burst, and no more
         assert len(refused) == 1, replies  # one warning for the whole flood
         assert "at most 6 a minute (after a burst of 10). Try again in" in refused[0]
+        print(f"flood of 20: {len(answered)} answered, one warning: {refused[0]}")
         time.sleep(10.5)  # one token back at 6 a minute
         assert "Stories stored" in person.ask("/status").text
     finally:
@@ -110,17 +113,20 @@ def test_every_cut_is_said(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
         watched
     )
     assert "limit of 20 watch items reached" in watched
+    print(f"/watch with 60 names:\n{watched}")
 
     ten = "georgia turkey armenia iran russia china india japan france italy"
     latest = person.ask(f"/latest {ten}").text
     assert "Showing 8 of the 10 countries (at most 8 in one /latest)" in latest
     assert "not shown: 🇫🇷 France, 🇮🇹 Italy" in latest
+    print(f"/latest with 10 countries ends:\n{latest[-200:]}")
 
     other = user(tg_emulator, 13_002, "/start")
     huge = "x" * 5000
     refused = other.ask(f"/keywords add {huge}").text
     assert "Now watching" not in refused
     assert "a keyword has at most 100 characters; this one has 5000" in refused
+    print(f"/keywords add x*5000:\n{refused}")
     rules = "select count(*) from watch_rule where chat_id = 13002"
     assert db_rows(ux_bot.db, rules) == [(0,)]  # type: ignore[attr-defined]
 
@@ -134,6 +140,7 @@ def test_lower_case_codes(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
     assert "Now watching: Hungary." in person.ask("/watch hu").text
     asked = person.ask("/watch it")
     assert "“it” is also a word: did you mean 🇮🇹 Italy? Tap to watch it." in asked.text
+    print(f"/watch it:\n{asked.text}\nbuttons: {asked.buttons}")
     person.press(asked, text="Italy")
     wait_until(
         lambda: ("IT",) in db_rows(ux_bot.db, "select value from watch_rule where chat_id = 14001"),  # type: ignore[attr-defined]
@@ -165,6 +172,7 @@ def test_keywords_kept_as_typed(tg_emulator: Emulator, ux_bot: BotProcess) -> No
         refused
     )
     assert "Now watching: صاروخ, מִלְחָמָה." in person.ask("/keywords add صاروخ, מִלְחָמָה").text
+    print(f"/keywords add 🚀🛡:\n{refused}")
     rules = "select value, display from watch_rule where chat_id = 18001 order by id"
     assert db_rows(ux_bot.db, rules) == [("صاروخ", "صاروخ"), ("מלחמה", "מִלְחָמָה")]  # type: ignore[attr-defined]
     time.sleep(RECHECK_SECONDS)  # this process (not the bot) sees others' keyword edits that late
@@ -178,3 +186,64 @@ def test_keywords_kept_as_typed(tg_emulator: Emulator, ux_bot: BotProcess) -> No
     time.sleep(1.0)
     person.poll()
     assert person.inbox == [], "a keyword matched a story it does not occur in"
+
+
+# --- 2 and 5: a story through the real pipeline: why in words, every listed state's flag ------
+
+TRILATERAL = "Azerbaijan, Georgia and Turkey defence ministers meet in Tbilisi"
+TRILATERAL_SUMMARY = (
+    "The defence ministers of Azerbaijan, Georgia and Turkey met in Tbilisi and discussed "
+    "trilateral military cooperation and joint exercises."
+)
+
+
+@pytest.fixture(scope="module")
+def trilateral_alert(
+    tg_emulator: Emulator, ux_bot: BotProcess
+) -> Iterator[tuple[TgUser, BotMessage]]:
+    person = user(tg_emulator, 12_001, "/start", "/watch azerbaijan")
+    with FeedServer() as feeds:
+        story = ("tri-1", TRILATERAL, TRILATERAL_SUMMARY, datetime.now(UTC) - timedelta(hours=1))
+        url = feeds.add("/tri.xml", rss(story))
+        assert "Feed added" in tg_emulator.user(TOKEN, ADMIN).ask(f"/addfeed {url}").text
+        [alert] = person.wait_messages(1, timeout=30)
+        sent = "select message_id from alert where chat_id = 12001 and status = 'sent'"
+        # The row is marked sent once Telegram accepted the message, a moment after it arrived.
+        wait_until(lambda: db_rows(ux_bot.db, sent), 10, "the alert marked sent")  # type: ignore[attr-defined]
+        yield person, alert
+
+
+@pytest.mark.emulator
+def test_alert_says_why_in_words(trilateral_alert: tuple[TgUser, BotMessage]) -> None:
+    person, alert = trilateral_alert
+    [why_line] = [line for line in alert.text.splitlines() if line.startswith("Why:")]
+    assert why_line.startswith("Why: defence ministers met; military cooperation discussed")
+    reasons = why_line.removeprefix("Why: ").split("; ")
+    assert len(reasons) <= 3 and len(set(reasons)) == len(reasons)
+    for internal in ("term:", "countries:", "(+0.", "meeting_visit", "score:"):
+        assert internal not in alert.text
+    evidence = person.ask("/why", reply_to=alert).text
+    print(f"{why_line}\n/why as a reply:\n{evidence[:600]}")
+    assert TRILATERAL in evidence and "term:" in evidence and "score" in evidence
+    assert "not one of my alerts" in person.ask("/why", reply_to=evidence_message(person)).text
+    assert "Reply /why to an alert" in person.ask("/why").text
+
+
+def evidence_message(person: TgUser) -> BotMessage:
+    """A message of the bot that is not an alert (the answer to /help)."""
+    return person.ask("/help")
+
+
+@pytest.mark.emulator
+def test_three_countries_three_flags(trilateral_alert: tuple[TgUser, BotMessage]) -> None:
+    person, alert = trilateral_alert
+    flags = ("🇦🇿", "🇬🇪", "🇹🇷")
+    heading = alert.text.splitlines()[1]  # the line under the title
+    assert all(f in heading for f in flags), heading
+    latest = person.ask("/latest azerbaijan").text
+    [item] = [line for line in latest.splitlines() if TRILATERAL in line]
+    assert item.startswith("• 🇦🇿🇬🇪🇹🇷 "), item
+    digest = person.ask("/digest").text.splitlines()
+    at = next(i for i, line in enumerate(digest) if TRILATERAL in line)
+    assert all(f in digest[at - 1] for f in flags), digest  # the group's heading
+    print(f"alert:\n{alert.text}\n/latest item: {item}\n/digest heading: {digest[at - 1]}")
