@@ -5,6 +5,7 @@ Each test sends what a user typed and asserts the reply a user now gets.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,12 +13,180 @@ from pathlib import Path
 
 import pytest
 
+from bot.args import Cut, UsageError, keyword_items, keyword_problem
+from bot.formatting import format_digest, story_item
+from bot.handlers import make_resolver, parse_timezone, resolve_countries
+from bot.limits import TokenBucket
+from bot.parties import heading_states
+from bot.timezones import zone_label
+from monitors.countries import default_gazetteer
+from monitors.domain import StoryView
 from monitors.watch import _RECHECK_SECONDS as RECHECK_SECONDS
 from tests.feedserver import FeedServer
 from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss
 from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
 
 TOKEN = "474747:DEFWATCH-UXA"
+
+
+# --- pure parsing and formatting ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        pytest.param("Asia/Baku", "Asia/Baku", id="IANA name"),
+        pytest.param("asia/baku", "Asia/Baku", id="IANA name in lower case"),
+        pytest.param("Europe/Baku", "Asia/Baku", id="the old example: the city decides"),
+        pytest.param("baku", "Asia/Baku", id="city"),
+        pytest.param("new york", "America/New_York", id="city of two words"),
+        pytest.param("Azerbaijan", "Asia/Baku", id="country with one zone"),
+        pytest.param("msk", "Europe/Moscow", id="alias from config"),
+        pytest.param("+4", "Etc/GMT-4", id="offset"),
+        pytest.param("UTC+4", "Etc/GMT-4", id="UTC offset"),
+        pytest.param("GMT-5", "Etc/GMT+5", id="GMT offset, sign inverted in Etc names"),
+        pytest.param("+04:00", "Etc/GMT-4", id="offset with zero minutes"),
+        pytest.param("utc", "UTC", id="UTC"),
+    ],
+)
+def test_parse_zone(typed: str, zone: str) -> None:
+    assert parse_timezone(typed) == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        pytest.param("Bakuu", "Did you mean Asia/Baku?", id="misspelt city: nearest zone"),
+        pytest.param("+5:30", "Zones at that offset now:", id="offset with minutes: places"),
+        pytest.param("+15", "offsets run from -12 to +14", id="offset out of range"),
+        pytest.param("Mars/Olympus", "is not a time zone", id="nothing close"),
+        pytest.param("x" * 500, "is not a time zone", id="overlong"),
+    ],
+)
+def test_parse_zone_refuses_with_a_hint(typed: str, said: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(said)):
+        parse_timezone(typed)
+
+
+@pytest.mark.parametrize(
+    ("zone", "label"),
+    [("Etc/GMT-4", "UTC+4"), ("Etc/GMT+5", "UTC-5"), ("Asia/Baku", "Asia/Baku")],
+)
+def test_zone_label(zone: str, label: str) -> None:
+    assert zone_label(zone) == label
+
+
+def test_token_bucket_allows_a_burst_then_the_rate() -> None:
+    bucket = TokenBucket(burst=10, per_minute=6)
+    assert all(bucket.take(0.0).allowed for _ in range(10))
+    refused = bucket.take(0.5)
+    assert not refused.allowed and refused.first_refusal and refused.wait_seconds == 10
+    assert not bucket.take(1.0).first_refusal  # one warning per streak
+    assert bucket.take(10.5).allowed  # a token back after 10 s at 6 a minute
+    assert not bucket.take(10.6).allowed
+    assert TokenBucket(burst=3, per_minute=60).take(1e9).allowed  # full on first use
+
+
+@pytest.mark.parametrize(
+    ("args", "codes", "asked", "unknown"),
+    [
+        pytest.param(["hu"], ("HU",), (), (), id="lower-case code"),
+        pytest.param(["IT"], ("IT",), (), (), id="capital code that is also a word"),
+        pytest.param(["it"], (), ("IT",), (), id="code that is also a word: asked"),
+        pytest.param(["in", "georgia"], ("GE",), ("IN",), (), id="asked beside a name"),
+        pytest.param(["zz"], (), (), ("zz",), id="not a code"),
+    ],
+)
+def test_lower_case_codes_resolved_or_asked(
+    args: list[str], codes: tuple[str, ...], asked: tuple[str, ...], unknown: tuple[str, ...]
+) -> None:
+    found = resolve_countries(args, make_resolver(default_gazetteer()))
+    assert found.codes == codes
+    assert tuple(q.code for q in found.questions) == asked
+    assert tuple(u.name for u in found.unresolved) == unknown
+
+
+def test_words_past_the_limit_are_noted() -> None:
+    found = resolve_countries(["georgia"] * 45, make_resolver(default_gazetteer()))
+    assert found.cut == Cut(40, 45, ("georgia",) * 5)
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        pytest.param("Bayraktar", None, id="plain"),
+        pytest.param("صاروخ", None, id="arabic"),
+        pytest.param("x" * 101, "at most 100 characters; this one has 101", id="too long"),
+        pytest.param("🚀🛡", "could never match", id="emoji only"),
+        pytest.param("?!", "could never match", id="punctuation only"),
+        pytest.param("a b c d e f g", "1 to 6 words, not 7", id="too many words"),
+    ],
+)
+def test_keyword_problem(typed: str, problem: str | None) -> None:
+    said = keyword_problem(typed)
+    assert said is None if problem is None else problem in (said or "")
+
+
+def test_many_refused_keywords_are_counted() -> None:
+    items, refused = keyword_items(["ok", *(["🚀"] * 9)])
+    assert items == [("ok", "ok")]
+    assert len(refused) == 6 and refused[-1] == "… and 4 more keywords not added."
+
+
+def view(title: str, participants: tuple[str, ...], mentioned: tuple[str, ...]) -> StoryView:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return StoryView(
+        1, title, None, "", when, participants, mentioned, True, "meeting_visit", 0.9, (), ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "participants", "mentioned", "heading"),
+    [
+        pytest.param(
+            "Azerbaijan, Georgia and Turkey defence ministers meet in Tbilisi",
+            ("AZ", "GE"),
+            ("TR",),
+            ("AZ", "GE", "TR"),
+            id="a list of three",
+        ),
+        pytest.param(
+            "Азербайджан, Грузия и Турция провели встречу",
+            ("AZ", "GE"),
+            ("TR",),
+            ("AZ", "GE", "TR"),
+            id="a list in Russian",
+        ),
+        pytest.param(
+            "Russia and China hold drills near Japan",
+            ("RU", "CN"),
+            ("JP",),
+            ("RU", "CN"),
+            id="a state named elsewhere stays mentioned",
+        ),
+        pytest.param(
+            "Turkey delivers drones to Azerbaijan, Georgia watches",
+            ("TR", "AZ"),
+            ("GE",),
+            ("TR", "AZ"),
+            id="a comma alone is not a list",
+        ),
+    ],
+)
+def test_heading_states(
+    title: str, participants: tuple[str, ...], mentioned: tuple[str, ...], heading: tuple[str, ...]
+) -> None:
+    assert heading_states(view(title, participants, mentioned)) == heading
+
+
+def test_digest_groups_a_trilateral_story_under_all_three() -> None:
+    story = view("Azerbaijan, Georgia and Turkey ministers meet", ("AZ", "GE"), ("TR",))
+    digest = format_digest("Last 24 hours", [story])
+    assert "🇦🇿 Azerbaijan – 🇬🇪 Georgia – 🇹🇷" in digest
+    assert story_item(story, ("AZ",)).startswith("• 🇦🇿🇬🇪🇹🇷 <b>")
+
+
+# --- end to end -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
