@@ -22,7 +22,6 @@ from bot import formatting
 from bot.handlers import (
     UsageError,
     added_lines,
-    feed_url_problem,
     make_resolver,
     parse_latest_args,
     parse_settings_args,
@@ -32,6 +31,7 @@ from bot.handlers import (
 )
 from monitors.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
+from monitors.netguard import UnsafeFeedURL, check_feed_url
 from monitors.subscriptions import AddResult
 from tests.hostile import (
     METACHARS,
@@ -51,6 +51,19 @@ GAZETTEER = default_gazetteer()
 RESOLVE = make_resolver(GAZETTEER)
 CODES = sorted(GAZETTEER.codes())
 PURE = settings(max_examples=200, deadline=None, derandomize=True)
+
+
+def feed_url_problem(url: str, *, allow_private: bool) -> str | None:
+    """What ``monitors.netguard`` (which /addfeed uses) says of a URL; names resolve to a public
+    address here, so only the URL itself is judged."""
+    try:
+        check_feed_url(
+            url, allow_private=allow_private, resolver=lambda host, port: ["93.184.216.34"]
+        )
+    except UnsafeFeedURL as exc:
+        return str(exc)
+    return None
+
 
 # --- pure: the argument parsers never raise anything but UsageError ---------------------------
 
