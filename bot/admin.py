@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -108,7 +108,9 @@ def feed_pages(feeds: Sequence[FeedHealth], budget: int = FEEDS_PAGE_CHARS) -> l
     return pages
 
 
-async def feeds_view(context: ContextTypes.DEFAULT_TYPE, page: int) -> tuple[str, object]:
+async def feeds_view(
+    context: ContextTypes.DEFAULT_TYPE, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
     async with state(context).sessions() as session:
         rows = await store.list_feeds(session)
     pages = feed_pages(rows)
@@ -157,7 +159,7 @@ async def on_feeds_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     await query.answer()
     text, markup = await feeds_view(context, int((query.data or "fd:1").split(":")[1]))
-    await edit(query, text, markup)  # type: ignore[arg-type]
+    await edit(query, text, markup)
 
 
 # --- /addfeed, /removefeed --------------------------------------------------------------------

@@ -27,7 +27,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot import buttons, formatting
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
-from bot.gates import may_change, whose_update
+from bot.gates import is_operator, may_change, whose_update
 from monitors import store, subscriptions
 from monitors.countries import Gazetteer, fold
 from monitors.coverage import covered_countries
@@ -371,11 +371,6 @@ async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in state(context).settings.admin_ids
-
-
 # --- subscription -----------------------------------------------------------------------------
 
 
@@ -388,7 +383,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, kind, title = chat_of(update)
     async with st.sessions.begin() as session:
         rules = await subscriptions.list_rules(session, chat_id)
-        await subscriptions.subscribe(session, chat_id, type=kind, title=title, now=st.clock())
+        resumed = await subscriptions.subscribe(
+            session, chat_id, type=kind, title=title, now=st.clock()
+        )
         top = [code for code, _ in await store.top_countries(session, 6)]
     # A fresh database has no stories yet: offer what the feed list covers best.
     codes = top or list(covered_countries(st.settings.feeds_file))
@@ -398,7 +395,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ]
     markup = InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
     text = formatting.intro([(c, 0) for c in codes])
-    if rules:
+    if resumed and rules:
         text = f"{kept_line(update, rules)}\n\n{text}"
     await reply(update, text, reply_markup=markup if row else None)
 
@@ -434,7 +431,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List every command with an example."""
-    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_admin(update, context) else ""))
+    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
 
 
 async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -758,7 +755,8 @@ async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     _, key, count, offset, page = (query.data or "").split(":")
-    await show_page(update, context, key, int(count), offset=int(offset), page=int(page))
+    offset_, page_ = min(int(offset), MAX_PAGE_OFFSET), int(page)  # forged data stays bounded
+    await show_page(update, context, key, int(count), offset=offset_, page=page_)
 
 
 async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

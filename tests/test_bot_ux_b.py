@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import admin, buttons
 from bot.delivery import oldest_first
@@ -653,3 +654,29 @@ def test_more_button_with_a_timestamp_before_1970(tg_emulator: Emulator, bot: Bo
     )
     page = edited(u)
     assert "story one" in page.text and "story two" not in page.text
+
+
+# --- mutes in the store (monitors.subscriptions) ----------------------------------------------
+
+
+async def test_mutes_silence_a_pair_until_they_end(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from monitors import subscriptions
+
+    week = timedelta(days=7)
+    async with sessions.begin() as session:
+        for chat_id in (1, 2):
+            await subscriptions.subscribe(session, chat_id, type="private", title=None, now=NOW)
+        await subscriptions.mute_pair(session, 1, ("CN", "AZ"), until=NOW + week)
+        await subscriptions.mute_pair(session, 1, ("AZ", "CN"), until=NOW + timedelta(days=1))
+    async with sessions() as session:
+
+        async def muted(codes: tuple[str, ...], at: datetime) -> set[int]:
+            return await subscriptions.muted_chats(session, [1, 2], codes, at)
+
+        assert await muted(("AZ", "CN"), NOW) == {1}
+        assert await muted(("TR", "CN", "AZ"), NOW) == {1}  # the pair takes part
+        assert await muted(("AZ", "TR"), NOW) == set()
+        assert await muted(("AZ", "CN"), NOW + timedelta(days=6)) == {1}  # not shortened
+        assert await muted(("AZ", "CN"), NOW + week) == set()  # over
