@@ -735,7 +735,7 @@ def test_token_and_password_never_shown(
     texts = [
         reply_to(admin, "/status"),
         reply_to(admin, "/addfeed file:///etc/passwd"),
-        reply_to(admin, "/addfeed http://127.0.0.1:9/feed.xml"),  # allowed here; fails to fetch
+        reply_to(admin, "/addfeed http://127.0.0.1:9/feed.xml"),  # allowed here; cannot fetch
         reply_to(user, "/settings digest 25:00"),
         reply_to(user, "/settings tz ../../etc/passwd"),
         reply_to(user, "/import"),
@@ -743,7 +743,8 @@ def test_token_and_password_never_shown(
         reply_to(user, "/status"),
     ]
     assert texts[1].startswith("Refused"), texts[1]  # file:// even when private feeds allowed
-    assert texts[2].startswith("Feed added"), texts[2]  # the operator allows 127.0.0.1 here
+    # 127.0.0.1 is allowed here, but /addfeed fetches it once and says why it is refused
+    assert texts[2].startswith("Refused") and "cannot connect" in texts[2], texts[2]
     # Errors on the way: a handler crash (a known bug) and the unreachable feed's fetch error.
     user.send("/settings digest ²:00")
     time.sleep(2.5)
