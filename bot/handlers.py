@@ -1,7 +1,9 @@
 """Commands and button callbacks, each short; argument parsing is pure and at the top.
 
 Every callback query is answered. Commands that change a group's watchlist or settings are
-for the group's administrators. Registration happens in ``bot.app``.
+for the group's administrators and the bot's operators (``bot.gates``). Keyboards are built in
+``bot.buttons``, most button callbacks live in ``bot.callbacks``, the operators' commands and
+/status in ``bot.admin``. Registration happens in ``bot.app``.
 """
 
 from __future__ import annotations
