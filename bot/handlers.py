@@ -258,6 +258,9 @@ def export_name(chat_id: int) -> str:
     return f"chat{chat_id}" if chat_id < 0 else f"chat-{chat_id}"
 
 
+FOLLOWS_COMMENT = "# this chat also follows the named lists: "
+
+
 def export_document(
     chat_id: int, rules: Sequence[subscriptions.Rule], scope: str, followed: Sequence[str]
 ) -> str:
@@ -273,9 +276,6 @@ def export_document(
         export_name(chat_id), displays("country"), displays("keyword"), displays("exclude"), scope
     )
     return header + body
-
-
-FOLLOWS_COMMENT = "# this chat also follows the named lists: "
 
 
 def followed_in_export(text: str) -> list[str]:
