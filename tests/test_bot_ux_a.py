@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 
 from bot.args import Cut, UsageError, keyword_items, keyword_problem
 from bot.formatting import format_digest, story_item
@@ -186,6 +187,60 @@ def test_digest_groups_a_trilateral_story_under_all_three() -> None:
     assert story_item(story, ("AZ",)).startswith("• 🇦🇿🇬🇪🇹🇷 <b>")
 
 
+# --- 8. stored keywords folded again (migration 0003) -----------------------------------------
+
+
+async def test_migration_refolds_stored_keywords(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from monitors.db import _alembic_config, create_engine, migrate
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda c: command.upgrade(_alembic_config(c), "0002"))
+            await connection.execute(
+                text(
+                    "insert into chat (id, type, active, delivery_mode, digest_time, timezone,"
+                    " scope, subscribed_at) values (7, 'private', 1, 'instant', '08:00', 'UTC',"
+                    " 'cooperation', '2026-01-01 00:00:00')"
+                )
+            )
+            old = [  # (kind, value as ASCII folding stored it, display as typed)
+                ("keyword", "rocket shield", "🚀🛡"),
+                ("keyword", "swrwkh", "صاروخ"),
+                ("keyword", "iskander", "Искандер"),
+                ("keyword", "azerbaydzhan", "Азербайджан"),
+                ("keyword", "azerbaidzhan", "Азербаиджан"),  # now the same phrase: kept once
+                ("keyword", "bayraktar", "Bayraktar"),
+                ("exclude", "parad", "Парад"),
+            ]
+            for kind, value, display in old:
+                await connection.execute(
+                    text(
+                        "insert into watch_rule (chat_id, kind, value, display)"
+                        " values (7, :kind, :value, :display)"
+                    ),
+                    {"kind": kind, "value": value, "display": display},
+                )
+        await migrate(engine)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text("select kind, value, display from watch_rule order by id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("keyword", "صاروخ", "صاروخ"),
+        ("keyword", "искандер", "Искандер"),
+        ("keyword", "азербаиджан", "Азербайджан"),
+        ("keyword", "bayraktar", "Bayraktar"),
+        ("exclude", "парад", "Парад"),
+    ]
+
+
 # --- end to end -------------------------------------------------------------------------------
 
 
@@ -205,8 +260,8 @@ def ux_bot(tg_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def user(emu: Emulator, chat_id: int, *commands: str) -> TgUser:
     person = emu.user(TOKEN, chat_id)
-    for command in commands:
-        person.ask(command)
+    for typed in commands:
+        person.ask(typed)
     return person
 
 
