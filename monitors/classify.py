@@ -59,10 +59,14 @@ from monitors.countries import (
 )
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
+from monitors.relations import Relations, default_relations
 
 __all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
 
 ACT_GROUPS = frozenset(COOPERATION_TYPES) | {"signing"}
+# Groups that describe the relation between the states rather than an act of cooperation
+# (see rules 5-8 of the module doc); they add nothing to the score.
+RELATION_GROUPS = frozenset({"hostile", "refusal", "protest", "competition", "multinational"})
 # When acts tie, the earlier type wins; meetings come last because most stories involve one.
 _TYPE_PRIORITY = (
     "agreement",
@@ -281,7 +285,9 @@ def _parse_term(path: Path, language: str, surface: str, spec: object) -> _Term:
             raise ConfigError(
                 f"{path}: terms.{language}.{surface!r}: bad contribution {part.strip()!r}"
             ) from exc
-        if group not in ACT_GROUPS | {"mil", "coop"} and not group.startswith("neg:"):
+        if group not in ACT_GROUPS | RELATION_GROUPS | {"mil", "coop"} and not group.startswith(
+            "neg:"
+        ):
             raise ConfigError(f"{path}: terms.{language}.{surface!r}: unknown group {group!r}")
     if has_cjk(surface):
         return _Term(surface, language, ((surface, False),), tuple(contributions))
@@ -331,6 +337,7 @@ _DIRECTED_GAP = re.compile(
     r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
+_CAPPED = 0.45  # a capped score stays just below the threshold
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
 _DATELINE_AFTER = re.compile(r"\s*(?:[,(:/–—-]|\.\s*[A-ZА-ЯЁ/]{3,})")
@@ -340,12 +347,22 @@ _SENTENCE_END = re.compile(r"(?<![A-Z])[.!?。！？](?:\s+|$)|\n")
 class Classifier:
     """Defence-cooperation classifier over a gazetteer and a lexicon (see module doc)."""
 
-    def __init__(self, gazetteer: Gazetteer, lexicon: Lexicon | Path | None = None) -> None:
+    def __init__(
+        self,
+        gazetteer: Gazetteer,
+        lexicon: Lexicon | Path | None = None,
+        relations: Relations | None = None,
+    ) -> None:
         self.gazetteer = gazetteer
         self.lexicon = lexicon if isinstance(lexicon, Lexicon) else Lexicon.load(lexicon)
+        self.relations = relations or default_relations()
 
     def classify(
-        self, title: str, summary: str = "", language: str | None = None
+        self,
+        title: str,
+        summary: str = "",
+        language: str | None = None,
+        source_country: str | None = None,
     ) -> Classification:
         title, summary = title.strip(), summary.strip()
         text = f"{title}\n{summary}" if title else summary
@@ -356,6 +373,14 @@ class Classifier:
 
         mentions = self._roles(text, folded, tokens, lead_start, language)
         participants, mentioned = self._participants(text, lead_start, mentions)
+        source = (source_country or "").strip().upper() or None
+        if source and source not in participants:
+            cue = self.relations.own_forces(folded, language)
+            if cue is not None:
+                # A force's own feed speaks of its own forces without naming its state.
+                participants.insert(0, source)
+                mentioned = [code for code in mentioned if code != source]
+                evidence.append(f"source:{source}(own forces: {cue})")
         if participants:
             evidence.append("countries:" + ",".join(participants))
         if mentioned:
@@ -373,6 +398,7 @@ class Classifier:
                 groups["exercise"] += _PAIR_EXERCISE_WEIGHT
                 evidence.append(f"rule:pair + exercise -> joint(+{_PAIR_EXERCISE_WEIGHT:.2f})")
         score = self._score(groups, len(participants), evidence)
+        score = self._relations(score, hits, groups, participants, text, lead_start, evidence)
         positive = score >= self.lexicon.threshold
         cooperation_type = (
             _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
@@ -407,6 +433,8 @@ class Classifier:
         dateline_end = _dateline_end(text, lead_start, mentions)
         result = []
         for mention in mentions:
+            if (state := self.relations.territory_of(mention.code)) != mention.code:
+                mention = replace(mention, code=state)
             if lead_start <= mention.start < dateline_end:
                 mention = replace(mention, kind="dateline")
             elif self.lexicon.is_background(
@@ -442,6 +470,45 @@ class Classifier:
 
     # ---- scoring ---------------------------------------------------------------------------
 
+    def _relations(
+        self,
+        score: float,
+        hits: list[TermHit],
+        groups: dict[str, float],
+        participants: list[str],
+        text: str,
+        lead_start: int,
+        evidence: list[str],
+    ) -> float:
+        """Rules 6-8: who does what to whom.  Each cap leaves the reason in the evidence."""
+        limit = lead_start if lead_start else _first_sentence_end(text, 0)
+        headline = _group_sums([hit for hit in hits if hit.start < limit])
+        headline_terms = {
+            group: hit.matched or hit.term
+            for hit in hits
+            if hit.start < limit
+            for group, _ in hit.contributions
+        }
+        for group in ("refusal", "protest"):
+            if headline.get(group, 0) > 0 and score > _CAPPED:
+                evidence.append(
+                    f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
+                )
+                return _CAPPED
+        for group in ("hostile", "competition"):
+            if headline.get(group, 0) > 0 and not _explicit_act(headline) and score > _CAPPED:
+                evidence.append(
+                    f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
+                )
+                return _CAPPED
+        rivals = self.relations.rival_pair(participants)
+        if rivals and not _explicit_act(groups) and score > _CAPPED:
+            evidence.append(
+                f"rule:rivals {'-'.join(sorted(rivals))} need an explicit act of cooperation"
+            )
+            return _CAPPED
+        return score
+
     def _score(self, groups: dict[str, float], n_states: int, evidence: list[str]) -> float:
         caps = self.lexicon.caps
         mil = min(groups.get("mil", 0.0), caps["mil"])
@@ -449,7 +516,9 @@ class Classifier:
         acts = min(sum(v for g, v in groups.items() if g in ACT_GROUPS), caps["act"])
         negative = sum(v for g, v in groups.items() if g.startswith("neg:"))
         score = max(0.0, min(1.0, mil + coop + acts + negative))
-        if n_states < 2 and score > 0.45:
+        if n_states == 1 and groups.get("multinational", 0) >= 0.3:
+            evidence.append("rule:named multinational exercise -> several states")
+        elif n_states < 2 and score > 0.45:
             score = 0.45
             evidence.append("rule:single country -> not cooperation")
         if mil <= 0 and score > 0.4:
@@ -467,6 +536,16 @@ class Classifier:
             score = 0.45
             evidence.append("rule:no act of cooperation")
         return round(score, 4)
+
+
+def _explicit_act(groups: dict[str, float]) -> bool:
+    """An act only partners perform: a sale, co-production, training, aid, a port call, a
+    signed agreement or a joint exercise (talks and lone drills are not enough)."""
+    if any(groups.get(kind, 0) >= 0.3 for kind in _TWO_SIDED_ACTS if kind != "agreement"):
+        return True
+    if groups.get("exercise", 0) >= 0.3 and groups.get("coop", 0) > 0:
+        return True
+    return groups.get("agreement", 0) > 0 and groups.get("signing", 0) > 0
 
 
 def _main_pair(
@@ -583,9 +662,15 @@ def _first_sentence_end(text: str, lead_start: int) -> int:
 @functools.cache
 def default_classifier() -> Classifier:
     """Classifier over the shipped gazetteer and lexicon, built once per process."""
-    return Classifier(default_gazetteer(), Lexicon.load())
+    return Classifier(default_gazetteer(), Lexicon.load(), default_relations())
 
 
-def classify(title: str, summary: str = "", language: str | None = None) -> Classification:
-    """Classify one news item with the shipped gazetteer and lexicon (see module doc)."""
-    return default_classifier().classify(title, summary, language)
+def classify(
+    title: str,
+    summary: str = "",
+    language: str | None = None,
+    source_country: str | None = None,
+) -> Classification:
+    """Classify one news item with the shipped gazetteer, lexicon and relations (module doc);
+    ``source_country`` is the state a force's or ministry's own feed speaks for."""
+    return default_classifier().classify(title, summary, language, source_country)
