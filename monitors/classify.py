@@ -389,6 +389,13 @@ class Classifier:
         hits = self.lexicon.match(text, folded, language, tokens)
         evidence.extend(hit.evidence() for hit in hits)
         groups = _group_sums(hits)
+        if lead_start and _explicit_act(_group_sums([h for h in hits if h.start < lead_start])):
+            # The headline names an act of cooperation: wars and blockades in the lead are
+            # its background ("... joint production of shells amid blockade fears").
+            kept = [h for h in hits if h.start < lead_start or not _is_negative(h)]
+            if len(kept) < len(hits):
+                groups = _group_sums(kept)
+                evidence.append("rule:headline names an act -> later negatives are background")
         pair = _coordinated_pair(folded, mentions)
         if pair:
             groups["coop"] = groups.get("coop", 0.0) + _PAIR_WEIGHT
@@ -535,7 +542,15 @@ class Classifier:
         elif acts <= 0 and coop < 0.3 and score > 0.45:
             score = 0.45
             evidence.append("rule:no act of cooperation")
+        elif coop <= 0 and acts < 0.2 and score > 0.45:
+            # "Babcock bullish on defence contracts": a weak act with no cue of two sides.
+            score = 0.45
+            evidence.append("rule:weak act, no cue of two sides acting together")
         return round(score, 4)
+
+
+def _is_negative(hit: TermHit) -> bool:
+    return any(group.startswith("neg:") for group, _ in hit.contributions)
 
 
 def _explicit_act(groups: dict[str, float]) -> bool:
