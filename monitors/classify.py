@@ -89,6 +89,8 @@ _LANGUAGE_FALLBACK = {
     "be": ("ru", "en"),
     "fr": ("fr", "en"),
     "zh": ("zh", "en"),
+    "ar": ("ar", "en"),
+    "el": ("el", "en"),
     "en": ("en",),
 }
 

@@ -77,7 +77,9 @@ def test_evaluate_sample() -> None:
 
 
 def test_false_positives_are_broken_down_by_negative_type() -> None:
-    def always_yes(title: str, summary: str = "", language: str | None = None) -> Classification:
+    def always_yes(
+        title: str, summary: str = "", language: str | None = None, source: str | None = None
+    ) -> Classification:
         return Classification(True, 1.0, ("AZ", "TR"), (), "exercise", ("test",))
 
     report = evaluate(SAMPLE, classifier=always_yes)
