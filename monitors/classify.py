@@ -498,25 +498,20 @@ class Classifier:
             if hit.start < limit
             for group, _ in hit.contributions
         }
-        for group in ("refusal", "protest"):
-            if headline.get(group, 0) > 0 and score > _CAPPED:
-                evidence.append(
+        reasons = []
+        for group in ("refusal", "protest", "hostile", "competition"):
+            overridden = group in ("hostile", "competition") and _explicit_act(headline)
+            if headline.get(group, 0) > 0 and not overridden:
+                reasons.append(
                     f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
                 )
-                return _CAPPED
-        for group in ("hostile", "competition"):
-            if headline.get(group, 0) > 0 and not _explicit_act(headline) and score > _CAPPED:
-                evidence.append(
-                    f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
-                )
-                return _CAPPED
         rivals = self.relations.rival_pair(participants)
-        if rivals and not _explicit_act(groups) and score > _CAPPED:
-            evidence.append(
+        if rivals and not _explicit_act(groups):
+            reasons.append(
                 f"rule:rivals {'-'.join(sorted(rivals))} need an explicit act of cooperation"
             )
-            return _CAPPED
-        return score
+        evidence.extend(reasons)
+        return min(score, _CAPPED) if reasons else score
 
     def _score(self, groups: dict[str, float], n_states: int, evidence: list[str]) -> float:
         caps = self.lexicon.caps

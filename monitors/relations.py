@@ -75,10 +75,12 @@ class Relations:
 
 def _cue_regex(words: list[str]) -> re.Pattern[str]:
     parts = []
-    for word in words:
-        folded = fold(word)
-        stem = re.escape(folded.rstrip("*")) + (r"\w*" if folded.endswith("*") else "")
-        parts.append(stem if has_cjk(word) else rf"(?<!\w){stem}(?!\w)")
+    for cue in words:
+        pattern = r"\s+".join(
+            re.escape(piece.rstrip("*")) + (r"\w*" if piece.endswith("*") else "")
+            for piece in fold(cue).split()
+        )
+        parts.append(pattern if has_cjk(cue) else rf"(?<!\w){pattern}(?!\w)")
     return re.compile("|".join(parts) or r"(?!x)x")
 
 
