@@ -608,3 +608,33 @@ def test_source_country_needs_own_forces_in_the_text() -> None:
     """A ministry feed's country joins only when the text speaks of its own forces."""
     text = "Mongolia and Kazakhstan discuss trade in Ulaanbaatar"
     assert "US" not in classify(text, "", "en", "US").participants
+
+
+def test_pipeline_passes_the_feed_country_to_the_classifier() -> None:
+    from datetime import UTC, datetime
+
+    from monitors.domain import NormalisedEntry
+    from monitors.pipeline import classify_entries
+
+    entry = NormalisedEntry(
+        entry_key="k",
+        url=None,
+        title="Marines complete exercise with Ghanaian counterparts",
+        summary="The marines and the Ghana Navy trained together for two weeks.",
+        published_at=datetime.now(UTC),
+        language="en",
+    )
+    [without] = classify_entries([entry])
+    [with_source] = classify_entries([entry], "US")
+    assert "US" not in without.verdict.participants
+    assert set(with_source.verdict.participants) == {"US", "GH"}
+    assert with_source.verdict.defence_cooperation
+
+
+def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
+    from monitors.relations import Relations
+
+    path = tmp_path / "relations.toml"
+    path.write_text('[rivalries]\npairs = [["US"]]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="pairs"):
+        Relations.load(path)
