@@ -312,8 +312,7 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         feeds = await store.list_feeds(session)
         sys.stdout.write(
             opml.export_opml(
-                opml.OpmlFeed(url=f.url, title=f.title or f.url, country=f.country)
-                for f in feeds
+                opml.OpmlFeed(url=f.url, title=f.title or f.url, country=f.country) for f in feeds
             ).decode()
         )
         return 0

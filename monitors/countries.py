@@ -633,7 +633,9 @@ class _Builder:
         )
         self.turkic_min = int(inflection.get("turkic_min_stem", 3))
         self.arabic_proclitics = tuple(
-            sorted((fold(p) for p in inflection.get("arabic_proclitics", ())), key=len, reverse=True)
+            sorted(
+                (fold(p) for p in inflection.get("arabic_proclitics", ())), key=len, reverse=True
+            )
         )
         self.guards = self._guards()
 

@@ -77,7 +77,7 @@ def load_feed_list(path: Path) -> list[DefaultFeed]:
         if country is not None and not (
             isinstance(country, str) and len(country) == 2 and country.isalpha()
         ):
-            raise ConfigError(f"{path}: feed[{index}].country must be an ISO code like \"US\"")
+            raise ConfigError(f'{path}: feed[{index}].country must be an ISO code like "US"')
         feeds.append(
             DefaultFeed(
                 url,

@@ -174,5 +174,5 @@ def test_country_attribute_names_the_state_a_feed_speaks_for(
 
 def test_bad_country_attribute_is_refused_with_the_outline_named() -> None:
     data = b'<opml><body><outline text="Navy" xmlUrl="https://n.example/rss" country="USA"/></body></opml>'
-    with pytest.raises(ConfigError, match="Navy.*USA"):
+    with pytest.raises(ConfigError, match=r"Navy.*USA"):
         parse_opml(data)
