@@ -1,8 +1,10 @@
 # ruff: noqa: RUF001 - multilingual examples are intended
 """Defence-cooperation classifier: pure, deterministic, explainable.
 
-``classify(title, summary, language)`` answers whether a news item reports defence or military
-cooperation between two or more states, which states take part, and what kind of cooperation.
+``classify(title, summary, language, source_country)`` answers whether a news item reports
+defence or military cooperation between two or more states, which states take part, and what
+kind of cooperation.  ``source_country`` is the state a ministry's or armed force's own feed
+speaks for (``country`` of the feed), if any.
 
 Rules, in order
     1. Countries: the gazetteer (monitors.countries) finds every state named.  A capital at the
@@ -10,25 +12,46 @@ Rules, in order
        Azerbaijan, Oct 29 -"), as is a country named right after it: datelines say where the
        story was filed, not who took part.  A state named right after a background cue
        ("on the border with Armenia", "mediated by", "against") is only *mentioned*.
+       A territory that belongs to a state counts as that state (config/relations.toml
+       ``[territories]``: Hong Kong -> China).
     2. Participants: the remaining states named in the headline or the lead's first sentence,
        in order of appearance; when fewer than two are there, the next ones from the rest of
        the text.  Every other state found is ``mentioned``.  Except for exercises (where every
        named state counts), a positive keeps the two states most central to the story
-       (headline first, then most often named, then first named).
+       (headline first, then most often named, then first named).  Source country: when the
+       item comes from a feed that speaks for a state and the text speaks of its own forces
+       without naming it ("Airmen trained with Mongolian counterparts"; ``[own_forces]`` cues),
+       that state takes part (``source:US(own forces: airmen)``).
     3. Topic: terms from config/lexicon.toml (per language) add weight to groups - ``mil``
        (military subject), ``coop`` (cooperation between states), the acts (``exercise``,
        ``arms_transfer``, ``agreement``/``signing``, ``meeting_visit``, ``industry``,
        ``training``, ``aid``, ``other`` = port calls) and ``neg:*`` (war, trade, police,
-       elections, disasters, ... as the main event).  Two states written as a pair ("X and Y",
-       "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's minister meets
-       Y's chief") add a small ``coop`` weight.
+       elections, disasters, ... as the main event); when the headline names an explicit act,
+       negatives after it are background ("joint production of shells amid blockade fears").
+       Relation groups (``hostile``, ``refusal``, ``protest``, ``competition``,
+       ``multinational``) add no weight; rules 4-6 read them.  Two states written as a pair
+       ("X and Y", "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's
+       minister meets Y's chief") add a small ``coop`` weight.
        score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
     4. Caps: fewer than two participant states -> at most 0.45 ("single country -> not
        cooperation"); no military term -> at most 0.4; only weak visits/drills and no cue of
        two sides acting together -> at most 0.45 (a minister visiting troops abroad, drills
-       near a rival); no act and no strong cooperation cue -> at most 0.45.
-    5. Verdict: score >= threshold (0.5).
-    6. Type (positives only), judged from the headline if it names an act, else from the
+       near a rival); no act and no strong cooperation cue -> at most 0.45; a weak act (< 0.2)
+       and no cooperation cue -> at most 0.45 ("Babcock bullish on defence contracts").  A
+       named multinational exercise (RIMPAC) lifts the single-country cap.
+    5. Main event: when the headline (or, without one, the lead's first sentence) reports a
+       refusal or denial ("rejects meeting", "denies cooperation") or a protest ("protests
+       arms sale") -> at most 0.45; hostility (a launch, strikes, a build-up, nuclear talks)
+       or sellers competing ("vie to sell") -> at most 0.45 unless the headline itself names
+       an explicit act (a sale, co-production, training, aid, a port call, a signed agreement
+       or a joint exercise).
+    6. Rivals: when the two central participants are a pair in active conflict or hostility
+       (config/relations.toml ``[rivalries]``), the item needs an explicit act of cooperation
+       anywhere in it; talks, meetings and lone drills are not enough -> at most 0.45.  Every
+       cap of rules 5-6 is written into the evidence (``rule:rivals IR-US need an explicit act
+       of cooperation``), so nothing is dropped silently.
+    7. Verdict: score >= threshold (0.5).
+    8. Type (positives only), judged from the headline if it names an act, else from the
        lead's first sentence, else from everything: a signed/approved document ->
        ``agreement`` (unless an arms contract or co-production outweighs it); otherwise strong
        co-production -> ``industry``, donation/aid -> ``aid``, port call -> ``other``;
@@ -65,7 +88,7 @@ __all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
 
 ACT_GROUPS = frozenset(COOPERATION_TYPES) | {"signing"}
 # Groups that describe the relation between the states rather than an act of cooperation
-# (see rules 5-8 of the module doc); they add nothing to the score.
+# (rules 5-6 of the module doc); they add nothing to the score.
 RELATION_GROUPS = frozenset({"hostile", "refusal", "protest", "competition", "multinational"})
 # When acts tie, the earlier type wins; meetings come last because most stories involve one.
 _TYPE_PRIORITY = (
@@ -407,7 +430,12 @@ class Classifier:
                 groups["exercise"] += _PAIR_EXERCISE_WEIGHT
                 evidence.append(f"rule:pair + exercise -> joint(+{_PAIR_EXERCISE_WEIGHT:.2f})")
         score = self._score(groups, len(participants), evidence)
-        score = self._relations(score, hits, groups, participants, text, lead_start, evidence)
+        central = (
+            _main_pair(participants, mentioned, mentions, lead_start)[0]
+            if len(participants) > 2
+            else participants
+        )
+        score = self._relations(score, hits, groups, central, text, lead_start, evidence)
         positive = score >= self.lexicon.threshold
         cooperation_type = (
             _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
@@ -489,7 +517,7 @@ class Classifier:
         lead_start: int,
         evidence: list[str],
     ) -> float:
-        """Rules 6-8: who does what to whom.  Each cap leaves the reason in the evidence."""
+        """Rules 5-6: who does what to whom.  Each cap leaves the reason in the evidence."""
         limit = lead_start if lead_start else _first_sentence_end(text, 0)
         headline = _group_sums([hit for hit in hits if hit.start < limit])
         headline_terms = {
