@@ -440,7 +440,14 @@ class Classifier:
         cooperation_type = (
             _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
         )
-        if len(participants) > 2 and cooperation_type != "exercise":
+        listed = _headline_list(folded, mentions, lead_start)
+        if len(participants) > 2 and cooperation_type != "exercise" and len(listed) > 2:
+            # "Defence ministers of Japan, UK, Italy meet": the headline lists every party.
+            kept = [code for code in participants if code in listed]
+            mentioned = [code for code in participants if code not in listed] + mentioned
+            participants = kept
+            evidence.append("rule:headline lists the parties " + ",".join(participants))
+        elif len(participants) > 2 and cooperation_type != "exercise":
             participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
             evidence.append("rule:bilateral act -> two main states " + ",".join(participants))
         if cooperation_type:
@@ -632,6 +639,25 @@ def _coordinated_pair(folded: str, mentions: list[CountryMention]) -> tuple[str,
         ):
             return left.code, right.code
     return None
+
+
+def _headline_list(folded: str, mentions: list[CountryMention], lead_start: int) -> set[str]:
+    """States written as one list in the headline ("Japan, UK and Italy"), or empty."""
+    usable = [
+        m for m in mentions if m.start < lead_start and m.kind not in ("dateline", "background")
+    ]
+    best: list[str] = []
+    run: list[str] = []
+    for left, right in itertools.pairwise(usable):
+        if not run:
+            run = [left.code]
+        if right.code != left.code and _PAIR_GAP.match(folded, left.end, right.start):
+            run.append(right.code)
+        else:
+            run = []
+        if len(set(run)) > len(best):
+            best = list(dict.fromkeys(run))
+    return set(best)
 
 
 def _group_sums(hits: list[TermHit]) -> dict[str, float]:
