@@ -363,6 +363,7 @@ _DIRECTED_GAP = re.compile(
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
 _CAPPED = 0.45  # a capped score stays just below the threshold
+_MAIN_EVENT_GROUPS = ("refusal", "protest", "hostile", "competition")
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
 _DATELINE_AFTER = re.compile(r"\s*(?:[,(:/–—-]|\.\s*[A-ZА-ЯЁ/]{3,})")
@@ -440,14 +441,15 @@ class Classifier:
         cooperation_type = (
             _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
         )
-        listed = _headline_list(folded, mentions, lead_start)
-        if len(participants) > 2 and cooperation_type != "exercise" and len(listed) > 2:
+        several = len(participants) > 2 and cooperation_type != "exercise"
+        listed = _headline_list(folded, mentions, lead_start) if several else set()
+        if several and len(listed) > 2:
             # "Defence ministers of Japan, UK, Italy meet": the headline lists every party.
             kept = [code for code in participants if code in listed]
             mentioned = [code for code in participants if code not in listed] + mentioned
             participants = kept
             evidence.append("rule:headline lists the parties " + ",".join(participants))
-        elif len(participants) > 2 and cooperation_type != "exercise":
+        elif several:
             participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
             evidence.append("rule:bilateral act -> two main states " + ",".join(participants))
         if cooperation_type:
@@ -525,6 +527,9 @@ class Classifier:
         evidence: list[str],
     ) -> float:
         """Rules 5-6: who does what to whom.  Each cap leaves the reason in the evidence."""
+        rivals = self.relations.rival_pair(participants)
+        if rivals is None and not any(group in groups for group in _MAIN_EVENT_GROUPS):
+            return score  # the common case: nothing hostile anywhere, no rivals
         limit = lead_start if lead_start else _first_sentence_end(text, 0)
         headline = _group_sums([hit for hit in hits if hit.start < limit])
         headline_terms = {
@@ -534,13 +539,12 @@ class Classifier:
             for group, _ in hit.contributions
         }
         reasons = []
-        for group in ("refusal", "protest", "hostile", "competition"):
+        for group in _MAIN_EVENT_GROUPS:
             overridden = group in ("hostile", "competition") and _explicit_act(headline)
             if headline.get(group, 0) > 0 and not overridden:
                 reasons.append(
                     f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
                 )
-        rivals = self.relations.rival_pair(participants)
         if rivals and not _explicit_act(groups):
             reasons.append(
                 f"rule:rivals {'-'.join(sorted(rivals))} need an explicit act of cooperation"
