@@ -445,9 +445,8 @@ class Classifier:
         listed = _headline_list(folded, mentions, lead_start) if several else set()
         if several and len(listed) > 2:
             # "Defence ministers of Japan, UK, Italy meet": the headline lists every party.
-            kept = [code for code in participants if code in listed]
             mentioned = [code for code in participants if code not in listed] + mentioned
-            participants = kept
+            participants = [code for code in participants if code in listed]
             evidence.append("rule:headline lists the parties " + ",".join(participants))
         elif several:
             participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
