@@ -658,3 +658,21 @@ def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
     path.write_text('[rivalries]\npairs = [["US"]]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="pairs"):
         Relations.load(path)
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        pytest.param({"source_country": "us"}, "US", id="explicit field, normalised"),
+        pytest.param({"feed": "https://navy.example/rss"}, "US", id="feed URL of the feed list"),
+        pytest.param({"feed": "https://other.example/rss"}, None, id="unknown feed"),
+        pytest.param(
+            {"source_country": "GB", "feed": "https://navy.example/rss"}, "GB", id="field wins"
+        ),
+        pytest.param({}, None, id="neither"),
+    ],
+)
+def test_classify_input_line_source_country(item: dict[str, str], expected: str | None) -> None:
+    from monitors.cli import source_country_of
+
+    assert source_country_of(item, {"https://navy.example/rss": "US"}) == expected
