@@ -300,6 +300,9 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 async def seed_default_feeds(sessions: async_sessionmaker[AsyncSession], path: Path) -> int:
     feeds = load_feed_list(path)
     async with sessions.begin() as session:
-        return await store.seed_feeds_once(
+        added = await store.seed_feeds_once(
             session, ((f.url, f.title, f.enabled, f.country) for f in feeds), datetime.now(UTC)
         )
+        # Databases seeded before feeds had a country learn it for the listed feeds.
+        await store.fill_feed_countries(session, {f.url: f.country for f in feeds if f.country})
+        return added

@@ -145,6 +145,17 @@ async def add_feed(
     return True
 
 
+async def fill_feed_countries(session: AsyncSession, countries: dict[str, str]) -> int:
+    """Give listed feeds that have no source country yet the one ``countries`` names."""
+    filled = 0
+    for url, code in countries.items():
+        result = await session.execute(
+            update(Feed).where(Feed.url == url, Feed.country.is_(None)).values(country=code)
+        )
+        filled += result.rowcount  # type: ignore[attr-defined]
+    return filled
+
+
 async def remove_feed(session: AsyncSession, url: str) -> bool:
     result = await session.execute(delete(Feed).where(Feed.url == url))
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -669,6 +680,7 @@ __all__ = [
     "create_story",
     "existing_entry_keys",
     "existing_feed_urls",
+    "fill_feed_countries",
     "insert_article",
     "join_story",
     "known_urls",

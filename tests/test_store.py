@@ -144,3 +144,18 @@ async def test_feed_country_is_seeded_and_claimed(
         "https://navy.example/rss": "US",
         "https://w.example/rss": None,
     }
+
+
+async def test_existing_feeds_learn_their_listed_country(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A database seeded before feeds had countries gets them; a set country is kept."""
+    async with sessions.begin() as session:
+        await store.add_feed(session, "https://navy.example/rss", now=NOW)
+        await store.add_feed(session, "https://army.example/rss", country="GB", now=NOW)
+    listed = {"https://navy.example/rss": "US", "https://army.example/rss": "FR"}
+    async with sessions.begin() as session:
+        assert await store.fill_feed_countries(session, listed) == 1
+        assert await store.fill_feed_countries(session, listed) == 0
+        countries = {f.url: f.country for f in await store.list_feeds(session)}
+    assert countries == {"https://navy.example/rss": "US", "https://army.example/rss": "GB"}
