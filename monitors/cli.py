@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from monitors import store
 from monitors.db import open_database
 from monitors.domain import StoryView
-from monitors.errors import ConfigError, DefwatchError
+from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.settings import Settings, load_settings
 
 BotRunner = Callable[[Settings], None]
@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = feed_commands.add_parser("add", help="add a feed URL")
     add.add_argument("url")
     add.add_argument("--title")
+    add.add_argument(
+        "--country",
+        type=_country_code,
+        help="ISO code of the state a ministry's or armed force's own feed speaks for, e.g. US",
+    )
     remove = feed_commands.add_parser("remove", help="remove a feed URL")
     remove.add_argument("url")
     imp = feed_commands.add_parser("import", help="add the feeds of an OPML file")
@@ -88,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
     return parser
+
+
+def _country_code(text: str) -> str:
+    """A feed's source country: an ISO code, name or demonym resolved by the gazetteer."""
+    from monitors.countries import default_gazetteer
+
+    try:
+        return default_gazetteer().resolve(text)
+    except UnknownCountry as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limit(text: str) -> int:
@@ -266,7 +281,9 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         return 0
     if action == "add":
         _require_http(args.url)
-        is_new = await store.add_feed(session, args.url, title=args.title, now=now)
+        is_new = await store.add_feed(
+            session, args.url, title=args.title, country=args.country, now=now
+        )
         print("added" if is_new else "already present", args.url)
         return 0
     if action == "remove":
@@ -284,7 +301,9 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         imported = 0
         for item in entries:
             if item.url.startswith(("http://", "https://")):
-                imported += await store.add_feed(session, item.url, title=item.title, now=now)
+                imported += await store.add_feed(
+                    session, item.url, title=item.title, country=item.country, now=now
+                )
         print(
             f"imported {imported} new feeds ({len(entries) - imported} already present or skipped)"
         )
@@ -293,7 +312,7 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         feeds = await store.list_feeds(session)
         sys.stdout.write(
             opml.export_opml(
-                opml.OpmlFeed(url=f.url, title=f.title or f.url) for f in feeds
+                opml.OpmlFeed(url=f.url, title=f.title or f.url, country=f.country) for f in feeds
             ).decode()
         )
         return 0
@@ -316,7 +335,8 @@ def _feed_health_line(feed: store.FeedHealth) -> str:
         health = feed.last_status
     when = feed.last_polled_at.strftime("%Y-%m-%d %H:%M") if feed.last_polled_at else "-"
     nxt = feed.next_poll_at.strftime("%Y-%m-%d %H:%M") if feed.next_poll_at else "-"
-    return f"{feed.url}\t{health}\tlast {when}\tnext {nxt}\t{feed.title or ''}"
+    country = f"\tcountry {feed.country}" if feed.country else ""
+    return f"{feed.url}\t{health}\tlast {when}\tnext {nxt}\t{feed.title or ''}{country}"
 
 
 async def _latest(
@@ -464,9 +484,27 @@ def _read_jsonl(name: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             handle.close()
 
 
+def _feed_countries() -> dict[str, str]:
+    """Source country of each feed URL of the shipped feed list that sets one."""
+    from config import data_path
+    from monitors.runner import load_feed_list
+
+    return {f.url: f.country for f in load_feed_list(data_path("feeds.toml")) if f.country}
+
+
+def source_country_of(item: dict[str, Any], feed_countries: dict[str, str]) -> str | None:
+    """An input line's ``source_country``, else the country of its ``feed`` URL, else None."""
+    code = item.get("source_country")
+    if isinstance(code, str) and code.strip():
+        return code.strip().upper()
+    feed = item.get("feed")
+    return feed_countries.get(feed) if isinstance(feed, str) else None
+
+
 def _classify(name: str) -> int:
     from monitors.classify import classify
 
+    feed_countries = _feed_countries()
     failures = 0
     for _, item in _read_jsonl(name):
         if isinstance(item, str):
@@ -474,7 +512,10 @@ def _classify(name: str) -> int:
             print(json.dumps({"id": None, "error": item}))
             continue
         verdict = classify(
-            str(item.get("title") or ""), str(item.get("summary") or ""), item.get("language")
+            str(item.get("title") or ""),
+            str(item.get("summary") or ""),
+            item.get("language"),
+            source_country_of(item, feed_countries),
         )
         print(
             json.dumps(

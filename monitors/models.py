@@ -91,6 +91,8 @@ class Feed(Base):
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     title: Mapped[str | None] = mapped_column(String(300))
     language: Mapped[str | None] = mapped_column(String(16))
+    # ISO 3166-1 alpha-2 of the state a ministry's or armed force's own feed speaks for
+    country: Mapped[str | None] = mapped_column(String(2))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))

@@ -104,7 +104,7 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
         return await _record_failure(feed, ctx, exc)
 
     fresh = await _new_entries(feed, parsed, ctx)
-    classified = await _off_loop(ctx, classify_entries, fresh) if fresh else []
+    classified = await _off_loop(ctx, classify_entries, fresh, feed.country) if fresh else []
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
     async with write_transaction(ctx) as session:
         await store_classified(
@@ -165,11 +165,14 @@ def _exit_with(parent_pid: int) -> None:
             os._exit(0)
 
 
-def classify_entries(entries: list[NormalisedEntry]) -> list[ClassifiedEntry]:
-    """Classify and sign entries (pure; run off the event loop)."""
+def classify_entries(
+    entries: list[NormalisedEntry], source_country: str | None = None
+) -> list[ClassifiedEntry]:
+    """Classify and sign entries (pure; run off the event loop); ``source_country`` is the
+    state the feed speaks for, if any."""
     items = []
     for entry in entries:
-        verdict = classify(entry.title, entry.summary, entry.language)
+        verdict = classify(entry.title, entry.summary, entry.language, source_country)
         signature = cluster.signature(
             entry.title,
             entry.summary,

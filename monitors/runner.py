@@ -56,6 +56,7 @@ class DefaultFeed:
     url: str
     title: str | None
     enabled: bool
+    country: str | None = None  # the state a ministry's or armed force's feed speaks for
 
 
 def load_feed_list(path: Path) -> list[DefaultFeed]:
@@ -72,7 +73,19 @@ def load_feed_list(path: Path) -> list[DefaultFeed]:
         url = item.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}: feed[{index}].url must be an http(s) URL")
-        feeds.append(DefaultFeed(url, item.get("title"), bool(item.get("enabled", True))))
+        country = item.get("country")
+        if country is not None and not (
+            isinstance(country, str) and len(country) == 2 and country.isalpha()
+        ):
+            raise ConfigError(f'{path}: feed[{index}].country must be an ISO code like "US"')
+        feeds.append(
+            DefaultFeed(
+                url,
+                item.get("title"),
+                bool(item.get("enabled", True)),
+                country.upper() if country else None,
+            )
+        )
     return feeds
 
 
@@ -287,6 +300,9 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 async def seed_default_feeds(sessions: async_sessionmaker[AsyncSession], path: Path) -> int:
     feeds = load_feed_list(path)
     async with sessions.begin() as session:
-        return await store.seed_feeds_once(
-            session, ((f.url, f.title, f.enabled) for f in feeds), datetime.now(UTC)
+        added = await store.seed_feeds_once(
+            session, ((f.url, f.title, f.enabled, f.country) for f in feeds), datetime.now(UTC)
         )
+        # Databases seeded before feeds had a country learn it for the listed feeds.
+        await store.fill_feed_countries(session, {f.url: f.country for f in feeds if f.country})
+        return added

@@ -37,6 +37,7 @@ class FeedSnapshot:
     last_modified: str | None
     body_sha256: str | None
     consecutive_errors: int
+    country: str | None = None  # the state the feed speaks for (classifier source country)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class FeedHealth:
     last_polled_at: datetime | None
     last_ok_at: datetime | None
     next_poll_at: datetime | None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ async def advisory_lock(session: AsyncSession, *names: str) -> None:
 
 
 async def seed_feeds_once(
-    session: AsyncSession, feeds: Iterable[tuple[str, str | None, bool]], now: datetime
+    session: AsyncSession,
+    feeds: Iterable[tuple[str, str | None, bool] | tuple[str, str | None, bool, str | None]],
+    now: datetime,
 ) -> int:
     """Insert the default feeds the first time a database is used; later calls do nothing.
 
@@ -105,8 +109,10 @@ async def seed_feeds_once(
     if await session.get(Meta, SEEDED_KEY) is not None:
         return 0
     added = 0
-    for url, title, enabled in feeds:
-        added += await add_feed(session, url, title=title, enabled=enabled, now=now)
+    for url, title, enabled, *country in feeds:
+        added += await add_feed(
+            session, url, title=title, enabled=enabled, country=next(iter(country), None), now=now
+        )
     session.add(Meta(key=SEEDED_KEY, value=now.isoformat()))
     return added
 
@@ -117,15 +123,37 @@ async def add_feed(
     *,
     title: str | None = None,
     enabled: bool = True,
+    country: str | None = None,
     now: datetime,
 ) -> bool:
-    """Add a feed, due at once; False when the URL is already there."""
+    """Add a feed, due at once; False when the URL is already there.  ``country`` is the state
+    a ministry's or armed force's own feed speaks for (ISO alpha-2)."""
     existing = await session.scalar(select(Feed.id).where(Feed.url == url))
     if existing is not None:
         return False
-    session.add(Feed(url=url, title=title, enabled=enabled, created_at=now, next_poll_at=now))
+    session.add(
+        Feed(
+            url=url,
+            title=title,
+            enabled=enabled,
+            country=country,
+            created_at=now,
+            next_poll_at=now,
+        )
+    )
     await session.flush()
     return True
+
+
+async def fill_feed_countries(session: AsyncSession, countries: dict[str, str]) -> int:
+    """Give listed feeds that have no source country yet the one ``countries`` names."""
+    filled = 0
+    for url, code in countries.items():
+        result = await session.execute(
+            update(Feed).where(Feed.url == url, Feed.country.is_(None)).values(country=code)
+        )
+        filled += result.rowcount  # type: ignore[attr-defined]
+    return filled
 
 
 async def remove_feed(session: AsyncSession, url: str) -> bool:
@@ -147,6 +175,7 @@ async def list_feeds(session: AsyncSession) -> list[FeedHealth]:
             last_polled_at=f.last_polled_at,
             last_ok_at=f.last_ok_at,
             next_poll_at=f.next_poll_at,
+            country=f.country,
         )
         for f in rows
     ]
@@ -199,6 +228,7 @@ async def claim_due_feeds(
             last_modified=f.last_modified,
             body_sha256=f.body_sha256,
             consecutive_errors=f.consecutive_errors,
+            country=f.country,
         )
         for f in feeds
     ]
@@ -650,6 +680,7 @@ __all__ = [
     "create_story",
     "existing_entry_keys",
     "existing_feed_urls",
+    "fill_feed_countries",
     "insert_article",
     "join_story",
     "known_urls",

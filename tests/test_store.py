@@ -127,3 +127,35 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
         assert nxt[0].outlets[0].feed_title == "Outlet"
         stats = await store.stats(session)
     assert (stats.stories_total, stats.articles_total, stats.cooperation_stories) == (5, 5, 5)
+
+
+async def test_feed_country_is_seeded_and_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The state a ministry's feed speaks for reaches the poll (and so the classifier)."""
+    feeds = [("https://navy.example/rss", "Navy", True, "US"), ("https://w.example/rss", "W", True)]
+    async with sessions.begin() as session:
+        assert await store.seed_feeds_once(session, feeds, NOW) == 2
+    async with sessions.begin() as session:
+        claimed = await store.claim_due_feeds(
+            session, now=NOW, limit=5, owner="w1", lease=timedelta(minutes=5)
+        )
+    assert {f.url: f.country for f in claimed} == {
+        "https://navy.example/rss": "US",
+        "https://w.example/rss": None,
+    }
+
+
+async def test_existing_feeds_learn_their_listed_country(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A database seeded before feeds had countries gets them; a set country is kept."""
+    async with sessions.begin() as session:
+        await store.add_feed(session, "https://navy.example/rss", now=NOW)
+        await store.add_feed(session, "https://army.example/rss", country="GB", now=NOW)
+    listed = {"https://navy.example/rss": "US", "https://army.example/rss": "FR"}
+    async with sessions.begin() as session:
+        assert await store.fill_feed_countries(session, listed) == 1
+        assert await store.fill_feed_countries(session, listed) == 0
+        countries = {f.url: f.country for f in await store.list_feeds(session)}
+    assert countries == {"https://navy.example/rss": "US", "https://army.example/rss": "GB"}
