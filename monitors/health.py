@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitors import metrics
@@ -91,9 +92,11 @@ class OperatorEndpoints:
             async with asyncio.timeout(DB_TIMEOUT), self.monitor.sessions() as session:
                 await metrics.refresh_database_gauges(session, datetime.now(UTC))
             metrics.DATABASE_UP.set(1)
-        except Exception as exc:
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
             metrics.DATABASE_UP.set(0)
             log.debug("metrics: database gauges not refreshed: %s", exc)
+        except Exception:  # a bug here must not hide behind "database down"
+            log.exception("metrics: database gauges not refreshed")
         return Response(200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
 
     async def healthz(self) -> Response:

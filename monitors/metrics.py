@@ -227,18 +227,14 @@ async def refresh_database_gauges(session: AsyncSession, now: datetime) -> None:
         (Feed.consecutive_errors > 0, "failing"),
         else_="ok",
     )
-    feeds: dict[str, int] = dict(
-        (await session.execute(select(state, func.count()).group_by(state))).tuples()
+    feeds_by_state = await session.execute(select(state, func.count()).group_by(state))
+    feeds = {str(name): int(count) for name, count in feeds_by_state}
+    alerts_by_status = await session.execute(
+        select(Alert.status, func.count())
+        .where(Alert.status.in_(OUTBOX_STATES))
+        .group_by(Alert.status)
     )
-    outbox: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(Alert.status, func.count())
-                .where(Alert.status.in_(OUTBOX_STATES))
-                .group_by(Alert.status)
-            )
-        ).tuples()
-    )
+    outbox = {str(name): int(count) for name, count in alerts_by_status}
     oldest = await session.scalar(
         select(func.min(Alert.created_at)).where(Alert.status.in_(("pending", "sending")))
     )
