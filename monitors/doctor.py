@@ -81,10 +81,12 @@ async def run_checks(env: Mapping[str, str], *, feeds: int = 0) -> list[Check]:
     engine = await _open_existing(settings, checks)
     if engine is not None:
         try:
-            checks.append(await _guarded("database", _check_schema, engine))
-            checks.append(await _guarded("clock", _check_clock, engine))
-            if feeds:
-                checks += await check_feeds(settings, engine, feeds)
+            schema = await _guarded("database", _check_schema, engine)
+            checks.append(schema)
+            if schema.ok:  # the clock and feed checks read tables
+                checks.append(await _guarded("clock", _check_clock, engine))
+                if feeds:
+                    checks += await check_feeds(settings, engine, feeds)
         finally:
             await engine.dispose()
     checks.append(await _guarded("telegram", check_token, settings))
