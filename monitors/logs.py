@@ -65,7 +65,6 @@ def configure(verbose: bool = False, fmt: str = "human") -> None:
 class FeedResult(Protocol):
     """What ``FeedFailureLog`` reads of a poll outcome (``monitors.pipeline.FeedOutcome``)."""
 
-    feed_id: int
     url: str
     status: str
     error: str | None
@@ -79,7 +78,7 @@ class FeedFailureLog:
     ) -> None:
         self.reminder_seconds = reminder_seconds
         self.clock = clock
-        self._failing: dict[int, tuple[str, float]] = {}  # feed id -> (kind, last logged)
+        self._failing: dict[str, tuple[str, float]] = {}  # feed URL -> (kind, last logged)
 
     def observe(self, outcomes: Iterable[FeedResult]) -> None:
         for outcome in outcomes:
@@ -89,7 +88,7 @@ class FeedFailureLog:
                 self._failed(outcome)
 
     def _succeeded(self, outcome: FeedResult) -> None:
-        previous = self._failing.pop(outcome.feed_id, None)
+        previous = self._failing.pop(outcome.url, None)
         if previous is not None:
             log.info(
                 "feed %s recovered (was failing: %s)",
@@ -100,14 +99,14 @@ class FeedFailureLog:
 
     def _failed(self, outcome: FeedResult) -> None:
         now = self.clock()
-        previous = self._failing.get(outcome.feed_id)
+        previous = self._failing.get(outcome.url)
         if previous is not None and previous[0] == outcome.status:
             if now - previous[1] < self.reminder_seconds:
                 return
             message = "feed %s still failing (%s): %s"
         else:
             message = "feed %s failing (%s): %s"
-        self._failing[outcome.feed_id] = (outcome.status, now)
+        self._failing[outcome.url] = (outcome.status, now)
         log.warning(
             message, outcome.url, outcome.status, outcome.error, extra={"feed": outcome.url}
         )

@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -24,6 +29,7 @@ from monitors.settings import Settings, load_settings, parse_listen
 from tests.dbfixtures import postgres_server_url
 from tests.feedserver import FeedServer
 from tests.metricsutil import Samples, delta, parse_samples, value
+from tests.tg import free_port, wait_until
 
 COOPERATION_TITLE = "Azerbaijan and China discuss military collaboration"
 COOPERATION_SUMMARY = (
@@ -281,3 +287,67 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
         9465,
     )
     assert load_settings({**env, "DEFWATCH_METRICS_LISTEN": ""}).metrics_listen is None
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def worker_env(tmp_path: Path, listen: str) -> dict[str, str]:
+    (tmp_path / "feeds.toml").write_text("# no default feeds in tests\n")
+    config = tmp_path / "defwatch.toml"
+    config.write_text('[poll]\ninterval_seconds = 4\nfeeds_file = "feeds.toml"\n')
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DEFWATCH_CONFIG": str(config),
+        "DEFWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'defwatch.db'}",
+        "DEFWATCH_METRICS_LISTEN": listen,
+    }
+
+
+def test_a_poll_worker_serves_metrics_until_it_stops(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "monitors.cli", "poll"],
+        cwd=REPO,
+        env=worker_env(tmp_path, f"127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def ready() -> bool:
+            assert worker.poll() is None, "the worker exited"
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 60, "the worker's first cycle")
+        samples = parse_samples(httpx.get(f"{base}/metrics", timeout=5.0).text)
+        assert value(samples, "defwatch_poll_cycles_total") >= 1
+        assert httpx.get(f"{base}/healthz", timeout=5.0).status_code == 200
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    assert f"metrics and health checks on http://127.0.0.1:{port}" in stderr
+
+
+def test_a_taken_port_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "monitors.cli", "poll"],
+            cwd=REPO,
+            env=worker_env(tmp_path, f"127.0.0.1:{port}"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "DEFWATCH_METRICS_LISTEN" in done.stderr
