@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -44,6 +44,8 @@ from monitors.settings import Settings
 log = logging.getLogger(__name__)
 
 DB_TIMEOUT = 3.0
+# The classic text format that ``generate_latest`` writes; every Prometheus version reads it.
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 REQUEST_TIMEOUT = 5.0
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
@@ -97,7 +99,7 @@ class OperatorEndpoints:
             log.debug("metrics: database gauges not refreshed: %s", exc)
         except Exception:  # a bug here must not hide behind "database down"
             log.exception("metrics: database gauges not refreshed")
-        return Response(200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
+        return Response(200, generate_latest(metrics.REGISTRY), PROMETHEUS_TEXT)
 
     async def healthz(self) -> Response:
         problem = await self.database_problem()

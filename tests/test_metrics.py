@@ -192,6 +192,10 @@ async def test_health_follows_the_poll_loop_and_readiness_the_first_cycle(
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         assert (await get(base, "/nope")).status_code == 404
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            assert (await client.post(f"{base}/metrics")).status_code == 405
+            head = await client.head(f"{base}/healthz")
+            assert head.status_code == 200 and head.content == b""
 
 
 @pytest.mark.postgres
