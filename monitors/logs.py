@@ -9,7 +9,8 @@ Rules:
   per job run (apscheduler) are held at WARNING.
 - ``FeedFailureLog``: a feed that keeps failing is logged when its state changes (it starts
   failing, fails differently, or recovers) and then reminded at most once per
-  ``reminder_seconds`` (an hour), not on every retry.
+  ``reminder_seconds`` (an hour), not on every retry; the URL appears once per line (the
+  error text, which often starts with it, loses that prefix).
 """
 
 from __future__ import annotations
@@ -107,9 +108,8 @@ class FeedFailureLog:
         else:
             message = "feed %s failing (%s): %s"
         self._failing[outcome.url] = (outcome.status, now)
-        log.warning(
-            message, outcome.url, outcome.status, outcome.error, extra={"feed": outcome.url}
-        )
+        error = (outcome.error or "").removeprefix(f"{outcome.url}: ")  # the URL once per line
+        log.warning(message, outcome.url, outcome.status, error, extra={"feed": outcome.url})
 
 
 feed_failures = FeedFailureLog()

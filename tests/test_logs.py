@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from monitors.logs import FeedFailureLog, JsonFormatter
+from monitors.runner import Monitor
+from monitors.settings import load_settings
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,3 +121,21 @@ def test_log_format_json_from_the_command_line(tmp_path: Path) -> None:
         data = json.loads(line)
         assert {"time", "level", "logger", "message"} <= set(data)
     assert any(json.loads(line)["message"].startswith("database:") for line in lines)
+
+
+async def test_failing_feeds_warn_once_across_cycles(
+    tmp_path: Path, sqlite_url: str, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = [feed_server.add(f"/down{i}.xml", "down", status=503) for i in range(3)]
+    (tmp_path / "feeds.toml").write_text("".join(f'[[feed]]\nurl = "{url}"\n' for url in urls))
+    config = tmp_path / "defwatch.toml"
+    config.write_text('[poll]\nfeeds_file = "feeds.toml"\n')
+    settings = load_settings({"DEFWATCH_CONFIG": str(config), "DEFWATCH_DATABASE_URL": sqlite_url})
+    caplog.set_level(logging.INFO)
+    async with Monitor.open(settings) as monitor:
+        for _ in range(3):
+            report = await monitor.poll_cycle(every_feed=True)
+            assert report.statuses == {"http": 3}
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sorted(r.__dict__.get("feed") for r in warnings) == sorted(urls)
+    assert all(r.getMessage().count("/down") == 1 for r in warnings), "one URL per line"
