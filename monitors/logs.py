@@ -26,6 +26,7 @@ from typing import Protocol
 CONTEXT_FIELDS = ("feed", "chat", "alert", "story")
 LOG_FORMATS = ("human", "json")
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# httpx and httpcore log request lines, and Bot API URLs embed the token.
 QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic")
 
 log = logging.getLogger("monitors.feeds")
@@ -54,11 +55,9 @@ def configure(verbose: bool = False, fmt: str = "human") -> None:
     """Log to stderr at INFO (DEBUG when ``verbose``) in the ``human`` or ``json`` format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(HUMAN_FORMAT))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Like basicConfig: a root logger that already has handlers (an embedding program, the
+    # test runner's capture) is left as it is.
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
 
