@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from monitors.cli import main
 from monitors.db import open_database
 from monitors.doctor import Check, run_checks
 from monitors.models import Feed
+from monitors.settings import KNOWN_ENVIRONMENT
 from tests.feedserver import FeedServer
 from tests.tg import Emulator
 
@@ -202,3 +204,15 @@ def test_feed_sample_fetches_and_honours_netguard(tmp_path: Path, feed_server: F
     assert allowed[f"feed {good}"].ok and "HTTP 200" in allowed[f"feed {good}"].detail
     assert not allowed[f"feed {gone}"].ok and "http" in allowed[f"feed {gone}"].detail
     assert feed_server.hits("/ok.xml") == 1
+
+
+def test_every_variable_the_code_reads_is_known_to_the_environment_check() -> None:
+    root = Path(__file__).resolve().parents[1]
+    read = {
+        name
+        for folder in ("monitors", "bot")
+        for path in (root / folder).rglob("*.py")
+        for name in re.findall(r"DEFWATCH_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
+        if not name.startswith("DEFWATCH_TEST")
+    }
+    assert read and read <= KNOWN_ENVIRONMENT, read - KNOWN_ENVIRONMENT
