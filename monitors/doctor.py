@@ -78,7 +78,8 @@ async def run_checks(env: Mapping[str, str], *, feeds: int = 0) -> list[Check]:
             Check("settings", False, str(exc), "fix the named key or value (config/defwatch.toml)"),
             check_environment(env),
         ]
-    checks += [Check("settings", True, settings.source), check_environment(env)]
+    source = settings.source if env.get("DEFWATCH_CONFIG") else "shipped defaults"
+    checks += [Check("settings", True, f"{source} loaded"), check_environment(env)]
     engine = await _open_existing(settings, checks)
     if engine is not None:
         try:
