@@ -52,7 +52,7 @@ from telegram.ext import (
 from bot import admin, buttons, callbacks, explain
 from bot import handlers as h
 from bot.delivery import Deliverer
-from monitors import outbox, subscriptions
+from monitors import health, metrics, outbox, subscriptions
 from monitors.countries import default_gazetteer
 from monitors.errors import ConfigError
 from monitors.runner import Monitor
@@ -160,6 +160,7 @@ async def post_init(application: Application) -> None:
     if monitor is None:
         monitor = await stack.enter_async_context(Monitor.open(settings))
         application.bot_data["monitor"] = monitor
+    await stack.enter_async_context(health.serving(settings, monitor))  # metrics.listen
     deliverer = Deliverer(
         application.bot, monitor.sessions, lease=min(settings.lease_seconds, MAX_DELIVERY_LEASE)
     )
@@ -319,6 +320,8 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     # cleanly instead of waiting for a long fan-out to finish.
     report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
     edits = await st.deliverer.edit_stale()
+    metrics.record_deliveries("message", report.outcomes)
+    metrics.record_deliveries("edit", edits.outcomes)
     if edits.sent or edits.retried or edits.failed:
         log.info(
             "story edits: %d done, %d retried, %d given up", edits.sent, edits.retried, edits.failed

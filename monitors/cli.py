@@ -9,6 +9,9 @@
     defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
     defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
+    defwatch doctor [--feeds N]       check settings, database, token, watchlists (and N feeds)
+
+``--log-format json`` (before the command) logs one JSON object per line.
 
 ``monitors`` never imports the bot: ``main`` takes the bot runner as an argument, and the
 installed ``defwatch`` script (``bot.cli``) passes it in. Errors of our own end the command
@@ -34,9 +37,12 @@ from monitors import store
 from monitors.db import open_database
 from monitors.domain import StoryView
 from monitors.errors import ConfigError, DefwatchError, UnknownCountry
+from monitors.logs import LOG_FORMATS
+from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
 
 BotRunner = Callable[[Settings], None]
+MAX_DOCTOR_FEEDS = 50
 log = logging.getLogger("defwatch")
 
 
@@ -45,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="defwatch", description="Watch news feeds for defence-cooperation stories."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="human",
+        help="human (default) or json: one JSON object per line, for log shippers",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="poll on a schedule; run the Telegram bot when a token is set")
@@ -90,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     trial = list_commands.add_parser("test", help="run a watchlist over stored stories")
     trial.add_argument("name")
     trial.add_argument("--days", type=_limit, default=7, help="how far back (default 7 days)")
+    doctor = commands.add_parser("doctor", help="check the configuration; say what to fix")
+    doctor.add_argument(
+        "--feeds",
+        type=_feed_sample,
+        default=0,
+        metavar="N",
+        help=f"also fetch a sample of N enabled feeds (1-{MAX_DOCTOR_FEEDS})",
+    )
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
     return parser
@@ -115,9 +135,19 @@ def _limit(text: str) -> int:
     return value
 
 
+def _feed_sample(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= MAX_DOCTOR_FEEDS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DOCTOR_FEEDS}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose, args.log_format)
     try:
         return _dispatch(args, bot_runner)
     except DefwatchError as exc:
@@ -130,19 +160,6 @@ def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = No
         return 141
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Request lines of the HTTP client carry the Bot API URL, which embeds the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
     if args.command == "classify":
         return _classify(args.file)
@@ -150,6 +167,10 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return _cluster(args.file)
     if args.command == "eval":
         return _eval(args.file)
+    if args.command == "doctor":
+        from monitors.doctor import run_doctor
+
+        return run_doctor(os.environ, feeds=args.feeds)
     settings = load_settings()
     if args.command == "run":
         if settings.bot_token and bot_runner is not None:
@@ -173,6 +194,7 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
 
 
 async def _run_console(settings: Settings, *, once: bool) -> int:
+    from monitors.health import serving
     from monitors.runner import Monitor  # imports httpx and the classifier: only when polling
 
     async with Monitor.open(settings) as monitor:
@@ -181,7 +203,8 @@ async def _run_console(settings: Settings, *, once: bool) -> int:
             await _print_new_stories(monitor, report.cooperation_story_ids)
             print(report.summary(), file=sys.stderr)
             return 0
-        await _poll_forever(monitor)
+        async with serving(settings, monitor):
+            await _poll_forever(monitor)
     return 0
 
 

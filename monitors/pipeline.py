@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, outbox, store
+from monitors import cluster, metrics, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
@@ -104,7 +104,9 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
         return await _record_failure(feed, ctx, exc)
 
     fresh = await _new_entries(feed, parsed, ctx)
+    started = metrics.now()
     classified = await _off_loop(ctx, classify_entries, fresh, feed.country) if fresh else []
+    metrics.observe_per_article("classify", started, len(classified))
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
     async with write_transaction(ctx) as session:
         await store_classified(
@@ -212,6 +214,7 @@ async def _new_entries(
     return fresh
 
 
+@metrics.timed_per_article("grouping", items="classified")
 async def store_classified(
     session: AsyncSession,
     feed_id: int,
@@ -346,7 +349,8 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
         cap=ctx.max_backoff,
     )
     message = str(exc) or exc.__class__.__name__
-    log.warning("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
+    # Debug only: monitors.logs.FeedFailureLog logs failures once per change of state.
+    log.debug("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
     async with write_transaction(ctx) as session:
         await store.record_poll_failure(
             session,

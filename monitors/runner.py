@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import time
 import tomllib
 import uuid
 from collections import Counter
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from monitors import store
+from monitors import logs, metrics, store
 from monitors.db import open_database, redacted
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher, FetchLimits
@@ -94,6 +95,7 @@ class PollReport:
     """What a cycle did, by feed status, with the stories it stored."""
 
     outcomes: list[FeedOutcome] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def statuses(self) -> Counter[str]:
@@ -217,6 +219,8 @@ class Monitor:
                 for task in running:
                     task.cancel()
             report.outcomes.extend(task.result() for task in tasks)
+        metrics.record_cycle(report)
+        logs.feed_failures.observe(report.outcomes)
         if report.outcomes:
             log.info("%s", report.summary())
         return report

@@ -6,7 +6,9 @@ Rules:
 - A wrong type or value raises ``ConfigError`` naming the file and the ``section.key``.
 - Environment beats the file: ``DEFWATCH_DATABASE_URL``, ``DEFWATCH_POLL_INTERVAL``,
   ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``, ``DEFWATCH_ALLOW_PRIVATE_FEEDS``,
-  ``DEFWATCH_WATCHLISTS``.
+  ``DEFWATCH_WATCHLISTS``, ``DEFWATCH_METRICS_LISTEN``.
+- ``metrics.listen`` is ``host:port`` (``[::1]:9464`` for IPv6) or empty (no listener). The
+  host must be spelt out: nothing listens on a non-loopback address unless it is named.
 - The bot token is kept out of ``repr`` so it never reaches a log line.
 """
 
@@ -49,6 +51,8 @@ class Settings:
     bot_token: str | None = field(default=None, repr=False)
     source: str = "defaults"
     requests_burst: int = 40  # commands a chat may send at once (see bot/limits.py)
+    # (host, port) of the metrics and health listener; None: no listener.
+    metrics_listen: tuple[str, int] | None = None
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -75,7 +79,23 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "requests_burst": int,
     },
     "watchlists": {"file": str},
+    "metrics": {"listen": str},
 }
+
+KNOWN_ENVIRONMENT = frozenset(
+    {
+        "DEFWATCH_CONFIG",
+        "DEFWATCH_DATABASE_URL",
+        "DEFWATCH_POLL_INTERVAL",
+        "DEFWATCH_ALLOW_PRIVATE_FEEDS",
+        "DEFWATCH_WATCHLISTS",
+        "DEFWATCH_METRICS_LISTEN",
+        "DEFWATCH_CA_BUNDLE",
+        "DEFWATCH_SQLITE_BUSY_TIMEOUT",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_API_BASE_URL",
+    }
+)
 
 
 def default_database_url() -> str:
@@ -144,6 +164,23 @@ def _optional_path(raw: str, relative_to: Path) -> Path | None:
     return path if path.is_absolute() else (relative_to.parent / path)
 
 
+def parse_listen(raw: str, where: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port``) as (host, port); empty means no listener."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    host, sep, port_text = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host:
+        raise ConfigError(
+            f"{where}: give the address to listen on as host:port, e.g. 127.0.0.1:9464 "
+            f"(0.0.0.0:9464 for every interface; got {raw!r})"
+        )
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{where}: the port must be a number from 0 to 65535 (got {raw!r})")
+    return host, int(port_text)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the shipped defaults, the operator's file and ``env``."""
     env = os.environ if env is None else env
@@ -203,4 +240,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         source=str(path),
+        metrics_listen=_metrics_listen(env, data["metrics"]["listen"], path),
     )
+
+
+def _metrics_listen(env: Mapping[str, str], from_file: str, path: Path) -> tuple[str, int] | None:
+    raw = env.get("DEFWATCH_METRICS_LISTEN")
+    if raw is not None:
+        return parse_listen(raw, "environment: DEFWATCH_METRICS_LISTEN")
+    return parse_listen(from_file, f"{path}: metrics.listen")
