@@ -9,6 +9,10 @@
     defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
     defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
+    defwatch partners|trend COUNTRY [--period P] [--png FILE]   analyst views (text tables)
+    defwatch network WATCHLIST|COUNTRY... [--period P] [--png FILE]
+    defwatch export [--country C] [--since DATE] [--type T] --format csv|jsonl
+    defwatch feed-out COUNTRY|WATCHLIST [--limit N]   an Atom feed on stdout
 
 ``monitors`` never imports the bot: ``main`` takes the bot runner as an argument, and the
 installed ``defwatch`` script (``bot.cli``) passes it in. Errors of our own end the command
@@ -35,6 +39,7 @@ from monitors.db import open_database
 from monitors.domain import StoryView
 from monitors.errors import ConfigError, DefwatchError
 from monitors.settings import Settings, load_settings
+from monitors.views import commands as view_commands
 
 BotRunner = Callable[[Settings], None]
 log = logging.getLogger("defwatch")
@@ -87,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--days", type=_limit, default=7, help="how far back (default 7 days)")
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
+    view_commands.add_commands(commands)
     return parser
 
 
@@ -151,6 +157,8 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return _watchlists(settings, args)
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
+    if args.command in view_commands.COMMANDS:
+        return view_commands.run(settings, args)
     raise AssertionError(args.command)
 
 
