@@ -50,6 +50,7 @@ from telegram.ext import (
 )
 
 from bot import handlers as h
+from bot import views
 from bot.delivery import Deliverer
 from monitors import outbox, subscriptions
 from monitors.countries import default_gazetteer
@@ -131,6 +132,7 @@ def register_handlers(application: Application) -> None:
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
+    views.register(application)
     application.add_handler(CallbackQueryHandler(h.on_watch_button, pattern=r"^w:[A-Z]{2}$"))
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
     application.add_handler(CallbackQueryHandler(h.on_more, pattern=r"^more:[^:]+:\d+:\d+:\d+$"))
@@ -197,7 +199,7 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands(h.bot_commands())
+    await application.bot.set_my_commands([*h.bot_commands(), *views.bot_commands()])
 
 
 async def post_shutdown(application: Application) -> None:
