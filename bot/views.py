@@ -226,4 +226,6 @@ def register(application: Application) -> None:
     for name, callback in (("partners", partners), ("trend", trend), ("network", network)):
         application.add_handler(CommandHandler(name, callback))
     if application.bot_data["settings"].atom_enabled and application.job_queue is not None:
-        application.job_queue.run_once(start_atom_endpoint, 0, name="atom")
+        application.job_queue.run_once(
+            start_atom_endpoint, 0, name="atom", job_kwargs={"misfire_grace_time": None}
+        )

@@ -54,7 +54,10 @@ async def seed_stories(
     """Store ``seeds`` (published ``days_ago`` before ``now``); their story ids, in order."""
     ids = []
     async with sessions.begin() as session:
-        feed = Feed(url="https://wire.example/rss", title="Caucasus Wire", created_at=now)
+        # disabled: the bot under test must not poll it
+        feed = Feed(
+            url="https://wire.example/rss", title="Caucasus Wire", enabled=False, created_at=now
+        )
         session.add(feed)
         await session.flush()
         for index, seed in enumerate(seeds):

@@ -34,7 +34,7 @@ DPI = 100
 SIZES = {"partners": (1080, 1350), "trend": (1080, 1350), "network": (1080, 1080)}
 MAX_BARS = 10
 
-TITLE_PT, SUBTITLE_PT, LABEL_PT, SMALL_PT = 34, 22, 24, 19
+TITLE_PT, SUBTITLE_PT, LABEL_PT, SMALL_PT = 36, 24, 26, 22
 INK, MUTED, WARN = "#1a1a1a", "#555555", "#b00020"
 
 SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
@@ -185,8 +185,8 @@ def render_trend(data: Trend, name: Namer) -> bytes:
     figure.text(
         0.04,
         0.025,
-        "Bars: contacts per partner; numbers: stories (a story with 2 partners counts once)",
-        fontsize=SMALL_PT - 4,
+        "Bars: contacts per partner. Numbers: stories\n(a story with two partners counts once).",
+        fontsize=SMALL_PT - 2,
         color=MUTED,
     )
     return _png(figure)
