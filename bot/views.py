@@ -19,14 +19,15 @@ from bot import handlers as h
 from bot.formatting import clip, esc, link, tg_len
 from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
 from monitors.views.atom_server import AtomServer
+from monitors.views.queries import MAX_VIEW_STORIES
 from monitors.views.service import ViewService
 from monitors.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 730
-MAX_NETWORK_COUNTRIES = 8
-CAPTION_LIMIT = 1024
+MAX_NETWORK_COUNTRIES = 12
+CAPTION_LIMIT = 1024 - 60  # Telegram's 1024, less room for the cut note
 TOP_PARTNERS = 3
 COMMANDS: list[tuple[str, str]] = [
     ("partners", "a country's defence partners as a picture: /partners azerbaijan 90d"),
@@ -70,8 +71,12 @@ def parse_view_args(
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:
             raise h.UsageError(f"The watchlist {esc(watchlist.name)} names no countries.")
-        codes = tuple(sorted(watchlist.countries))[:MAX_NETWORK_COUNTRIES]
-        return ViewRequest(codes, amount, watchlist.name)
+        if len(watchlist.countries) > MAX_NETWORK_COUNTRIES:
+            raise h.UsageError(
+                f"The watchlist {esc(watchlist.name)} names {len(watchlist.countries)} countries;"
+                f" a network shows at most {MAX_NETWORK_COUNTRIES}. Name them instead."
+            )
+        return ViewRequest(tuple(sorted(watchlist.countries)), amount, watchlist.name)
     found = h.resolve_countries(words, resolve)
     if found.unknown:
         raise h.UsageError("\n".join(h.unknown_lines(found.unknown)))
@@ -79,7 +84,9 @@ def parse_view_args(
         raise h.UsageError(usage)
     if lists is None and len(found.codes) > 1:
         raise h.UsageError(f"One country at a time, please. {usage}")
-    return ViewRequest(found.codes[:MAX_NETWORK_COUNTRIES], amount)
+    if len(found.codes) > MAX_NETWORK_COUNTRIES:
+        raise h.UsageError(f"At most {MAX_NETWORK_COUNTRIES} countries in one network.")
+    return ViewRequest(found.codes, amount)
 
 
 def _few(stories: int) -> str:
@@ -138,6 +145,10 @@ def network_caption(data: Network, days: int, label: str | None) -> str:
     )  # fmt: skip
 
 
+def cut_note(cut: bool) -> str:
+    return f"\nCounted from the newest {MAX_VIEW_STORIES} stories only." if cut else ""
+
+
 # --- handlers -------------------------------------------------------------------------------------
 
 
@@ -171,6 +182,7 @@ async def partners(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     picture = await service(context).partners(request.codes[0], request.period)
     caption = partners_caption(picture.data, h.state(context).gazetteer.name, request.period)
+    caption += cut_note(picture.cut)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -180,7 +192,7 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).trend(request.codes[0], request.period)
-    caption = trend_caption(picture.data, h.state(context).gazetteer.name)
+    caption = trend_caption(picture.data, h.state(context).gazetteer.name) + cut_note(picture.cut)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -190,7 +202,7 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).network(request.codes, request.period, label=request.label)
-    caption = network_caption(picture.data, request.period, request.label)
+    caption = network_caption(picture.data, request.period, request.label) + cut_note(picture.cut)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 

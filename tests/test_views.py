@@ -285,6 +285,15 @@ async def test_pictures_are_cached_until_a_story_arrives(seeded: tuple) -> None:
     assert dict((r.code, r.stories) for r in fresh.data.rows)["CN"] == 4
 
 
+async def test_a_view_over_the_story_limit_says_it_was_cut(seeded: tuple) -> None:
+    sessions, now = seeded
+    views = ViewService(sessions, NAME, clock=lambda: now, max_stories=4)
+    picture = await views.partners("AZ", 90, draw=False)
+    assert picture.cut and picture.data.stories + picture.data.unpaired == 4  # the newest 4
+    whole = await ViewService(sessions, NAME, clock=lambda: now).partners("AZ", 90, draw=False)
+    assert not whole.cut and whole.png is None
+
+
 async def seed_stories_more(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
     async with sessions.begin() as session:
         added = Story(

@@ -66,6 +66,26 @@ def test_parse_view_args(
         pytest.param(["az", "cn"], None, "One country at a time", id="two countries"),
         pytest.param(["az", "9000d"], None, "between 1 day and", id="period too long"),
         pytest.param(["words"], LISTS, "names no countries", id="keyword-only watchlist"),
+        pytest.param(
+            [
+                "azerbaijan",
+                "georgia",
+                "armenia",
+                "turkey",
+                "china",
+                "russia",
+                "iran",
+                "israel",
+                "pakistan",
+                "india",
+                "france",
+                "germany",
+                "japan",
+            ],
+            LISTS,
+            "At most 12",
+            id="13 states",
+        ),
     ],
 )
 def test_parse_view_args_refuses(args: list[str], lists: object, message: str) -> None:

@@ -182,6 +182,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(text)
+    if picture.cut:
+        print(f"(counted from the newest {queries.MAX_VIEW_STORIES} stories only)")
     if args.png is not None and picture.png is not None:
         try:
             args.png.write_bytes(picture.png)

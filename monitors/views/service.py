@@ -7,6 +7,8 @@ Rules:
   joined story makes the next request compute afresh; an unchanged database returns the same
   picture without rendering. At most ``CACHE_SIZE`` pictures are kept (least recently used out).
 - Rendering (CPU-bound matplotlib) runs in ``asyncio.to_thread``, never on the event loop.
+- At most ``max_stories`` stories are read per view (the newest); ``Picture.cut``
+  says when that limit was reached, and callers say so.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Picture(Generic[T]):
 
     png: bytes | None  # None when asked for numbers only
     data: T
+    cut: bool = False  # more stories than queries.MAX_VIEW_STORIES: only the newest counted
 
 
 class ViewService:
@@ -43,11 +46,13 @@ class ViewService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = CACHE_SIZE,
+        max_stories: int = queries.MAX_VIEW_STORIES,
     ) -> None:
         self.sessions = sessions
         self.name = name
         self.clock = clock
         self.cache_size = cache_size
+        self.max_stories = max_stories
         self._cache: OrderedDict[Hashable, Picture[object]] = OrderedDict()
         self.renders = 0  # pictures drawn (not served from the cache): for tests and logs
 
@@ -110,10 +115,12 @@ class ViewService:
             if cached is not None and (cached.png is not None or not draw):
                 self._cache.move_to_end(key)
                 return cached  # type: ignore[return-value]
-            stories = await queries.cooperation_stories(session, codes, since=since, until=until)
+            stories = await queries.cooperation_stories(
+                session, codes, since=since, until=until, limit=self.max_stories
+            )
         data = compute(stories)
         png = await asyncio.to_thread(render, data) if draw else None
-        picture: Picture[T] = Picture(png, data)
+        picture: Picture[T] = Picture(png, data, len(stories) >= self.max_stories)
         if draw:
             self.renders += 1
             self._cache[key] = picture  # type: ignore[assignment]
