@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 import struct
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,6 +284,22 @@ async def test_pictures_are_cached_until_a_story_arrives(seeded: tuple) -> None:
     fresh = await views.partners("AZ", 90)
     assert views.renders == 2
     assert dict((r.code, r.stories) for r in fresh.data.rows)["CN"] == 4
+
+
+async def test_pictures_are_drawn_off_the_event_loop(
+    seeded: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions, now = seeded
+    threads: list[int] = []
+    real = charts.render_partners
+
+    def recording(*args: object) -> bytes:
+        threads.append(threading.get_ident())
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(charts, "render_partners", recording)
+    await ViewService(sessions, NAME, clock=lambda: now).partners("AZ", 90)
+    assert threads and threads[0] != threading.get_ident()
 
 
 async def test_a_view_over_the_story_limit_says_it_was_cut(seeded: tuple) -> None:

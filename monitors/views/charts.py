@@ -21,7 +21,8 @@ from datetime import datetime
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import MaxNLocator
 
 from monitors.domain import COOPERATION_TYPES
@@ -216,19 +217,20 @@ def render_network(data: Network, name: Namer, label: str | None = None) -> byte
     where = _layout(data)
     heaviest = max(e.stories for e in data.edges)
     for edge in reversed(data.edges):  # heaviest drawn last, on top
-        (x1, y1), (x2, y2) = where[edge.a], where[edge.b]
-        ax.plot(
-            [x1, x2],
-            [y1, y2],
-            color=TYPE_COLOURS[edge.dominant_type],
-            linewidth=2 + 12 * edge.stories / heaviest,
-            solid_capstyle="round",
-            alpha=0.85,
-            zorder=1,
+        start, bend, end = _arc(where[edge.a], where[edge.b])
+        ax.add_patch(
+            PathPatch(
+                MplPath([start, bend, end], [MplPath.MOVETO, MplPath.CURVE3, MplPath.CURVE3]),
+                facecolor="none",
+                edgecolor=TYPE_COLOURS[edge.dominant_type],
+                linewidth=2 + 12 * edge.stories / heaviest,
+                capstyle="round",
+                alpha=0.85,
+                zorder=1,
+            )
         )
         ax.text(
-            (x1 + x2) / 2,
-            (y1 + y2) / 2,
+            *_middle(start, bend, end),
             str(edge.stories),
             fontsize=SMALL_PT,
             ha="center",
@@ -265,6 +267,25 @@ def render_network(data: Network, name: Namer, label: str | None = None) -> byte
             0.04, 0.015, f"+ {data.cut} more partners not shown", fontsize=SMALL_PT, color=MUTED
         )
     return _png(figure)
+
+
+Point = tuple[float, float]
+BEND = 0.18  # how far an edge bows out, relative to its length: lines pass beside other nodes
+
+
+def _arc(a: Point, b: Point) -> tuple[Point, Point, Point]:
+    """A gentle quadratic curve from ``a`` to ``b``: (start, control point, end)."""
+    (x1, y1), (x2, y2) = a, b
+    dx, dy = x2 - x1, y2 - y1
+    return a, ((x1 + x2) / 2 - BEND * dy, (y1 + y2) / 2 + BEND * dx), b
+
+
+def _middle(start: Point, bend: Point, end: Point) -> Point:
+    """The curve's point halfway along its parameter (where its label goes)."""
+    return (
+        0.25 * start[0] + 0.5 * bend[0] + 0.25 * end[0],
+        0.25 * start[1] + 0.5 * bend[1] + 0.25 * end[1],
+    )
 
 
 def _layout(data: Network) -> dict[str, tuple[float, float]]:
