@@ -153,11 +153,14 @@ def cut_note(cut: bool) -> str:
 
 
 def service(context: ContextTypes.DEFAULT_TYPE) -> ViewService:
-    """The bot's one ViewService (its cache lives as long as the process)."""
+    """The bot's one ViewService (its cache lives as long as the process); pictures are drawn
+    in the monitor's process pool, so drawing never holds up the bot."""
     views: ViewService | None = context.bot_data.get("views")
     if views is None:
         st = h.state(context)
-        views = context.bot_data["views"] = ViewService(st.sessions, st.gazetteer.name)
+        executor = context.bot_data["monitor"].context.executor
+        views = ViewService(st.sessions, st.gazetteer.name, executor=executor)
+        context.bot_data["views"] = views
     return views
 
 

@@ -85,6 +85,10 @@ class Partners:
     rows: tuple[PartnerRow, ...]  # most active first
 
     @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.country, *(r.code for r in self.rows))
+
+    @property
     def too_few(self) -> bool:
         return self.stories < TOO_FEW
 
@@ -97,6 +101,10 @@ class Trend:
     totals: tuple[int, ...]  # distinct stories per week (a story once, however many partners)
     stories: int
     unpaired: int
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.country, *(code for code, _ in self.series if code != OTHERS))
 
     @property
     def too_few(self) -> bool:
@@ -121,6 +129,10 @@ class Network:
     edges: tuple[Edge, ...]  # heaviest first
     stories: int  # stories in the period with at least one focus state and a partner
     cut: int  # partners left out beyond max_neighbours
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self.nodes
 
     @property
     def too_few(self) -> bool:

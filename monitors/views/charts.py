@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from matplotlib.axes import Axes
@@ -40,6 +40,11 @@ INK, MUTED, WARN = "#1a1a1a", "#555555", "#b00020"
 
 SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
 OTHERS_COLOUR = "#BBBBBB"
+
+
+def lookup(names: Mapping[str, str], code: str) -> str:
+    """A picklable ``Namer``: ``functools.partial(lookup, names)`` (for a process pool)."""
+    return names.get(code, code)
 
 
 def _figure(kind: str) -> Figure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from monitors.models import Story, StoryCountry
 
 MAX_VIEW_STORIES = 5000
 EXPORT_BATCH = 500
+_CHUNK = 1000  # ids per IN list; the event loop gets a turn between chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,10 @@ async def cooperation_stories(
 ) -> list[StoryView]:
     """Cooperation stories in which any of ``codes`` takes part, newest first, at most ``limit``.
 
-    One range scan of ``ix_story_country_latest`` per code.
+    Only what the views count and link (title, link, date, type, participants): no summary,
+    evidence, mentioned states or outlets. Plain column reads, in chunks, so thousands of
+    stories cost little time on the event loop. One range scan of ``ix_story_country_latest``
+    per code.
     """
     rows = await session.execute(
         select(StoryCountry.story_id)
@@ -60,7 +65,44 @@ async def cooperation_stories(
         .order_by(func.max(StoryCountry.published_at).desc(), StoryCountry.story_id.desc())
         .limit(limit)
     )
-    return await store.story_views(session, [story_id for (story_id,) in rows])
+    ids = [story_id for (story_id,) in rows]
+    views: list[StoryView] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        members: dict[int, list[str]] = {}
+        for story_id, code in await session.execute(
+            select(StoryCountry.story_id, StoryCountry.code)
+            .where(StoryCountry.story_id.in_(chunk), StoryCountry.role == "participant")
+            .order_by(StoryCountry.code)
+        ):
+            members.setdefault(story_id, []).append(code)
+        found = {
+            row[0]: row
+            for row in await session.execute(
+                select(
+                    Story.id, Story.title, Story.url, Story.published_at, Story.cooperation_type
+                ).where(Story.id.in_(chunk))
+            )
+        }
+        views.extend(
+            StoryView(
+                id=story_id,
+                title=title,
+                url=url,
+                summary="",
+                published_at=published,
+                participants=tuple(members.get(story_id, ())),
+                mentioned=(),
+                is_defence_cooperation=True,
+                cooperation_type=kind,
+                score=0.0,
+                evidence=(),
+                outlets=(),
+            )
+            for story_id, title, url, published, kind in (found[i] for i in chunk if i in found)
+        )
+        await asyncio.sleep(0)
+    return views
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,10 @@ Rules:
 - The cache key is the request, the day (UTC) and the database's ``DataVersion``: a new or
   joined story makes the next request compute afresh; an unchanged database returns the same
   picture without rendering. At most ``CACHE_SIZE`` pictures are kept (least recently used out).
-- Rendering (CPU-bound matplotlib) runs in ``asyncio.to_thread``, never on the event loop.
+- Rendering (CPU-bound matplotlib) never runs on the event loop: it runs in ``executor`` (the
+  monitor's process pool in the bot, so drawing does not hold this process's GIL either), or
+  in a worker thread when there is none. The renderer gets the country names it needs as a
+  plain mapping, so it can be sent to another process.
 - At most ``max_stories`` stories are read per view (the newest); ``Picture.cut``
   says when that limit was reached, and callers say so.
 """
@@ -16,8 +19,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +32,7 @@ from monitors.views import analysis, charts, queries
 
 CACHE_SIZE = 64
 T = TypeVar("T")
+Viewed = TypeVar("Viewed", analysis.Partners, analysis.Trend, analysis.Network)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +53,14 @@ class ViewService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = CACHE_SIZE,
         max_stories: int = queries.MAX_VIEW_STORIES,
+        executor: Executor | None = None,
     ) -> None:
         self.sessions = sessions
         self.name = name
         self.clock = clock
         self.cache_size = cache_size
         self.max_stories = max_stories
+        self.executor = executor
         self._cache: OrderedDict[Hashable, Picture[object]] = OrderedDict()
         self.renders = 0  # pictures drawn (not served from the cache): for tests and logs
 
@@ -67,7 +75,7 @@ class ViewService:
 
         return await self._view(
             ("partners", country, days), [country], since, now, compute, draw,
-            lambda data: charts.render_partners(data, self.name),
+            charts.render_partners,
         )  # fmt: skip
 
     async def trend(
@@ -81,7 +89,7 @@ class ViewService:
 
         return await self._view(
             ("trend", country, weeks), [country], since, now, compute, draw,
-            lambda data: charts.render_trend(data, self.name),
+            charts.render_trend,
         )  # fmt: skip
 
     async def network(
@@ -95,7 +103,7 @@ class ViewService:
 
         return await self._view(
             ("network", tuple(codes), days, label), codes, since, now, compute, draw,
-            lambda data: charts.render_network(data, self.name, label),
+            partial(charts.render_network, label=label),
         )  # fmt: skip
 
     async def _view(
@@ -104,10 +112,10 @@ class ViewService:
         codes: Sequence[str],
         since: datetime,
         until: datetime,
-        compute: Callable[[Sequence[StoryView]], T],
+        compute: Callable[[Sequence[StoryView]], Viewed],
         draw: bool,
-        render: Callable[[T], bytes],
-    ) -> Picture[T]:
+        render: Callable[[Viewed, charts.Namer], bytes],
+    ) -> Picture[Viewed]:
         async with self.sessions() as session:
             version = await queries.data_version(session)
             key = (*request, until.date(), version)
@@ -119,8 +127,13 @@ class ViewService:
                 session, codes, since=since, until=until, limit=self.max_stories
             )
         data = compute(stories)
-        png = await asyncio.to_thread(render, data) if draw else None
-        picture: Picture[T] = Picture(png, data, len(stories) >= self.max_stories)
+        png = None
+        if draw:
+            names = partial(charts.lookup, {code: self.name(code) for code in data.codes})
+            png = await asyncio.get_running_loop().run_in_executor(
+                self.executor, partial(render, data, names)
+            )
+        picture: Picture[Viewed] = Picture(png, data, len(stories) >= self.max_stories)
         if draw:
             self.renders += 1
             self._cache[key] = picture  # type: ignore[assignment]
