@@ -8,7 +8,9 @@ parsing and captions are pure and at the top. ``register`` adds the handlers and
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -117,9 +119,7 @@ def partners_caption(data: Partners, name: Callable[[str], str], days: int) -> s
 
 
 def _rendered(caption: str) -> str:
-    import html
-    import re
-
+    """What Telegram counts against the caption limit: the text without tags or entities."""
     return html.unescape(re.sub(r"<[^>]+>", "", caption))
 
 

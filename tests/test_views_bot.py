@@ -13,6 +13,8 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.formatting import tg_len
 from bot.handlers import UsageError, make_resolver
@@ -22,6 +24,7 @@ from monitors.db import open_database
 from monitors.domain import StoryView
 from monitors.views import analysis, charts
 from monitors.watchlists import parse_watchlists
+from tests.hostile import check_telegram_html, hostile_args, long_args
 from tests.tg import BotProcess, Emulator, free_port, wait_until
 from tests.viewdata import seed_stories
 
@@ -221,3 +224,25 @@ def test_atom_endpoint_is_off_by_default(tmp_path: Path) -> None:
 
     settings = load_settings({})
     assert (settings.atom_enabled, settings.atom_host) == (False, "127.0.0.1")
+
+
+# --- hostile input (pure): only UsageError, always valid Telegram HTML -----------------------------
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(["partners", "trend", "network"]),
+    st.one_of(hostile_args, long_args),
+)
+def test_view_arguments_refuse_hostile_input_in_html(command: str, args: list[str]) -> None:
+    unit = "w" if command == "trend" else "d"
+    try:
+        request = parse_view_args(
+            args, RESOLVE, command=command, default="90d", unit=unit,
+            lists=LISTS if command == "network" else None,
+        )  # fmt: skip
+    except UsageError as exc:
+        check_telegram_html(str(exc))  # the handler sends it as it is
+        assert tg_len(str(exc)) < 4096
+        return
+    assert request.codes and 1 <= request.period <= 730

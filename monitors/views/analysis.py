@@ -35,7 +35,7 @@ LATEST_PER_PARTNER = 3
 TREND_TOP = 5
 OTHERS = "others"
 MAX_NEIGHBOURS = 12
-_PERIOD = re.compile(r"^(\d{1,4})([dw]?)$")
+_PERIOD = re.compile(r"^([0-9]{1,4})([dw]?)$")
 
 
 class PeriodError(ValueError):
