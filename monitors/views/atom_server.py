@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -33,6 +34,13 @@ USAGE = (
     "/atom/<watchlist>.xml (a named watchlist)\n"
 )
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class AtomServer:
@@ -57,6 +65,8 @@ class AtomServer:
             self._handle, self.host, self.port, limit=MAX_HEAD
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        if not _is_loopback(self.host):
+            log.warning("Atom feeds are served beyond this machine (atom.host = %s)", self.host)
         log.info("Atom feeds served at http://%s:%d%s<country>.xml", self.host, self.port, PREFIX)
 
     async def close(self) -> None:
