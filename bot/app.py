@@ -49,7 +49,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, buttons, callbacks, explain
+from bot import admin, buttons, callbacks, explain, views
 from bot import handlers as h
 from bot.delivery import Deliverer
 from monitors import health, metrics, outbox, subscriptions
@@ -134,6 +134,7 @@ def register_handlers(application: Application) -> None:
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(h.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
+    views.register(application)
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
     pattern = buttons.PATTERNS
     for name, callback in {
@@ -211,7 +212,7 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands(h.bot_commands())
+    await application.bot.set_my_commands([*h.bot_commands(), *views.bot_commands()])
 
 
 async def post_shutdown(application: Application) -> None:

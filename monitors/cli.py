@@ -10,6 +10,10 @@
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
     defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
     defwatch doctor [--feeds N]       check settings, database, token, watchlists (and N feeds)
+    defwatch partners|trend COUNTRY [--period P] [--png FILE]   analyst views (text tables)
+    defwatch network WATCHLIST|COUNTRY... [--period P] [--png FILE]
+    defwatch export [--country C] [--since DATE] [--type T] --format csv|jsonl
+    defwatch feed-out COUNTRY|WATCHLIST [--limit N]   an Atom feed on stdout
 
 ``--log-format json`` (before the command) logs one JSON object per line.
 
@@ -40,6 +44,7 @@ from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.logs import LOG_FORMATS
 from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
+from monitors.views import commands as view_commands
 
 BotRunner = Callable[[Settings], None]
 MAX_DOCTOR_FEEDS = 50
@@ -112,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
+    view_commands.add_commands(commands)
     return parser
 
 
@@ -187,6 +193,8 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return _watchlists(settings, args)
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
+    if args.command in view_commands.COMMANDS:
+        return view_commands.run(settings, args)
     raise AssertionError(args.command)
 
 

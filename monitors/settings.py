@@ -48,6 +48,10 @@ class Settings:
     requests_per_minute: int
     watchlists_file: Path | None
     telegram_api_base_url: str | None = None
+    atom_enabled: bool = False
+    atom_host: str = "127.0.0.1"
+    atom_port: int = 8787
+    atom_entries: int = 50
     bot_token: str | None = field(default=None, repr=False)
     source: str = "defaults"
     requests_burst: int = 40  # commands a chat may send at once (see bot/limits.py)
@@ -80,6 +84,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "watchlists": {"file": str},
     "metrics": {"listen": str},
+    "atom": {"enabled": bool, "host": str, "port": int, "entries": int},
 }
 
 KNOWN_ENVIRONMENT = frozenset(
@@ -208,6 +213,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if env_watchlists
         else _optional_path(data["watchlists"]["file"], path)
     )
+    atom = data["atom"]
+    if not atom["host"].strip():
+        raise ConfigError(f"{path}: atom.host must not be empty (127.0.0.1 serves loopback only)")
+    if not 0 <= atom["port"] <= 65535:
+        raise ConfigError(f"{path}: atom.port must be 0-65535 (got {atom['port']!r})")
     allow_private = tg["allow_private_feeds"] or env.get("DEFWATCH_ALLOW_PRIVATE_FEEDS") == "1"
     return Settings(
         database_url=env.get("DEFWATCH_DATABASE_URL")
@@ -238,6 +248,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_burst=int(_positive(tg["requests_burst"], "telegram.requests_burst", path)),
         watchlists_file=watchlists_file,
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+        atom_enabled=atom["enabled"],
+        atom_host=atom["host"].strip(),
+        atom_port=atom["port"],
+        atom_entries=int(_positive(atom["entries"], "atom.entries", path)),
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         source=str(path),
         metrics_listen=_metrics_listen(env, data["metrics"]["listen"], path),
