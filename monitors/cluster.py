@@ -46,11 +46,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from config import data_path
 from monitors import textfeatures as tf
 
 K = TypeVar("K")
@@ -110,6 +112,8 @@ class EventSignature:
     size: int = 1
     source: str | None = None
     title_key: str = ""
+    title_tokens: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
 
     @functools.cached_property
     def round_values(self) -> frozenset[str]:
@@ -157,7 +161,7 @@ class EventSignature:
 
 _SET_FIELDS = (
     "rounds", "years", "dates", "announced", "amounts", "codes", "names", "tokens",
-    "shingles",
+    "shingles", "title_tokens", "kinds",
 )  # fmt: skip
 
 
@@ -215,7 +219,38 @@ def signature(
         shingles=tf.bottom_k(tf.shingles(text), ARTICLE_TOKENS),
         source=source,
         title_key=title_key,
+        title_tokens=frozenset(tf.content_tokens(title)),
+        kinds=event_kinds(text),
     )
+
+
+@functools.cache
+def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    with data_path("event_kinds.toml").open("rb") as handle:
+        kinds = tomllib.load(handle)["kinds"]
+    return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
+
+
+_WORD_START = re.compile(r"(?<![^\W\d_])", re.UNICODE)
+
+
+def event_kinds(text: str) -> frozenset[str]:
+    """Kinds of occasion the text names (``config/event_kinds.toml``): "talks", "strike"…"""
+    folded = " " + text.casefold()
+    found = set()
+    for kind, stems in _kind_stems():
+        for stem in stems:
+            if (
+                ("\u3000" <= stem[0] and stem in folded)
+                or f" {stem}" in folded
+                or any(
+                    folded[m.start() - 1 : m.start()] in " \"'«“(-"
+                    for m in re.finditer(re.escape(stem), folded)
+                )
+            ):
+                found.add(kind)
+                break
+    return frozenset(found)
 
 
 _MOJIBAKE = re.compile(
@@ -498,7 +533,9 @@ def _shares_occasion_marker(a: EventSignature, b: EventSignature) -> bool:
     return bool(a.round_values & b.round_values)
 
 
-def evidence(article: EventSignature, story: EventSignature) -> _Evidence:
+def evidence(
+    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
+) -> _Evidence:
     """Points for everything the article and the story's defining report have in common.
 
     ``content`` counts only what names the occasion itself (rounds, dates, amounts, numbers,
@@ -521,7 +558,14 @@ def evidence(article: EventSignature, story: EventSignature) -> _Evidence:
             ev.reasons.append("other partners")
     _time_evidence(ev, article, story)
     before = ev.score
+    if article.source is not None and article.source == story.source:
+        # one outlet's items share its boilerplate (a sign-off, a show's blurb, the day's
+        # date): only their headlines tell whether they report one occasion
+        _headline_evidence(ev, article, story)
+        ev.content = ev.score - before
+        return ev
     _round_evidence(ev, article, story, bool(shared_countries))
+    _kind_evidence(ev, article, story)
     if dates := _certain_shared_dates(_all_dates(article), _all_dates(story)):
         ev.add(1.2, "same date " + ",".join(dates), anchor=True)
     elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
@@ -534,7 +578,7 @@ def evidence(article: EventSignature, story: EventSignature) -> _Evidence:
         # only the platform, which comes back for the next visit
         measured = any(c[0].isdigit() for c in codes)
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
-    _name_evidence(ev, article, story)
+    _name_evidence(ev, article, story, common)
     _text_evidence(ev, article, story)
     ev.content = ev.score - before
     if article.cooperation_type and article.cooperation_type == story.cooperation_type:
@@ -577,16 +621,54 @@ def _round_evidence(
         )
 
 
-def _name_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
-    shared = tf.shared_names(article.names, story.names)
+def _kind_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    """The same kind of occasion (talks, a strike, an election) between the same two or more
+    states within a few days: one event, told in other words or another language."""
+    kinds = article.kinds & story.kinds
+    if (
+        kinds
+        and len(article.countries) >= 2
+        and article.countries == story.countries
+        and article.precise
+        and story.precise
+        and _gap(article, story) <= PRECISE_SPAN
+    ):
+        ev.add(KIND_POINTS, "same states, same kind of occasion " + ",".join(sorted(kinds)))
+
+
+KIND_POINTS = 1.2
+
+
+def _name_evidence(
+    ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
+) -> None:
+    shared = tf.shared_names(article.names, story.names) - common
     if not shared:
         return
+    people = distinct_names(shared)
     # one shared name (a president, a capital) is in half the news of the day: a hint only
-    points = NAME_POINTS[min(len(shared), len(NAME_POINTS) - 1)]
-    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=len(shared) >= 2)
+    points = NAME_POINTS[min(people, len(NAME_POINTS) - 1)]
+    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=people >= 2)
 
 
 NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
+
+
+def distinct_names(keys: Iterable[str]) -> int:
+    """How many names the keys stand for: a run of words ("Donald Trump" → "dnldt") comes
+    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp")."""
+    keys = set(keys)
+    runs = {k for k in keys if any(k != p and k.startswith(p) for p in keys)}
+    firsts = {p for p in keys if any(k != p and k.startswith(p) for k in runs)}
+    return max(1, len(keys) - len(runs) - len(firsts)) if keys else 0
+
+
+def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    small, large = sorted((article.title_tokens, story.title_tokens), key=len)
+    if not small:
+        return
+    overlap = len(small & large) / len(small)
+    ev.add(3.0 * max(0.0, overlap - 0.3), f"same outlet, headline overlap {overlap:.2f}")
 
 
 def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
@@ -613,11 +695,13 @@ def compare(article: EventSignature, story: EventSignature) -> tuple[float, str]
 _Assessment = tuple[float, str, bool, bool]  # score, reason, passes, anchored
 
 
-def _assess(article: EventSignature, story: EventSignature) -> _Assessment | None:
+def _assess(
+    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
+) -> _Assessment | None:
     """(score, reason, whether it passes the bar, whether it has an anchor), None if vetoed."""
     if veto(article, story):
         return None
-    ev = evidence(article, story)
+    ev = evidence(article, story, common)
     # a report dated only to the month or year gets no credit for closeness in time and must
     # clear a higher bar, as an undated one must
     both_precise = article.precise and story.precise
@@ -628,9 +712,7 @@ def _assess(article: EventSignature, story: EventSignature) -> _Assessment | Non
     else:
         threshold = THRESHOLD_UNDATED
     passes = (
-        ev.score >= threshold
-        and ev.content >= CONTENT_MIN
-        and (both_precise or ev.anchors > 0)
+        ev.score >= threshold and ev.content >= CONTENT_MIN and (both_precise or ev.anchors > 0)
     )
     return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
 
@@ -652,10 +734,12 @@ def best_match(
     left alone: only its date would tell which occasion it reports. "Fits" counts any story
     sharing an anchor with it, even one just below the bar.
     """
+    stories = list(candidates)
+    common = common_names(article, (story for _, story in stories))
     best: Match[K] | None = None
     runner_up = -math.inf
-    for key, story in candidates:
-        assessed = _assess(article, story)
+    for key, story in stories:
+        assessed = _assess(article, story, common)
         if assessed is None:
             continue
         score, reason, passes, anchored = assessed
@@ -670,6 +754,20 @@ def best_match(
     if not article.precise and runner_up > best.score - AMBIGUITY_MARGIN:
         return None
     return best
+
+
+COMMON_NAME_STORIES = 3
+"""A name that this many candidate stories also carry (a president, a capital, a team) is
+in the news, not the mark of one occasion."""
+
+
+def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> frozenset[str]:
+    """The article's names carried by at least ``COMMON_NAME_STORIES`` of the stories."""
+    counts: dict[str, int] = {}
+    for story in stories:
+        for key in tf.shared_names(article.names, story.names):
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -388,9 +388,7 @@ class StoryDefinition:
     filed_at: datetime
 
 
-async def create_story(
-    session: AsyncSession, definition: StoryDefinition, *, now: datetime
-) -> int:
+async def create_story(session: AsyncSession, definition: StoryDefinition, *, now: datetime) -> int:
     """A new story defined by one report."""
     story = Story(first_seen_at=now, last_seen_at=now, article_count=0)
     session.add(story)
