@@ -241,7 +241,7 @@ def event_kinds(text: str) -> frozenset[str]:
     for kind, stems in _kind_stems():
         for stem in stems:
             if (
-                ("\u3000" <= stem[0] and stem in folded)
+                (stem[0] >= "\u3000" and stem in folded)
                 or f" {stem}" in folded
                 or any(
                     folded[m.start() - 1 : m.start()] in " \"'«“(-"
