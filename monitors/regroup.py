@@ -176,7 +176,10 @@ async def rebuild(
             url_story.setdefault(article.url, story_id)
         if progress and done % 500 == 0:
             progress(done)
-    new_story = dict((await session.execute(select(Article.id, Article.story_id))).tuples().all())
+    new_story = {
+        article_id: story_id
+        for article_id, story_id in await session.execute(select(Article.id, Article.story_id))
+    }
     moved, merged = await _move_alerts(session, defining, new_story)
     await session.execute(delete(Story).where(Story.id.in_(old_ids)))
     after = len(set(await session.scalars(select(Story.id))))
