@@ -130,7 +130,7 @@ async def _stored_chain(sessions, now: datetime) -> tuple[int, int]:
                     language="en",
                     is_defence_cooperation=coop,
                     story_id=story.id,
-                )  # fmt: skip
+                )
             )
         await subscriptions.subscribe(session, 101, type="private", title=None, now=now)
         alert = Alert(chat_id=101, story_id=story.id, status="sent", next_attempt_at=now,
