@@ -68,8 +68,8 @@ STORY_NAMES = 48
 STORY_SMALL_SET = 24  # dates, amounts, codes, years, rounds
 
 THRESHOLD_DATED = 2.3
-THRESHOLD_COARSE = 2.4  # one side dated only to the month or year
-THRESHOLD_UNDATED = 2.6
+THRESHOLD_COARSE = 2.2  # one side dated only to the month or year
+THRESHOLD_UNDATED = 2.4
 AMBIGUITY_MARGIN = 0.5
 WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
@@ -220,7 +220,7 @@ def signature(
         source=source,
         title_key=title_key,
         title_tokens=frozenset(tf.content_tokens(title)),
-        kinds=event_kinds(text),
+        kinds=event_kinds(title or summary[:200]),
     )
 
 
@@ -431,6 +431,25 @@ def _date_in_span(date: str, sig: EventSignature) -> bool:
     return False
 
 
+def _across_languages_on_one_occasion(article: EventSignature, story: EventSignature) -> bool:
+    """Two languages, the same kind of occasion or a shared name or number: then the date
+    written in both is a key of the event (their words cannot be compared)."""
+    if not (article.language and story.language) or article.language == story.language:
+        return False
+    return bool(
+        article.kinds & story.kinds
+        or tf.shared_names(article.names, story.names)
+        or article.codes & story.codes
+    )
+
+
+def _on_publication_day(date: str, sig: EventSignature) -> bool:
+    if not sig.precise:
+        return False
+    moment = datetime.fromisoformat(date[:10]).replace(tzinfo=UTC)
+    return sig.published_at - timedelta(days=1) <= moment <= sig.published_until + timedelta(days=1)
+
+
 def _all_dates(sig: EventSignature) -> frozenset[str]:
     return sig.dates | sig.announced
 
@@ -565,9 +584,15 @@ def evidence(
         ev.content = ev.score - before
         return ev
     _round_evidence(ev, article, story, bool(shared_countries))
-    _kind_evidence(ev, article, story)
     if dates := _certain_shared_dates(_all_dates(article), _all_dates(story)):
-        ev.add(1.2, "same date " + ",".join(dates), anchor=True)
+        if all(
+            _on_publication_day(d, article) and _on_publication_day(d, story) for d in dates
+        ) and not _across_languages_on_one_occasion(article, story):
+            # "on Tuesday, 17 February" in two reports of that day: closeness in time, which
+            # is counted already, not the date of an occasion
+            ev.add(0.2, "same date as published " + ",".join(dates))
+        else:
+            ev.add(1.2, "same date " + ",".join(dates), anchor=True)
     elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
         ev.add(0.6, "same day of year " + ",".join(dates))
     if amounts := _shared_amounts(article.amounts, story.amounts):
@@ -580,6 +605,8 @@ def evidence(
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
     _name_evidence(ev, article, story, common)
     _text_evidence(ev, article, story)
+    if ev.score > before:  # the kind of occasion confirms other content, never replaces it
+        _kind_evidence(ev, article, story)
     ev.content = ev.score - before
     if article.cooperation_type and article.cooperation_type == story.cooperation_type:
         ev.add(0.3, f"both {article.cooperation_type}")
@@ -623,10 +650,12 @@ def _round_evidence(
 
 def _kind_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
     """The same kind of occasion (talks, a strike, an election) between the same two or more
-    states within a few days: one event, told in other words or another language."""
-    kinds = article.kinds & story.kinds
+    states within a few days: one event, told in other words or another language. The kinds
+    must be the same: talks held while a strait is closed are another report than the talks."""
+    kinds = article.kinds
     if (
         kinds
+        and kinds == story.kinds
         and len(article.countries) >= 2
         and article.countries == story.countries
         and article.precise
@@ -675,7 +704,12 @@ def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
     overlap = tf.sketch_containment(article.tokens, story.tokens, ARTICLE_TOKENS)
     copied = tf.sketch_containment(article.shingles, story.shingles, ARTICLE_TOKENS)
     # unrelated reports on one topic already share some stems: only overlap above that counts
-    ev.add(3.0 * max(0.0, overlap - TEXT_BASELINE), f"text similarity {overlap:.2f}")
+    # most of the wording in common: a rewrite or a translation-faithful retelling
+    ev.add(
+        3.0 * max(0.0, overlap - TEXT_BASELINE),
+        f"text similarity {overlap:.2f}",
+        anchor=overlap >= TEXT_ANCHOR,
+    )
     ev.add(
         2.5 * max(0.0, copied - TEXT_BASELINE / 3),
         f"shared phrasing {copied:.2f}",
@@ -684,6 +718,7 @@ def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
 
 
 TEXT_BASELINE = 0.15
+TEXT_ANCHOR = 0.45
 
 
 def compare(article: EventSignature, story: EventSignature) -> tuple[float, str] | None:

@@ -391,14 +391,22 @@ class StoryDefinition:
 async def create_story(session: AsyncSession, definition: StoryDefinition, *, now: datetime) -> int:
     """A new story defined by one report."""
     story = Story(first_seen_at=now, last_seen_at=now, article_count=0)
+    story.signature = definition.signature
     session.add(story)
     await _define(session, story, definition)
+    session.add_all(
+        StoryKey(story_id=story.id, key=key, filed_at=definition.filed_at)
+        for key in sorted(definition.keys)
+    )
+    await session.flush()
     return story.id
 
 
 async def _define(session: AsyncSession, story: Story, definition: StoryDefinition) -> None:
-    """Title, countries, cooperation flag, type, evidence and index keys: all from the one
-    defining report, never a union of the members."""
+    """Title, countries, cooperation flag, type and evidence: all from the one defining
+    report, never a union of the members. What the story is matched against (its signature
+    and index keys) stays its first report's: redefining never moves the story's window or
+    widens what can join it."""
     entry, verdict = definition.entry, definition.verdict
     story.title = entry.title[:400] or entry.summary[:120]
     story.url = entry.url
@@ -408,16 +416,9 @@ async def _define(session: AsyncSession, story: Story, definition: StoryDefiniti
     story.is_defence_cooperation = verdict.defence_cooperation
     story.cooperation_type = verdict.cooperation_type
     story.evidence = list(verdict.evidence)
-    story.signature = definition.signature
     story.defining_article_id = definition.article_id
     await session.flush()
     await _set_story_countries(session, story, verdict.participants, verdict.mentioned)
-    await session.execute(delete(StoryKey).where(StoryKey.story_id == story.id))
-    session.add_all(
-        StoryKey(story_id=story.id, key=key, filed_at=definition.filed_at)
-        for key in sorted(definition.keys)
-    )
-    await session.flush()
 
 
 async def _set_story_countries(

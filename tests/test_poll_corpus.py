@@ -2,11 +2,17 @@
 
 Acceptance of the monitor core: no crash, every feed recorded ok or with a clear error, and a
 second poll skips every feed (304 or unchanged body) and stores nothing new.
+
+Acceptance of the grouping (issue 13), on what the poll really stored: no story joins articles
+of two different labelled events of ``eval/stream-dev.jsonl`` (the same feeds, labelled by
+hand), and every cooperation story is defined by a cooperation report.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -14,7 +20,9 @@ import pytest
 from tests.feedserver import FeedServer
 from tests.test_cli import defwatch, environment
 
-REAL_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "real-feeds"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REAL_FEEDS = SHARED / "corpora" / "real-feeds"
+STREAM = SHARED / "eval" / "stream-dev.jsonl"
 
 pytestmark = pytest.mark.skipif(
     not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent"
@@ -54,6 +62,8 @@ def test_every_real_feed_polled_then_skipped(tmp_path: Path, feed_server: FeedSe
             assert status == "ok", (name, status, error)
     stored = article_count(db)
     assert stored > 1000
+    assert_one_event_per_story(db, urls)
+    assert_cooperation_stories_defined_by_cooperation(db)
 
     second = defwatch(env, "poll", "--once")
     assert second.returncode == 0, second.stderr[-3000:]
@@ -61,3 +71,43 @@ def test_every_real_feed_polled_then_skipped(tmp_path: Path, feed_server: FeedSe
     statuses = {status for status, _ in feed_rows(db).values()}
     assert statuses <= {"unchanged", "not_modified", "not_a_feed"}
     assert "0 new articles" in second.stderr
+
+
+def labelled_events() -> dict[tuple[str, str], str]:
+    """(feed file, headline) -> the hand-labelled event of that stream row."""
+    events = {}
+    with STREAM.open(encoding="utf-8") as rows:
+        for row in map(json.loads, rows):
+            if row.get("labelled") and row.get("story_group"):
+                events[(row["feed"], " ".join((row["title"] or "").split()))] = row["story_group"]
+    return events
+
+
+def assert_one_event_per_story(db: Path, urls: dict[str, str]) -> None:
+    if not STREAM.is_file():
+        pytest.skip(f"{STREAM} absent")
+    file_of = {url: name for name, url in urls.items()}
+    events = labelled_events()
+    found: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT a.story_id, f.url, a.title FROM article a JOIN feed f ON f.id = a.feed_id"
+        )
+        for story_id, feed_url, title in rows:
+            event = events.get((file_of[feed_url], " ".join(title.split())))
+            if event is not None:
+                found[story_id][event].append(title)
+    assert len({e for groups in found.values() for e in groups}) > 50  # the labels were found
+    mixed = {story: dict(groups) for story, groups in found.items() if len(groups) > 1}
+    assert not mixed, json.dumps(mixed, ensure_ascii=False, indent=1)[:3000]
+
+
+def assert_cooperation_stories_defined_by_cooperation(db: Path) -> None:
+    with sqlite3.connect(db) as connection:
+        stories = connection.execute(
+            "SELECT s.id, s.title, a.is_defence_cooperation FROM story s"
+            " LEFT JOIN article a ON a.id = s.defining_article_id"
+            " WHERE s.is_defence_cooperation"
+        ).fetchall()
+    assert stories, "the corpus holds cooperation reports"
+    assert [(sid, title) for sid, title, coop in stories if not coop] == []
