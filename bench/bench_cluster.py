@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import gc
 import itertools
 import random
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
