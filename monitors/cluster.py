@@ -9,36 +9,39 @@ series, another visit of the same people, another approval of the same amount, a
 of the same deal, a later interview citing the event: all **different events**. Dates, rounds,
 places, amounts and participants tell look-alikes apart; country pairs and wording do not.
 
-How it is applied, comparing an article's ``EventSignature`` with a story's (the union of its
-reports' signatures):
+How it is applied, comparing an article's ``EventSignature`` with the signature of a story's
+*first report* (which never changes: a story does not drift towards whichever member is
+nearest, so unrelated reports cannot chain into one story):
 
 1. **Vetoes** — any one keeps the article out of the story:
    * both name states and share none;
    * both are dated and lie more than ``candidate_window`` apart (``retrospective_window``
-     when they share a round: a closing ceremony or a spokesman's look back);
-   * both name a round of a series — a year written into its name ("Qartalı-2022",
-     «… — 2024») or an ordinal ("Shaheen-IX", "第八次") — and no round agrees;
-   * both name money amounts and none agree (within 1.5 %);
-   * both report dates (day and month, written out or "on Monday" resolved against the
-     publication day) and none agree within two days — unless they share a round, whose daily
-     updates carry different dates; dates announced ahead count as agreeing;
-   * an undated text cites a year after the other's last report.
-2. **Evidence** adds up: same round (series and number), same written-out date, same amount,
-   same codes or measured numbers (hull numbers, magnitudes), same proper names (transliterated
-   to a light phonetic key so "Hasanov", "Həsənov" and "Гасанов" meet; state names excluded;
-   weighted down when many recent articles carry them), overlap of content stems and of word
-   pairs (rewrites and verbatim agency copies) above what unrelated reports share, closeness in
-   time, shared states (minus a penalty when each side has a partner the other lacks), the same
-   kind of cooperation.
-3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated to
-   the day. A report dated only to the month or year, or not at all, cannot lean on closeness in
-   time: it must clear a higher bar, bring an *anchor* (a shared round, written-out date,
-   measured number, two uncommon names or a near-verbatim text) and fit one story clearly
-   better than any other.
+     when they share a round);
+   * the same outlet under the same recurring headline (a weekly gallery, a column, a
+     digest, a live blog: ``recurring_title_key``);
+   * both name a round of a series and no round agrees; both name money amounts and none
+     agree (within 1.5 %); both report dates and none agree within two days (unless they
+     share a round); an undated text cites a year after the other's last report.
+2. **Evidence** adds up: same round, same written-out date (a date that is just the day both
+   were published counts only across languages, with another shared key), same amount, same
+   codes or measured numbers, same proper names (transliterated to a phonetic key; counted
+   per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES`` candidate stories
+   also carry is in the news, not the mark of an occasion), overlap of content stems and
+   word pairs above what unrelated reports share, the same kind of occasion between the same
+   two or more states (``config/event_kinds.toml``; only confirming other content), closeness
+   in time, shared states. Two items of one outlet are compared on their headlines only
+   (their summaries share the outlet's boilerplate). Text that failed to decode is no
+   evidence.
+3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
+   to the day, with at least ``CONTENT_MIN`` from the occasion itself (states, time and type
+   together never suffice). A report dated only to the month or year, or not at all, must
+   clear a higher bar, bring an *anchor* and fit one story clearly better than any other.
 
-Candidates come from an index (``index_keys``: each state and round, and for reports in which
-no state was recognised their dates, codes and names), walked from the newest story back to the
-time veto, so the cost per article depends on how many stories are recent, not on the archive.
+Candidates (``lookup_keys``): stories filed (``index_keys``) under the article's states,
+rounds, codes and names, or "*" for an article without states, whose first report lies within
+the window; at most ``CANDIDATE_LIMIT``, newest first. The poll stores these keys in
+``story_key`` and ``defwatch cluster``, ``stories rebuild`` and the bench run the poll's own
+stage (``monitors.pipeline.place_in_story``), so what is measured is what runs.
 """
 
 from __future__ import annotations
