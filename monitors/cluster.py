@@ -1,4 +1,3 @@
-# ruff: noqa: RUF002  (docstring examples are multilingual on purpose)
 """One alert per event: cluster reports of the same real-world occasion into one story.
 
 The rule (eval/dedup-README): two reports are the **same event** when they describe the same
