@@ -677,12 +677,16 @@ def _name_evidence(
     if not shared:
         return
     people = distinct_names(shared)
+    # a full name ("Ronald Reagan", "Fumio Kishida": a run of words) is more telling than a
+    # word of it; a name that many recent stories carry was left out above
+    full_name = any(k != p and k.startswith(p) for k in shared for p in shared)
     # one shared name (a president, a capital) is in half the news of the day: a hint only
-    points = NAME_POINTS[min(people, len(NAME_POINTS) - 1)]
-    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=people >= 2)
+    points = NAME_POINTS[min(people, len(NAME_POINTS) - 1)] + (FULL_NAME_POINTS if full_name else 0)
+    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=people >= 2 or full_name)
 
 
 NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
+FULL_NAME_POINTS = 0.4
 
 
 def distinct_names(keys: Iterable[str]) -> int:
