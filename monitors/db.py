@@ -128,7 +128,7 @@ async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker
     engine = create_engine(plain_url)
     await migrate(engine)
     sessions = session_factory(engine)
-    # a migration may ask for stored stories to be re-grouped once (0002 does)
+    # a migration may ask for stored stories to be re-grouped once (0003 does)
     from monitors.regroup import rebuild_if_flagged
 
     await rebuild_if_flagged(sessions)
