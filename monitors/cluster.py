@@ -114,6 +114,7 @@ class EventSignature:
     size: int = 1
     source: str | None = None
     title_key: str = ""
+    title_digest: str = ""
     title_tokens: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
 
@@ -138,6 +139,7 @@ class EventSignature:
             d["source"] = self.source
         if self.title_key:
             d["title_key"] = self.title_key
+            d["title_digest"] = self.title_digest
         for name in _SET_FIELDS:
             value = getattr(self, name)
             if value:
@@ -157,6 +159,7 @@ class EventSignature:
             size=int(d.get("size", 1)),
             source=d.get("source"),
             title_key=d.get("title_key", ""),
+            title_digest=d.get("title_digest", ""),
             **{name: frozenset(d.get(name, ())) for name in _SET_FIELDS},
         )
 
@@ -221,6 +224,7 @@ def signature(
         shingles=tf.bottom_k(tf.shingles(text), ARTICLE_TOKENS),
         source=source,
         title_key=title_key,
+        title_digest=f"{tf.stable_hash(title.casefold()):08x}" if title_key else "",
         title_tokens=frozenset(tf.content_tokens(title)),
         kinds=event_kinds(title or summary[:200]),
     )
@@ -509,6 +513,7 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
         and article.source == story.source
         and article.title_key
         and article.title_key == story.title_key
+        and not _republished(article, story)
     ):
         # one outlet does not run one headline twice for one occasion: a weekly gallery,
         # a column, a digest or a live blog under its recurring title
@@ -529,6 +534,16 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
     if _cites_later_year(article, story) or _cites_later_year(story, article):
         return "cites a year after the other's reports"
     return None
+
+
+def _republished(article: EventSignature, story: EventSignature) -> bool:
+    """The same item again (a feed that mints a new id or link on every fetch): the very same
+    headline and text within a day, which a next issue of a series never is."""
+    return (
+        article.title_digest == story.title_digest
+        and _gap(article, story) <= timedelta(days=1)
+        and tf.sketch_containment(article.shingles, story.shingles, ARTICLE_TOKENS) >= 0.8
+    )
 
 
 def _cites_later_year(undated: EventSignature, dated: EventSignature) -> bool:
