@@ -251,6 +251,9 @@ async def _move_alerts(
 async def rebuild_if_flagged(sessions: async_sessionmaker[AsyncSession]) -> RebuildReport | None:
     """Run ``rebuild`` once when a migration asked for it (the flag is taken in the same
     transaction, so of several workers starting at once only one rebuilds)."""
+    async with sessions() as session:  # a read first: a normal start writes nothing
+        if await session.get(Meta, REBUILD_FLAG) is None:
+            return None
     async with sessions.begin() as session:
         flagged = await session.execute(delete(Meta).where(Meta.key == REBUILD_FLAG))
         if not flagged.rowcount:  # type: ignore[attr-defined]
