@@ -738,7 +738,7 @@ def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
     )
 
 
-TEXT_BASELINE = 0.08
+TEXT_BASELINE = 0.10
 TEXT_ANCHOR = 0.45
 
 
