@@ -6,7 +6,8 @@
     defwatch feeds list|add URL|remove URL|import FILE.opml|export
     defwatch latest COUNTRY [--limit N] [--json]
     defwatch classify [FILE|-]        JSONL in, JSONL out
-    defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
+    defwatch cluster [FILE|-]         JSONL in, {"id","story"} out (the poll's own grouping)
+    defwatch stories rebuild          re-group stored articles under the current rules
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
     defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
     defwatch doctor [--feeds N]       check settings, database, token, watchlists (and N feeds)
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
+    stories = commands.add_parser("stories", help="maintain stored stories")
+    story_commands = stories.add_subparsers(dest="stories_command", required=True, metavar="ACTION")
+    story_commands.add_parser(
+        "rebuild", help="re-group every stored article under the current rules (no alert resent)"
+    )
     lists = commands.add_parser("watchlists", help="check, list or test named watchlists")
     list_commands = lists.add_subparsers(dest="watchlists_command", required=True, metavar="ACTION")
     check = list_commands.add_parser("check", help="validate the watchlists file, start nothing")
@@ -191,6 +197,8 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return asyncio.run(_feeds(settings, args))
     if args.command == "watchlists":
         return _watchlists(settings, args)
+    if args.command == "stories":
+        return asyncio.run(_rebuild_stories(settings))
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
     if args.command in view_commands.COMMANDS:
@@ -567,7 +575,7 @@ def _classify(name: str) -> int:
 
 
 def _cluster(name: str) -> int:
-    from monitors.cluster import cluster_rows
+    from monitors.regroup import cluster_rows
 
     rows = []
     for _, item in _read_jsonl(name):
@@ -576,6 +584,25 @@ def _cluster(name: str) -> int:
         rows.append(item)
     for out in cluster_rows(rows):
         print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+async def _rebuild_stories(settings: Settings) -> int:
+    from monitors.regroup import rebuild
+
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        async with sessions.begin() as session:
+            report = await rebuild(
+                session, progress=lambda n: print(f"{n} articles placed", file=sys.stderr)
+            )
+    finally:
+        await engine.dispose()
+    print(
+        f"{report.articles} articles: {report.stories_before} stories -> "
+        f"{report.stories_after}; {report.alerts_moved} alerts moved to their new story, "
+        f"{report.alerts_merged} merged (no alert is sent again)"
+    )
     return 0
 
 

@@ -127,4 +127,9 @@ async def migrate(engine: AsyncEngine) -> None:
 async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     engine = create_engine(plain_url)
     await migrate(engine)
-    return engine, session_factory(engine)
+    sessions = session_factory(engine)
+    # a migration may ask for stored stories to be re-grouped once (0003 does)
+    from monitors.regroup import rebuild_if_flagged
+
+    await rebuild_if_flagged(sessions)
+    return engine, sessions

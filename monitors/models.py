@@ -9,6 +9,8 @@ Feed        one polled URL, with its HTTP validators, health and schedule (and a
 Article     one feed entry, stored once per (feed, entry key), with its classification
 Story       the real-world event that one or more articles report
 StoryCountry  (story, ISO code, role) indexed by code and time for ``latest``
+StoryKey    (story, key) from the story's defining report, indexed by key and time: the
+            candidate rule of the clustering (``monitors.cluster.index_keys``)
 Chat        a Telegram chat (or channel) that subscribed
 WatchRule   what a chat watches: a country, a keyword, an excluded keyword or a named list
 ChatMute    a country pair a chat muted until a time (an alert's "Mute this pair" button)
@@ -124,8 +126,11 @@ class Story(Base):
     is_defence_cooperation: Mapped[bool] = mapped_column(Boolean, default=False)
     cooperation_type: Mapped[str | None] = mapped_column(String(32))
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # the event signature of the defining report (``monitors.cluster``): what the story is
     signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
+    # the report the story is about: its first cooperation report, else its first report
+    defining_article_id: Mapped[int | None] = mapped_column(Id)
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -152,6 +157,18 @@ class StoryCountry(Base):
     story: Mapped[Story] = relationship(back_populates="countries", lazy="raise")
 
     __table_args__ = (Index("ix_story_country_latest", "code", "published_at"),)
+
+
+class StoryKey(Base):
+    __tablename__ = "story_key"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("story.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    filed_at: Mapped[datetime]  # the defining report's (last) day
+
+    __table_args__ = (Index("ix_story_key_lookup", "key", "filed_at"),)
 
 
 class Article(Base):
