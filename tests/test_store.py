@@ -146,7 +146,6 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
     assert (stats.stories_total, stats.articles_total, stats.cooperation_stories) == (5, 5, 5)
 
 
-<<<<<<< HEAD
 async def test_feed_country_is_seeded_and_claimed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -177,7 +176,8 @@ async def test_existing_feeds_learn_their_listed_country(
         assert await store.fill_feed_countries(session, listed) == 0
         countries = {f.url: f.country for f in await store.list_feeds(session)}
     assert countries == {"https://navy.example/rss": "US", "https://army.example/rss": "GB"}
-=======
+
+
 async def test_candidates_come_by_key_within_each_keys_horizon(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -233,4 +233,3 @@ async def test_a_story_is_its_defining_report(sessions: async_sessionmaker[Async
     assert view.title == "Azerbaijan and China sign defence pact"
     assert view.is_defence_cooperation and view.cooperation_type == "meeting_visit"
     assert view.participants == ("AZ", "CN")  # not the union with US of the other reports
->>>>>>> stories
