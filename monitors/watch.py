@@ -17,9 +17,10 @@ The index (every rule, each chat's scope and delivery facts, every mute) is held
 per process and database, and read again only when the database's ``meta.watch_version``
 moved: triggers (migration ``0003_watch_version``) set it to a new random token in every
 transaction that changes a watch rule, a chat (its activity, scope, delivery mode, time zone
-or quiet hours) or a mute, whoever writes it. So a story costs one primary-key read plus
-dict lookups, and an edit in any process is seen by the next story. A token, not a counter,
-so that a rolled-back edit cannot leave a stale index that looks current.
+or quiet hours) or a mute, whoever writes it. The version is read once per transaction (and
+again after the session itself writes a watch table), so a poll's stories cost dict lookups,
+and an edit in any process is seen by the next transaction. A token, not a counter, so that a
+rolled-back edit cannot leave a stale index that looks current.
 
 Named watchlists (``monitors.watchlists``): the caller passes the lists the story matched;
 chats that follow one (rule ``list``) or are its file-defined targets (rule ``target``) are
@@ -35,12 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from monitors.domain import StoryForAlert
 from monitors.models import Alert, Chat, ChatMute, Meta, WatchRule
@@ -273,14 +276,45 @@ async def watch_version(session: AsyncSession) -> str | None:
 
 
 async def current_index(session: AsyncSession) -> WatchIndex:
-    """This process's index of the session's database, reloaded when its version moved."""
+    """This process's index of the session's database, reloaded when its version moved.
+
+    The version is read once per transaction (a poll stores many stories in one), and again
+    after this session itself wrote a watch table (``_forget_verified``).
+    """
+    verified = session.info.get(_VERIFIED)
+    transaction = session.sync_session.get_transaction()
+    if verified is not None and transaction is not None and verified[0] is transaction:
+        return verified[1]
     key = str(session.get_bind().engine.url)
     version = await watch_version(session)
     index = _indexes.get(key)
     if index is None or version is None or index.version != version:
         index = await load_index(session, version)
         _indexes[key] = index
+    session.info[_VERIFIED] = (session.sync_session.get_transaction(), index)
     return index
+
+
+_VERIFIED = "defwatch.watch_index"  # Session.info: (transaction, index) checked in it
+_WATCH_TABLES = frozenset({"watch_rule", "chat", "chat_mute"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_execute(state: ORMExecuteState) -> None:
+    """A statement that may write a watch table (or raw SQL) makes the next story re-check."""
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCH_TABLES or table is None:
+        state.session.info.pop(_VERIFIED, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_flush(session: Session, _context: object) -> None:
+    """A flush that wrote a rule, a chat or a mute makes the next story re-check."""
+    changed = chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(obj, WatchRule | Chat | ChatMute) for obj in changed):
+        session.info.pop(_VERIFIED, None)
 
 
 async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:

@@ -360,3 +360,20 @@ async def test_a_rolled_back_edit_leaves_no_stale_index(
         await session.rollback()
     async with sessions.begin() as session:
         assert await watch.enqueue_alerts(session, s, now=NOW) == 0
+
+
+@pytest.mark.parametrize("how", ["orm", "raw-sql"])
+async def test_an_edit_inside_the_transaction_is_seen_by_its_next_story(
+    sessions: async_sessionmaker[AsyncSession], how: str
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        first, second = story(story_id=1), story(story_id=2)
+        await add_story(session, first)
+        await add_story(session, second)
+        assert await watch.enqueue_alerts(session, first, now=NOW) == 1
+        if how == "orm":
+            await subscriptions.unsubscribe(session, 1)
+        else:
+            await session.execute(text("UPDATE chat SET active = false"))
+        assert await watch.enqueue_alerts(session, second, now=NOW) == 0
