@@ -34,6 +34,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -124,6 +126,9 @@ class Story(Base):
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
     signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
+    # True while the story has a participant ``story_country`` row: kept by triggers
+    # (migration 0004), never written by the application.
+    has_participants: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -132,6 +137,14 @@ class Story(Base):
     __table_args__ = (
         Index("ix_story_published_at", "published_at"),
         Index("ix_story_last_seen_at", "last_seen_at"),
+        # the recent stories without participant countries (candidate stories of an article
+        # that names none), a range scan instead of a probe of story_country per story
+        Index(
+            "ix_story_countryless",
+            "published_at",
+            sqlite_where=text("NOT has_participants"),
+            postgresql_where=text("NOT has_participants"),
+        ),
     )
 
 
