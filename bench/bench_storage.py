@@ -243,7 +243,7 @@ async def measure_countryless(url: str, queries: int, seed: int) -> tuple[list, 
     indexed = (
         select(Story.id, Story.signature)
         .where(
-            Story.has_participants.is_(False),
+            ~Story.has_participants,
             Story.published_at >= bindparam("since"),
             Story.published_at <= bindparam("until"),
         )

@@ -35,7 +35,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -139,12 +138,7 @@ class Story(Base):
         Index("ix_story_last_seen_at", "last_seen_at"),
         # the recent stories without participant countries (candidate stories of an article
         # that names none), a range scan instead of a probe of story_country per story
-        Index(
-            "ix_story_countryless",
-            "published_at",
-            sqlite_where=text("NOT has_participants"),
-            postgresql_where=text("NOT has_participants"),
-        ),
+        Index("ix_story_countryless", "has_participants", "published_at"),
     )
 
 
