@@ -36,16 +36,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from monitors import store
-from monitors.db import open_database
-from monitors.domain import StoryView
 from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.logs import LOG_FORMATS
 from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
 from monitors.views import commands as view_commands
+
+# SQLAlchemy, Alembic, httpx and the classifier are imported by the commands that use them,
+# so `--help`, `latest` and `feeds list` do not pay for what they never run.
+if TYPE_CHECKING:
+    from monitors import store
+    from monitors.domain import StoryView
 
 BotRunner = Callable[[Settings], None]
 MAX_DOCTOR_FEEDS = 50
@@ -274,6 +277,8 @@ async def _poll_forever(monitor: Any) -> None:
 
 
 async def _print_new_stories(monitor: Any, story_ids: Sequence[int]) -> None:
+    from monitors import store
+
     if not story_ids:
         return
     async with monitor.sessions() as session:
@@ -298,7 +303,8 @@ def format_story_line(view: StoryView) -> str:
 
 
 async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from monitors.runner import seed_default_feeds
+    from monitors.db import open_database
+    from monitors.feedlist import seed_default_feeds
 
     engine, sessions = await open_database(settings.database_url)
     try:
@@ -310,7 +316,7 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
-    from monitors import opml
+    from monitors import opml, store
 
     now = datetime.now(UTC)
     action = args.feeds_command
@@ -381,7 +387,9 @@ def _feed_health_line(feed: store.FeedHealth) -> str:
 async def _latest(
     settings: Settings, country: str, limit: int, as_json: bool, include_all: bool
 ) -> int:
+    from monitors import store
     from monitors.countries import default_gazetteer
+    from monitors.db import open_database
 
     code = default_gazetteer().resolve(country)
     engine, sessions = await open_database(settings.database_url)
@@ -461,6 +469,8 @@ async def _watchlist_matches(
 ) -> dict[str, list[StoryView]]:
     from datetime import timedelta
 
+    from monitors import store
+    from monitors.db import open_database
     from monitors.domain import StoryForAlert
     from monitors.watchlists import matching_lists
 
@@ -526,7 +536,7 @@ def _read_jsonl(name: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 def _feed_countries() -> dict[str, str]:
     """Source country of each feed URL of the shipped feed list that sets one."""
     from config import data_path
-    from monitors.runner import load_feed_list
+    from monitors.feedlist import load_feed_list
 
     return {f.url: f.country for f in load_feed_list(data_path("feeds.toml")) if f.country}
 
@@ -588,6 +598,7 @@ def _cluster(name: str) -> int:
 
 
 async def _rebuild_stories(settings: Settings) -> int:
+    from monitors.db import open_database
     from monitors.regroup import rebuild
 
     engine, sessions = await open_database(settings.database_url)

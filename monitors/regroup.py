@@ -3,7 +3,7 @@
 * ``cluster_rows`` — ``defwatch cluster FILE``: JSONL rows are stored in a scratch SQLite
   database and placed in stories by ``pipeline.store_classified``, exactly as a poll stores a
   feed's new entries, so what the scorers measure is what the monitor runs.
-* ``rebuild`` — ``defwatch stories rebuild`` (and once after migration 0003): every stored
+* ``rebuild`` — ``defwatch stories rebuild`` (and once after migration 0005): every stored
   article is re-classified and placed again, oldest first, under the current rules. Alerts
   already queued or delivered move to the story that now holds their story's defining report;
   no alert is created, so nothing is sent twice.

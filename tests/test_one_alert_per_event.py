@@ -167,7 +167,7 @@ async def test_the_migration_asks_for_one_rebuild_at_start(tmp_path) -> None:
     async with sessions() as session:
         assert await session.get(Meta, REBUILD_FLAG) is None  # taken at the first start
     async with sessions.begin() as session:
-        session.add(Meta(key=REBUILD_FLAG, value="pending"))  # as migration 0003 leaves it
+        session.add(Meta(key=REBUILD_FLAG, value="pending"))  # as migration 0005 leaves it
     await engine.dispose()
     engine, sessions = await open_database(url)
     async with sessions() as session:

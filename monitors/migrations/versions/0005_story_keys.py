@@ -5,8 +5,8 @@ flags ``stories_rebuild`` in ``meta``: the next start re-groups every stored art
 rules of ``monitors.cluster`` (``monitors.regroup.rebuild_if_flagged``), sending no alert
 again.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
