@@ -7,6 +7,10 @@ Rules:
 - Environment beats the file: ``DEFWATCH_DATABASE_URL``, ``DEFWATCH_POLL_INTERVAL``,
   ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``, ``DEFWATCH_ALLOW_PRIVATE_FEEDS``,
   ``DEFWATCH_WATCHLISTS``.
+- This module is the one place that reads the environment. Two low-level settings are read
+  when used rather than in ``Settings``: ``DEFWATCH_CA_BUNDLE`` (:func:`ca_bundle`, the default
+  of ``monitors.fetch.FetchLimits.ca_bundle``) and ``DEFWATCH_SQLITE_BUSY_TIMEOUT``
+  (:func:`sqlite_busy_timeout`, read by ``monitors.db`` when an engine opens).
 - The bot token is kept out of ``repr`` so it never reaches a log line.
 """
 
@@ -23,6 +27,10 @@ import platformdirs
 
 from config import data_path
 from monitors.errors import ConfigError
+
+CA_BUNDLE_ENV = "DEFWATCH_CA_BUNDLE"
+BUSY_TIMEOUT_ENV = "DEFWATCH_SQLITE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -201,3 +209,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         source=str(path),
     )
+
+
+def ca_bundle(env: Mapping[str, str] | None = None) -> str | None:
+    """The extra trusted CAs' PEM file named by ``DEFWATCH_CA_BUNDLE``, if any."""
+    env = os.environ if env is None else env
+    return env.get(CA_BUNDLE_ENV) or None
+
+
+def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
+    """Seconds a SQLite writer waits for a lock: ``DEFWATCH_SQLITE_BUSY_TIMEOUT``, default 30."""
+    env = os.environ if env is None else env
+    raw = env.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
+    except ValueError:
+        raise ConfigError(
+            f"environment: {BUSY_TIMEOUT_ENV} must be seconds (got {raw!r})"
+        ) from None
+    if seconds < 0:
+        raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
+    return seconds
