@@ -35,6 +35,8 @@ from monitors.settings import BUSY_TIMEOUT_ENV, load_settings
 from tests import dbfixtures
 from tests.feedserver import FeedServer
 
+pytestmark = pytest.mark.slow  # worker subprocesses, kills, held locks and dropped connections
+
 postgres_url = dbfixtures.postgres_url  # fixture
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,9 +16,10 @@ from tests.test_cli import defwatch, environment
 
 REAL_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "real-feeds"
 
-pytestmark = pytest.mark.skipif(
-    not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent"),
+]
 
 
 def feed_rows(db: Path) -> dict[str, tuple[str | None, str | None]]:
