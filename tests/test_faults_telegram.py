@@ -347,7 +347,13 @@ def test_403_for_one_chat_among_many(api: Api, bot: BotProcess) -> None:
         10,
         "the blocked chat to be deactivated",
     )
-    time.sleep(1.0)
+    wait_until(
+        lambda: (
+            set(statuses(db, chats)) <= {"sent", "dropped"} and not emu.in_flight("sendMessage")
+        ),
+        30,
+        "every alert sent or dropped, none in flight",
+    )
     for title in titles:
         report = tally(emu, title, others, f"403 for chat {blocked}; the 19 others, {title!r}")
         assert report == {"expected": 19, "delivered": 19, "duplicated": 0, "lost": 0, "stray": 0}
@@ -478,7 +484,8 @@ def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProce
     [edit] = emu.calls(method="editMessageText", chat_id=chat)
     print(f"story edit of a deleted message: {edit['status']} {edit['description']}")
     assert edit["status"] == 400 and "message to edit not found" in edit["description"]
-    time.sleep(1.0)
+    # The chat's one alert is done (above); once no send is in flight, the inbox is final.
+    wait_until(lambda: not emu.in_flight("sendMessage"), 10, "no send in flight")
     user.poll()
     assert [m for m in user.inbox if TITLE in m.text] == [], "a second alert for one story"
     assert bot.proc is not None and bot.proc.poll() is None
