@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -39,69 +38,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REAL_FEEDS, REPO, CpuMeter, Stopwatch, real_feeds, table, verdict
-
-ROUTE = "/feed/{i}/{name}"
-
-
-# --- the feed server, in its own process ------------------------------------------------------
-
-
-def _serve(folder: str, feeds: int, latency: float, conn) -> None:  # runs in the child
-    sys.path.insert(0, str(REPO))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import real_feeds as load
-
-    import tests.feedserver as fs
-
-    fs._Server.request_queue_size = 1024  # a burst of connections must not overflow backlog 5
-    docs = load(Path(folder))
-    with fs.FeedServer() as server:
-        for i in range(feeds):
-            doc = docs[i % len(docs)]
-            server.add(
-                ROUTE.format(i=i, name=doc.name),
-                doc.body,
-                content_type=doc.content_type,
-                raw_gzip=doc.raw_gzip,
-                etag=f'"{i}-v1"',
-                delay=latency,
-            )
-        conn.send(server.base_url)
-        while True:
-            message = conn.recv()
-            if message[0] == "stop":
-                break
-            if message[0] == "set":  # ("set", path, body, etag)
-                _, path, body, etag = message
-                server.add(path, body, etag=etag, delay=latency)
-                conn.send("ok")
-            if message[0] == "hits":
-                conn.send(server.hits(message[1]))
-
-
-class ServerProcess:
-    def __init__(self, feeds: int, latency: float) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_serve, args=(str(REAL_FEEDS), feeds, latency, child), daemon=True
-        )
-        self.process.start()
-        self.base_url: str = self.conn.recv()
-
-    def set(self, path: str, body: bytes, etag: str) -> None:
-        self.conn.send(("set", path, body, etag))
-        self.conn.recv()
-
-    def close(self) -> None:
-        self.conn.send(("stop",))
-        self.process.join(10)
-
-
-def feed_urls(base_url: str, docs, feeds: int) -> list[str]:
-    return [base_url + ROUTE.format(i=i, name=docs[i % len(docs)].name) for i in range(feeds)]
-
+from common import (
+    REPO,
+    CpuMeter,
+    ServerProcess,
+    Stopwatch,
+    feed_urls,
+    real_feeds,
+    table,
+    verdict,
+)
 
 # --- floors and the naive baseline -----------------------------------------------------------
 

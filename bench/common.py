@@ -7,12 +7,15 @@
 * ``CpuMeter``: CPU seconds and peak RSS of this process *and its children*, live ones
   included (a process pool's workers are read from ``/proc`` since ``getrusage`` only counts
   children that have exited).
+* ``ServerProcess`` / ``feed_urls()``: N feeds made from those documents, served by
+  ``tests/feedserver.py`` in a separate process with added latency per response.
 * ``table()``: a small fixed-width table.
 """
 
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import resource
 import sys
@@ -38,8 +41,9 @@ class FeedDoc:
     raw_gzip: bool
 
 
-def real_feeds(folder: Path = REAL_FEEDS) -> list[FeedDoc]:
-    """Every real feed document of the corpus, in name order (not-a-feed pages left out)."""
+def real_feeds(folder: Path = REAL_FEEDS, *, max_bytes: int | None = None) -> list[FeedDoc]:
+    """Every real feed document of the corpus, in name order (not-a-feed pages left out;
+    with ``max_bytes``, those larger than that once decoded too)."""
     from tests.feedserver import content_type_for
 
     if not folder.is_dir():
@@ -50,16 +54,85 @@ def real_feeds(folder: Path = REAL_FEEDS) -> list[FeedDoc]:
             continue
         body = path.read_bytes()
         raw_gzip = path.suffix.lower() == ".gz"
+        decoded = gzip.decompress(body) if raw_gzip else body
+        if max_bytes is not None and len(decoded) > max_bytes:
+            continue
         docs.append(
             FeedDoc(
                 name=path.name,
                 body=body,
-                decoded=gzip.decompress(body) if raw_gzip else body,
+                decoded=decoded,
                 content_type=content_type_for(path),
                 raw_gzip=raw_gzip,
             )
         )
     return docs
+
+
+# --- the feed server, in its own process ---------------------------------------------------
+
+ROUTE = "/feed/{i}/{name}"
+
+
+# --- the feed server, in its own process ------------------------------------------------------
+
+
+def _serve(folder: str, feeds: int, latency: float, max_bytes: int | None, conn) -> None:
+    # runs in the child process
+    sys.path.insert(0, str(REPO))
+    import tests.feedserver as fs
+
+    fs._Server.request_queue_size = 1024  # a burst of connections must not overflow backlog 5
+    docs = real_feeds(Path(folder), max_bytes=max_bytes)
+    with fs.FeedServer() as server:
+        for i in range(feeds):
+            doc = docs[i % len(docs)]
+            server.add(
+                ROUTE.format(i=i, name=doc.name),
+                doc.body,
+                content_type=doc.content_type,
+                raw_gzip=doc.raw_gzip,
+                etag=f'"{i}-v1"',
+                delay=latency,
+            )
+        conn.send(server.base_url)
+        while True:
+            message = conn.recv()
+            if message[0] == "stop":
+                break
+            if message[0] == "set":  # ("set", path, body, etag)
+                _, path, body, etag = message
+                server.add(path, body, etag=etag, delay=latency)
+                conn.send("ok")
+            if message[0] == "hits":
+                conn.send(server.hits(message[1]))
+
+
+class ServerProcess:
+    """``tests/feedserver.py`` in its own process (its CPU is not ours), serving ``feeds``
+    feeds made from the real documents (those of at most ``max_bytes`` decoded, if given),
+    each at ``ROUTE`` with an ETag, ``latency`` seconds before every response."""
+
+    def __init__(self, feeds: int, latency: float, max_bytes: int | None = None) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_serve, args=(str(REAL_FEEDS), feeds, latency, max_bytes, child), daemon=True
+        )
+        self.process.start()
+        self.base_url: str = self.conn.recv()
+
+    def set(self, path: str, body: bytes, etag: str) -> None:
+        self.conn.send(("set", path, body, etag))
+        self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send(("stop",))
+        self.process.join(10)
+
+
+def feed_urls(base_url: str, docs, feeds: int) -> list[str]:
+    return [base_url + ROUTE.format(i=i, name=docs[i % len(docs)].name) for i in range(feeds)]
 
 
 def _children(pid: int) -> list[int]:

@@ -50,10 +50,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import admin, buttons, callbacks
+from bot import admin, buttons, callbacks, explain, views
 from bot import handlers as h
 from bot.delivery import Deliverer
-from monitors import outbox, subscriptions
+from monitors import health, metrics, outbox, subscriptions
 from monitors.countries import default_gazetteer
 from monitors.errors import ConfigError
 from monitors.runner import Monitor
@@ -131,6 +131,7 @@ def register_handlers(application: Application) -> None:
         "import": h.import_,
         "latest": h.latest,
         "digest": h.digest,
+        "why": explain.why_command,
         "settings": h.settings_command,
         "status": admin.status,
         "feeds": admin.feeds,
@@ -140,6 +141,8 @@ def register_handlers(application: Application) -> None:
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(h.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
+    views.register(application)
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
     pattern = buttons.PATTERNS
     for name, callback in {
@@ -166,6 +169,7 @@ async def post_init(application: Application) -> None:
     if monitor is None:
         monitor = await stack.enter_async_context(Monitor.open(settings))
         application.bot_data["monitor"] = monitor
+    await stack.enter_async_context(health.serving(settings, monitor))  # metrics.listen
     deliverer = Deliverer(
         application.bot, monitor.sessions, lease=min(settings.lease_seconds, MAX_DELIVERY_LEASE)
     )
@@ -216,7 +220,7 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands(h.bot_commands())
+    await application.bot.set_my_commands([*h.bot_commands(), *views.bot_commands()])
 
 
 async def post_shutdown(application: Application) -> None:
@@ -325,6 +329,8 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     # cleanly instead of waiting for a long fan-out to finish.
     report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
     edits = await st.deliverer.edit_stale()
+    metrics.record_deliveries("message", report.outcomes)
+    metrics.record_deliveries("edit", edits.outcomes)
     if edits.sent or edits.retried or edits.failed:
         log.info(
             "story edits: %d done, %d retried, %d given up", edits.sent, edits.retried, edits.failed

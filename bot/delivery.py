@@ -35,7 +35,7 @@ from telegram.error import (
 
 from bot import formatting
 from bot.buttons import alert_markup
-from monitors import outbox, store
+from monitors import metrics, outbox, store
 from monitors.domain import StoryView
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,7 @@ class Deliverer:
                         self._paused_until, time.monotonic() + outcome.retry_after
                     )
                     report.retry_after_seen += 1
+                    metrics.record_rate_limited(outcome.retry_after)
                 delay = outcome.retry_after if outcome.retry_after is not None else backoff(0)
                 await outbox.retry_edit(
                     session, alert.id, at=now + timedelta(seconds=delay), error=outcome.reason
@@ -322,6 +323,7 @@ class Deliverer:
             if outcome.action == "retry":
                 if outcome.retry_after is not None:
                     report.retry_after_seen += 1
+                    metrics.record_rate_limited(outcome.retry_after)
                     self._paused_until = max(
                         self._paused_until, time.monotonic() + outcome.retry_after
                     )

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from bot import why
+from bot.parties import heading_states
 from monitors.countries import default_gazetteer, flag
 from monitors.domain import StoryView
 
@@ -117,11 +119,13 @@ def format_alert(
 ) -> str:
     """One alert: linked title, countries, type, outlets and time, summary, why, matched terms.
 
+    "Why" is said in a reader's words (``bot.why``); the raw evidence is behind ``/why``.
+
     ``also_reported`` (an edit after later reports joined the story): the first outlet on the
     📰 line and an "Also reported by" line for the others.
     """
     kind = COOPERATION_LABELS.get(story.cooperation_type or "", "")
-    countries = " · ".join(country_label(c) for c in story.participants) or "—"
+    countries = " · ".join(country_label(c) for c in heading_states(story)) or "—"
     also = also_reported_line(story) if also_reported else ""
     first = esc(clip(outlet_names(story)[0], 60)) if also else outlets_line(story)
     lines = [
@@ -132,9 +136,9 @@ def format_alert(
     ]
     if story.summary.strip():
         lines.append(esc(clip(story.summary, SUMMARY_CHARS)))
-    if story.evidence:
-        why = "; ".join(clip(e, EVIDENCE_CHARS) for e in story.evidence[:3])
-        lines.append(f"<i>Why:</i> {esc(why)}")
+    said = why.reasons(story.cooperation_type, story.evidence)
+    if said:
+        lines.append(f"<i>Why:</i> {esc('; '.join(said))}")
     if matched:
         lines.append("🔎 Matched: " + ", ".join(matched_label(t) for t in matched[:10]))
     return fit_lines(lines)
@@ -157,11 +161,14 @@ def fit_lines(lines: Sequence[str], limit: int = MAX_MESSAGE) -> str:
 
 
 def story_item(story: StoryView, focus: Iterable[str] = ()) -> str:
-    """One story in a list: linked title, outlets, date, partner countries, a line of summary."""
+    """One story in a list: every party's flag and the linked title, then outlets, date and
+    the partner countries (those not in ``focus``), then a line of summary."""
     focus_set = set(focus)
-    partners = [c for c in story.participants if c not in focus_set] or list(story.participants)
+    states = heading_states(story)
+    partners = [c for c in states if c not in focus_set] or list(states)
+    flags = "".join(flag(c) for c in states)
     parts = [
-        f"• <b>{link(clip(story.title, 200), story.url)}</b>",
+        f"• {flags + ' ' if flags else ''}<b>{link(clip(story.title, 200), story.url)}</b>",
         f"  {outlets_line(story)} · {esc(story.published_at.strftime('%d %b %Y'))}"
         + (" · " + ", ".join(country_label(c) for c in partners) if partners else ""),
     ]
@@ -196,11 +203,13 @@ def story_list(
 
 
 def pair_key(story: StoryView) -> tuple[str, ...]:
-    return tuple(sorted(story.participants)) or ("—",)
+    """The digest group of a story: all the states it is headed with."""
+    return tuple(sorted(heading_states(story))) or ("—",)
 
 
 def format_digest(title: str, stories: Sequence[StoryView], limit: int = MAX_MESSAGE) -> str:
-    """Stories grouped by country pair, newest group first, within the limit."""
+    """Stories grouped by their states (a pair, or all three of a trilateral meeting), newest
+    group first, within the limit."""
     groups: dict[tuple[str, ...], list[StoryView]] = {}
     for story in stories:
         groups.setdefault(pair_key(story), []).append(story)

@@ -10,28 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import logging
 import re
 import time
 import tomllib
-from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import buttons, formatting
+from bot import buttons, formatting, timezones
+from bot.args import Cut, UsageError, keyword_items, take
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
 from bot.gates import is_operator, may_change, whose_update
+from bot.limits import TokenBucket
+from config import data_path
 from monitors import store, subscriptions
-from monitors.countries import Gazetteer, fold
+from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.coverage import covered_countries
 from monitors.domain import StoryForAlert, StoryView
 from monitors.errors import ConfigError, UnknownCountry
@@ -46,6 +48,7 @@ DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_COUNTRY_WORDS = 4
 MAX_LATEST_COUNTRIES = 8
+MAX_ZONE_WORDS = 3  # "america new york"
 PHRASE_KINDS: tuple[subscriptions.RuleKind, ...] = ("keyword", "exclude")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_IMPORT_BYTES = 64 * 1024
@@ -64,6 +67,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("import", "reply to a watchlist.toml with /import to add it"),
     ("latest", "newest stories: /latest azerbaijan 10"),
     ("digest", "last 24 h matching your watchlist"),
+    ("why", "reply to an alert: the evidence behind it"),
     ("settings", "delivery mode, quiet hours, scope"),
     ("status", "feeds polled, stories stored, your pending alerts"),
     ("stop", "unsubscribe (watchlist kept)"),
@@ -84,10 +88,11 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /latest azerbaijan 10 — newest stories for a country (default 5, max 20)
 /latest — newest stories for your watchlist
 /digest — the last 24 hours matching your watchlist, grouped by country pair
-/settings — show settings; /settings instant | /settings digest 08:00 Europe/Baku
+/why — as a reply to an alert: the classifier's evidence behind its “Why”
+/settings — show settings; /settings instant | /settings digest 08:00 Asia/Baku
 /settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
-/settings tz Asia/Baku — your time zone
+/settings tz Asia/Baku — your time zone (also a city, baku, or an offset, UTC+4)
 /status — feeds polled, last poll, stories stored, alerts waiting for this chat
 In groups only administrators change the watchlist and settings."""
 
@@ -95,10 +100,6 @@ ADMIN_HELP = """Admin: /feeds, /addfeed URL, /removefeed URL, /broadcast text"""
 
 
 # --- pure argument parsing --------------------------------------------------------------------
-
-
-class UsageError(ValueError):
-    """The command's arguments are wrong; the message says how to use it."""
 
 
 def split_terms(args: Sequence[str]) -> list[str]:
@@ -135,16 +136,15 @@ def parse_hhmm(text: str) -> str:
 
 
 def parse_timezone(text: str) -> str:
-    problem = UsageError(
-        f"{formatting.clip(text, 40)!r} is not a time zone; use e.g. Europe/Berlin or UTC"
-    )
-    if len(text) > 64:
-        raise problem
+    """An IANA zone from a name, city, country, alias or UTC offset (``bot.timezones``)."""
+    return timezones.parse_zone(text, country=_country_code)
+
+
+def _country_code(name: str) -> str | None:
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise problem from None
-    return text
+        return default_gazetteer().resolve(name)
+    except UnknownCountry:
+        return None
 
 
 def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
@@ -154,12 +154,12 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
     what, rest = args[0].lower(), list(args[1:])
     if what == "instant" and not rest:
         return {"delivery_mode": "instant"}
-    if what == "digest" and len(rest) <= 2:
+    if what == "digest" and len(rest) <= 1 + MAX_ZONE_WORDS:
         change: dict[str, str | None] = {"delivery_mode": "digest"}
         if rest:
             change["digest_time"] = parse_hhmm(rest[0])
-        if len(rest) == 2:
-            change["timezone"] = parse_timezone(rest[1])
+        if len(rest) >= 2:
+            change["timezone"] = parse_timezone(" ".join(rest[1:]))
         return change
     if what == "quiet" and rest:
         if rest == ["off"]:
@@ -170,11 +170,11 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
             return {"quiet_start": parse_hhmm(start), "quiet_end": parse_hhmm(end)}
     if what == "scope" and rest and rest[0].lower() in ("all", "cooperation"):
         return {"scope": rest[0].lower()}
-    if what in ("tz", "timezone") and len(rest) == 1:
-        return {"timezone": parse_timezone(rest[0])}
+    if what in ("tz", "timezone") and 1 <= len(rest) <= MAX_ZONE_WORDS:
+        return {"timezone": parse_timezone(" ".join(rest))}
     raise UsageError(
-        "Usage: /settings instant | digest HH:MM [Zone] | quiet HH:MM-HH:MM | quiet off | "
-        "scope all|cooperation | tz Zone"
+        "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
+        "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
     )
 
 
@@ -182,16 +182,27 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
 class Resolved:
     codes: tuple[str, ...]
     unknown: tuple[UnknownCountry, ...]
+    cut: Cut = field(default_factory=lambda: Cut(0, 0))  # words past MAX_COUNTRY_ARGS
+
+    @property
+    def questions(self) -> tuple[AmbiguousCode, ...]:
+        """Lower-case codes that are also words ('it'): asked about with a button."""
+        return tuple(u for u in self.unknown if isinstance(u, AmbiguousCode))
+
+    @property
+    def unresolved(self) -> tuple[UnknownCountry, ...]:
+        return tuple(u for u in self.unknown if not isinstance(u, AmbiguousCode))
 
 
 MAX_COUNTRY_ARGS = 40
 
 
 def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Resolved:
-    """Country names in ``args`` (comma-separated, or words read greedily: 'south korea')."""
+    """Country names in ``args`` (comma-separated, or words read greedily: 'south korea');
+    at most MAX_COUNTRY_ARGS words are read (resolving thousands blocks), the rest is noted."""
     codes: list[str] = []
     unknown: list[UnknownCountry] = []
-    args = list(args)[:MAX_COUNTRY_ARGS]  # nobody names more; resolving thousands blocks
+    args, cut = take(list(args), MAX_COUNTRY_ARGS)
     groups = [t.split() for t in split_terms(args)] if "," in " ".join(args) else [list(args)]
     for words in groups:
         start = 0
@@ -207,13 +218,15 @@ def resolve_countries(args: Sequence[str], resolve: Callable[[str], str]) -> Res
                     codes.append(code)
                 break
             start = end
-    return Resolved(tuple(codes), tuple(unknown))
+    return Resolved(tuple(codes), tuple(unknown), cut)
 
 
 def resolve_one(name: str, resolve: Callable[[str], str]) -> str:
     """A code for ``name``; a suggestion that is the same name in other case is taken as it."""
     try:
         return resolve(name)
+    except AmbiguousCode:
+        raise
     except UnknownCountry as exc:
         same = [s for s in exc.suggestions if fold(s) == fold(name)]
         if len(same) == 1:
@@ -221,19 +234,42 @@ def resolve_one(name: str, resolve: Callable[[str], str]) -> str:
         raise
 
 
+class AmbiguousCode(UnknownCountry):
+    """A lower-case code that is also a word ('it', 'in'): the user is asked, not guessed for."""
+
+    def __init__(self, name: str, code: str, country: str) -> None:
+        super().__init__(name, [country])
+        self.code = code
+
+
+@functools.cache
+def code_words() -> frozenset[str]:
+    """Codes that are also everyday words (config/codewords.toml)."""
+    table = tomllib.loads(data_path("codewords.toml").read_text(encoding="utf-8"))
+    return frozenset(w.lower() for w in table.get("words", []))
+
+
 def make_resolver(gazetteer: Gazetteer) -> Callable[[str], str]:
     """``gazetteer.resolve``, falling back to exact English names (the gazetteer refuses some
-    ambiguous words such as 'china'; a user typing the name alone means the country)."""
+    ambiguous words such as 'china'; a user typing the name alone means the country) and to
+    ISO codes in any case ('hu'), except codes that are also words ('it': AmbiguousCode)."""
     by_name = {fold(gazetteer.name(code)): code for code in gazetteer.codes()}
+    codes = gazetteer.codes()
 
     def resolve(name: str) -> str:
         try:
             return gazetteer.resolve(name)
         except UnknownCountry:
             code = by_name.get(fold(name))
-            if code is None:
-                raise
-            return code
+            if code is not None:
+                return code
+            typed = name.strip()
+            if len(typed) == 2 and typed.isascii() and typed.upper() in codes:
+                if typed.lower() not in code_words():
+                    return typed.upper()
+                code = typed.upper()
+                raise AmbiguousCode(typed, code, gazetteer.name(code)) from None
+            raise
 
     return resolve
 
@@ -328,7 +364,7 @@ class BotState:
     reschedule_digest: Callable[[subscriptions.ChatSettings], None] = lambda chat: None
     watchlists: WatchlistRegistry | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    buckets: dict[int, TokenBucket] = field(default_factory=dict)
     admins_cache: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict)
 
 
@@ -352,25 +388,33 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
 
 
 async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Per-chat limit on commands and button presses, with a clear reply when exceeded."""
+    """Per-chat token bucket (``bot.limits``) on commands and button presses; a refusal is
+    said once per streak (every refused press is answered, as Telegram expects)."""
     chat = update.effective_chat
     if chat is None or (update.message is None and update.callback_query is None):
         return
     st = state(context)
-    window, now = st.recent[chat.id], time.monotonic()
-    while window and now - window[0] > 60:
-        window.popleft()
-    if len(window) < st.settings.requests_per_minute:
-        window.append(now)
+    bucket = st.buckets.get(chat.id)
+    if bucket is None:
+        bucket = st.buckets[chat.id] = TokenBucket(
+            st.settings.requests_burst, st.settings.requests_per_minute
+        )
+    verdict = bucket.take(time.monotonic())
+    if verdict.allowed:
         return
-    wait = int(60 - (now - window[0])) + 1
-    limit = st.settings.requests_per_minute
-    text = f"Too many requests: at most {limit} a minute. Try again in {wait} s."
+    text = (
+        f"Too many requests: at most {st.settings.requests_per_minute} a minute "
+        f"(after a burst of {st.settings.requests_burst}). Try again in {verdict.wait_seconds} s."
+    )
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
-    elif update.message is not None and update.message.text and update.message.text.startswith("/"):
+    elif verdict.first_refusal and update.message is not None and is_command(update.message.text):
         await reply(update, text)
     raise ApplicationHandlerStop
+
+
+def is_command(text: str | None) -> bool:
+    return bool(text and text.startswith("/"))
 
 
 # --- subscription -----------------------------------------------------------------------------
@@ -458,6 +502,40 @@ def unknown_lines(unknown: Sequence[UnknownCountry]) -> list[str]:
     return lines
 
 
+def cut_lines(cut: Cut, command: str) -> list[str]:
+    """The words a command did not read, said (never dropped silently)."""
+    if not cut.happened:
+        return []
+    return [
+        f"Only the first {cut.kept} words of one {command} are read; "
+        f"{cut.given - cut.kept} more were not: {_listed(cut.dropped, most=MAX_LISTED)}. "
+        f"Send them in another {command}."
+    ]
+
+
+def question_lines(questions: Sequence[AmbiguousCode], action: str) -> list[str]:
+    """'“it” is also a word: did you mean 🇮🇹 Italy? Tap to watch it.' per question."""
+    return [
+        f"“{esc(q.name)}” is also a word: did you mean {formatting.country_label(q.code)}? "
+        f"Tap to {action}."
+        for q in questions[:MAX_LISTED]
+    ]
+
+
+def question_markup(questions: Sequence[AmbiguousCode], data: str) -> InlineKeyboardMarkup:
+    """One button per asked-about country, with callback data ``data:CODE``."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    formatting.country_button_label(q.code), callback_data=callback(data, q.code)
+                )
+            ]
+            for q in questions[:MAX_LISTED]
+        ]
+    )
+
+
 def _listed(items: Sequence[str], most: int = 10) -> str:
     shown = ", ".join(esc(formatting.clip(item, 60)) for item in items[:most])
     return shown + (f" … and {len(items) - most} more" if len(items) > most else "")
@@ -470,7 +548,7 @@ async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Watch countries by name, demonym or code."""
+    """Watch countries by name, demonym or code; a code that is also a word is asked about."""
     if not context.args:
         await reply(update, "Usage: /watch azerbaijan china")
         return
@@ -478,7 +556,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unknown)
+    lines = unknown_lines(found.unresolved) + cut_lines(found.cut, "/watch")
+    asked = question_lines(found.questions, "watch it")  # answered by the "Watch …" buttons
     if found.codes:
         items = [(c, st.gazetteer.name(c)) for c in found.codes]
         async with st.sessions.begin() as session:
@@ -491,7 +570,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not active:
             lines.append("This chat is not subscribed yet: /start to receive alerts.")
     markup = buttons.suggestions_markup(found.unknown, st.resolve)
-    await reply(update, "\n".join(lines), reply_markup=markup)
+    await reply(update, "\n".join(lines + asked), reply_markup=markup)
 
 
 def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
@@ -518,7 +597,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unknown)
+    lines = unknown_lines(found.unknown) + cut_lines(found.cut, "/unwatch")
     if found.codes:
         async with st.sessions.begin() as session:
             removed = await subscriptions.remove_rules(
@@ -546,13 +625,10 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await may_change(update, context):
         return
-    items = [(normalise_keyword(t)[: subscriptions.MAX_PHRASE_CHARS], t[:100]) for t in terms]
-    bad = [t for (v, t) in items if not v or v.count(" ") >= subscriptions.MAX_PHRASE_WORDS]
-    items = [(v, t) for v, t in items if t not in bad]
-    lines = [
-        f"Ignored “{esc(b)}”: a keyword needs 1 to {subscriptions.MAX_PHRASE_WORDS} words."
-        for b in bad
-    ]
+    items, refused = keyword_items(terms)
+    if action == "remove":  # removing needs no checks: anything stored is found by its value
+        items, refused = [(normalise_keyword(t), t) for t in terms], []
+    lines = [esc(line) for line in refused]
     st = state(context)
     async with st.sessions.begin() as session:
         chat_id = await _ensure(session, update, st)
@@ -609,6 +685,7 @@ async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # Callback data as our own buttons write it; anything else (forged, stale) is "expired".
 REMOVE_DATA = re.compile(r"rm:\d{1,19}")
 WATCH_DATA = re.compile(r"w:[A-Z]{2}")
+LATEST_CODE_DATA = re.compile(r"lt:[A-Z]{2}")
 MAX_ROW_ID = 2**63 - 1
 
 
@@ -680,19 +757,27 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, esc(str(exc)))
         return
     chat_id = chat_of(update)[0]
+    note = ""
     if name:
         found = resolve_countries(name.split(), st.resolve)
+        if found.questions and not found.unresolved and not found.codes:
+            asked = question_lines(found.questions, "see its stories")
+            await reply(
+                update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt")
+            )
+            return
         if found.unknown or not found.codes:
             await reply(
                 update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan"
             )
             return
         # The "More" button carries the codes in its 64-byte callback data: at most 8.
-        codes = found.codes[:MAX_LATEST_COUNTRIES]
+        codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
+        note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
         key = ",".join(codes)
     else:
         async with st.sessions() as session:
-            codes = tuple(await subscriptions.watched_countries(session, chat_id))
+            codes = list(await subscriptions.watched_countries(session, chat_id))
         key = "w"  # "More" re-reads the watchlist, however long it is
         if not codes:
             await reply(
@@ -701,8 +786,32 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "Try /latest azerbaijan or /watch azerbaijan.",
             )
             return
-    text, markup = await latest_page(st, chat_id, codes, key, count)
+    text, markup = await latest_page(st, chat_id, codes, key, count, note=note)
     await reply(update, text, reply_markup=markup)
+
+
+def latest_cut_note(cut: Cut) -> str:
+    if not cut.happened:
+        return ""
+    left_out = ", ".join(formatting.country_label(c) for c in cut.dropped)
+    return (
+        f"Showing {cut.kept} of the {cut.given} countries (at most {MAX_LATEST_COUNTRIES} in one "
+        f"/latest); not shown: {left_out}."
+    )
+
+
+async def on_latest_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The button of "“it” is also a word: did you mean Italy?" under /latest."""
+    query = update.callback_query
+    assert query is not None
+    st = state(context)
+    code = (query.data or "").partition(":")[2]
+    if not LATEST_CODE_DATA.fullmatch(query.data or "") or code not in st.gazetteer.codes():
+        await on_unknown_button(update, context)
+        return
+    await query.answer()
+    text, markup = await latest_page(st, chat_of(update)[0], [code], code, DEFAULT_LATEST)
+    await edit(query, text, markup)
 
 
 MAX_PAGE_OFFSET = 400  # /latest pages back at most this many stories
@@ -718,6 +827,7 @@ async def latest_page(
     offset: int = 0,
     page: int = 1,
     before: tuple[datetime, int] | None = None,
+    note: str = "",
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Page ``page`` of /latest: ``count`` stories after the newest ``offset`` (or before the
     ``before`` cursor of an older "More" button), with Newer and Older buttons."""
@@ -737,10 +847,13 @@ async def latest_page(
     if not stories:
         polled = formatting.when(last_poll) if last_poll else "not yet"
         more = "No older stories" if before or offset else "No stories stored yet"
-        return f"{more} for {names}. Feeds last polled: {esc(polled)}.", None
+        text = f"{more} for {names}. Feeds last polled: {esc(polled)}."
+        return text + (f"\n\n{note}" if note else ""), None
     items, has_more = stories[:count], len(stories) > count
     numbered = f" — page {page}" if page > 1 or has_more else ""
-    text, shown = formatting.story_list(f"<b>Latest for {names}</b>{numbered}", items, focus=codes)
+    text, shown = formatting.story_list(
+        f"<b>Latest for {names}</b>{numbered}", items, focus=codes, footer=note
+    )
     further = has_more or shown < len(items)
     if before is not None:  # an older message's "More" button: keep paging by its cursor
         last = items[max(shown, 1) - 1]
@@ -861,10 +974,11 @@ def settings_text(chat: subscriptions.ChatSettings) -> str:
         f"{chat.quiet_start} to {chat.quiet_end}" if chat.quiet_start and chat.quiet_end else "off"
     )
     scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
+    zone = timezones.zone_label(chat.timezone)
     return (
-        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(chat.timezone)}\n"
+        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(zone)}\n"
         f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
-        "Change: /settings instant | digest 08:00 Europe/Baku | quiet 22:00-07:00 | "
+        "Change: /settings instant | digest 08:00 Asia/Baku | quiet 22:00-07:00 | "
         "quiet off | scope all | tz Asia/Baku"
     )
 

@@ -1,8 +1,10 @@
 # ruff: noqa: RUF001 - multilingual examples are intended
 """Defence-cooperation classifier: pure, deterministic, explainable.
 
-``classify(title, summary, language)`` answers whether a news item reports defence or military
-cooperation between two or more states, which states take part, and what kind of cooperation.
+``classify(title, summary, language, source_country)`` answers whether a news item reports
+defence or military cooperation between two or more states, which states take part, and what
+kind of cooperation.  ``source_country`` is the state a ministry's or armed force's own feed
+speaks for (``country`` of the feed), if any.
 
 Rules, in order
     1. Countries: the gazetteer (monitors.countries) finds every state named.  A capital at the
@@ -10,25 +12,46 @@ Rules, in order
        Azerbaijan, Oct 29 -"), as is a country named right after it: datelines say where the
        story was filed, not who took part.  A state named right after a background cue
        ("on the border with Armenia", "mediated by", "against") is only *mentioned*.
+       A territory that belongs to a state counts as that state (config/relations.toml
+       ``[territories]``: Hong Kong -> China).
     2. Participants: the remaining states named in the headline or the lead's first sentence,
        in order of appearance; when fewer than two are there, the next ones from the rest of
        the text.  Every other state found is ``mentioned``.  Except for exercises (where every
        named state counts), a positive keeps the two states most central to the story
-       (headline first, then most often named, then first named).
+       (headline first, then most often named, then first named).  Source country: when the
+       item comes from a feed that speaks for a state and the text speaks of its own forces
+       without naming it ("Airmen trained with Mongolian counterparts"; ``[own_forces]`` cues),
+       that state takes part (``source:US(own forces: airmen)``).
     3. Topic: terms from config/lexicon.toml (per language) add weight to groups - ``mil``
        (military subject), ``coop`` (cooperation between states), the acts (``exercise``,
        ``arms_transfer``, ``agreement``/``signing``, ``meeting_visit``, ``industry``,
        ``training``, ``aid``, ``other`` = port calls) and ``neg:*`` (war, trade, police,
-       elections, disasters, ... as the main event).  Two states written as a pair ("X and Y",
-       "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's minister meets
-       Y's chief") add a small ``coop`` weight.
+       elections, disasters, ... as the main event); when the headline names an explicit act,
+       negatives after it are background ("joint production of shells amid blockade fears").
+       Relation groups (``hostile``, ``refusal``, ``protest``, ``competition``,
+       ``multinational``) add no weight; rules 4-6 read them.  Two states written as a pair
+       ("X and Y", "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's
+       minister meets Y's chief") add a small ``coop`` weight.
        score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
     4. Caps: fewer than two participant states -> at most 0.45 ("single country -> not
        cooperation"); no military term -> at most 0.4; only weak visits/drills and no cue of
        two sides acting together -> at most 0.45 (a minister visiting troops abroad, drills
-       near a rival); no act and no strong cooperation cue -> at most 0.45.
-    5. Verdict: score >= threshold (0.5).
-    6. Type (positives only), judged from the headline if it names an act, else from the
+       near a rival); no act and no strong cooperation cue -> at most 0.45; a weak act (< 0.2)
+       and no cooperation cue -> at most 0.45 ("Babcock bullish on defence contracts").  A
+       named multinational exercise (RIMPAC) lifts the single-country cap.
+    5. Main event: when the headline (or, without one, the lead's first sentence) reports a
+       refusal or denial ("rejects meeting", "denies cooperation") or a protest ("protests
+       arms sale") -> at most 0.45; hostility (a launch, strikes, a build-up, nuclear talks)
+       or sellers competing ("vie to sell") -> at most 0.45 unless the headline itself names
+       an explicit act (a sale, co-production, training, aid, a port call, a signed agreement
+       or a joint exercise).
+    6. Rivals: when the two central participants are a pair in active conflict or hostility
+       (config/relations.toml ``[rivalries]``), the item needs an explicit act of cooperation
+       anywhere in it; talks, meetings and lone drills are not enough -> at most 0.45.  Every
+       cap of rules 5-6 is written into the evidence (``rule:rivals IR-US need an explicit act
+       of cooperation``), so nothing is dropped silently.
+    7. Verdict: score >= threshold (0.5).
+    8. Type (positives only), judged from the headline if it names an act, else from the
        lead's first sentence, else from everything: a signed/approved document ->
        ``agreement`` (unless an arms contract or co-production outweighs it); otherwise strong
        co-production -> ``industry``, donation/aid -> ``aid``, port call -> ``other``;
@@ -59,10 +82,14 @@ from monitors.countries import (
 )
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
+from monitors.relations import Relations, default_relations
 
 __all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
 
 ACT_GROUPS = frozenset(COOPERATION_TYPES) | {"signing"}
+# Groups that describe the relation between the states rather than an act of cooperation
+# (rules 5-6 of the module doc); they add nothing to the score.
+RELATION_GROUPS = frozenset({"hostile", "refusal", "protest", "competition", "multinational"})
 # When acts tie, the earlier type wins; meetings come last because most stories involve one.
 _TYPE_PRIORITY = (
     "agreement",
@@ -85,6 +112,8 @@ _LANGUAGE_FALLBACK = {
     "be": ("ru", "en"),
     "fr": ("fr", "en"),
     "zh": ("zh", "en"),
+    "ar": ("ar", "en"),
+    "el": ("el", "en"),
     "en": ("en",),
 }
 
@@ -281,7 +310,9 @@ def _parse_term(path: Path, language: str, surface: str, spec: object) -> _Term:
             raise ConfigError(
                 f"{path}: terms.{language}.{surface!r}: bad contribution {part.strip()!r}"
             ) from exc
-        if group not in ACT_GROUPS | {"mil", "coop"} and not group.startswith("neg:"):
+        if group not in ACT_GROUPS | RELATION_GROUPS | {"mil", "coop"} and not group.startswith(
+            "neg:"
+        ):
             raise ConfigError(f"{path}: terms.{language}.{surface!r}: unknown group {group!r}")
     if has_cjk(surface):
         return _Term(surface, language, ((surface, False),), tuple(contributions))
@@ -331,6 +362,8 @@ _DIRECTED_GAP = re.compile(
     r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
+_CAPPED = 0.45  # a capped score stays just below the threshold
+_MAIN_EVENT_GROUPS = ("refusal", "protest", "hostile", "competition")
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
 _DATELINE_AFTER = re.compile(r"\s*(?:[,(:/–—-]|\.\s*[A-ZА-ЯЁ/]{3,})")
@@ -340,12 +373,22 @@ _SENTENCE_END = re.compile(r"(?<![A-Z])[.!?。！？](?:\s+|$)|\n")
 class Classifier:
     """Defence-cooperation classifier over a gazetteer and a lexicon (see module doc)."""
 
-    def __init__(self, gazetteer: Gazetteer, lexicon: Lexicon | Path | None = None) -> None:
+    def __init__(
+        self,
+        gazetteer: Gazetteer,
+        lexicon: Lexicon | Path | None = None,
+        relations: Relations | None = None,
+    ) -> None:
         self.gazetteer = gazetteer
         self.lexicon = lexicon if isinstance(lexicon, Lexicon) else Lexicon.load(lexicon)
+        self.relations = relations or default_relations()
 
     def classify(
-        self, title: str, summary: str = "", language: str | None = None
+        self,
+        title: str,
+        summary: str = "",
+        language: str | None = None,
+        source_country: str | None = None,
     ) -> Classification:
         title, summary = title.strip(), summary.strip()
         text = f"{title}\n{summary}" if title else summary
@@ -356,6 +399,14 @@ class Classifier:
 
         mentions = self._roles(text, folded, tokens, lead_start, language)
         participants, mentioned = self._participants(text, lead_start, mentions)
+        source = (source_country or "").strip().upper() or None
+        if source and source not in participants:
+            cue = self.relations.own_forces(folded, language)
+            if cue is not None:
+                # A force's own feed speaks of its own forces without naming its state.
+                participants.insert(0, source)
+                mentioned = [code for code in mentioned if code != source]
+                evidence.append(f"source:{source}(own forces: {cue})")
         if participants:
             evidence.append("countries:" + ",".join(participants))
         if mentioned:
@@ -364,6 +415,13 @@ class Classifier:
         hits = self.lexicon.match(text, folded, language, tokens)
         evidence.extend(hit.evidence() for hit in hits)
         groups = _group_sums(hits)
+        if lead_start and _explicit_act(_group_sums([h for h in hits if h.start < lead_start])):
+            # The headline names an act of cooperation: wars and blockades in the lead are
+            # its background ("... joint production of shells amid blockade fears").
+            kept = [h for h in hits if h.start < lead_start or not _is_negative(h)]
+            if len(kept) < len(hits):
+                groups = _group_sums(kept)
+                evidence.append("rule:headline names an act -> later negatives are background")
         pair = _coordinated_pair(folded, mentions)
         if pair:
             groups["coop"] = groups.get("coop", 0.0) + _PAIR_WEIGHT
@@ -373,11 +431,24 @@ class Classifier:
                 groups["exercise"] += _PAIR_EXERCISE_WEIGHT
                 evidence.append(f"rule:pair + exercise -> joint(+{_PAIR_EXERCISE_WEIGHT:.2f})")
         score = self._score(groups, len(participants), evidence)
+        central = (
+            _main_pair(participants, mentioned, mentions, lead_start)[0]
+            if len(participants) > 2
+            else participants
+        )
+        score = self._relations(score, hits, groups, central, text, lead_start, evidence)
         positive = score >= self.lexicon.threshold
         cooperation_type = (
             _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
         )
-        if len(participants) > 2 and cooperation_type != "exercise":
+        several = len(participants) > 2 and cooperation_type != "exercise"
+        listed = _headline_list(folded, mentions, lead_start) if several else set()
+        if several and len(listed) > 2:
+            # "Defence ministers of Japan, UK, Italy meet": the headline lists every party.
+            mentioned = [code for code in participants if code not in listed] + mentioned
+            participants = [code for code in participants if code in listed]
+            evidence.append("rule:headline lists the parties " + ",".join(participants))
+        elif several:
             participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
             evidence.append("rule:bilateral act -> two main states " + ",".join(participants))
         if cooperation_type:
@@ -407,6 +478,8 @@ class Classifier:
         dateline_end = _dateline_end(text, lead_start, mentions)
         result = []
         for mention in mentions:
+            if (state := self.relations.territory_of(mention.code)) != mention.code:
+                mention = replace(mention, code=state)
             if lead_start <= mention.start < dateline_end:
                 mention = replace(mention, kind="dateline")
             elif self.lexicon.is_background(
@@ -442,6 +515,42 @@ class Classifier:
 
     # ---- scoring ---------------------------------------------------------------------------
 
+    def _relations(
+        self,
+        score: float,
+        hits: list[TermHit],
+        groups: dict[str, float],
+        participants: list[str],
+        text: str,
+        lead_start: int,
+        evidence: list[str],
+    ) -> float:
+        """Rules 5-6: who does what to whom.  Each cap leaves the reason in the evidence."""
+        rivals = self.relations.rival_pair(participants)
+        if rivals is None and not any(group in groups for group in _MAIN_EVENT_GROUPS):
+            return score  # the common case: nothing hostile anywhere, no rivals
+        limit = lead_start if lead_start else _first_sentence_end(text, 0)
+        headline = _group_sums([hit for hit in hits if hit.start < limit])
+        headline_terms = {
+            group: hit.matched or hit.term
+            for hit in hits
+            if hit.start < limit
+            for group, _ in hit.contributions
+        }
+        reasons = []
+        for group in _MAIN_EVENT_GROUPS:
+            overridden = group in ("hostile", "competition") and _explicit_act(headline)
+            if headline.get(group, 0) > 0 and not overridden:
+                reasons.append(
+                    f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
+                )
+        if rivals and not _explicit_act(groups):
+            reasons.append(
+                f"rule:rivals {'-'.join(sorted(rivals))} need an explicit act of cooperation"
+            )
+        evidence.extend(reasons)
+        return min(score, _CAPPED) if reasons else score
+
     def _score(self, groups: dict[str, float], n_states: int, evidence: list[str]) -> float:
         caps = self.lexicon.caps
         mil = min(groups.get("mil", 0.0), caps["mil"])
@@ -449,7 +558,9 @@ class Classifier:
         acts = min(sum(v for g, v in groups.items() if g in ACT_GROUPS), caps["act"])
         negative = sum(v for g, v in groups.items() if g.startswith("neg:"))
         score = max(0.0, min(1.0, mil + coop + acts + negative))
-        if n_states < 2 and score > 0.45:
+        if n_states == 1 and groups.get("multinational", 0) >= 0.3:
+            evidence.append("rule:named multinational exercise -> several states")
+        elif n_states < 2 and score > 0.45:
             score = 0.45
             evidence.append("rule:single country -> not cooperation")
         if mil <= 0 and score > 0.4:
@@ -466,7 +577,25 @@ class Classifier:
         elif acts <= 0 and coop < 0.3 and score > 0.45:
             score = 0.45
             evidence.append("rule:no act of cooperation")
+        elif coop <= 0 and acts < 0.2 and score > 0.45:
+            # "Babcock bullish on defence contracts": a weak act with no cue of two sides.
+            score = 0.45
+            evidence.append("rule:weak act, no cue of two sides acting together")
         return round(score, 4)
+
+
+def _is_negative(hit: TermHit) -> bool:
+    return any(group.startswith("neg:") for group, _ in hit.contributions)
+
+
+def _explicit_act(groups: dict[str, float]) -> bool:
+    """An act only partners perform: a sale, co-production, training, aid, a port call, a
+    signed agreement or a joint exercise (talks and lone drills are not enough)."""
+    if any(groups.get(kind, 0) >= 0.3 for kind in _TWO_SIDED_ACTS if kind != "agreement"):
+        return True
+    if groups.get("exercise", 0) >= 0.3 and groups.get("coop", 0) > 0:
+        return True
+    return groups.get("agreement", 0) > 0 and groups.get("signing", 0) > 0
 
 
 def _main_pair(
@@ -513,6 +642,25 @@ def _coordinated_pair(folded: str, mentions: list[CountryMention]) -> tuple[str,
         ):
             return left.code, right.code
     return None
+
+
+def _headline_list(folded: str, mentions: list[CountryMention], lead_start: int) -> set[str]:
+    """States written as one list in the headline ("Japan, UK and Italy"), or empty."""
+    usable = [
+        m for m in mentions if m.start < lead_start and m.kind not in ("dateline", "background")
+    ]
+    best: list[str] = []
+    run: list[str] = []
+    for left, right in itertools.pairwise(usable):
+        if not run:
+            run = [left.code]
+        if right.code != left.code and _PAIR_GAP.match(folded, left.end, right.start):
+            run.append(right.code)
+        else:
+            run = []
+        if len(set(run)) > len(best):
+            best = list(dict.fromkeys(run))
+    return set(best)
 
 
 def _group_sums(hits: list[TermHit]) -> dict[str, float]:
@@ -583,9 +731,15 @@ def _first_sentence_end(text: str, lead_start: int) -> int:
 @functools.cache
 def default_classifier() -> Classifier:
     """Classifier over the shipped gazetteer and lexicon, built once per process."""
-    return Classifier(default_gazetteer(), Lexicon.load())
+    return Classifier(default_gazetteer(), Lexicon.load(), default_relations())
 
 
-def classify(title: str, summary: str = "", language: str | None = None) -> Classification:
-    """Classify one news item with the shipped gazetteer and lexicon (see module doc)."""
-    return default_classifier().classify(title, summary, language)
+def classify(
+    title: str,
+    summary: str = "",
+    language: str | None = None,
+    source_country: str | None = None,
+) -> Classification:
+    """Classify one news item with the shipped gazetteer, lexicon and relations (module doc);
+    ``source_country`` is the state a force's or ministry's own feed speaks for."""
+    return default_classifier().classify(title, summary, language, source_country)

@@ -6,9 +6,17 @@
     defwatch feeds list|add URL|remove URL|import FILE.opml|export
     defwatch latest COUNTRY [--limit N] [--json]
     defwatch classify [FILE|-]        JSONL in, JSONL out
-    defwatch cluster [FILE|-]         JSONL in, {"id","story"} out
+    defwatch cluster [FILE|-]         JSONL in, {"id","story"} out (the poll's own grouping)
+    defwatch stories rebuild          re-group stored articles under the current rules
     defwatch eval FILE                labelled JSONL -> precision, recall, F1, country accuracy
     defwatch watchlists check [FILE]|list|test NAME   named watchlists (config file)
+    defwatch doctor [--feeds N]       check settings, database, token, watchlists (and N feeds)
+    defwatch partners|trend COUNTRY [--period P] [--png FILE]   analyst views (text tables)
+    defwatch network WATCHLIST|COUNTRY... [--period P] [--png FILE]
+    defwatch export [--country C] [--since DATE] [--type T] --format csv|jsonl
+    defwatch feed-out COUNTRY|WATCHLIST [--limit N]   an Atom feed on stdout
+
+``--log-format json`` (before the command) logs one JSON object per line.
 
 ``monitors`` never imports the bot: ``main`` takes the bot runner as an argument, and the
 installed ``defwatch`` script (``bot.cli``) passes it in. Errors of our own end the command
@@ -28,15 +36,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from monitors import store
-from monitors.db import open_database
-from monitors.domain import StoryView
-from monitors.errors import ConfigError, DefwatchError
+from monitors.errors import ConfigError, DefwatchError, UnknownCountry
+from monitors.logs import LOG_FORMATS
+from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
+from monitors.views import commands as view_commands
+
+# SQLAlchemy, Alembic, httpx and the classifier are imported by the commands that use them,
+# so `--help`, `latest` and `feeds list` do not pay for what they never run.
+if TYPE_CHECKING:
+    from monitors import store
+    from monitors.domain import StoryView
 
 BotRunner = Callable[[Settings], None]
+MAX_DOCTOR_FEEDS = 50
 log = logging.getLogger("defwatch")
 
 
@@ -45,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="defwatch", description="Watch news feeds for defence-cooperation stories."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="human",
+        help="human (default) or json: one JSON object per line, for log shippers",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="poll on a schedule; run the Telegram bot when a token is set")
@@ -59,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = feed_commands.add_parser("add", help="add a feed URL")
     add.add_argument("url")
     add.add_argument("--title")
+    add.add_argument(
+        "--country",
+        type=_country_code,
+        help="ISO code of the state a ministry's or armed force's own feed speaks for, e.g. US",
+    )
     remove = feed_commands.add_parser("remove", help="remove a feed URL")
     remove.add_argument("url")
     imp = feed_commands.add_parser("import", help="add the feeds of an OPML file")
@@ -77,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
+    stories = commands.add_parser("stories", help="maintain stored stories")
+    story_commands = stories.add_subparsers(dest="stories_command", required=True, metavar="ACTION")
+    story_commands.add_parser(
+        "rebuild", help="re-group every stored article under the current rules (no alert resent)"
+    )
     lists = commands.add_parser("watchlists", help="check, list or test named watchlists")
     list_commands = lists.add_subparsers(dest="watchlists_command", required=True, metavar="ACTION")
     check = list_commands.add_parser("check", help="validate the watchlists file, start nothing")
@@ -85,9 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
     trial = list_commands.add_parser("test", help="run a watchlist over stored stories")
     trial.add_argument("name")
     trial.add_argument("--days", type=_limit, default=7, help="how far back (default 7 days)")
+    doctor = commands.add_parser("doctor", help="check the configuration; say what to fix")
+    doctor.add_argument(
+        "--feeds",
+        type=_feed_sample,
+        default=0,
+        metavar="N",
+        help=f"also fetch a sample of N enabled feeds (1-{MAX_DOCTOR_FEEDS})",
+    )
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
+    view_commands.add_commands(commands)
     return parser
+
+
+def _country_code(text: str) -> str:
+    """A feed's source country: an ISO code, name or demonym resolved by the gazetteer."""
+    from monitors.countries import default_gazetteer
+
+    try:
+        return default_gazetteer().resolve(text)
+    except UnknownCountry as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limit(text: str) -> int:
@@ -100,9 +150,19 @@ def _limit(text: str) -> int:
     return value
 
 
+def _feed_sample(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= MAX_DOCTOR_FEEDS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DOCTOR_FEEDS}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose, args.log_format)
     try:
         return _dispatch(args, bot_runner)
     except DefwatchError as exc:
@@ -115,19 +175,6 @@ def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = No
         return 141
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Request lines of the HTTP client carry the Bot API URL, which embeds the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
     if args.command == "classify":
         return _classify(args.file)
@@ -135,6 +182,10 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return _cluster(args.file)
     if args.command == "eval":
         return _eval(args.file)
+    if args.command == "doctor":
+        from monitors.doctor import run_doctor
+
+        return run_doctor(os.environ, feeds=args.feeds)
     settings = load_settings()
     if args.command == "run":
         if settings.bot_token and bot_runner is not None:
@@ -149,8 +200,12 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return asyncio.run(_feeds(settings, args))
     if args.command == "watchlists":
         return _watchlists(settings, args)
+    if args.command == "stories":
+        return asyncio.run(_rebuild_stories(settings))
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
+    if args.command in view_commands.COMMANDS:
+        return view_commands.run(settings, args)
     raise AssertionError(args.command)
 
 
@@ -158,6 +213,7 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
 
 
 async def _run_console(settings: Settings, *, once: bool) -> int:
+    from monitors.health import serving
     from monitors.runner import Monitor  # imports httpx and the classifier: only when polling
 
     async with Monitor.open(settings) as monitor:
@@ -166,7 +222,8 @@ async def _run_console(settings: Settings, *, once: bool) -> int:
             await _print_new_stories(monitor, report.cooperation_story_ids)
             print(report.summary(), file=sys.stderr)
             return 0
-        await _poll_forever(monitor)
+        async with serving(settings, monitor):
+            await _poll_forever(monitor)
     return 0
 
 
@@ -220,6 +277,8 @@ async def _poll_forever(monitor: Any) -> None:
 
 
 async def _print_new_stories(monitor: Any, story_ids: Sequence[int]) -> None:
+    from monitors import store
+
     if not story_ids:
         return
     async with monitor.sessions() as session:
@@ -244,7 +303,8 @@ def format_story_line(view: StoryView) -> str:
 
 
 async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from monitors.runner import seed_default_feeds
+    from monitors.db import open_database
+    from monitors.feedlist import seed_default_feeds
 
     engine, sessions = await open_database(settings.database_url)
     try:
@@ -256,7 +316,7 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
-    from monitors import opml
+    from monitors import opml, store
 
     now = datetime.now(UTC)
     action = args.feeds_command
@@ -266,7 +326,9 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         return 0
     if action == "add":
         _require_http(args.url)
-        is_new = await store.add_feed(session, args.url, title=args.title, now=now)
+        is_new = await store.add_feed(
+            session, args.url, title=args.title, country=args.country, now=now
+        )
         print("added" if is_new else "already present", args.url)
         return 0
     if action == "remove":
@@ -284,7 +346,9 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         imported = 0
         for item in entries:
             if item.url.startswith(("http://", "https://")):
-                imported += await store.add_feed(session, item.url, title=item.title, now=now)
+                imported += await store.add_feed(
+                    session, item.url, title=item.title, country=item.country, now=now
+                )
         print(
             f"imported {imported} new feeds ({len(entries) - imported} already present or skipped)"
         )
@@ -293,7 +357,7 @@ async def _feeds_action(session: Any, args: argparse.Namespace) -> int:
         feeds = await store.list_feeds(session)
         sys.stdout.write(
             opml.export_opml(
-                opml.OpmlFeed(url=f.url, title=f.title or f.url) for f in feeds
+                opml.OpmlFeed(url=f.url, title=f.title or f.url, country=f.country) for f in feeds
             ).decode()
         )
         return 0
@@ -316,13 +380,16 @@ def _feed_health_line(feed: store.FeedHealth) -> str:
         health = feed.last_status
     when = feed.last_polled_at.strftime("%Y-%m-%d %H:%M") if feed.last_polled_at else "-"
     nxt = feed.next_poll_at.strftime("%Y-%m-%d %H:%M") if feed.next_poll_at else "-"
-    return f"{feed.url}\t{health}\tlast {when}\tnext {nxt}\t{feed.title or ''}"
+    country = f"\tcountry {feed.country}" if feed.country else ""
+    return f"{feed.url}\t{health}\tlast {when}\tnext {nxt}\t{feed.title or ''}{country}"
 
 
 async def _latest(
     settings: Settings, country: str, limit: int, as_json: bool, include_all: bool
 ) -> int:
+    from monitors import store
     from monitors.countries import default_gazetteer
+    from monitors.db import open_database
 
     code = default_gazetteer().resolve(country)
     engine, sessions = await open_database(settings.database_url)
@@ -402,6 +469,8 @@ async def _watchlist_matches(
 ) -> dict[str, list[StoryView]]:
     from datetime import timedelta
 
+    from monitors import store
+    from monitors.db import open_database
     from monitors.domain import StoryForAlert
     from monitors.watchlists import matching_lists
 
@@ -464,9 +533,27 @@ def _read_jsonl(name: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             handle.close()
 
 
+def _feed_countries() -> dict[str, str]:
+    """Source country of each feed URL of the shipped feed list that sets one."""
+    from config import data_path
+    from monitors.feedlist import load_feed_list
+
+    return {f.url: f.country for f in load_feed_list(data_path("feeds.toml")) if f.country}
+
+
+def source_country_of(item: dict[str, Any], feed_countries: dict[str, str]) -> str | None:
+    """An input line's ``source_country``, else the country of its ``feed`` URL, else None."""
+    code = item.get("source_country")
+    if isinstance(code, str) and code.strip():
+        return code.strip().upper()
+    feed = item.get("feed")
+    return feed_countries.get(feed) if isinstance(feed, str) else None
+
+
 def _classify(name: str) -> int:
     from monitors.classify import classify
 
+    feed_countries = _feed_countries()
     failures = 0
     for _, item in _read_jsonl(name):
         if isinstance(item, str):
@@ -474,7 +561,10 @@ def _classify(name: str) -> int:
             print(json.dumps({"id": None, "error": item}))
             continue
         verdict = classify(
-            str(item.get("title") or ""), str(item.get("summary") or ""), item.get("language")
+            str(item.get("title") or ""),
+            str(item.get("summary") or ""),
+            item.get("language"),
+            source_country_of(item, feed_countries),
         )
         print(
             json.dumps(
@@ -495,7 +585,7 @@ def _classify(name: str) -> int:
 
 
 def _cluster(name: str) -> int:
-    from monitors.cluster import cluster_rows
+    from monitors.regroup import cluster_rows
 
     rows = []
     for _, item in _read_jsonl(name):
@@ -504,6 +594,26 @@ def _cluster(name: str) -> int:
         rows.append(item)
     for out in cluster_rows(rows):
         print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+async def _rebuild_stories(settings: Settings) -> int:
+    from monitors.db import open_database
+    from monitors.regroup import rebuild
+
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        async with sessions.begin() as session:
+            report = await rebuild(
+                session, progress=lambda n: print(f"{n} articles placed", file=sys.stderr)
+            )
+    finally:
+        await engine.dispose()
+    print(
+        f"{report.articles} articles: {report.stories_before} stories -> "
+        f"{report.stories_after}; {report.alerts_moved} alerts moved to their new story, "
+        f"{report.alerts_merged} merged (no alert is sent again)"
+    )
     return 0
 
 

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF002  (docstring examples are multilingual on purpose)
 """One alert per event: cluster reports of the same real-world occasion into one story.
 
 The rule (eval/dedup-README): two reports are the **same event** when they describe the same
@@ -9,36 +8,39 @@ series, another visit of the same people, another approval of the same amount, a
 of the same deal, a later interview citing the event: all **different events**. Dates, rounds,
 places, amounts and participants tell look-alikes apart; country pairs and wording do not.
 
-How it is applied, comparing an article's ``EventSignature`` with a story's (the union of its
-reports' signatures):
+How it is applied, comparing an article's ``EventSignature`` with the signature of a story's
+*first report* (which never changes: a story does not drift towards whichever member is
+nearest, so unrelated reports cannot chain into one story):
 
 1. **Vetoes** — any one keeps the article out of the story:
    * both name states and share none;
    * both are dated and lie more than ``candidate_window`` apart (``retrospective_window``
-     when they share a round: a closing ceremony or a spokesman's look back);
-   * both name a round of a series — a year written into its name ("Qartalı-2022",
-     «… — 2024») or an ordinal ("Shaheen-IX", "第八次") — and no round agrees;
-   * both name money amounts and none agree (within 1.5 %);
-   * both report dates (day and month, written out or "on Monday" resolved against the
-     publication day) and none agree within two days — unless they share a round, whose daily
-     updates carry different dates; dates announced ahead count as agreeing;
-   * an undated text cites a year after the other's last report.
-2. **Evidence** adds up: same round (series and number), same written-out date, same amount,
-   same codes or measured numbers (hull numbers, magnitudes), same proper names (transliterated
-   to a light phonetic key so "Hasanov", "Həsənov" and "Гасанов" meet; state names excluded;
-   weighted down when many recent articles carry them), overlap of content stems and of word
-   pairs (rewrites and verbatim agency copies) above what unrelated reports share, closeness in
-   time, shared states (minus a penalty when each side has a partner the other lacks), the same
-   kind of cooperation.
-3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated to
-   the day. A report dated only to the month or year, or not at all, cannot lean on closeness in
-   time: it must clear a higher bar, bring an *anchor* (a shared round, written-out date,
-   measured number, two uncommon names or a near-verbatim text) and fit one story clearly
-   better than any other.
+     when they share a round);
+   * the same outlet under the same recurring headline (a weekly gallery, a column, a
+     digest, a live blog: ``recurring_title_key``);
+   * both name a round of a series and no round agrees; both name money amounts and none
+     agree (within 1.5 %); both report dates and none agree within two days (unless they
+     share a round); an undated text cites a year after the other's last report.
+2. **Evidence** adds up: same round, same written-out date (a date that is just the day both
+   were published counts only across languages, with another shared key), same amount, same
+   codes or measured numbers, same proper names (transliterated to a phonetic key; counted
+   per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES`` candidate stories
+   also carry is in the news, not the mark of an occasion), overlap of content stems and
+   word pairs above what unrelated reports share, the same kind of occasion between the same
+   two or more states (``config/event_kinds.toml``; only confirming other content), closeness
+   in time, shared states. Two items of one outlet are compared on their headlines only
+   (their summaries share the outlet's boilerplate). Text that failed to decode is no
+   evidence.
+3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
+   to the day, with at least ``CONTENT_MIN`` from the occasion itself (states, time and type
+   together never suffice). A report dated only to the month or year, or not at all, must
+   clear a higher bar, bring an *anchor* and fit one story clearly better than any other.
 
-Candidates come from an index (``index_keys``: each state and round, and for reports in which
-no state was recognised their dates, codes and names), walked from the newest story back to the
-time veto, so the cost per article depends on how many stories are recent, not on the archive.
+Candidates (``lookup_keys``): stories filed (``index_keys``) under the article's states,
+rounds, codes and names, or "*" for an article without states, whose first report lies within
+the window; at most ``CANDIDATE_LIMIT``, newest first. The poll stores these keys in
+``story_key`` and ``defwatch cluster``, ``stories rebuild`` and the bench run the poll's own
+stage (``monitors.pipeline.place_in_story``), so what is measured is what runs.
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from config import data_path
 from monitors import textfeatures as tf
 
 K = TypeVar("K")
@@ -67,8 +70,8 @@ STORY_NAMES = 48
 STORY_SMALL_SET = 24  # dates, amounts, codes, years, rounds
 
 THRESHOLD_DATED = 2.3
-THRESHOLD_COARSE = 2.4  # one side dated only to the month or year
-THRESHOLD_UNDATED = 2.6
+THRESHOLD_COARSE = 2.2  # one side dated only to the month or year
+THRESHOLD_UNDATED = 2.4
 AMBIGUITY_MARGIN = 0.5
 WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
@@ -109,6 +112,11 @@ class EventSignature:
     tokens: frozenset[str] = frozenset()
     shingles: frozenset[str] = frozenset()
     size: int = 1
+    source: str | None = None
+    title_key: str = ""
+    title_digest: str = ""
+    title_tokens: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
 
     @functools.cached_property
     def round_values(self) -> frozenset[str]:
@@ -127,6 +135,11 @@ class EventSignature:
             "lang": self.language,
             "size": self.size,
         }
+        if self.source is not None:
+            d["source"] = self.source
+        if self.title_key:
+            d["title_key"] = self.title_key
+            d["title_digest"] = self.title_digest
         for name in _SET_FIELDS:
             value = getattr(self, name)
             if value:
@@ -144,13 +157,16 @@ class EventSignature:
             precise=bool(d.get("precise", d.get("dated", True))),
             language=d.get("lang"),
             size=int(d.get("size", 1)),
+            source=d.get("source"),
+            title_key=d.get("title_key", ""),
+            title_digest=d.get("title_digest", ""),
             **{name: frozenset(d.get(name, ())) for name in _SET_FIELDS},
         )
 
 
 _SET_FIELDS = (
     "rounds", "years", "dates", "announced", "amounts", "codes", "names", "tokens",
-    "shingles",
+    "shingles", "title_tokens", "kinds",
 )  # fmt: skip
 
 
@@ -167,13 +183,20 @@ def signature(
     countries: Iterable[str],
     cooperation_type: str | None = None,
     published_until: datetime | None = None,
+    source: str | None = None,
 ) -> EventSignature:
     """The signature of one article.
 
     ``published_at`` None means the date is unknown; ``published_until`` gives the end of the
-    span when only a month or a year is known.
+    span when only a month or a year is known. ``source`` names the outlet (a feed): one
+    outlet's recurring headline ("Photos of the week") names a series, not an occasion.
+    Text that failed to decode (mojibake) yields no names, words or phrasing: it is no evidence.
     """
     title, summary = tf.clean(title), tf.clean(summary)
+    garbled_title, garbled_summary = is_garbled(title), is_garbled(summary)
+    title_key = "" if garbled_title else recurring_title_key(title)
+    title = "" if garbled_title else title
+    summary = "" if garbled_summary else summary
     text = f"{title}\n{summary}"
     dated = published_at is not None
     start = _aware(published_at) if published_at else datetime(1970, 1, 1, tzinfo=UTC)
@@ -199,7 +222,75 @@ def signature(
         names=frozenset(tf.name_keys(title, summary)),
         tokens=tf.bottom_k(tf.content_tokens(text), ARTICLE_TOKENS),
         shingles=tf.bottom_k(tf.shingles(text), ARTICLE_TOKENS),
+        source=source,
+        title_key=title_key,
+        title_digest=f"{tf.stable_hash(title.casefold()):08x}" if title_key else "",
+        title_tokens=frozenset(tf.content_tokens(title)),
+        kinds=event_kinds(title or summary[:200]),
     )
+
+
+@functools.cache
+def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    with data_path("event_kinds.toml").open("rb") as handle:
+        kinds = tomllib.load(handle)["kinds"]
+    return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
+
+
+_WORD_START = re.compile(r"(?<![^\W\d_])", re.UNICODE)
+
+
+def event_kinds(text: str) -> frozenset[str]:
+    """Kinds of occasion the text names (``config/event_kinds.toml``): "talks", "strike"…"""
+    folded = " " + text.casefold()
+    found = set()
+    for kind, stems in _kind_stems():
+        for stem in stems:
+            if (
+                (stem[0] >= "\u3000" and stem in folded)
+                or f" {stem}" in folded
+                or any(
+                    folded[m.start() - 1 : m.start()] in " \"'«“(-"
+                    for m in re.finditer(re.escape(stem), folded)
+                )
+            ):
+                found.add(kind)
+                break
+    return frozenset(found)
+
+
+_MOJIBAKE = re.compile(
+    "\ufffd|[\u00c2\u00c3\u00d0\u00d1][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc]"
+    "|\u00e2\u20ac|[\u0400-\u04ff][\u0080-\u00ff]{2}|\u00ef\u00bf\u00bd"
+)
+_PRIVATE_OR_CONTROL = re.compile("[\u0000-\u0008\u000e-\u001f\u007f-\u009f\ue000-\uf8ff]")
+
+
+def is_garbled(text: str) -> bool:
+    """Whether text failed to decode: replacement characters, UTF-8 read as Latin-1 or
+    Windows-1252 ("Ã©", "â€™", "Ð¿"), or control and private-use characters."""
+    if not text:
+        return False
+    bad = len(_MOJIBAKE.findall(text)) + len(_PRIVATE_OR_CONTROL.findall(text))
+    return bad >= 2 or bad / max(1, len(text)) > 0.02
+
+
+_TEMPLATE_NOISE = re.compile(r"\d+(?:st|nd|rd|th)?|[^\w\s]", re.UNICODE)
+
+
+def recurring_title_key(title: str) -> str:
+    """A headline with its numbers, dates, weekdays and punctuation removed: what stays the
+    same from one issue of a column, gallery, digest or live blog to the next."""
+    words = []
+    for word in _TEMPLATE_NOISE.sub(" ", title.casefold()).split():
+        if tf.month_number(word) is None and word not in _WEEKDAY_WORDS:
+            words.append(word)
+    return " ".join(words)
+
+
+_WEEKDAY_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday".split()  # noqa: SIM905
+)
 
 
 def _plausible_round(round_: tf.Round, published: datetime, dated: bool) -> bool:
@@ -258,52 +349,6 @@ def _weekday_dates(text: str, start: datetime, end: datetime) -> set[str]:
     return out
 
 
-def merge(story: EventSignature, article: EventSignature) -> EventSignature:
-    """The story's signature after ``article`` joined it: evidence united (capped), the time
-    span widened to cover both (or narrowed, when a coarse date is refined by a precise one)."""
-    start, until, dated = _merged_span(story, article)
-    return EventSignature(
-        countries=story.countries | article.countries,
-        cooperation_type=story.cooperation_type or article.cooperation_type,
-        published_at=start,
-        published_until=until,
-        dated=dated,
-        precise=story.precise or article.precise,
-        language=story.language if story.language == article.language else None,
-        rounds=_capped(story.rounds | article.rounds),
-        years=_capped(story.years | article.years),
-        dates=_capped(story.dates | article.dates),
-        announced=_capped(story.announced | article.announced),
-        amounts=_capped(story.amounts | article.amounts),
-        codes=_capped(story.codes | article.codes),
-        names=tf.bottom_k(story.names | article.names, STORY_NAMES),
-        tokens=tf.bottom_k(story.tokens | article.tokens, STORY_TOKENS),
-        shingles=tf.bottom_k(story.shingles | article.shingles, STORY_TOKENS),
-        size=story.size + article.size,
-    )
-
-
-def _capped(values: frozenset, limit: int = STORY_SMALL_SET) -> frozenset:
-    return values if len(values) <= limit else frozenset(sorted(values, key=str)[:limit])
-
-
-def _merged_span(a: EventSignature, b: EventSignature) -> tuple[datetime, datetime, bool]:
-    if not b.dated:
-        return a.published_at, a.published_until, a.dated
-    if not a.dated:
-        return b.published_at, b.published_until, True
-    # one span inside the other: the narrower one is the better estimate
-    if a.published_at <= b.published_at and b.published_until <= a.published_until:
-        return b.published_at, b.published_until, True
-    if b.published_at <= a.published_at and a.published_until <= b.published_until:
-        return a.published_at, a.published_until, True
-    return (
-        min(a.published_at, b.published_at),
-        max(a.published_until, b.published_until),
-        True,
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Comparing an article with a story
 
@@ -315,50 +360,6 @@ class Match(Generic[K]):
     key: K
     score: float
     reason: str
-
-
-class TermWeights:
-    """How telling a name or a word is, from how many recent articles carry it.
-
-    A name in one article of a hundred identifies an occasion; a name (or word) in every
-    other article ("Pacific", "carrier", "exercise") does not. Before enough articles have
-    been seen every term weighs 1.
-    """
-
-    def __init__(self, min_articles: int = 20) -> None:
-        self.articles = 0
-        self.min_articles = min_articles
-        self._names: dict[str, int] = {}
-        self._tokens: dict[str, int] = {}
-        # one article is compared with many stories: keep its token weights for the next call
-        self._last: tuple[frozenset[str], int, dict[str, float]] | None = None
-
-    def observe(self, sig: EventSignature) -> None:
-        self.articles += 1
-        for name in {tf.name_skeleton(n) for n in sig.names}:
-            self._names[name] = self._names.get(name, 0) + 1
-        for token in sig.tokens:
-            self._tokens[token] = self._tokens.get(token, 0) + 1
-
-    def name(self, key: str) -> float:
-        return self._weight(self._names.get(key, 0))
-
-    def token(self, token: str) -> float:
-        return self._weight(self._tokens.get(token, 0))
-
-    def token_weights(self, tokens: frozenset[str]) -> dict[str, float]:
-        if self._last is None or self._last[0] is not tokens or self._last[1] != self.articles:
-            self._last = (tokens, self.articles, {t: self.token(t) for t in tokens})
-        return self._last[2]
-
-    def _weight(self, df: int) -> float:
-        if self.articles < self.min_articles or df <= 2:
-            return 1.0
-        # full weight up to 1 article in 25, none when every article has it
-        return max(0.0, min(1.0, math.log(self.articles / df) / math.log(25)))
-
-
-UNIFORM = TermWeights(min_articles=1 << 62)
 
 
 def _gap(a: EventSignature, b: EventSignature) -> timedelta:
@@ -436,6 +437,25 @@ def _date_in_span(date: str, sig: EventSignature) -> bool:
     return False
 
 
+def _across_languages_on_one_occasion(article: EventSignature, story: EventSignature) -> bool:
+    """Two languages, the same kind of occasion or a shared name or number: then the date
+    written in both is a key of the event (their words cannot be compared)."""
+    if not (article.language and story.language) or article.language == story.language:
+        return False
+    return bool(
+        article.kinds & story.kinds
+        or tf.shared_names(article.names, story.names)
+        or article.codes & story.codes
+    )
+
+
+def _on_publication_day(date: str, sig: EventSignature) -> bool:
+    if not sig.precise:
+        return False
+    moment = datetime.fromisoformat(date[:10]).replace(tzinfo=UTC)
+    return sig.published_at - timedelta(days=1) <= moment <= sig.published_until + timedelta(days=1)
+
+
 def _all_dates(sig: EventSignature) -> frozenset[str]:
     return sig.dates | sig.announced
 
@@ -473,6 +493,7 @@ class _Evidence:
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
     anchors: int = 0
+    content: float = 0.0
 
     def add(self, points: float, reason: str, *, anchor: bool = False) -> None:
         if points <= 0:
@@ -487,6 +508,16 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
     # cheapest and most frequent first: most candidates differ in states or time
     if article.countries and story.countries and not article.countries & story.countries:
         return "different states"
+    if (
+        article.source is not None
+        and article.source == story.source
+        and article.title_key
+        and article.title_key == story.title_key
+        and not _republished(article, story)
+    ):
+        # one outlet does not run one headline twice for one occasion: a weekly gallery,
+        # a column, a digest or a live blog under its recurring title
+        return "recurring title"
     if article.dated and story.dated:
         limit = candidate_window
         if _shares_occasion_marker(article, story):
@@ -503,6 +534,16 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
     if _cites_later_year(article, story) or _cites_later_year(story, article):
         return "cites a year after the other's reports"
     return None
+
+
+def _republished(article: EventSignature, story: EventSignature) -> bool:
+    """The same item again (a feed that mints a new id or link on every fetch): the very same
+    headline and text within a day, which a next issue of a series never is."""
+    return (
+        article.title_digest == story.title_digest
+        and _gap(article, story) <= timedelta(days=1)
+        and tf.sketch_containment(article.shingles, story.shingles, ARTICLE_TOKENS) >= 0.8
+    )
 
 
 def _cites_later_year(undated: EventSignature, dated: EventSignature) -> bool:
@@ -529,9 +570,13 @@ def _shares_occasion_marker(a: EventSignature, b: EventSignature) -> bool:
 
 
 def evidence(
-    article: EventSignature, story: EventSignature, weights: TermWeights | None = None
+    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
 ) -> _Evidence:
-    """Points for everything the article and the story have in common."""
+    """Points for everything the article and the story's defining report have in common.
+
+    ``content`` counts only what names the occasion itself (rounds, dates, amounts, numbers,
+    names, wording); states, closeness in time and the kind of cooperation do not.
+    """
     ev = _Evidence()
     shared_countries = article.countries & story.countries
     if not article.countries or not story.countries:
@@ -548,9 +593,23 @@ def evidence(
             ev.score -= 0.8
             ev.reasons.append("other partners")
     _time_evidence(ev, article, story)
+    before = ev.score
+    if article.source is not None and article.source == story.source:
+        # one outlet's items share its boilerplate (a sign-off, a show's blurb, the day's
+        # date): only their headlines tell whether they report one occasion
+        _headline_evidence(ev, article, story)
+        ev.content = ev.score - before
+        return ev
     _round_evidence(ev, article, story, bool(shared_countries))
     if dates := _certain_shared_dates(_all_dates(article), _all_dates(story)):
-        ev.add(1.2, "same date " + ",".join(dates), anchor=True)
+        if all(
+            _on_publication_day(d, article) and _on_publication_day(d, story) for d in dates
+        ) and not _across_languages_on_one_occasion(article, story):
+            # "on Tuesday, 17 February" in two reports of that day: closeness in time, which
+            # is counted already, not the date of an occasion
+            ev.add(0.2, "same date as published " + ",".join(dates))
+        else:
+            ev.add(1.2, "same date " + ",".join(dates), anchor=True)
     elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
         ev.add(0.6, "same day of year " + ",".join(dates))
     if amounts := _shared_amounts(article.amounts, story.amounts):
@@ -561,8 +620,11 @@ def evidence(
         # only the platform, which comes back for the next visit
         measured = any(c[0].isdigit() for c in codes)
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
-    _name_evidence(ev, article, story, weights or UNIFORM)
-    _text_evidence(ev, article, story, weights or UNIFORM)
+    _name_evidence(ev, article, story, common)
+    _text_evidence(ev, article, story)
+    if ev.score > before:  # the kind of occasion confirms other content, never replaces it
+        _kind_evidence(ev, article, story)
+    ev.content = ev.score - before
     if article.cooperation_type and article.cooperation_type == story.cooperation_type:
         ev.add(0.3, f"both {article.cooperation_type}")
     return ev
@@ -603,39 +665,86 @@ def _round_evidence(
         )
 
 
+def _kind_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    """The same kind of occasion (talks, a strike, an election) between the same two or more
+    states within a few days: one event, told in other words or another language. The kinds
+    must be the same: talks held while a strait is closed are another report than the talks."""
+    kinds = article.kinds
+    if (
+        kinds
+        and kinds == story.kinds
+        and len(article.countries) >= 2
+        and article.countries == story.countries
+        and article.precise
+        and story.precise
+        and _gap(article, story) <= PRECISE_SPAN
+    ):
+        ev.add(KIND_POINTS, "same states, same kind of occasion " + ",".join(sorted(kinds)))
+
+
+KIND_POINTS = 1.2
+
+
 def _name_evidence(
-    ev: _Evidence, article: EventSignature, story: EventSignature, weights: TermWeights
+    ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
-    shared = tf.shared_names(article.names, story.names)
+    shared = tf.shared_names(article.names, story.names) - common
     if not shared:
         return
-    weight_of = {n: weights.name(n) for n in shared}
-    points = min(2.0, 0.6 * sum(weight_of.values()))
-    strong = [n for n, w in weight_of.items() if w >= 0.5]
-    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=len(strong) >= 2)
+    people = distinct_names(shared)
+    # a full name ("Ronald Reagan", "Fumio Kishida": a run of words) is more telling than a
+    # word of it; a name that many recent stories carry was left out above
+    full_name = any(k != p and k.startswith(p) for k in shared for p in shared)
+    # one shared name (a president, a capital) is in half the news of the day: a hint only
+    points = NAME_POINTS[min(people, len(NAME_POINTS) - 1)] + (FULL_NAME_POINTS if full_name else 0)
+    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=people >= 2 or full_name)
 
 
-def _text_evidence(
-    ev: _Evidence, article: EventSignature, story: EventSignature, weights: TermWeights
-) -> None:
-    overlap = tf.sketch_containment(
-        article.tokens, story.tokens, STORY_TOKENS, weights.token_weights(article.tokens)
-    )
-    copied = tf.sketch_containment(article.shingles, story.shingles, STORY_TOKENS)
-    # Unrelated reports on one topic already share some stems, and the more reports a story
-    # holds the more of any article it "contains"; only overlap above that baseline counts.
-    baseline = 0.15 + 0.06 * math.log2(story.size)
-    ev.add(3.0 * max(0.0, overlap - baseline), f"text similarity {overlap:.2f}")
+NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
+FULL_NAME_POINTS = 0.4
+
+
+def distinct_names(keys: Iterable[str]) -> int:
+    """How many names the keys stand for: a run of words ("Donald Trump" → "dnldt") comes
+    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp")."""
+    keys = set(keys)
+    runs = {k for k in keys if any(k != p and k.startswith(p) for p in keys)}
+    firsts = {p for p in keys if any(k != p and k.startswith(p) for k in runs)}
+    return max(1, len(keys) - len(runs) - len(firsts)) if keys else 0
+
+
+def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    small, large = sorted((article.title_tokens, story.title_tokens), key=len)
+    if not small:
+        return
+    overlap = len(small & large) / len(small)
+    ev.add(3.0 * max(0.0, overlap - 0.3), f"same outlet, headline overlap {overlap:.2f}")
+
+
+def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    overlap = tf.sketch_containment(article.tokens, story.tokens, ARTICLE_TOKENS)
+    copied = tf.sketch_containment(article.shingles, story.shingles, ARTICLE_TOKENS)
+    # unrelated reports on one topic already share some stems: only overlap above that counts
+    # most of the wording in common: a rewrite or a translation-faithful retelling
     ev.add(
-        2.5 * max(0.0, copied - baseline / 3), f"shared phrasing {copied:.2f}", anchor=copied >= 0.5
+        3.0 * max(0.0, overlap - TEXT_BASELINE),
+        f"text similarity {overlap:.2f}",
+        anchor=overlap >= TEXT_ANCHOR,
+    )
+    ev.add(
+        2.5 * max(0.0, copied - TEXT_BASELINE / 3),
+        f"shared phrasing {copied:.2f}",
+        anchor=copied >= 0.5,
     )
 
 
-def compare(
-    article: EventSignature, story: EventSignature, weights: TermWeights | None = None
-) -> tuple[float, str] | None:
+TEXT_BASELINE = 0.10
+TEXT_ANCHOR = 0.45
+
+
+def compare(article: EventSignature, story: EventSignature) -> tuple[float, str] | None:
     """Score and reason when the article may join the story, None when it may not."""
-    assessed = _assess(article, story, weights)
+    assessed = _assess(article, story)
     return (assessed[0], assessed[1]) if assessed and assessed[2] else None
 
 
@@ -643,12 +752,12 @@ _Assessment = tuple[float, str, bool, bool]  # score, reason, passes, anchored
 
 
 def _assess(
-    article: EventSignature, story: EventSignature, weights: TermWeights | None
+    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
 ) -> _Assessment | None:
     """(score, reason, whether it passes the bar, whether it has an anchor), None if vetoed."""
     if veto(article, story):
         return None
-    ev = evidence(article, story, weights)
+    ev = evidence(article, story, common)
     # a report dated only to the month or year gets no credit for closeness in time and must
     # clear a higher bar, as an undated one must
     both_precise = article.precise and story.precise
@@ -658,25 +767,35 @@ def _assess(
         threshold = THRESHOLD_COARSE
     else:
         threshold = THRESHOLD_UNDATED
-    passes = ev.score >= threshold and (both_precise or ev.anchors > 0)
+    passes = (
+        ev.score >= threshold and ev.content >= CONTENT_MIN and (both_precise or ev.anchors > 0)
+    )
     return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
 
 
+CONTENT_MIN = 1.0
+"""What the occasion itself must contribute: states, the day and the kind of cooperation
+together never make two reports one event."""
+
+
 def best_match(
-    article: EventSignature,
-    candidates: Iterable[tuple[K, EventSignature]],
-    weights: TermWeights | None = None,
+    article: EventSignature, candidates: Iterable[tuple[K, EventSignature]]
 ) -> Match[K] | None:
     """The candidate story the article belongs to, or None when none passes.
 
+    Each candidate is the signature of a story's *defining report*, which does not change as
+    reports join: an article joins by matching what the story is about, never by resembling
+    whichever member is nearest (that is how unrelated reports chain into one story).
     An article without a precise date that fits another story about as well as the best is
     left alone: only its date would tell which occasion it reports. "Fits" counts any story
     sharing an anchor with it, even one just below the bar.
     """
+    stories = list(candidates)
+    common = common_names(article, (story for _, story in stories))
     best: Match[K] | None = None
     runner_up = -math.inf
-    for key, story in candidates:
-        assessed = _assess(article, story, weights)
+    for key, story in stories:
+        assessed = _assess(article, story, common)
         if assessed is None:
             continue
         score, reason, passes, anchored = assessed
@@ -693,149 +812,71 @@ def best_match(
     return best
 
 
+COMMON_NAME_STORIES = 3
+"""A name that this many candidate stories also carry (a president, a capital, a team) is
+in the news, not the mark of one occasion."""
+
+
+def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> frozenset[str]:
+    """The article's names carried by at least ``COMMON_NAME_STORIES`` of the stories."""
+    counts: dict[str, int] = {}
+    for story in stories:
+        for key in tf.shared_names(article.names, story.names):
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
+
+
 # ---------------------------------------------------------------------------------------------
-# The index
+# The candidate rule (one rule for the poll, `defwatch cluster`, `stories rebuild` and the bench)
 
 COUNTRYLESS_KEY = "*"
+CANDIDATE_LIMIT = 400
+"""At most this many newest stories are compared with one article (a bound on the cost when a
+key is in the news all week, e.g. a state at war)."""
 
 
 def index_keys(sig: EventSignature) -> frozenset[str]:
-    """Keys a story is filed under: each state ("c:AZ"), each round ("r:2022"), and — so
-    that a report in which no state was recognised can still find its story — each date
-    ("d:09-05"), code ("k:CVN76") and name ("n:krtl"); "*" for a story without states."""
+    """Keys a story is filed under (from its defining report): each state ("c:AZ"), round
+    ("r:2022"), code ("k:CVN76") and name ("n:krtl"); "*" for a report with no state."""
     keys = {f"c:{c}" for c in sig.countries}
-    keys |= _occasion_keys(sig)
+    keys |= {f"r:{v}" for v in sig.round_values}
+    keys |= {f"k:{c}" for c in sig.codes}
     keys |= {f"n:{tf.name_skeleton(n)}" for n in sig.names}
     if not sig.countries:
         keys.add(COUNTRYLESS_KEY)
-    return frozenset(keys)
+    return frozenset(k[:80] for k in keys)
 
 
-def _occasion_keys(sig: EventSignature) -> set[str]:
-    keys = {f"r:{v}" for v in sig.round_values}
-    keys |= {f"d:{d[5:10]}" for d in _all_dates(sig)}
+def lookup_keys(sig: EventSignature) -> dict[str, datetime | None]:
+    """Keys to look an article up under, each with how far back (by the defining report's
+    date) a story filed there could still take it: ``candidate_window``, or
+    ``retrospective_window`` under a round's key; None (no limit) for an undated article.
+
+    States, rounds, codes and names; an article without states also looks under "*".
+    """
+    keys = {f"c:{c}" for c in sig.countries}
+    keys |= {f"r:{v}" for v in sig.round_values}
     keys |= {f"k:{c}" for c in sig.codes}
-    return keys
-
-
-def lookup_keys(sig: EventSignature) -> frozenset[str]:
-    """Keys to look an article up under: its states, rounds and "*" (stories without
-    states); an article without states also looks under its dates, codes and names."""
-    if sig.countries:
-        keys = {f"c:{c}" for c in sig.countries} | {f"r:{v}" for v in sig.round_values}
-        return frozenset(keys | {COUNTRYLESS_KEY})
-    return index_keys(sig)
+    keys |= {f"n:{tf.name_skeleton(n)}" for n in sig.names}
+    if not sig.countries:
+        keys.add(COUNTRYLESS_KEY)
+    return {key[:80]: _lookup_horizon(sig, key) for key in keys}
 
 
 def _lookup_horizon(sig: EventSignature, key: str) -> datetime | None:
-    """How far back a bucket is worth walking for this article: a story quiet for longer
-    than the time veto allows cannot take it — a week or so, or ``retrospective_window``
-    under a round's key (a shared round stretches the window)."""
     if not sig.dated:
         return None
     return sig.published_at - (retrospective_window if key.startswith("r:") else candidate_window)
 
 
-class StoryIndex:
-    """Stories held in memory, filed under ``index_keys`` for candidate lookup.
-
-    Each bucket is ordered by last activity, so a lookup walks back from the newest story and
-    stops at the first one too old to absorb the article: the work per article depends on how
-    many stories are *recent*, not on how many are stored. ``retention`` also drops stories
-    quiet for longer than that (memory); None keeps every story (a finite batch).
-    """
-
-    def __init__(self, retention: timedelta | None = retrospective_window) -> None:
-        self.retention = retention
-        self.stories: dict[str, EventSignature] = {}
-        self.weights = TermWeights()
-        self._buckets: dict[str, OrderedDict[str, datetime]] = {}
-        self._filed: dict[str, frozenset[str]] = {}
-        self._activity: OrderedDict[str, datetime] = OrderedDict()  # oldest first
-        self._newest = datetime(1970, 1, 1, tzinfo=UTC)
-
-    def __len__(self) -> int:
-        return len(self.stories)
-
-    def candidates(self, sig: EventSignature) -> list[tuple[str, EventSignature]]:
-        """Recent stories filed under any of the article's keys (each once)."""
-        seen: dict[str, EventSignature] = {}
-        for key in lookup_keys(sig):
-            bucket = self._buckets.get(key)
-            if not bucket:
-                continue
-            horizon = _lookup_horizon(sig, key)
-            for story_id in reversed(bucket):
-                if horizon is not None and bucket[story_id] < horizon:
-                    break
-                if story_id not in seen:
-                    seen[story_id] = self.stories[story_id]
-        return list(seen.items())
-
-    def add(
-        self, article_id: str, sig: EventSignature, *, observe: bool = True
-    ) -> tuple[str, Match[str] | None]:
-        """File one article: join the best story or start a new one (named after it).
-
-        ``observe`` False re-files an article already counted in the term weights.
-        """
-        if observe:
-            self.weights.observe(sig)
-        match = best_match(sig, self.candidates(sig), self.weights)
-        if match is None:
-            story_id, story = article_id, sig
-        else:
-            story_id, story = match.key, merge(self.stories[match.key], sig)
-        self.restore(story_id, story)
-        return story_id, match
-
-    def restore(self, story_id: str, story: EventSignature) -> None:
-        """Put a stored story (back) into the index as it is, without matching it."""
-        if story_id in self.stories:
-            self._unfile(story_id)
-        self.stories[story_id] = story
-        if story.dated:
-            self._newest = max(self._newest, story.published_until)
-        # Buckets are stamped with the index's clock (the newest report seen), which never
-        # goes back: they stay sorted even when a late or undated report updates an old story,
-        # and a stamp is never earlier than the story's last report.
-        stamp = self._newest
-        keys = index_keys(story)
-        for key in keys:
-            bucket = self._buckets.setdefault(key, OrderedDict())
-            bucket[story_id] = stamp
-            bucket.move_to_end(story_id)
-        self._filed[story_id] = keys
-        self._activity[story_id] = stamp
-        self._activity.move_to_end(story_id)
-        self._evict()
-
-    def remove(self, story_id: str) -> EventSignature:
-        """Take a story out of the index."""
-        self._unfile(story_id)
-        return self.stories.pop(story_id)
-
-    def _unfile(self, story_id: str) -> None:
-        for key in self._filed.pop(story_id, ()):
-            bucket = self._buckets[key]
-            del bucket[story_id]
-            if not bucket:
-                del self._buckets[key]
-        self._activity.pop(story_id, None)
-
-    def _evict(self) -> None:
-        if self.retention is None:
-            return
-        horizon = self._newest - self.retention
-        while self._activity:
-            story_id, stamp = next(iter(self._activity.items()))
-            if stamp >= horizon:
-                break
-            self.remove(story_id)
+def filed_at(sig: EventSignature) -> datetime:
+    """When a story is filed in the index: its defining report's last day. It never moves as
+    reports join, so a story's window is bounded by what it is about."""
+    return sig.published_until
 
 
 # ---------------------------------------------------------------------------------------------
-# Batch clustering for `defwatch cluster FILE`
+# When a batch row was published
 
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](\d\d)(?:[/-](\d\d))?(?:/|$|\D)")
 
@@ -847,7 +888,7 @@ def publication_span(
     "YYYY-MM", "YYYY-MM-DD"), else a date in the URL, else a full date written in the text,
     else a round year ("Exercise-2024" is published in 2024); (None, None) when unknown."""
     if published:
-        span = _span_from_parts(*[*published.split("-"), None, None][:3])
+        span = _span_from_parts(*[*published[:10].split("-"), None, None][:3])
         if span[0]:
             return span
     if url and (m := _URL_DATE.search(url)):
@@ -881,102 +922,20 @@ def _span_from_parts(
         return None, None
 
 
-def _classifier() -> Callable[[str, str, str | None], tuple[tuple[str, ...], str | None]]:
-    """The project classifier's states and cooperation type (imported lazily: it is heavy)."""
-    from monitors.classify import classify
-
-    def run(title: str, summary: str, language: str | None) -> tuple[tuple[str, ...], str | None]:
-        verdict = classify(title, summary, language)
-        return tuple(verdict.participants), verdict.cooperation_type
-
-    return run
-
-
-def row_signature(
-    row: dict[str, Any],
-    classify: Callable[[str, str, str | None], tuple[tuple[str, ...], str | None]],
-) -> EventSignature:
-    title, summary = row.get("title") or "", row.get("summary") or ""
-    start, until = publication_span(row.get("published"), row.get("url"), f"{title}\n{summary}")
-    countries, cooperation_type = classify(title, summary, row.get("language"))
-    return signature(
-        title,
-        summary,
-        published_at=start,
-        published_until=until,
-        language=row.get("language"),
-        countries=countries,
-        cooperation_type=cooperation_type,
-    )
-
-
-def cluster_rows(
-    rows: list[dict[str, Any]],
-    classify: Callable[[str, str, str | None], tuple[tuple[str, ...], str | None]] | None = None,
-) -> list[dict[str, Any]]:
-    """Cluster a batch of rows; returns ``{"id", "story"}`` per row, in input order.
-
-    Rows dated to the day are taken oldest first (as a live feed would deliver them); rows
-    dated only to the month or year come next and rows with no date last, when the precisely
-    dated stories they might belong to exist.
-    """
-    run = classify or _classifier()
-    sigs = [row_signature(row, run) for row in rows]
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (
-            not sigs[i].precise,
-            not sigs[i].dated,
-            sigs[i].published_at,
-            sigs[i].published_until,
-            i,
-        ),
-    )
-    index = StoryIndex(retention=None)
-    story_of: dict[int, str] = {}
-    for i in order:
-        story_of[i], _ = index.add(str(rows[i]["id"]), sigs[i])
-    _second_pass(index, order, rows, sigs, story_of)
-    return [{"id": row["id"], "story": story_of[i]} for i, row in enumerate(rows)]
-
-
-def _second_pass(
-    index: StoryIndex,
-    order: list[int],
-    rows: list[dict[str, Any]],
-    sigs: list[EventSignature],
-    story_of: dict[int, str],
-) -> None:
-    """Offer every report still alone a second chance, now that all stories are complete
-    (a report seen first could not join a story whose telling reports came later)."""
-    sizes: dict[str, int] = {}
-    for story_id in story_of.values():
-        sizes[story_id] = sizes.get(story_id, 0) + 1
-    for i in order:
-        story_id = story_of[i]
-        if sizes[story_id] != 1 or story_id != str(rows[i]["id"]):
-            continue
-        index.remove(story_id)
-        new_id, match = index.add(story_id, sigs[i], observe=False)
-        if match is not None:
-            story_of[i] = new_id
-            sizes[new_id] += 1
-            sizes[story_id] = 0
-
-
 __all__ = [
+    "CANDIDATE_LIMIT",
     "COUNTRYLESS_KEY",
     "EventSignature",
     "Match",
-    "StoryIndex",
-    "TermWeights",
     "best_match",
     "candidate_window",
-    "cluster_rows",
     "compare",
+    "filed_at",
     "index_keys",
+    "is_garbled",
     "lookup_keys",
-    "merge",
+    "publication_span",
+    "recurring_title_key",
     "retrospective_window",
     "signature",
     "veto",

@@ -19,7 +19,11 @@ Matching rules (``Gazetteer.find``)
        ``[inflection] cyrillic_endings`` stripped from text and names alike, so "Азербайджаном"
        meets "Азербайджан"); capitalised Latin tokens of Azerbaijani/Turkish text are tried
        without a case suffix ("Azərbaycanın", "Türkiyədən").  Demonyms never match by suffix
-       stripping ("Indiana" is not "Indian").
+       stripping ("Indiana" is not "Indian").  An Arabic word that starts no known phrase is
+       tried without a leading proclitic (``[inflection] arabic_proclitics``: "والصين" ->
+       "الصين", "للهند" -> "الهند", "بروسيا" -> "روسيا").  Arabic demonyms are generated
+       from their nisba stem (``[arabic_demonyms]``: "أمريكي" -> "الأمريكية", ...), German
+       ones from their adjective stem (``[german_demonyms]``: "polnisch" -> "polnischen").
     4. Case: a surface written capitalised in the gazetteer must be capitalised in the text
        ("turkey" the bird and "china" the porcelain do not match); ``codes`` must be written
        in capitals ("us" is a pronoun) inside text that is not all capitals.
@@ -166,6 +170,13 @@ def _key(surface: str) -> tuple[str, ...]:
     return tuple(tok for tok, _, _ in _tokens(fold(surface)))
 
 
+_ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
+
+
+def _is_arabic(token: str) -> bool:
+    return "\u0600" <= token[0] <= "\u06ff"
+
+
 def _is_cyrillic(token: str) -> bool:
     return "\u0400" <= token[0] <= "\u04ff"
 
@@ -213,6 +224,7 @@ class Gazetteer:
         cyrillic_min_stem: int,
         turkic_suffixes: tuple[str, ...],
         turkic_min_stem: int,
+        arabic_proclitics: tuple[str, ...] = (),
     ) -> None:
         self._exact = tables.exact
         self._stems = tables.stems
@@ -223,6 +235,8 @@ class Gazetteer:
         self._cyr_min = cyrillic_min_stem
         self._turkic_suffixes = turkic_suffixes
         self._turkic_min = turkic_min_stem
+        self._arabic_proclitics = arabic_proclitics
+        self._arabic_cache: dict[str, str] = {}
         self._first_exact = frozenset(key[0] for key in self._exact)
         self._first_stem = frozenset(key[0] for key in self._stems)
         self._stem_cache: dict[str, tuple[str, ...]] = {}
@@ -317,6 +331,8 @@ class Gazetteer:
         language: str | None,
     ) -> Iterator[CountryMention]:
         words = [tok for tok, _, _ in tokens]
+        if self._arabic_proclitics and _ARABIC_RE.search(text):
+            words = [self._arabic_word(word) if _is_arabic(word) else word for word in words]
         stems = [self._cyr_stems(tok) if _is_cyrillic(tok) else () for tok in words]
         language = language.lower().replace("_", "-").split("-")[0] if language else None
         try_turkic = language in ("az", "tr") or (
@@ -399,6 +415,28 @@ class Gazetteer:
                 stems.append(token[: -len(ending)])
         result = tuple(sorted(set(stems), key=len, reverse=True))
         self._stem_cache[token] = result
+        return result
+
+    def _arabic_word(self, word: str) -> str:
+        """``word``, or the form without a leading proclitic that starts a known phrase."""
+        cached = self._arabic_cache.get(word)
+        if cached is not None:
+            return cached
+        if len(self._arabic_cache) > _CACHE_LIMIT:
+            self._arabic_cache.clear()
+        result = word
+        if word not in self._first_exact:
+            for proclitic in self._arabic_proclitics:
+                if not word.startswith(proclitic) or len(word) - len(proclitic) < 3:
+                    continue
+                rest = word[len(proclitic) :]
+                # "لل" + "هند" is "ل" + "الهند" with the article's alif elided.
+                candidates = ("ال" + rest, rest) if proclitic.endswith("ل") else (rest,)
+                found = next((c for c in candidates if c in self._first_exact), None)
+                if found is not None:
+                    result = found
+                    break
+        self._arabic_cache[word] = result
         return result
 
     def _turkic(self, phrase: list[str]) -> _Entry | None:
@@ -594,6 +632,11 @@ class _Builder:
             sorted((fold(s) for s in inflection.get("turkic_suffixes", ())), key=len, reverse=True)
         )
         self.turkic_min = int(inflection.get("turkic_min_stem", 3))
+        self.arabic_proclitics = tuple(
+            sorted(
+                (fold(p) for p in inflection.get("arabic_proclitics", ())), key=len, reverse=True
+            )
+        )
         self.guards = self._guards()
 
     def _require(self, value: Any, kind: type, key: str) -> Any:
@@ -709,6 +752,7 @@ class _Builder:
             self.cyr_min,
             self.turkic_suffixes,
             self.turkic_min,
+            self.arabic_proclitics,
         )
 
     def _add_curated(self) -> None:
@@ -729,6 +773,14 @@ class _Builder:
                 ):
                     for variant in _variants(surface, kind):
                         self.add(variant, (code,), kind, curated=True)
+        for code, stems in self.data.get("arabic_demonyms", {}).items():
+            for stem in self._require(stems, list, f"arabic_demonyms.{code}"):
+                for form in _arabic_nisba_forms(stem):
+                    self.add(form, (code,), DEMONYM, curated=True)
+        for code, stems in self.data.get("german_demonyms", {}).items():
+            for stem in self._require(stems, list, f"german_demonyms.{code}"):
+                for ending in ("", "e", "en", "er", "es", "em"):
+                    self.add(stem + ending, (code,), DEMONYM, curated=True)
         for surface, codes in self.data.get("compounds", {}).items():
             self.add(surface, tuple(codes), NAME, curated=True)
         for surface in self.data.get("blockers", {}).get("phrases", []):
@@ -746,6 +798,13 @@ class _Builder:
         for code in _cldr_names("en"):
             if code not in self.exclude:
                 self._add_resolvable(code.lower(), code, curated=False)
+
+
+def _arabic_nisba_forms(stem: str) -> Iterator[str]:
+    """Masculine, feminine and plural forms, bare and with the article: "روسي" -> "الروسية"."""
+    for ending in ("", "ة", "ون", "ين"):
+        yield stem + ending
+        yield "ال" + stem + ending
 
 
 def _variants(surface: str, kind: str) -> Iterable[str]:

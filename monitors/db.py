@@ -10,18 +10,19 @@
 - PostgreSQL connections are pinged before use, so connections killed under us (a restart,
   ``pg_terminate_backend``) are replaced without restarting the process.
 - ``migrate`` applies Alembic migrations up to head; ``open_database`` does so on every start,
-  under an advisory lock on PostgreSQL so several workers may start at once.
+  under an advisory lock on PostgreSQL so several workers may start at once. A database already
+  at head (its ``alembic_version`` rows are the heads of ``migrations/versions``, read from
+  the files) is left alone without importing Alembic.
 """
 
 from __future__ import annotations
 
-from functools import partial
+import re
+from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,9 @@ from sqlalchemy.ext.asyncio import (
 
 from monitors.errors import ConfigError
 from monitors.settings import sqlite_busy_timeout
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_ID = 0x64657677  # "defw"
@@ -95,15 +99,51 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
     return config
 
 
+_REVISION = re.compile(r'^revision(?:: *str)? *= *"([^"]+)"', re.MULTILINE)
+_DOWN_REVISION = re.compile(r'^down_revision(?:: *[^=]+)? *= *"([^"]+)"', re.MULTILINE)
+
+
+@cache
+def _script_heads() -> frozenset[str] | None:
+    """The head revisions of ``migrations/versions``, read from the files' text (no Alembic
+    import); None when a file does not state its revision plainly (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if found is None:
+            return None
+        revisions.add(found.group(1))
+        parents.update(_DOWN_REVISION.findall(source))
+    return frozenset(revisions - parents) or None
+
+
+def _at_head(connection: Connection) -> bool:
+    """True when the database already stands at every head: nothing to migrate."""
+    heads = _script_heads()
+    if heads is None or not inspect(connection).has_table("alembic_version"):
+        return False
+    stored = {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+    return stored == heads
+
+
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+    # Importing Alembic costs more than a `latest` query: skip it when there is nothing to do.
+    if _at_head(connection):
+        return
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), "head")
 
 
@@ -116,4 +156,9 @@ async def migrate(engine: AsyncEngine) -> None:
 async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     engine = create_engine(plain_url)
     await migrate(engine)
-    return engine, session_factory(engine)
+    sessions = session_factory(engine)
+    # a migration may ask for stored stories to be re-grouped once (0003 does)
+    from monitors.regroup import rebuild_if_flagged
+
+    await rebuild_if_flagged(sessions)
+    return engine, sessions

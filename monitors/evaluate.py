@@ -2,12 +2,18 @@
 
 Rules
     - Rows marked ``uncertain: true`` are left out (and counted in ``skipped_uncertain``).
+    - Stream files (every entry of real feeds, ``stream-README.md``): a row with
+      ``labelled: false`` was never read by an annotator and counts as negative (counted in
+      ``unlabelled``), so the scores show base-rate behaviour.
+    - A row's ``source_country`` (the state a force's or ministry's feed speaks for) is passed
+      to the classifier.
     - Detection: precision, recall and F1 of ``defence_cooperation``.
     - Countries: on true positives, the share whose participant set equals the labelled
       ``countries`` set exactly (order ignored).
     - Type: on true positives, the share whose ``cooperation_type`` equals the label.
     - False positives are counted by the row's ``negative_type``; accuracy (label agreement)
-      is also broken down by ``language``.
+      is also broken down by ``language``.  The report lists every false positive and false
+      negative (id, language, predicted and labelled states, title).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class EvalReport:
 
     total: int = 0
     skipped_uncertain: int = 0
+    unlabelled: int = 0
     true_positive: int = 0
     false_positive: int = 0
     false_negative: int = 0
@@ -79,7 +86,8 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def evaluate(rows: Iterable[dict[str, Any]], classifier: ClassifierFn = classify) -> EvalReport:
-    """Run ``classifier(title, summary, language)`` over labelled rows; see module doc."""
+    """Run ``classifier(title, summary, language, source_country)`` over labelled rows (or a
+    stream file); see module doc."""
     report = EvalReport()
     for row in rows:
         if row.get("uncertain"):
@@ -91,8 +99,12 @@ def evaluate(rows: Iterable[dict[str, Any]], classifier: ClassifierFn = classify
 
 def _score_row(report: EvalReport, row: dict[str, Any], classifier: ClassifierFn) -> None:
     language = row.get("language")
-    result = classifier(row.get("title") or "", row.get("summary") or "", language)
-    expected = bool(row.get("defence_cooperation"))
+    result = classifier(
+        row.get("title") or "", row.get("summary") or "", language, row.get("source_country")
+    )
+    unlabelled = row.get("labelled") is False
+    report.unlabelled += unlabelled
+    expected = bool(row.get("defence_cooperation")) and not unlabelled
     report.total += 1
     lang = language or "?"
     report.total_by_language[lang] += 1
@@ -119,7 +131,8 @@ def _score_row(report: EvalReport, row: dict[str, Any], classifier: ClassifierFn
 def format_report(report: EvalReport) -> str:
     """Plain-text summary of an evaluation, for the terminal."""
     lines = [
-        f"items scored: {report.total} (left out as uncertain: {report.skipped_uncertain})",
+        f"items scored: {report.total} (left out as uncertain: {report.skipped_uncertain}; "
+        f"unlabelled, counted negative: {report.unlabelled})",
         f"TP {report.true_positive}  FP {report.false_positive}  "
         f"FN {report.false_negative}  TN {report.true_negative}",
         f"precision: {report.precision:.3f}",
@@ -143,4 +156,19 @@ def format_report(report: EvalReport) -> str:
         report.false_positives_by_type.items(), key=lambda item: (-item[1], item[0])
     ):
         lines.append(f"  {negative_type:<28} {count}")
+    for kind in ("false_positive", "false_negative"):
+        errors = [error for error in report.errors if error["kind"] == kind]
+        lines.append(f"{kind.replace('_', ' ')}s ({len(errors)}):")
+        lines.extend(_error_line(error) for error in errors)
     return "\n".join(lines)
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    row, result = error["row"], error["result"]
+    predicted = ",".join(result.participants) or "-"
+    labelled = ",".join(row.get("countries") or ()) or "-"
+    title = (row.get("title") or row.get("summary") or "")[:90]
+    return (
+        f"  {row.get('id', '?')} [{row.get('language') or '?'}] "
+        f"pred {predicted} gold {labelled}  {title}"
+    )

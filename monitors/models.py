@@ -9,6 +9,8 @@ Feed        one polled URL, with its HTTP validators, health and schedule (and a
 Article     one feed entry, stored once per (feed, entry key), with its classification
 Story       the real-world event that one or more articles report
 StoryCountry  (story, ISO code, role) indexed by code and time for ``latest``
+StoryKey    (story, key) from the story's defining report, indexed by key and time: the
+            candidate rule of the clustering (``monitors.cluster.index_keys``)
 Chat        a Telegram chat (or channel) that subscribed
 WatchRule   what a chat watches: a country, a keyword, an excluded keyword or a named list
 ChatMute    a country pair a chat muted until a time (an alert's "Mute this pair" button)
@@ -34,6 +36,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -91,6 +94,8 @@ class Feed(Base):
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     title: Mapped[str | None] = mapped_column(String(300))
     language: Mapped[str | None] = mapped_column(String(16))
+    # ISO 3166-1 alpha-2 of the state a ministry's or armed force's own feed speaks for
+    country: Mapped[str | None] = mapped_column(String(2))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
@@ -122,8 +127,14 @@ class Story(Base):
     is_defence_cooperation: Mapped[bool] = mapped_column(Boolean, default=False)
     cooperation_type: Mapped[str | None] = mapped_column(String(32))
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # the event signature of the defining report (``monitors.cluster``): what the story is
     signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
+    # the report the story is about: its first cooperation report, else its first report
+    defining_article_id: Mapped[int | None] = mapped_column(Id)
+    # True while the story has a participant ``story_country`` row: kept by triggers
+    # (migration 0007), never written by the application.
+    has_participants: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -132,6 +143,9 @@ class Story(Base):
     __table_args__ = (
         Index("ix_story_published_at", "published_at"),
         Index("ix_story_last_seen_at", "last_seen_at"),
+        # the recent stories without participant countries (candidate stories of an article
+        # that names none), a range scan instead of a probe of story_country per story
+        Index("ix_story_countryless", "has_participants", "published_at"),
     )
 
 
@@ -150,6 +164,18 @@ class StoryCountry(Base):
     story: Mapped[Story] = relationship(back_populates="countries", lazy="raise")
 
     __table_args__ = (Index("ix_story_country_latest", "code", "published_at"),)
+
+
+class StoryKey(Base):
+    __tablename__ = "story_key"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("story.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    filed_at: Mapped[datetime]  # the defining report's (last) day
+
+    __table_args__ = (Index("ix_story_key_lookup", "key", "filed_at"),)
 
 
 class Article(Base):

@@ -6,6 +6,8 @@ Rules:
 * Every ``<outline>`` with an ``xmlUrl`` is a feed, however deeply nested; outlines without one
   are folders. A feed's ``category`` is its own ``category`` attribute when present, else the
   path of its folders' titles joined by ``/`` (``"Defence/Turkey"``), else None.
+* A feed's ``country`` attribute (ISO 3166-1 alpha-2, e.g. ``country="US"``) names the state a
+  ministry's or armed force's own feed speaks for; anything but two letters is refused.
 * Feed URLs must be http(s); the first occurrence of a URL wins, later duplicates are dropped.
 * Anything unreadable raises :class:`ConfigError` naming the source and the problem.
 * ``export_opml`` writes consecutive feeds of one category into one folder outline, so
@@ -35,6 +37,7 @@ class OpmlFeed:
     url: str
     title: str
     category: str | None = None
+    country: str | None = None  # ISO alpha-2 of the state the feed speaks for
 
 
 def _label(outline: ET.Element) -> str:
@@ -55,7 +58,12 @@ def _feed_from(outline: ET.Element, category: str | None, source: str) -> OpmlFe
     url = (outline.get("xmlUrl") or "").strip()
     if urlsplit(url).scheme.lower() not in _WEB_SCHEMES or not urlsplit(url).netloc:
         raise ConfigError(f"{source}: outline {_label(outline)!r} has xmlUrl {url!r}, not http(s)")
-    return OpmlFeed(url=url, title=_label(outline) or url, category=category)
+    country = (outline.get("country") or "").strip().upper() or None
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ConfigError(
+            f"{source}: outline {_label(outline)!r} has country {country!r}, not an ISO code"
+        )
+    return OpmlFeed(url=url, title=_label(outline) or url, category=category, country=country)
 
 
 def _root(data: bytes, source: str) -> ET.Element:
@@ -86,11 +94,10 @@ def parse_opml(data: bytes, *, source: str = "OPML document") -> list[OpmlFeed]:
 
 
 def _feed_outline(parent: ET.Element, feed: OpmlFeed) -> None:
-    ET.SubElement(
-        parent,
-        "outline",
-        {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.url},
-    )
+    attributes = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.url}
+    if feed.country:
+        attributes["country"] = feed.country
+    ET.SubElement(parent, "outline", attributes)
 
 
 def export_opml(feeds: Iterable[OpmlFeed], title: str = "defwatch feeds") -> bytes:

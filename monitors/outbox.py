@@ -392,3 +392,14 @@ async def give_up_edit(session: AsyncSession, alert_id: int, *, error: str) -> N
             last_error=error[:MAX_ERROR_CHARS],
         )
     )
+
+
+async def stories_of_message(session: AsyncSession, chat_id: int, message_id: int) -> list[int]:
+    """The stories a sent message carried (one for an alert, several for a digest), oldest
+    alert first; [] for any other message."""
+    rows = await session.execute(
+        select(Alert.story_id)
+        .where(Alert.chat_id == chat_id, Alert.message_id == message_id, Alert.status == "sent")
+        .order_by(Alert.id)
+    )
+    return [int(story_id) for (story_id,) in rows.all()]

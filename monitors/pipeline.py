@@ -19,6 +19,7 @@ nothing else about the feed changes, so no entry is lost (the next successful fe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -28,11 +29,11 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, outbox, store
+from monitors import cluster, metrics, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
@@ -104,7 +105,9 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
         return await _record_failure(feed, ctx, exc)
 
     fresh = await _new_entries(feed, parsed, ctx)
-    classified = await _off_loop(ctx, classify_entries, fresh) if fresh else []
+    started = metrics.now()
+    classified = await _off_loop(ctx, classify_entries, fresh, feed.country) if fresh else []
+    metrics.observe_per_article("classify", started, len(classified))
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
     async with write_transaction(ctx) as session:
         await store_classified(
@@ -165,11 +168,14 @@ def _exit_with(parent_pid: int) -> None:
             os._exit(0)
 
 
-def classify_entries(entries: list[NormalisedEntry]) -> list[ClassifiedEntry]:
-    """Classify and sign entries (pure; run off the event loop)."""
+def classify_entries(
+    entries: list[NormalisedEntry], source_country: str | None = None
+) -> list[ClassifiedEntry]:
+    """Classify and sign entries (pure; run off the event loop); ``source_country`` is the
+    state the feed speaks for, if any."""
     items = []
     for entry in entries:
-        verdict = classify(entry.title, entry.summary, entry.language)
+        verdict = classify(entry.title, entry.summary, entry.language, source_country)
         signature = cluster.signature(
             entry.title,
             entry.summary,
@@ -209,6 +215,7 @@ async def _new_entries(
     return fresh
 
 
+@metrics.timed_per_article("grouping", items="classified")
 async def store_classified(
     session: AsyncSession,
     feed_id: int,
@@ -251,8 +258,8 @@ async def _store_entry(
     if article_id is None:  # another worker stored it first
         return
     outcome.new_articles += 1
-    story_id, reason, is_new, alertable = await _place_in_story(
-        session, item, fetched_at, url_story
+    story_id, reason, is_new, alertable = await place_in_story(
+        session, article_id, feed_id, item, fetched_at, url_story
     )
     await store.attach_article(session, article_id, story_id, reason)
     if item.entry.url:
@@ -270,44 +277,47 @@ async def _store_entry(
         )
 
 
-async def _place_in_story(
-    session: AsyncSession, item: ClassifiedEntry, now: datetime, url_story: dict[str, int]
+async def place_in_story(
+    session: AsyncSession,
+    article_id: int,
+    feed_id: int,
+    item: ClassifiedEntry,
+    now: datetime,
+    url_story: dict[str, int],
 ) -> tuple[int, str | None, bool, bool]:
-    """Join the article to the story it reports, or start one.
+    """Join the article to the story it reports, or start one (the clustering stage).
 
-    Returns (story id, why it joined, whether the story is new, whether to look for chats).
-    A story is offered to the watch index when it is new, or when a joining report made it
-    a cooperation story; a chat already alerted about it is protected by the outbox's
-    uniqueness, so later reports never alert twice.
+    Returns (story id, why it joined, whether the story is new, whether the story is now
+    defined by this article: a new story, or one this cooperation report made a cooperation
+    story; only then are chats looked for, and a chat already alerted about the story is
+    protected by the outbox's uniqueness, so later reports never alert twice).
+    The decision is ``cluster.best_match`` over the candidates of ``cluster.lookup_keys``:
+    the one path that ``defwatch cluster``, ``stories rebuild`` and the bench run too.
     """
-    entry, verdict, signature = item.entry, item.verdict, item.signature
-    if entry.url and entry.url in url_story:  # the same page from two feeds is one story
-        story_id = url_story[entry.url]
-        became = await _join(session, story_id, item, now)
+    signature = dataclasses.replace(item.signature, source=str(feed_id))
+    definition = store.StoryDefinition(
+        article_id=article_id,
+        entry=item.entry,
+        verdict=item.verdict,
+        signature=signature.to_json(),
+        keys=cluster.index_keys(signature),
+        filed_at=cluster.filed_at(signature),
+    )
+    if item.entry.url and item.entry.url in url_story:  # one page from two feeds: one story
+        story_id = url_story[item.entry.url]
+        became = await store.join_story(session, story_id, definition, now=now)
         return story_id, "same canonical URL", False, became
     candidates = await store.candidate_stories(
-        session,
-        verdict.participants,
-        since=entry.published_at - cluster.candidate_window,
-        until=entry.published_at + cluster.candidate_window,
+        session, cluster.lookup_keys(signature), limit=cluster.CANDIDATE_LIMIT
     )
     match = cluster.best_match(
         signature, ((sid, cluster.EventSignature.from_json(sig)) for sid, sig in candidates if sig)
     )
     if match is not None:
-        became = await _join(session, match.key, item, now)
+        became = await store.join_story(session, match.key, definition, now=now)
         return match.key, match.reason, False, became
-    story_id = await store.create_story(session, entry, verdict, signature.to_json(), now=now)
+    story_id = await store.create_story(session, definition, now=now)
     return story_id, None, True, True
-
-
-async def _join(session: AsyncSession, story_id: int, item: ClassifiedEntry, now: datetime) -> bool:
-    def merged(stored: dict[str, Any]) -> dict[str, Any]:
-        if not stored:
-            return item.signature.to_json()
-        return cluster.merge(cluster.EventSignature.from_json(stored), item.signature).to_json()
-
-    return await store.join_story(session, story_id, item.verdict, merged, now=now)
 
 
 def _story_for_alert(story_id: int, item: ClassifiedEntry) -> StoryForAlert:
@@ -343,7 +353,8 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
         cap=ctx.max_backoff,
     )
     message = str(exc) or exc.__class__.__name__
-    log.warning("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
+    # Debug only: monitors.logs.FeedFailureLog logs failures once per change of state.
+    log.debug("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
     async with write_transaction(ctx) as session:
         await store.record_poll_failure(
             session,

@@ -9,8 +9,9 @@ A cycle claims due feeds in batches (a lease per feed, so several workers share 
 polls them concurrently (the fetcher bounds concurrency globally and per host), claiming the
 next batch as soon as half of the feeds in flight are done so that one slow feed never holds
 up the rest, and returns what it found. Parsing and classifying run in a process pool (one
-worker per core), off the event loop. Overlapping cycles in one process are serialised by a
-lock; the scheduler coalesces missed runs.
+worker per core, started only when a feed has something to parse), off the event loop.
+Overlapping cycles in one process are serialised by a lock; the scheduler coalesces missed
+runs.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ import logging
 import multiprocessing
 import os
 import socket
-import tomllib
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from monitors import store
+from monitors import logs, metrics, store
 from monitors.db import open_database, redacted
 from monitors.errors import ConfigError
+from monitors.feedlist import seed_default_feeds
 from monitors.fetch import Fetcher, FetchLimits
 from monitors.pipeline import (
     FeedOutcome,
@@ -49,31 +51,7 @@ from monitors.watchlists import Watchlist, WatchlistRegistry
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class DefaultFeed:
-    url: str
-    title: str | None
-    enabled: bool
-
-
-def load_feed_list(path: Path) -> list[DefaultFeed]:
-    """Read a feeds TOML file (``[[feed]]`` tables with ``url``, ``title``, ``enabled``)."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    feeds = []
-    for index, item in enumerate(data.get("feed", [])):
-        url = item.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}: feed[{index}].url must be an http(s) URL")
-        feeds.append(DefaultFeed(url, item.get("title"), bool(item.get("enabled", True))))
-    return feeds
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,6 +59,7 @@ class PollReport:
     """What a cycle did, by feed status, with the stories it stored."""
 
     outcomes: list[FeedOutcome] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def statuses(self) -> Counter[str]:
@@ -204,6 +183,8 @@ class Monitor:
                 for task in running:
                     task.cancel()
             report.outcomes.extend(task.result() for task in tasks)
+        metrics.record_cycle(report)
+        logs.feed_failures.observe(report.outcomes)
         if report.outcomes:
             log.info("%s", report.summary())
         return report
@@ -257,20 +238,46 @@ def open_watchlists(settings: Settings) -> WatchlistRegistry | None:
     return registry
 
 
-def cpu_pool() -> ProcessPoolExecutor:
-    """One worker process per core for parse + classify; they start on first use.
+class LazyProcessPool(Executor):
+    """A ``ProcessPoolExecutor`` made on the first ``submit``: a cycle in which every feed
+    answers 304 (or nothing is due) starts no fork server, no workers, no resource tracker."""
+
+    def __init__(self, make: Callable[[], ProcessPoolExecutor]) -> None:
+        self._make = make
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self._pool is None:
+            self._pool = self._make()
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def cpu_pool() -> LazyProcessPool:
+    """One worker process per core for parse + classify, made when first needed.
 
     Workers come from a fork server that has already imported the pipeline (no fork of this
     process, its threads or its sockets), and each builds the classifier's tables once.
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitors.pipeline"])
-    return ProcessPoolExecutor(
-        max_workers=os.cpu_count() or 1,
-        mp_context=context,
-        initializer=warm_up_worker,
-        initargs=(os.getpid(),),
-    )
+
+    def make() -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitors.pipeline"])
+        return ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            mp_context=context,
+            initializer=warm_up_worker,
+            initargs=(os.getpid(),),
+        )
+
+    return LazyProcessPool(make)
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
@@ -282,11 +289,3 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         max_connections=settings.max_connections,
         max_per_host=settings.max_per_host,
     )
-
-
-async def seed_default_feeds(sessions: async_sessionmaker[AsyncSession], path: Path) -> int:
-    feeds = load_feed_list(path)
-    async with sessions.begin() as session:
-        return await store.seed_feeds_once(
-            session, ((f.url, f.title, f.enabled) for f in feeds), datetime.now(UTC)
-        )

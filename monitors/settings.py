@@ -6,7 +6,9 @@ Rules:
 - A wrong type or value raises ``ConfigError`` naming the file and the ``section.key``.
 - Environment beats the file: ``DEFWATCH_DATABASE_URL``, ``DEFWATCH_POLL_INTERVAL``,
   ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE_URL``, ``DEFWATCH_ALLOW_PRIVATE_FEEDS``,
-  ``DEFWATCH_WATCHLISTS``.
+  ``DEFWATCH_WATCHLISTS``, ``DEFWATCH_METRICS_LISTEN``.
+- ``metrics.listen`` is ``host:port`` (``[::1]:9464`` for IPv6) or empty (no listener). The
+  host must be spelt out: nothing listens on a non-loopback address unless it is named.
 - This module is the one place that reads the environment. Two low-level settings are read
   when used rather than in ``Settings``: ``DEFWATCH_CA_BUNDLE`` (:func:`ca_bundle`, the default
   of ``monitors.fetch.FetchLimits.ca_bundle``) and ``DEFWATCH_SQLITE_BUSY_TIMEOUT``
@@ -54,8 +56,15 @@ class Settings:
     requests_per_minute: int
     watchlists_file: Path | None
     telegram_api_base_url: str | None = None
+    atom_enabled: bool = False
+    atom_host: str = "127.0.0.1"
+    atom_port: int = 8787
+    atom_entries: int = 50
     bot_token: str | None = field(default=None, repr=False)
     source: str = "defaults"
+    requests_burst: int = 40  # commands a chat may send at once (see bot/limits.py)
+    # (host, port) of the metrics and health listener; None: no listener.
+    metrics_listen: tuple[str, int] | None = None
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -79,9 +88,27 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "delivery_interval_seconds": (int, float),
         "max_watch_items": int,
         "requests_per_minute": int,
+        "requests_burst": int,
     },
     "watchlists": {"file": str},
+    "metrics": {"listen": str},
+    "atom": {"enabled": bool, "host": str, "port": int, "entries": int},
 }
+
+KNOWN_ENVIRONMENT = frozenset(
+    {
+        "DEFWATCH_CONFIG",
+        "DEFWATCH_DATABASE_URL",
+        "DEFWATCH_POLL_INTERVAL",
+        "DEFWATCH_ALLOW_PRIVATE_FEEDS",
+        "DEFWATCH_WATCHLISTS",
+        "DEFWATCH_METRICS_LISTEN",
+        "DEFWATCH_CA_BUNDLE",
+        "DEFWATCH_SQLITE_BUSY_TIMEOUT",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_API_BASE_URL",
+    }
+)
 
 
 def default_database_url() -> str:
@@ -150,6 +177,23 @@ def _optional_path(raw: str, relative_to: Path) -> Path | None:
     return path if path.is_absolute() else (relative_to.parent / path)
 
 
+def parse_listen(raw: str, where: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port``) as (host, port); empty means no listener."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    host, sep, port_text = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host:
+        raise ConfigError(
+            f"{where}: give the address to listen on as host:port, e.g. 127.0.0.1:9464 "
+            f"(0.0.0.0:9464 for every interface; got {raw!r})"
+        )
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{where}: the port must be a number from 0 to 65535 (got {raw!r})")
+    return host, int(port_text)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the shipped defaults, the operator's file and ``env``."""
     env = os.environ if env is None else env
@@ -177,6 +221,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if env_watchlists
         else _optional_path(data["watchlists"]["file"], path)
     )
+    atom = data["atom"]
+    if not atom["host"].strip():
+        raise ConfigError(f"{path}: atom.host must not be empty (127.0.0.1 serves loopback only)")
+    if not 0 <= atom["port"] <= 65535:
+        raise ConfigError(f"{path}: atom.port must be 0-65535 (got {atom['port']!r})")
     allow_private = tg["allow_private_feeds"] or env.get("DEFWATCH_ALLOW_PRIVATE_FEEDS") == "1"
     return Settings(
         database_url=env.get("DEFWATCH_DATABASE_URL")
@@ -204,10 +253,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_per_minute=int(
             _positive(tg["requests_per_minute"], "telegram.requests_per_minute", path)
         ),
+        requests_burst=int(_positive(tg["requests_burst"], "telegram.requests_burst", path)),
         watchlists_file=watchlists_file,
         telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+        atom_enabled=atom["enabled"],
+        atom_host=atom["host"].strip(),
+        atom_port=atom["port"],
+        atom_entries=int(_positive(atom["entries"], "atom.entries", path)),
         bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         source=str(path),
+        metrics_listen=_metrics_listen(env, data["metrics"]["listen"], path),
     )
 
 
@@ -230,3 +285,10 @@ def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
     if seconds < 0:
         raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
     return seconds
+
+
+def _metrics_listen(env: Mapping[str, str], from_file: str, path: Path) -> tuple[str, int] | None:
+    raw = env.get("DEFWATCH_METRICS_LISTEN")
+    if raw is not None:
+        return parse_listen(raw, "environment: DEFWATCH_METRICS_LISTEN")
+    return parse_listen(from_file, f"{path}: metrics.listen")

@@ -11,17 +11,17 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, true, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
-from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry
+from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
 
@@ -37,6 +37,7 @@ class FeedSnapshot:
     last_modified: str | None
     body_sha256: str | None
     consecutive_errors: int
+    country: str | None = None  # the state the feed speaks for (classifier source country)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class FeedHealth:
     last_polled_at: datetime | None
     last_ok_at: datetime | None
     next_poll_at: datetime | None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ async def advisory_lock(session: AsyncSession, *names: str) -> None:
 
 
 async def seed_feeds_once(
-    session: AsyncSession, feeds: Iterable[tuple[str, str | None, bool]], now: datetime
+    session: AsyncSession,
+    feeds: Iterable[tuple[str, str | None, bool] | tuple[str, str | None, bool, str | None]],
+    now: datetime,
 ) -> int:
     """Insert the default feeds the first time a database is used; later calls do nothing.
 
@@ -105,8 +109,10 @@ async def seed_feeds_once(
     if await session.get(Meta, SEEDED_KEY) is not None:
         return 0
     added = 0
-    for url, title, enabled in feeds:
-        added += await add_feed(session, url, title=title, enabled=enabled, now=now)
+    for url, title, enabled, *country in feeds:
+        added += await add_feed(
+            session, url, title=title, enabled=enabled, country=next(iter(country), None), now=now
+        )
     session.add(Meta(key=SEEDED_KEY, value=now.isoformat()))
     return added
 
@@ -117,15 +123,37 @@ async def add_feed(
     *,
     title: str | None = None,
     enabled: bool = True,
+    country: str | None = None,
     now: datetime,
 ) -> bool:
-    """Add a feed, due at once; False when the URL is already there."""
+    """Add a feed, due at once; False when the URL is already there.  ``country`` is the state
+    a ministry's or armed force's own feed speaks for (ISO alpha-2)."""
     existing = await session.scalar(select(Feed.id).where(Feed.url == url))
     if existing is not None:
         return False
-    session.add(Feed(url=url, title=title, enabled=enabled, created_at=now, next_poll_at=now))
+    session.add(
+        Feed(
+            url=url,
+            title=title,
+            enabled=enabled,
+            country=country,
+            created_at=now,
+            next_poll_at=now,
+        )
+    )
     await session.flush()
     return True
+
+
+async def fill_feed_countries(session: AsyncSession, countries: dict[str, str]) -> int:
+    """Give listed feeds that have no source country yet the one ``countries`` names."""
+    filled = 0
+    for url, code in countries.items():
+        result = await session.execute(
+            update(Feed).where(Feed.url == url, Feed.country.is_(None)).values(country=code)
+        )
+        filled += result.rowcount  # type: ignore[attr-defined]
+    return filled
 
 
 async def remove_feed(session: AsyncSession, url: str) -> bool:
@@ -147,6 +175,7 @@ async def list_feeds(session: AsyncSession) -> list[FeedHealth]:
             last_polled_at=f.last_polled_at,
             last_ok_at=f.last_ok_at,
             next_poll_at=f.next_poll_at,
+            country=f.country,
         )
         for f in rows
     ]
@@ -199,6 +228,7 @@ async def claim_due_feeds(
             last_modified=f.last_modified,
             body_sha256=f.body_sha256,
             consecutive_errors=f.consecutive_errors,
+            country=f.country,
         )
         for f in feeds
     ]
@@ -342,72 +372,83 @@ async def insert_article(
 
 async def candidate_stories(
     session: AsyncSession,
-    codes: Sequence[str],
+    keys: Mapping[str, datetime | None],
     *,
-    since: datetime,
-    until: datetime | None = None,
-    limit: int = 300,
+    limit: int,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Recent stories an article about ``codes`` could join, found through the country index.
+    """Stories filed under any of ``keys`` no earlier than each key's horizon (None: any
+    time), newest first, at most ``limit``, with their defining report's signature.
 
-    An article without countries is compared with recent country-less stories only.
+    One index range scan per key (``ix_story_key_lookup``): the cost depends on how many
+    stories were filed recently under the article's keys, not on how many are stored.
     """
-    if codes:
-        ids = (
-            select(StoryCountry.story_id)
-            .where(
-                StoryCountry.code.in_(codes),
-                StoryCountry.role == "participant",
-                StoryCountry.published_at >= since,
-                StoryCountry.published_at <= until if until else true(),
-            )
-            .order_by(StoryCountry.published_at.desc())
-            .limit(limit)
-        )
-        query = select(Story.id, Story.signature).where(Story.id.in_(ids))
-    else:
-        has_country = exists().where(
-            StoryCountry.story_id == Story.id, StoryCountry.role == "participant"
-        )
-        query = (
-            select(Story.id, Story.signature)
-            .where(
-                Story.published_at >= since,
-                Story.published_at <= until if until else true(),
-                ~has_country,
-            )
-            .order_by(Story.published_at.desc())
-            .limit(limit)
-        )
+    if not keys:
+        return []
+    conditions = [
+        and_(StoryKey.key == key, StoryKey.filed_at >= since)
+        if since is not None
+        else StoryKey.key == key
+        for key, since in keys.items()
+    ]
+    newest = (
+        select(StoryKey.story_id, func.max(StoryKey.filed_at).label("filed_at"))
+        .where(or_(*conditions))
+        .group_by(StoryKey.story_id)
+        .order_by(func.max(StoryKey.filed_at).desc(), StoryKey.story_id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    query = (
+        select(Story.id, Story.signature)
+        .join(newest, newest.c.story_id == Story.id)
+        .order_by(newest.c.filed_at.desc(), Story.id.desc())
+    )
     return [(row.id, row.signature) for row in await session.execute(query)]
 
 
-async def create_story(
-    session: AsyncSession,
-    entry: NormalisedEntry,
-    verdict: Classification,
-    signature: dict[str, Any],
-    *,
-    now: datetime,
-) -> int:
-    story = Story(
-        title=entry.title[:400] or entry.summary[:120],
-        url=entry.url,
-        summary=entry.summary[:2000],
-        published_at=entry.published_at,
-        first_seen_at=now,
-        last_seen_at=now,
-        score=verdict.score,
-        is_defence_cooperation=verdict.defence_cooperation,
-        cooperation_type=verdict.cooperation_type,
-        evidence=list(verdict.evidence),
-        signature=signature,
-        article_count=0,
-    )
+@dataclass(frozen=True, slots=True)
+class StoryDefinition:
+    """What a story is: its defining report (``monitors.cluster`` files it by ``keys``)."""
+
+    article_id: int
+    entry: NormalisedEntry
+    verdict: Classification
+    signature: dict[str, Any]
+    keys: frozenset[str]
+    filed_at: datetime
+
+
+async def create_story(session: AsyncSession, definition: StoryDefinition, *, now: datetime) -> int:
+    """A new story defined by one report."""
+    story = Story(first_seen_at=now, last_seen_at=now, article_count=0)
+    story.signature = definition.signature
     session.add(story)
+    await _define(session, story, definition)
+    session.add_all(
+        StoryKey(story_id=story.id, key=key, filed_at=definition.filed_at)
+        for key in sorted(definition.keys)
+    )
+    await session.flush()
+    return story.id
+
+
+async def _define(session: AsyncSession, story: Story, definition: StoryDefinition) -> None:
+    """Title, countries, cooperation flag, type and evidence: all from the one defining
+    report, never a union of the members. What the story is matched against (its signature
+    and index keys) stays its first report's: redefining never moves the story's window or
+    widens what can join it."""
+    entry, verdict = definition.entry, definition.verdict
+    story.title = entry.title[:400] or entry.summary[:120]
+    story.url = entry.url
+    story.summary = entry.summary[:2000]
+    story.published_at = entry.published_at
+    story.score = verdict.score
+    story.is_defence_cooperation = verdict.defence_cooperation
+    story.cooperation_type = verdict.cooperation_type
+    story.evidence = list(verdict.evidence)
+    story.defining_article_id = definition.article_id
     await session.flush()
     await _set_story_countries(session, story, verdict.participants, verdict.mentioned)
-    return story.id
 
 
 async def _set_story_countries(
@@ -430,34 +471,20 @@ async def _set_story_countries(
 
 
 async def join_story(
-    session: AsyncSession,
-    story_id: int,
-    verdict: Classification,
-    merge_signature: Callable[[dict[str, Any]], dict[str, Any]],
-    *,
-    now: datetime,
+    session: AsyncSession, story_id: int, definition: StoryDefinition, *, now: datetime
 ) -> bool:
-    """Add an article's verdict to its story; True when the story became cooperation now.
+    """A report joins its story; True when the story became a cooperation story now.
 
-    ``merge_signature`` turns the story's stored event signature into the one with the
-    article joined (the clustering rule lives in ``monitors.cluster``, not here).
+    A story becomes a cooperation story only through a member that is one: the first
+    cooperation report to join a story that had none becomes its defining report. Any other
+    report leaves the story as it is.
     """
     story = await session.get_one(Story, story_id)
-    became_cooperation = verdict.defence_cooperation and not story.is_defence_cooperation
-    story.signature = merge_signature(story.signature or {})
-    story.last_seen_at = now
-    if verdict.score > story.score:
-        story.score = verdict.score
-        story.evidence = list(verdict.evidence)
-        story.cooperation_type = verdict.cooperation_type or story.cooperation_type
-    story.is_defence_cooperation = story.is_defence_cooperation or verdict.defence_cooperation
-    current = await session.execute(
-        select(StoryCountry.code, StoryCountry.role).where(StoryCountry.story_id == story_id)
-    )
-    participants = {c for c, role in current if role == "participant"} | set(verdict.participants)
-    mentioned = set(verdict.mentioned) - participants
-    await _set_story_countries(session, story, sorted(participants), sorted(mentioned))
-    return became_cooperation
+    story.last_seen_at = max(story.last_seen_at, now)
+    if definition.verdict.defence_cooperation and not story.is_defence_cooperation:
+        await _define(session, story, definition)
+        return True
+    return False
 
 
 async def attach_article(
@@ -642,6 +669,7 @@ __all__ = [
     "FeedSnapshot",
     "Stats",
     "StoredArticle",
+    "StoryDefinition",
     "add_feed",
     "advisory_lock",
     "attach_article",
@@ -650,6 +678,7 @@ __all__ = [
     "create_story",
     "existing_entry_keys",
     "existing_feed_urls",
+    "fill_feed_countries",
     "insert_article",
     "join_story",
     "known_urls",

@@ -5,21 +5,29 @@ phrase), ``exclude`` (a folded phrase that vetoes a match). Keywords are plain t
 user-supplied regular expressions, so no rule can make matching slow: a phrase is folded to
 its words (casefold, accents removed, punctuation and whitespace collapsed) and matched as a
 whole sequence of words in the equally folded story text (see ``monitors.watch``).
+
+Folding keeps a keyword as typed except for case and accents: casefold, combining marks
+removed (NFKD), and the stroke letters and ligatures of ``config/folding.toml``. Other scripts
+are not transliterated (an Arabic keyword matches Arabic text, not its Latin spelling); a
+word is a run of letters or digits, each CJK character a word of its own; emoji and
+punctuation are not words, so a keyword made only of them matches nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from anyascii import anyascii
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config import data_path
 from monitors.models import Alert, Chat, ChatMute, WatchRule
 
 RuleKind = Literal["country", "keyword", "exclude", "list"]
@@ -32,7 +40,8 @@ TARGET = "target"
 MAX_PHRASE_WORDS = 6
 MAX_PHRASE_CHARS = 100
 
-_WORD = re.compile(r"[a-z0-9]+")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 # Process-wide counter bumped on every keyword/exclude change made through this module, so
 # the watch index's phrase cache notices local edits at once (other processes are caught by
@@ -40,13 +49,20 @@ _WORD = re.compile(r"[a-z0-9]+")
 keyword_generation = 0
 
 
-def fold_words(text: str) -> list[str]:
-    """The words of ``text``, casefolded and folded to ASCII: the unit of keyword matching.
+@functools.cache
+def _letter_folds() -> dict[int, str]:
+    table = tomllib.loads(data_path("folding.toml").read_text(encoding="utf-8"))
+    return {ord(letter): plain for letter, plain in table.get("letters", {}).items()}
 
-    ``anyascii`` folds accents and letters like ``ə`` (Azərbaycan -> azerbaycan) and
-    transliterates other scripts, identically for keywords and story text.
+
+def fold_words(text: str) -> list[str]:
+    """The words of ``text``, casefolded and without accents: the unit of keyword matching.
+
+    Azərbaycan -> azerbaycan, Défense -> defense; Азербайджан and מלחמה stay in their script.
     """
-    return _WORD.findall(anyascii(unicodedata.normalize("NFKC", text)).casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _WORD.findall(plain.translate(_letter_folds()).casefold())
 
 
 def normalise_keyword(text: str) -> str:

@@ -7,12 +7,20 @@ Rule (evaluated per candidate chat, in this order):
 3. the story matches if a watched country is among ``story.participants`` or a watched
    ``keyword`` phrase occurs in title + summary as whole words (case/accent-insensitive).
 
-Candidates come from two index lookups on ``watch_rule (kind, value)``: countries by the
-story's participant codes, keywords by the phrases that occur in the text. Those phrases are
-found without looping over chats: every word n-gram of the text (n up to the longest watched
-phrase) is looked up in the set of distinct watched phrases, cached per process and refreshed
-when a cheap signature query (count, max id, total length) or a local edit says it changed.
-The decision itself is ``decide``, a pure function over plain data.
+Candidates come from dict lookups in a ``WatchIndex``, never a scan of every chat: countries
+by the story's participant codes, keywords by the phrases that occur in the text. Those
+phrases are found without looping over chats: every word n-gram of the text (n up to the
+longest watched phrase) is looked up in the set of distinct watched phrases. The decision
+itself is ``decide``, a pure function over plain data.
+
+The index (every rule, each chat's scope and delivery facts, every mute) is held in memory
+per process and database, and read again only when the database's ``meta.watch_version``
+moved: triggers (migration ``0006``) set it to a new random token in every
+transaction that changes a watch rule, a chat (its activity, scope, delivery mode, time zone
+or quiet hours) or a mute, whoever writes it. The version is read once per transaction (and
+again after the session itself writes a watch table), so a poll's stories cost dict lookups,
+and an edit in any process is seen by the next transaction. A token, not a counter, so that a
+rolled-back edit cannot leave a stale index that looks current.
 
 Named watchlists (``monitors.watchlists``): the caller passes the lists the story matched;
 chats that follow one (rule ``list``) or are its file-defined targets (rule ``target``) are
@@ -25,26 +33,25 @@ story in which both countries take part, however it matched.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, func, select
+from sqlalchemy import Insert, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from monitors import subscriptions
 from monitors.domain import StoryForAlert
-from monitors.models import Alert, Chat, WatchRule
+from monitors.models import Alert, Chat, ChatMute, Meta, WatchRule
 from monitors.subscriptions import fold_words
 
 _PHRASE_KINDS = ("keyword", "exclude")
 _LIST_KINDS = ("list", "target")  # a chat follows a named watchlist / is one of its targets
-_RECHECK_SECONDS = 5.0  # how stale another process's keyword edits may be seen
-_CACHE_TTL = 300.0  # seconds; a backstop if a signature ever collides
+WATCH_VERSION_KEY = "watch_version"  # the meta row the triggers of migration 0006 change
 _INSERT_CHUNK = 500
 
 
@@ -108,113 +115,227 @@ def in_quiet_hours(now: datetime, timezone: str, start: str | None, end: str | N
     return minute >= first or minute < last
 
 
-@dataclass
-class _PhraseCache:
-    signature: tuple[int, int, int, int] | None = None
-    loaded_at: float = 0.0
-    checked_at: float = 0.0
-    phrases: frozenset[str] = frozenset()
-    max_words: int = 0
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What the index keeps of a chat: its scope, and when its alerts are held."""
+
+    active: bool
+    scope: str
+    delivery_mode: str
+    timezone: str
+    quiet_start: str | None
+    quiet_end: str | None
+
+    def held(self, now: datetime) -> bool:
+        """Digest mode, or inside its quiet hours at ``now``: its alerts wait."""
+        return self.delivery_mode == "digest" or in_quiet_hours(
+            now, self.timezone, self.quiet_start, self.quiet_end
+        )
 
 
-# One cache per database (tests and tools may open several in one process).
-_caches: dict[str, _PhraseCache] = {}
+@dataclass(frozen=True)
+class WatchIndex:
+    """Every chat's watch as dicts: rule value -> chat ids per kind, chats, mutes.
+
+    Plain data; ``matches`` is pure. ``version`` is the ``meta.watch_version`` it was read at.
+    """
+
+    version: str | None
+    rules: Mapping[str, Mapping[str, frozenset[int]]]  # kind -> value -> chat ids
+    chats: Mapping[int, ChatInfo]
+    mutes: Mapping[int, tuple[tuple[frozenset[str], datetime], ...]]  # chat -> (pair, until)
+    phrases: frozenset[str]
+    max_words: int
+
+    @classmethod
+    def build(
+        cls,
+        version: str | None,
+        rules: Iterable[tuple[int, str, str]],
+        chats: Mapping[int, ChatInfo],
+        mutes: Iterable[tuple[int, str, datetime]],
+    ) -> WatchIndex:
+        by_kind: dict[str, dict[str, set[int]]] = {}
+        for chat_id, kind, value in rules:
+            by_kind.setdefault(kind, {}).setdefault(value, set()).add(chat_id)
+        muted: dict[int, list[tuple[frozenset[str], datetime]]] = {}
+        for chat_id, pair, until in mutes:
+            muted.setdefault(chat_id, []).append((frozenset(pair.split("-")), until))
+        phrases = frozenset(value for kind in _PHRASE_KINDS for value in by_kind.get(kind, {}))
+        return cls(
+            version=version,
+            rules={
+                kind: {value: frozenset(ids) for value, ids in values.items()}
+                for kind, values in by_kind.items()
+            },
+            chats=dict(chats),
+            mutes={chat_id: tuple(items) for chat_id, items in muted.items()},
+            phrases=phrases,
+            max_words=max((p.count(" ") + 1 for p in phrases), default=0),
+        )
+
+    def _chats(self, kind: str, values: Iterable[str]) -> Iterator[tuple[int, str]]:
+        table = self.rules.get(kind, {})
+        for value in values:
+            for chat_id in table.get(value, ()):
+                yield chat_id, value
+
+    def candidates(self, story: StoryForAlert, found: Set[str]) -> dict[int, ChatWatch]:
+        """Active chats with a country or keyword rule hit by the story, with those rules."""
+        hits: dict[int, dict[str, set[str]]] = {}
+
+        def add(kind: str, values: Iterable[str]) -> None:
+            for chat_id, value in self._chats(kind, values):
+                chat = self.chats.get(chat_id)
+                if chat is not None and chat.active:
+                    hits.setdefault(chat_id, {"country": set(), "keyword": set()})[kind].add(value)
+
+        add("country", set(story.participants))
+        add("keyword", found)
+        excludes = self.excluding(hits, found)
+        return {
+            chat_id: ChatWatch(
+                chat_id,
+                self.chats[chat_id].scope,
+                frozenset(rules["country"]),
+                frozenset(rules["keyword"]),
+                frozenset(excludes.get(chat_id, ())),
+            )
+            for chat_id, rules in hits.items()
+        }
+
+    def excluding(self, chat_ids: Iterable[int], found: Set[str]) -> dict[int, set[str]]:
+        """Those of ``chat_ids`` whose own ``exclude`` phrases occur in the story (-> phrases)."""
+        wanted = set(chat_ids)
+        out: dict[int, set[str]] = {}
+        for chat_id, value in self._chats("exclude", found):
+            if chat_id in wanted:
+                out.setdefault(chat_id, set()).add(value)
+        return out
+
+    def list_followers(
+        self, list_matches: Mapping[str, tuple[str, ...]]
+    ) -> dict[int, tuple[str, ...]]:
+        """Active chats following (or targeted by) a matched named watchlist, with its terms."""
+        rows = sorted(
+            (chat_id, name)
+            for kind in _LIST_KINDS
+            for chat_id, name in self._chats(kind, list_matches)
+            if (chat := self.chats.get(chat_id)) is not None and chat.active
+        )
+        terms: dict[int, list[str]] = {}
+        for chat_id, name in rows:
+            have = terms.setdefault(chat_id, [])
+            for term in (f"list:{name}", *list_matches[name]):
+                if term not in have:
+                    have.append(term)
+        return {chat_id: tuple(have) for chat_id, have in terms.items()}
+
+    def muted(
+        self, chat_ids: Iterable[int], participants: Iterable[str], now: datetime
+    ) -> set[int]:
+        """Which of ``chat_ids`` muted a pair of ``participants`` that has not yet expired."""
+        codes = set(participants)
+        if len(codes) < 2:
+            return set()
+        return {
+            chat_id
+            for chat_id in chat_ids
+            for pair, until in self.mutes.get(chat_id, ())
+            if until > now and pair <= codes
+        }
+
+    def matches(
+        self,
+        story: StoryForAlert,
+        now: datetime,
+        list_matches: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> dict[int, tuple[str, ...]]:
+        """Every chat the story alerts, with the terms it matched (the module doc's rule)."""
+        found = phrases_in(story_words(story), self.phrases, self.max_words)
+        own = {
+            chat_id: terms
+            for chat_id, watch in self.candidates(story, found).items()
+            if (terms := decide(story, watch, found))
+        }
+        followers = self.list_followers(list_matches or {})
+        vetoed = self.excluding(followers, found)
+        matches = merge_terms(own, {c: t for c, t in followers.items() if c not in vetoed})
+        muted = self.muted(matches, story.participants, now)
+        return {chat_id: terms for chat_id, terms in matches.items() if chat_id not in muted}
 
 
-async def _known_phrases(session: AsyncSession) -> tuple[frozenset[str], int]:
-    """Distinct watched keyword/exclude phrases, from the per-process cache when current."""
-    _cache = _caches.setdefault(str(session.get_bind().engine.url), _PhraseCache())
-    # The staleness check below reads every phrase rule; local edits bump the generation at
-    # once, so other processes' edits need only be noticed within a few seconds.
-    recent = time.monotonic() - _cache.checked_at < _RECHECK_SECONDS
-    if recent and _cache.signature and _cache.signature[3] == subscriptions.keyword_generation:
-        return _cache.phrases, _cache.max_words
-    _cache.checked_at = time.monotonic()
-    count, max_id, total = (
-        await session.execute(
+# One index per database (tests and tools may open several in one process).
+_indexes: dict[str, WatchIndex] = {}
+
+
+async def watch_version(session: AsyncSession) -> str | None:
+    """The database's watch version: changed by triggers (migration 0006) in
+    every transaction that changes a watch rule, a chat's delivery facts or a mute."""
+    return await session.scalar(select(Meta.value).where(Meta.key == WATCH_VERSION_KEY))
+
+
+async def current_index(session: AsyncSession) -> WatchIndex:
+    """This process's index of the session's database, reloaded when its version moved.
+
+    The version is read once per transaction (a poll stores many stories in one), and again
+    after this session itself wrote a watch table (``_forget_verified``).
+    """
+    verified = session.info.get(_VERIFIED)
+    transaction = session.sync_session.get_transaction()
+    if verified is not None and transaction is not None and verified[0] is transaction:
+        return verified[1]
+    key = str(session.get_bind().engine.url)
+    version = await watch_version(session)
+    index = _indexes.get(key)
+    if index is None or version is None or index.version != version:
+        index = await load_index(session, version)
+        _indexes[key] = index
+    session.info[_VERIFIED] = (session.sync_session.get_transaction(), index)
+    return index
+
+
+_VERIFIED = "defwatch.watch_index"  # Session.info: (transaction, index) checked in it
+_WATCH_TABLES = frozenset({"watch_rule", "chat", "chat_mute"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_execute(state: ORMExecuteState) -> None:
+    """A statement that may write a watch table (or raw SQL) makes the next story re-check."""
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCH_TABLES or table is None:
+        state.session.info.pop(_VERIFIED, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_flush(session: Session, _context: object) -> None:
+    """A flush that wrote a rule, a chat or a mute makes the next story re-check."""
+    changed = chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(obj, WatchRule | Chat | ChatMute) for obj in changed):
+        session.info.pop(_VERIFIED, None)
+
+
+async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:
+    """Every rule, chat and unexpired-or-not mute, read in the caller's transaction."""
+    rules = await session.execute(select(WatchRule.chat_id, WatchRule.kind, WatchRule.value))
+    chats = {
+        chat_id: ChatInfo(bool(active), scope, mode, tz, quiet_start, quiet_end)
+        for chat_id, active, scope, mode, tz, quiet_start, quiet_end in await session.execute(
             select(
-                func.count(WatchRule.id),
-                func.coalesce(func.max(WatchRule.id), 0),
-                func.coalesce(func.sum(func.length(WatchRule.value)), 0),
-            ).where(WatchRule.kind.in_(_PHRASE_KINDS))
-        )
-    ).one()
-    signature = (int(count), int(max_id), int(total), subscriptions.keyword_generation)
-    fresh = time.monotonic() - _cache.loaded_at < _CACHE_TTL
-    if signature != _cache.signature or not fresh:
-        phrases = frozenset(
-            await session.scalars(
-                select(WatchRule.value).where(WatchRule.kind.in_(_PHRASE_KINDS)).distinct()
+                Chat.id, Chat.active, Chat.scope, Chat.delivery_mode, Chat.timezone,
+                Chat.quiet_start, Chat.quiet_end,
             )
         )
-        _cache.signature, _cache.loaded_at = signature, time.monotonic()
-        _cache.phrases = phrases
-        _cache.max_words = max((p.count(" ") + 1 for p in phrases), default=0)
-    return _cache.phrases, _cache.max_words
-
-
-async def _candidates(
-    session: AsyncSession, story: StoryForAlert, found: Set[str]
-) -> dict[int, ChatWatch]:
-    """Chats with a country or keyword rule hit by this story, with their relevant rules."""
-    codes = sorted(set(story.participants))
-    hits: list[tuple[int, str, str]] = []
-    if codes:
-        hits += (
-            await session.execute(
-                select(WatchRule.chat_id, WatchRule.kind, WatchRule.value).where(
-                    WatchRule.kind == "country", WatchRule.value.in_(codes)
-                )
-            )
-        ).all()
-    if found:
-        hits += (
-            await session.execute(
-                select(WatchRule.chat_id, WatchRule.kind, WatchRule.value).where(
-                    WatchRule.kind.in_(_PHRASE_KINDS), WatchRule.value.in_(sorted(found))
-                )
-            )
-        ).all()
-    positive = {chat_id for chat_id, kind, _ in hits if kind != "exclude"}
-    if not positive:
-        return {}
-    chats = (
-        await session.execute(
-            select(Chat.id, Chat.scope).where(Chat.id.in_(sorted(positive)), Chat.active.is_(True))
-        )
-    ).all()
-    rules: dict[int, dict[str, set[str]]] = {
-        chat_id: {"country": set(), "keyword": set(), "exclude": set()} for chat_id, _ in chats
-    }
-    for chat_id, kind, value in hits:
-        if chat_id in rules:
-            rules[chat_id][kind].add(value)
-    return {
-        chat_id: ChatWatch(
-            chat_id,
-            scope,
-            frozenset(rules[chat_id]["country"]),
-            frozenset(rules[chat_id]["keyword"]),
-            frozenset(rules[chat_id]["exclude"]),
-        )
-        for chat_id, scope in chats
-    }
-
-
-async def _held_chats(session: AsyncSession, chat_ids: Iterable[int], now: datetime) -> set[int]:
-    """Chats whose alerts wait: digest mode, or inside their quiet hours right now."""
-    rows = (
-        await session.execute(
-            select(
-                Chat.id, Chat.delivery_mode, Chat.timezone, Chat.quiet_start, Chat.quiet_end
-            ).where(Chat.id.in_(sorted(chat_ids)))
-        )
-    ).all()
-    return {
-        chat_id
-        for chat_id, mode, tz, quiet_start, quiet_end in rows
-        if mode == "digest" or in_quiet_hours(now, tz, quiet_start, quiet_end)
-    }
+    }  # fmt: skip
+    mutes = await session.execute(select(ChatMute.chat_id, ChatMute.pair, ChatMute.until))
+    return WatchIndex.build(
+        version,
+        ((chat_id, kind, value) for chat_id, kind, value in rules),
+        chats,
+        ((chat_id, pair, until) for chat_id, pair, until in mutes),
+    )
 
 
 def _insert_ignoring_duplicates(session: AsyncSession) -> Insert:
@@ -225,48 +346,6 @@ def _insert_ignoring_duplicates(session: AsyncSession) -> Insert:
     if dialect == "sqlite":
         return sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["chat_id", "story_id"])
     raise NotImplementedError(f"alerts need SQLite or PostgreSQL, not {dialect}")
-
-
-async def _list_followers(
-    session: AsyncSession, list_matches: Mapping[str, tuple[str, ...]]
-) -> dict[int, tuple[str, ...]]:
-    """Active chats following (or targeted by) a matched named watchlist, with their terms."""
-    if not list_matches:
-        return {}
-    rows = (
-        await session.execute(
-            select(WatchRule.chat_id, WatchRule.value)
-            .join(Chat, Chat.id == WatchRule.chat_id)
-            .where(
-                WatchRule.kind.in_(_LIST_KINDS),
-                WatchRule.value.in_(sorted(list_matches)),
-                Chat.active.is_(True),
-            )
-        )
-    ).all()
-    terms: dict[int, list[str]] = {}
-    for chat_id, name in sorted(rows):
-        found = terms.setdefault(chat_id, [])
-        for term in (f"list:{name}", *list_matches[name]):
-            if term not in found:
-                found.append(term)
-    return {chat_id: tuple(found) for chat_id, found in terms.items()}
-
-
-async def _excluding(session: AsyncSession, chat_ids: Iterable[int], found: Set[str]) -> set[int]:
-    """Those chats whose own ``exclude`` phrases occur in the story: they veto list matches too."""
-    ids = sorted(chat_ids)
-    if not ids or not found:
-        return set()
-    return set(
-        await session.scalars(
-            select(WatchRule.chat_id).where(
-                WatchRule.kind == "exclude",
-                WatchRule.value.in_(sorted(found)),
-                WatchRule.chat_id.in_(ids),
-            )
-        )
-    )
 
 
 def merge_terms(
@@ -292,27 +371,15 @@ async def enqueue_alerts(
     ``list_matches`` ({watchlist name: matched terms}, from ``monitors.watchlists``) adds the
     chats that follow those named lists or are their delivery targets.
     """
-    phrases, max_words = await _known_phrases(session)
-    found = phrases_in(story_words(story), phrases, max_words)
-    candidates = await _candidates(session, story, found)
-    own = {
-        chat_id: terms
-        for chat_id, watch in candidates.items()
-        if (terms := decide(story, watch, found))
-    }
-    followers = await _list_followers(session, list_matches or {})
-    vetoed = await _excluding(session, followers, found)
-    matches = merge_terms(own, {c: t for c, t in followers.items() if c not in vetoed})
-    muted = await subscriptions.muted_chats(session, matches, story.participants, now)
-    matches = {chat_id: terms for chat_id, terms in matches.items() if chat_id not in muted}
+    index = await current_index(session)
+    matches = index.matches(story, now, list_matches)
     if not matches:
         return 0
-    held = await _held_chats(session, matches, now)
     rows = [
         {
             "chat_id": chat_id,
             "story_id": story.story_id,
-            "status": "held" if chat_id in held else "pending",
+            "status": "held" if index.chats[chat_id].held(now) else "pending",
             "attempts": 0,
             "next_attempt_at": now,
             "matched": list(terms),

@@ -62,3 +62,23 @@ def test_bench_classify_tiny() -> None:
     out = run_bench("bench_classify.py", "--n", "50")
     assert "classify()" in out and "feedparser.parse (baseline)" in out
     assert "items/s" in out
+
+
+@pytest.mark.skipif(not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent")
+def test_bench_peer_tiny() -> None:
+    out = run_bench(
+        "bench_peer.py",
+        "--feeds",
+        "3",
+        "--latency-ms",
+        "10",
+        "--concurrency",
+        "3",
+        "--max-kb",
+        "60",
+    )
+    assert "3 feeds (" in out and "defwatch stored" in out and "peak RSS" in out
+    # reader is optional (the bench extra): with it, both tools' rows and their ratio
+    if "reader is not installed" not in out:
+        assert "3 feeds, first poll" in out and "3 feeds, unchanged poll" in out
+        assert "defwatch/reader" in out

@@ -188,7 +188,12 @@ def rss(*items: tuple[str, str, str, datetime]) -> str:
 
 
 def bot_config(
-    folder: Path, *, lease: float = 10.0, delivery_interval: float = 0.3, per_minute: int = 600
+    folder: Path,
+    *,
+    lease: float = 10.0,
+    delivery_interval: float = 0.3,
+    per_minute: int = 600,
+    burst: int | None = None,
 ) -> Path:
     (folder / "feeds.toml").write_text("# no default feeds in tests\n")
     config = folder / "defwatch.toml"
@@ -196,7 +201,8 @@ def bot_config(
         '[poll]\ninterval_seconds = 1\nfeeds_file = "feeds.toml"\n'
         f"lease_seconds = {lease}\n\n"
         f"[telegram]\nadmin_ids = [{ADMIN}]\ndelivery_interval_seconds = {delivery_interval}\n"
-        f"requests_per_minute = {per_minute}\nmax_watch_items = 20\n"
+        f"requests_per_minute = {per_minute}\nrequests_burst = {burst or per_minute}\n"
+        "max_watch_items = 20\n"
     )
     return config
 

@@ -323,3 +323,356 @@ def test_bad_lexicon_is_config_error(tmp_path: Path, content: str) -> None:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError):
         Lexicon.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Relations: who does what to whom (one named case per rule; generic sentences).
+# (language, title, summary, source_country, positive, participants, evidence substring)
+
+RELATION_RULES = [
+    pytest.param(
+        "en",
+        "Washington and Tehran hold third round of nuclear talks in Oman",
+        "American and Iranian negotiators met for talks mediated by Oman.",
+        None,
+        False,
+        None,
+        "rule:rivals IR-US need an explicit act of cooperation",
+        id="adversaries' talks",
+    ),
+    pytest.param(
+        "en",
+        "Satellite images show military build-up of Russian troops near Ukraine border",
+        "Russia has moved tanks and troops towards Ukraine, officials said.",
+        None,
+        False,
+        None,
+        "rule:main event is hostile",
+        id="build-up",
+    ),
+    pytest.param(
+        "en",
+        "North Korea fires missile into the sea, Japanese military says",
+        "The launch came as Japan and the United States held joint naval exercises.",
+        None,
+        False,
+        None,
+        "rule:main event is hostile",
+        id="launch reported by a rival's military",
+    ),
+    pytest.param(
+        "en",
+        "Indian Army conducts large-scale drill in the desert",
+        "Troops and tanks of the Indian Army took part in the exercise.",
+        None,
+        False,
+        None,
+        "rule:single country",
+        id="single-state drill",
+    ),
+    pytest.param(
+        "en",
+        "Beijing rejects meeting between Chinese and Japanese defence ministers",
+        "China's defence ministry said a meeting with Japan's minister was not possible.",
+        None,
+        False,
+        None,
+        "rule:main event is refusal",
+        id="refused meeting",
+    ),
+    pytest.param(
+        "en",
+        "Moscow denies military cooperation with Venezuela",
+        "Russia's defence ministry said no agreement on arms deliveries had been signed.",
+        None,
+        False,
+        None,
+        "rule:main event is refusal",
+        id="denied cooperation",
+    ),
+    pytest.param(
+        "en",
+        "China protests US arms sale to Taiwan",
+        "Beijing lodged a complaint over the $500 million sale of missiles by Washington.",
+        None,
+        False,
+        None,
+        "rule:main event is protest",
+        id="protest against another state's arms sale",
+    ),
+    pytest.param(
+        "en",
+        "Canadian defence minister pledges further military aid to Ukraine",
+        "The minister said the package of weapons would help Ukraine fight against Russia.",
+        None,
+        True,
+        {"CA", "UA"},
+        "type:aid",
+        id="supporter vs adversary",
+    ),
+    pytest.param(
+        "en",
+        "France and Sweden compete to sell fighter jets to Colombia",
+        "Both countries are offering combat aircraft to the Colombian air force.",
+        None,
+        False,
+        None,
+        "rule:main event is competition",
+        id="buyer vs competing sellers",
+    ),
+    pytest.param(
+        "en",
+        "Airmen train alongside Mongolian counterparts",
+        "Airmen from the wing completed a two-week exchange with the Mongolian Air Force.",
+        "US",
+        True,
+        {"US", "MN"},
+        "source:US(own forces: airmen)",
+        id="source country",
+    ),
+    pytest.param(
+        "en",
+        "French troops arrive in Benin to help fight jihadist groups",
+        "The soldiers will train and advise Beninese forces, the French army said.",
+        None,
+        True,
+        {"FR", "BJ"},
+        "type:other",
+        id="troops sent to help a host state",
+    ),
+    pytest.param(
+        "en",
+        "Chilean frigate joins RIMPAC off Hawaii",
+        "The Chilean Navy sent a frigate and 250 sailors to the exercise.",
+        None,
+        True,
+        {"CL"},
+        "rule:named multinational exercise",
+        id="named multinational exercise",
+    ),
+    pytest.param(
+        "en",
+        "Indian Navy destroyer makes port call in Manila",
+        "The warship arrived at the port for a goodwill visit to the Philippine Navy.",
+        None,
+        True,
+        {"IN", "PH"},
+        "type:other",
+        id="port call",
+    ),
+    pytest.param(
+        "en",
+        "Netherlands donates armoured vehicles to Lithuania",
+        "The Dutch defence ministry handed over the military equipment in Vilnius.",
+        None,
+        True,
+        {"NL", "LT"},
+        "type:aid",
+        id="donated equipment",
+    ),
+    pytest.param(
+        "en",
+        "PLA Hong Kong Garrison holds live-fire training exercise",
+        "Soldiers of the garrison trained in waters off Hong Kong.",
+        None,
+        False,
+        None,
+        "rule:single country",
+        id="territory of a state is that state",
+    ),
+    pytest.param(
+        "en",
+        "Defence ministers of Italy, Spain and Greece meet to discuss a joint naval programme",
+        "The three ministers met in Rome; France sent an observer.",
+        None,
+        True,
+        {"IT", "ES", "GR"},
+        "rule:headline lists the parties",
+        id="multilateral meeting listed in the headline",
+    ),
+    pytest.param(
+        "en",
+        "Australia and Japan hold naval drills off the Korean Peninsula",
+        "Warships of both navies held a joint exercise near South Korea.",
+        None,
+        True,
+        {"AU", "JP"},
+        "type:exercise",
+        id="place of a drill is not a party",
+    ),
+    pytest.param(
+        "ar",
+        "وزير الدفاع الأمريكي يلتقي نظيره السعودي لبحث التعاون العسكري",
+        "",
+        None,
+        True,
+        {"US", "SA"},
+        "type:meeting_visit",
+        id="ar ministers meeting",
+    ),
+    pytest.param(
+        "ar",
+        "مناورات مشتركة بين القوات البحرية المصرية والسعودية",
+        "",
+        None,
+        True,
+        {"EG", "SA"},
+        "type:exercise",
+        id="ar joint exercise with proclitic",
+    ),
+    pytest.param(
+        "ar",
+        "غارات إسرائيلية على جنوب لبنان",
+        "",
+        None,
+        False,
+        None,
+        "neg:war",
+        id="ar strikes are not cooperation",
+    ),
+    pytest.param(
+        "el",
+        "Κοινή άσκηση των ενόπλων δυνάμεων Ελλάδας και Κύπρου",
+        "",
+        None,
+        True,
+        {"GR", "CY"},
+        "type:exercise",
+        id="el joint exercise",
+    ),
+    pytest.param(
+        "el",
+        "Ο υπουργός Άμυνας συναντήθηκε με τον ομόλογό του της Γαλλίας",
+        "Συζήτησαν την αμυντική συνεργασία των δύο χωρών.",
+        "CY",
+        True,
+        {"CY", "FR"},
+        "source:CY",
+        id="el counterpart meeting from a ministry feed",
+    ),
+    pytest.param(
+        "uk",
+        "Україна та Польща підписали меморандум про оборонну співпрацю",
+        "",
+        None,
+        True,
+        {"UA", "PL"},
+        "type:agreement",
+        id="uk signed memorandum",
+    ),
+    pytest.param(
+        "uk",
+        "Нідерланди передали Україні новий пакет військової допомоги",
+        "",
+        None,
+        True,
+        {"NL", "UA"},
+        "type:aid",
+        id="uk aid package, dative case",
+    ),
+    pytest.param(
+        "de",
+        "Deutschland und Frankreich vereinbaren gemeinsame Produktion von Kampfpanzern",
+        "",
+        None,
+        True,
+        {"DE", "FR"},
+        "type:industry",
+        id="de co-production",
+    ),
+    pytest.param(
+        "de",
+        "Verteidigungsminister trifft seinen polnischen Amtskollegen",
+        "Beide sprachen über die militärische Zusammenarbeit.",
+        "DE",
+        True,
+        {"DE", "PL"},
+        "source:DE",
+        id="de counterpart, declined demonym, ministry feed",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "summary", "source", "positive", "participants", "because"),
+    RELATION_RULES,
+)
+def test_relation_rules(
+    language: str,
+    title: str,
+    summary: str,
+    source: str | None,
+    positive: bool,
+    participants: set[str] | None,
+    because: str,
+) -> None:
+    result = classify(title, summary, language, source)
+    assert result.defence_cooperation is positive, result.evidence
+    if participants is not None:
+        assert set(result.participants) == participants, result.evidence
+    assert any(because in line for line in result.evidence), result.evidence
+
+
+def test_rivals_with_an_explicit_act_stay_positive() -> None:
+    """Rivalry demands an explicit act; it never drops one silently."""
+    result = classify(
+        "Greece and Turkey hold joint naval exercise for search and rescue",
+        "Warships of both navies took part in the joint exercise.",
+        "en",
+    )
+    assert result.defence_cooperation, result.evidence
+    assert set(result.participants) == {"GR", "TR"}
+
+
+def test_source_country_needs_own_forces_in_the_text() -> None:
+    """A ministry feed's country joins only when the text speaks of its own forces."""
+    text = "Mongolia and Kazakhstan discuss trade in Ulaanbaatar"
+    assert "US" not in classify(text, "", "en", "US").participants
+
+
+def test_pipeline_passes_the_feed_country_to_the_classifier() -> None:
+    from datetime import UTC, datetime
+
+    from monitors.domain import NormalisedEntry
+    from monitors.pipeline import classify_entries
+
+    entry = NormalisedEntry(
+        entry_key="k",
+        url=None,
+        title="Marines complete exercise with Ghanaian counterparts",
+        summary="The marines and the Ghana Navy trained together for two weeks.",
+        published_at=datetime.now(UTC),
+        language="en",
+    )
+    [without] = classify_entries([entry])
+    [with_source] = classify_entries([entry], "US")
+    assert "US" not in without.verdict.participants
+    assert set(with_source.verdict.participants) == {"US", "GH"}
+    assert with_source.verdict.defence_cooperation
+
+
+def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
+    from monitors.relations import Relations
+
+    path = tmp_path / "relations.toml"
+    path.write_text('[rivalries]\npairs = [["US"]]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="pairs"):
+        Relations.load(path)
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        pytest.param({"source_country": "us"}, "US", id="explicit field, normalised"),
+        pytest.param({"feed": "https://navy.example/rss"}, "US", id="feed URL of the feed list"),
+        pytest.param({"feed": "https://other.example/rss"}, None, id="unknown feed"),
+        pytest.param(
+            {"source_country": "GB", "feed": "https://navy.example/rss"}, "GB", id="field wins"
+        ),
+        pytest.param({}, None, id="neither"),
+    ],
+)
+def test_classify_input_line_source_country(item: dict[str, str], expected: str | None) -> None:
+    from monitors.cli import source_country_of
+
+    assert source_country_of(item, {"https://navy.example/rss": "US"}) == expected

@@ -125,6 +125,11 @@ def test_poll_stores_story_and_latest_finds_it(tmp_path: Path, feed_server: Feed
             ("latest", "azerbaijan", "--limit", "0"), "between 1 and 100", id="limit out of range"
         ),
         pytest.param(("feeds", "add", "ftp://example.org/feed"), "http://", id="non-http feed"),
+        pytest.param(
+            ("feeds", "add", "https://a.example/rss", "--country", "Atlantis"),
+            "Unknown country",
+            id="unknown feed country",
+        ),
         pytest.param(("eval", "/nonexistent.jsonl"), "/nonexistent.jsonl", id="missing eval file"),
     ],
 )
@@ -162,6 +167,14 @@ def test_feeds_add_remove_export_import(tmp_path: Path) -> None:
     assert "https://new.example/feed" in defwatch(env, "feeds", "list").stdout
 
 
+def test_feed_country_is_stored_listed_and_exported(tmp_path: Path) -> None:
+    env = environment(tmp_path, [])
+    added = defwatch(env, "feeds", "add", "https://navy.example/rss", "--country", "us")
+    assert added.returncode == 0, added.stderr
+    assert "country US" in defwatch(env, "feeds", "list").stdout
+    assert 'country="US"' in defwatch(env, "feeds", "export").stdout
+
+
 def test_classify_emits_one_line_per_input(tmp_path: Path) -> None:
     lines = [
         {
@@ -178,6 +191,23 @@ def test_classify_emits_one_line_per_input(tmp_path: Path) -> None:
     assert out[0]["defence_cooperation"] is True and set(out[0]["countries"]) == {"AZ", "CN"}
     assert out[1]["defence_cooperation"] is False
     assert {"id", "defence_cooperation", "score", "countries", "evidence"} <= set(out[0])
+
+
+def test_classify_reads_source_country(tmp_path: Path) -> None:
+    """A force's own feed names only the partner; its source country takes part."""
+    line = {
+        "id": "n",
+        "title": "Sailors train with Ghanaian counterparts",
+        "summary": "The sailors completed a joint training course with the Ghana Navy.",
+        "language": "en",
+    }
+    stdin = json.dumps(line) + "\n" + json.dumps(line | {"source_country": "GB"}) + "\n"
+    out = [
+        json.loads(row)
+        for row in defwatch(environment(tmp_path, []), "classify", stdin=stdin).stdout.splitlines()
+    ]
+    assert out[0]["countries"] == ["GH"] and out[0]["defence_cooperation"] is False
+    assert set(out[1]["countries"]) == {"GB", "GH"} and out[1]["defence_cooperation"] is True
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "dev.jsonl").exists(), reason="../shared/eval absent")

@@ -237,3 +237,18 @@ def test_bad_file_is_config_error(tmp_path: Path) -> None:
         Gazetteer.load(path)
     with pytest.raises(ConfigError):
         Gazetteer.load(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "codes"),
+    [
+        pytest.param("ar", "مناورات بين مصر والسعودية", ["EG", "SA"], id="ar proclitic wa-"),
+        pytest.param("ar", "صفقة للهند", ["IN"], id="ar proclitic li- with elided article"),
+        pytest.param("ar", "الوفد الروسي في الرياض", ["RU", "SA"], id="ar nisba demonym, capital"),
+        pytest.param("el", "Άσκηση Ελλάδας και Κύπρου", ["GR", "CY"], id="el genitive names"),
+        pytest.param("uk", "Нідерланди передали Україні", ["NL", "UA"], id="uk dative ending"),
+        pytest.param("de", "trifft seinen polnischen Kollegen", ["PL"], id="de declined demonym"),
+    ],
+)
+def test_newly_covered_languages(language: str, text: str, codes: list[str]) -> None:
+    assert [m.code for m in default_gazetteer().find(text, language)] == codes

@@ -77,7 +77,9 @@ def test_evaluate_sample() -> None:
 
 
 def test_false_positives_are_broken_down_by_negative_type() -> None:
-    def always_yes(title: str, summary: str = "", language: str | None = None) -> Classification:
+    def always_yes(
+        title: str, summary: str = "", language: str | None = None, source: str | None = None
+    ) -> Classification:
         return Classification(True, 1.0, ("AZ", "TR"), (), "exercise", ("test",))
 
     report = evaluate(SAMPLE, classifier=always_yes)
@@ -105,3 +107,46 @@ def test_dev_set_quality() -> None:
     report = evaluate(rows)
     assert report.f1 >= 0.90, format_report(report)
     assert report.country_accuracy >= 0.85, format_report(report)
+
+
+def test_stream_rows_unlabelled_count_negative_and_errors_are_listed() -> None:
+    """Stream files: unlabelled rows are negatives; uncertain rows are left out; every false
+    positive and false negative is printed."""
+    stream = [
+        row("Azerbaijan and Turkey begin joint military exercises", True, ["AZ", "TR"])
+        | {"id": "s-tp", "labelled": True},
+        row("Pakistan and China hold joint naval drills", False, []) | {"id": "s-unlabelled"},
+        row("Weather: rain in Baku", False, []) | {"id": "s-tn", "labelled": False},
+        row("India and France hold joint exercise", True, ["IN", "FR"], uncertain=True)
+        | {"id": "s-uncertain", "labelled": True},
+        row("Greece and Egypt sign defence pact", True, ["GR", "EG"])
+        | {"id": "s-fn", "labelled": True},
+    ]
+    stream[1]["labelled"] = False  # never read by an annotator: counts as negative
+
+    def exercises_only(
+        title: str, summary: str = "", language: str | None = None, source: str | None = None
+    ) -> Classification:
+        positive = "joint" in title
+        return Classification(positive, float(positive), ("AZ", "TR") if positive else ())
+
+    report = evaluate(stream, classifier=exercises_only)
+    assert (report.true_positive, report.false_positive) == (1, 1)
+    assert (report.false_negative, report.true_negative) == (1, 1)
+    assert report.unlabelled == 2 and report.skipped_uncertain == 1
+    text = format_report(report)
+    assert "false positives (1):\n  s-unlabelled" in text
+    assert "false negatives (1):\n  s-fn" in text
+
+
+def test_source_country_reaches_the_classifier() -> None:
+    seen: list[str | None] = []
+
+    def spy(
+        title: str, summary: str = "", language: str | None = None, source: str | None = None
+    ) -> Classification:
+        seen.append(source)
+        return Classification(False, 0.0)
+
+    evaluate([row("Airmen train abroad", False, []) | {"source_country": "US"}], classifier=spy)
+    assert seen == ["US"]

@@ -102,10 +102,10 @@ HOSTILE = '<script>alert("x")</script> & <b>bold</b> "quoted" \'single\''
             id="outlet escaped",
         ),
         pytest.param(
-            story(evidence=("<i>x</i>",)),
-            ["&lt;i&gt;x&lt;/i&gt;"],
-            ["<i>x</i>"],
-            id="evidence escaped",
+            story(evidence=("term:<i>x</i>(+0.20,mil)", "term:meet(+0.15,meeting_visit)")),
+            ["Why:</i> defence officials met or visited"],
+            ["<i>x</i>", "&lt;i&gt;", "term:", "+0.15"],
+            id="raw evidence stays out of the alert",
         ),
         pytest.param(
             story(url="javascript:alert(1)"),

@@ -133,7 +133,17 @@ def test_shipped_feeds_toml_is_valid_and_exports_to_opml() -> None:
     urls = [feed["url"] for feed in feeds]
     assert len(urls) == len(set(urls)), "duplicate feed URLs"
     for feed in feeds:
-        assert set(feed) <= {"url", "title", "language", "topic", "region", "enabled", "note"}
+        assert set(feed) <= {
+            "url",
+            "title",
+            "language",
+            "country",
+            "topic",
+            "region",
+            "enabled",
+            "note",
+        }
+        assert re.fullmatch(r"[A-Z]{2}", feed.get("country", "US"))
         assert feed["url"].startswith(("http://", "https://"))
         assert feed["title"] and feed["region"]
         assert re.fullmatch(r"[a-z]{2}", feed["language"])
@@ -142,5 +152,27 @@ def test_shipped_feeds_toml_is_valid_and_exports_to_opml() -> None:
             assert feed.get("note"), f"disabled feed without a note: {feed['url']}"
     enabled = [feed for feed in feeds if feed.get("enabled", True)]
     assert 40 <= len(enabled) <= 70
-    as_opml = [OpmlFeed(f["url"], f["title"], f["topic"]) for f in feeds]
+    assert any(feed.get("country") == "US" for feed in enabled), "ministry feeds name their state"
+    as_opml = [OpmlFeed(f["url"], f["title"], f["topic"], f.get("country")) for f in feeds]
     assert parse_opml(export_opml(as_opml)) == as_opml
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [("US", "US"), ("gb", "GB"), ("", None)],
+    ids=["upper-case", "lower-case-normalised", "empty-means-none"],
+)
+def test_country_attribute_names_the_state_a_feed_speaks_for(
+    attribute: str, expected: str | None
+) -> None:
+    data = (
+        '<opml version="2.0"><body><outline text="Navy" xmlUrl="https://navy.example/rss" '
+        f'country="{attribute}"/></body></opml>'
+    ).encode()
+    assert parse_opml(data)[0].country == expected
+
+
+def test_bad_country_attribute_is_refused_with_the_outline_named() -> None:
+    data = b'<opml><body><outline text="Navy" xmlUrl="https://n.example/rss" country="USA"/></body></opml>'
+    with pytest.raises(ConfigError, match=r"Navy.*USA"):
+        parse_opml(data)

@@ -25,6 +25,23 @@ def entry(key: str, title: str, *, url: str | None = None, hours: int = 0) -> No
 
 
 COOPERATION = Classification(True, 0.9, ("AZ", "CN"), ("AM",), "meeting_visit", ("term:x",))
+OTHER_NEWS = Classification(False, 0.1, ("AZ", "CN", "US"), (), None, ())
+
+
+def definition(
+    article_id: int,
+    item: NormalisedEntry,
+    verdict: Classification = COOPERATION,
+    keys: frozenset[str] = frozenset({"c:AZ"}),
+) -> store.StoryDefinition:
+    return store.StoryDefinition(
+        article_id=article_id,
+        entry=item,
+        verdict=verdict,
+        signature={"title": item.title},
+        keys=keys,
+        filed_at=item.published_at,
+    )
 
 
 async def add_feed(sessions: async_sessionmaker[AsyncSession], url: str) -> int:
@@ -111,8 +128,8 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
             article = await store.insert_article(
                 session, feed_id, item, COOPERATION, fetched_at=NOW
             )
-            story = await store.create_story(session, item, COOPERATION, {}, now=NOW)
             assert article is not None
+            story = await store.create_story(session, definition(article, item), now=NOW)
             await store.attach_article(session, article, story, None)
     async with sessions() as session:
         page = await store.latest_stories(session, ["AZ"], limit=2, cooperation_only=True)
@@ -127,3 +144,92 @@ async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSessi
         assert nxt[0].outlets[0].feed_title == "Outlet"
         stats = await store.stats(session)
     assert (stats.stories_total, stats.articles_total, stats.cooperation_stories) == (5, 5, 5)
+
+
+async def test_feed_country_is_seeded_and_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The state a ministry's feed speaks for reaches the poll (and so the classifier)."""
+    feeds = [("https://navy.example/rss", "Navy", True, "US"), ("https://w.example/rss", "W", True)]
+    async with sessions.begin() as session:
+        assert await store.seed_feeds_once(session, feeds, NOW) == 2
+    async with sessions.begin() as session:
+        claimed = await store.claim_due_feeds(
+            session, now=NOW, limit=5, owner="w1", lease=timedelta(minutes=5)
+        )
+    assert {f.url: f.country for f in claimed} == {
+        "https://navy.example/rss": "US",
+        "https://w.example/rss": None,
+    }
+
+
+async def test_existing_feeds_learn_their_listed_country(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A database seeded before feeds had countries gets them; a set country is kept."""
+    async with sessions.begin() as session:
+        await store.add_feed(session, "https://navy.example/rss", now=NOW)
+        await store.add_feed(session, "https://army.example/rss", country="GB", now=NOW)
+    listed = {"https://navy.example/rss": "US", "https://army.example/rss": "FR"}
+    async with sessions.begin() as session:
+        assert await store.fill_feed_countries(session, listed) == 1
+        assert await store.fill_feed_countries(session, listed) == 0
+        countries = {f.url: f.country for f in await store.list_feeds(session)}
+    assert countries == {"https://navy.example/rss": "US", "https://army.example/rss": "GB"}
+
+
+async def test_candidates_come_by_key_within_each_keys_horizon(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    feed_id = await add_feed(sessions, "https://k.example/rss")
+    async with sessions.begin() as session:
+        ids = {}
+        for name, hours, keys in (
+            ("recent", 1, {"c:AZ"}),
+            ("old", 24 * 20, {"c:AZ", "r:2022"}),
+            ("elsewhere", 1, {"c:VN"}),
+        ):
+            item = entry(name, name, hours=hours)
+            article = await store.insert_article(
+                session, feed_id, item, COOPERATION, fetched_at=NOW
+            )
+            assert article is not None
+            story = definition(article, item, keys=frozenset(keys))
+            ids[name] = await store.create_story(session, story, now=NOW)
+        week = NOW - timedelta(days=7)
+        found = await store.candidate_stories(session, {"c:AZ": week}, limit=10)
+        assert [sid for sid, _ in found] == [ids["recent"]]
+        assert found[0][1] == {"title": "recent"}
+        by_round = await store.candidate_stories(
+            session, {"c:AZ": week, "r:2022": NOW - timedelta(days=45)}, limit=10
+        )
+        assert [sid for sid, _ in by_round] == [ids["recent"], ids["old"]]
+        capped = await store.candidate_stories(session, {"c:AZ": None, "c:VN": None}, limit=2)
+        assert len(capped) == 2
+
+
+async def test_a_story_is_its_defining_report(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Title, countries and flag come from the defining report, never a union of members; a
+    cooperation report that joins becomes the definition."""
+    feed_id = await add_feed(sessions, "https://d.example/rss")
+    async with sessions.begin() as session:
+        first = entry("n1", "Markets fall", hours=2)
+        a1 = await store.insert_article(session, feed_id, first, OTHER_NEWS, fetched_at=NOW)
+        assert a1 is not None
+        story = await store.create_story(session, definition(a1, first, OTHER_NEWS), now=NOW)
+        plain = entry("n2", "Another plain report", hours=1)
+        a2 = await store.insert_article(session, feed_id, plain, OTHER_NEWS, fetched_at=NOW)
+        assert a2 is not None
+        became = await store.join_story(session, story, definition(a2, plain, OTHER_NEWS), now=NOW)
+        assert became is False
+        views = await store.story_views(session, [story])
+        assert views[0].title == "Markets fall" and not views[0].is_defence_cooperation
+        coop = entry("n3", "Azerbaijan and China sign defence pact", hours=0)
+        a3 = await store.insert_article(session, feed_id, coop, COOPERATION, fetched_at=NOW)
+        assert a3 is not None
+        became = await store.join_story(session, story, definition(a3, coop), now=NOW)
+        assert became is True
+        (view,) = await store.story_views(session, [story])
+    assert view.title == "Azerbaijan and China sign defence pact"
+    assert view.is_defence_cooperation and view.cooperation_type == "meeting_visit"
+    assert view.participants == ("AZ", "CN")  # not the union with US of the other reports

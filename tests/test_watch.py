@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import subscriptions, watch
@@ -282,3 +282,99 @@ async def test_list_followers_and_targets_get_one_alert(
         2: ("pending", ["list:caucasus", "country:AZ"]),
         -1009: ("pending", ["list:caucasus", "country:AZ"]),
     }
+
+
+# --- the in-memory index and its version row (issue 15) ----------------------------------------
+
+LATER = NOW.replace(year=NOW.year + 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param("UPDATE chat SET active = false WHERE id = 1", {}, id="chat-deactivated"),
+        pytest.param("DELETE FROM watch_rule WHERE chat_id = 1", {}, id="rule-deleted"),
+        pytest.param(
+            "INSERT INTO watch_rule (chat_id, kind, value, display)"
+            " VALUES (1, 'exclude', 'drones', 'drones')",
+            {},
+            id="exclude-added",
+        ),
+        pytest.param(
+            "UPDATE chat SET delivery_mode = 'digest' WHERE id = 1",
+            {1: ("held", ["country:AZ"])},
+            id="digest-mode",
+        ),
+        pytest.param("mute AZ-CN", {}, id="pair-muted"),
+        pytest.param(
+            "UPDATE chat SET last_digest_at = created WHERE id = 1",
+            {1: ("pending", ["country:AZ"])},
+            id="unrelated-column",
+        ),
+    ],
+)
+async def test_index_sees_a_change_made_by_any_writer(
+    sessions: async_sessionmaker[AsyncSession], change: str, expected: dict
+) -> None:
+    s = story()
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await add_story(session, s)
+    async with sessions() as session:  # the index is loaded and cached here
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 1
+        await session.rollback()
+    async with sessions.begin() as session:
+        if change.startswith("mute"):
+            await subscriptions.mute_pair(session, 1, ("AZ", "CN"), until=LATER)
+        else:
+            await session.execute(text(change.replace("created", "subscribed_at")))
+    async with sessions.begin() as session:
+        await watch.enqueue_alerts(session, s, now=NOW)
+        assert await alerts(session) == expected
+
+
+async def test_version_moves_only_for_what_the_index_holds(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        before = await watch.watch_version(session)
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE chat SET last_digest_at = subscribed_at"))
+    async with sessions.begin() as session:
+        assert await watch.watch_version(session) == before
+        await session.execute(text("UPDATE chat SET scope = 'all'"))
+    async with sessions.begin() as session:
+        assert await watch.watch_version(session) not in (before, None)
+
+
+async def test_a_rolled_back_edit_leaves_no_stale_index(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    s = story()
+    async with sessions.begin() as session:
+        await chat(session, 1, keyword=["parade"])
+        await add_story(session, s)
+    async with sessions() as session:
+        await subscriptions.add_rules(session, 1, "keyword", [("bayraktar", "Bayraktar")], limit=9)
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 1  # index with the new rule
+        await session.rollback()
+    async with sessions.begin() as session:
+        assert await watch.enqueue_alerts(session, s, now=NOW) == 0
+
+
+@pytest.mark.parametrize("how", ["orm", "raw-sql"])
+async def test_an_edit_inside_the_transaction_is_seen_by_its_next_story(
+    sessions: async_sessionmaker[AsyncSession], how: str
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        first, second = story(story_id=1), story(story_id=2)
+        await add_story(session, first)
+        await add_story(session, second)
+        assert await watch.enqueue_alerts(session, first, now=NOW) == 1
+        if how == "orm":
+            await subscriptions.unsubscribe(session, 1)
+        else:
+            await session.execute(text("UPDATE chat SET active = false"))
+        assert await watch.enqueue_alerts(session, second, now=NOW) == 0

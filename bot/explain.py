@@ -1,0 +1,54 @@
+"""``/why``: the classifier's raw evidence for an alert, sent as a reply to that alert.
+
+Alerts say why in a reader's words (``bot.why``); this is the detail behind them, as stored.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import formatting, why
+from bot.formatting import esc
+from bot.handlers import chat_of, reply, state
+from monitors import outbox, store
+from monitors.domain import StoryView
+
+MAX_STORIES = 5  # a digest reply shows the evidence of its first few stories
+USAGE = "Reply /why to an alert to see the evidence behind it."
+
+
+def evidence_text(stories: list[StoryView]) -> str:
+    """Each story's title, score and type, then its evidence items, within one message."""
+    lines: list[str] = []
+    for story in stories[:MAX_STORIES]:
+        kind = formatting.COOPERATION_LABELS.get(story.cooperation_type or "", "not cooperation")
+        lines.append(
+            f"<b>{esc(formatting.clip(story.title, 200))}</b>\n"
+            f"score {story.score:.2f} · {esc(kind)} · "
+            + esc("; ".join(why.reasons(story.cooperation_type, story.evidence)) or "—")
+        )
+        lines += [
+            f"• {esc(formatting.clip(item, formatting.EVIDENCE_CHARS))}"
+            for item in why.raw_lines(story.evidence)
+        ] or ["• (no evidence stored)"]
+    if len(stories) > MAX_STORIES:
+        lines.append(f"… and {len(stories) - MAX_STORIES} more stories in that message")
+    return formatting.fit_lines(lines)
+
+
+async def why_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/why as a reply to an alert (or digest): the evidence of its stories."""
+    message = update.effective_message
+    original = message.reply_to_message if message is not None else None
+    if original is None:
+        await reply(update, USAGE)
+        return
+    st = state(context)
+    async with st.sessions() as session:
+        ids = await outbox.stories_of_message(session, chat_of(update)[0], original.message_id)
+        stories = await store.story_views(session, ids)
+    if not stories:
+        await reply(update, "That message is not one of my alerts. " + USAGE)
+        return
+    await reply(update, evidence_text(stories))

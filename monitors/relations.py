@@ -1,0 +1,90 @@
+"""Relations between states that the classifier needs (config/relations.toml).
+
+Rules
+    - ``rivals(a, b)``: the pair is in active conflict or open hostility; the classifier then
+      demands an explicit act of cooperation between them (it never drops one silently).
+    - ``territory_of(code)``: a territory that is part of a state counts as that state
+      (Hong Kong -> China).
+    - ``own_forces(folded, language)``: the first word by which a force's or ministry's own
+      feed speaks of its own state's forces without naming it ("airmen", "our troops"), or
+      None.  Cues are folded words; a trailing ``*`` matches any ending; Chinese cues are
+      substrings.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import data_path
+from monitors.countries import fold, has_cjk
+from monitors.errors import ConfigError
+
+__all__ = ["Relations", "default_relations"]
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Rivalries, territories and own-force cues, loaded once."""
+
+    rivalries: frozenset[frozenset[str]]
+    territories: dict[str, str]
+    own_force_cues: dict[str, re.Pattern[str]]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Relations:
+        path = path or data_path("relations.toml")
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read relations: {exc}") from exc
+        pairs = data.get("rivalries", {}).get("pairs", [])
+        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ConfigError(f"{path}: rivalries.pairs must be pairs of ISO codes")
+        rivalries = frozenset(frozenset(code.upper() for code in pair) for pair in pairs)
+        territories = {k.upper(): v.upper() for k, v in data.get("territories", {}).items()}
+        cues = {lang: _cue_regex(words) for lang, words in data.get("own_forces", {}).items()}
+        return cls(rivalries, territories, cues)
+
+    def rivals(self, first: str, second: str) -> bool:
+        return frozenset((first, second)) in self.rivalries
+
+    def rival_pair(self, codes: list[str]) -> tuple[str, str] | None:
+        """The first pair of ``codes`` that are rivals, or None."""
+        for i, first in enumerate(codes):
+            for second in codes[i + 1 :]:
+                if self.rivals(first, second):
+                    return first, second
+        return None
+
+    def territory_of(self, code: str) -> str:
+        return self.territories.get(code, code)
+
+    def own_forces(self, folded: str, language: str | None) -> str | None:
+        lang = (language or "en").lower().split("-")[0]
+        for key in dict.fromkeys((lang, "en")):
+            pattern = self.own_force_cues.get(key)
+            if pattern is not None and (match := pattern.search(folded)):
+                return match.group(0).strip()
+        return None
+
+
+def _cue_regex(words: list[str]) -> re.Pattern[str]:
+    parts = []
+    for cue in words:
+        pattern = r"\s+".join(
+            re.escape(piece.rstrip("*")) + (r"\w*" if piece.endswith("*") else "")
+            for piece in fold(cue).split()
+        )
+        parts.append(pattern if has_cjk(cue) else rf"(?<!\w){pattern}(?!\w)")
+    return re.compile("|".join(parts) or r"(?!x)x")
+
+
+@functools.cache
+def default_relations() -> Relations:
+    """The shipped relations, loaded once per process."""
+    return Relations.load()

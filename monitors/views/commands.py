@@ -1,0 +1,193 @@
+"""The analyst subcommands of ``defwatch`` (registered by ``monitors.cli``).
+
+    defwatch partners COUNTRY [--period 90d] [--png FILE]
+    defwatch trend COUNTRY [--period 12w] [--png FILE]
+    defwatch network WATCHLIST|COUNTRY... [--period 90d] [--png FILE]
+    defwatch export [--country C] [--since DATE] [--type T] [--all] --format csv|jsonl
+    defwatch feed-out COUNTRY|WATCHLIST [--limit N]
+
+Tables go to stdout, the picture to ``--png FILE``; bad input ends with one line on stderr
+(``ConfigError``, exit status 2) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitors.countries import Gazetteer, default_gazetteer, fold
+from monitors.db import open_database
+from monitors.domain import COOPERATION_TYPES
+from monitors.errors import ConfigError, UnknownCountry
+from monitors.settings import Settings
+from monitors.views import atom, export, queries
+from monitors.views.analysis import PeriodError, parse_period
+from monitors.watchlists import Watchlist, load_watchlists
+
+COMMANDS = ("partners", "trend", "network", "export", "feed-out")
+MAX_DAYS = 730
+MAX_NETWORK_COUNTRIES = 12
+
+
+def add_commands(commands: Any) -> None:
+    """Add the subcommands to ``defwatch``'s subparsers."""
+    for name, text, period in (
+        ("partners", "a country's defence partners (table; picture with --png)", "90d"),
+        ("trend", "a country's stories per week by partner", "12w"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("country", help="name, demonym or ISO code, e.g. azerbaijan, AZ")
+        sub.add_argument("--period", default=period, help=f"e.g. 90d or 12w (default {period})")
+        sub.add_argument("--png", type=Path, metavar="FILE", help="also write the picture here")
+    net = commands.add_parser("network", help="the cooperation graph among and around states")
+    net.add_argument("targets", nargs="+", metavar="WATCHLIST|COUNTRY")
+    net.add_argument("--period", default="90d", help="e.g. 90d (default 90d)")
+    net.add_argument("--png", type=Path, metavar="FILE", help="also write the picture here")
+    out = commands.add_parser("export", help="stories as CSV or JSON Lines")
+    out.add_argument("--country", help="only stories this country takes part in")
+    out.add_argument("--since", type=_since, help="published on or after DATE (YYYY-MM-DD)")
+    out.add_argument("--type", choices=COOPERATION_TYPES, help="only this cooperation type")
+    out.add_argument("--all", action="store_true", help="not only defence cooperation")
+    out.add_argument("--format", choices=export.FORMATS, required=True)
+    feed = commands.add_parser("feed-out", help="an Atom feed of a country or named watchlist")
+    feed.add_argument("target", metavar="COUNTRY|WATCHLIST")
+    feed.add_argument("--limit", type=_entries, default=atom.DEFAULT_ENTRIES)
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entries(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= atom.MAX_ENTRIES:
+        raise argparse.ArgumentTypeError(f"must be a number from 1 to {atom.MAX_ENTRIES}")
+    return int(text)
+
+
+def resolver(gazetteer: Gazetteer) -> Callable[[str], str]:
+    """``gazetteer.resolve``, and exact English names it refuses as ambiguous ('china')."""
+    by_name = {fold(gazetteer.name(code)): code for code in gazetteer.codes()}
+
+    def resolve(text: str) -> str:
+        try:
+            return gazetteer.resolve(text)
+        except UnknownCountry:
+            if fold(text) in by_name:
+                return by_name[fold(text)]
+            raise
+
+    return resolve
+
+
+def _watchlists(settings: Settings, gazetteer: Gazetteer) -> Mapping[str, Watchlist]:
+    if settings.watchlists_file is None:
+        return {}
+    return load_watchlists(settings.watchlists_file, resolver=gazetteer)
+
+
+def _period(text: str, unit: str) -> int:
+    try:
+        return parse_period(text, unit=unit, maximum_days=MAX_DAYS)
+    except PeriodError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _country(text: str, resolve: Callable[[str], str]) -> str:
+    try:
+        return resolve(text)
+    except UnknownCountry as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def network_focus(
+    targets: Sequence[str], resolve: Callable[[str], str], lists: Mapping[str, Watchlist]
+) -> tuple[tuple[str, ...], str | None]:
+    """(codes, label): a watchlist's countries when one name is given, else the countries."""
+    if len(targets) == 1 and targets[0].lower() in lists:
+        watchlist = lists[targets[0].lower()]
+        if not watchlist.countries:
+            raise ConfigError(f"watchlist {watchlist.name!r} names no countries")
+        return tuple(sorted(watchlist.countries))[:MAX_NETWORK_COUNTRIES], watchlist.name
+    codes = tuple(dict.fromkeys(_country(t, resolve) for t in targets))
+    if len(codes) > MAX_NETWORK_COUNTRIES:
+        raise ConfigError(f"at most {MAX_NETWORK_COUNTRIES} countries in one network")
+    return codes, None
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run(settings, args))
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    gazetteer = default_gazetteer()
+    resolve = resolver(gazetteer)
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        if args.command == "export":
+            country = _country(args.country, resolve) if args.country else None
+            writer = export.Writer(sys.stdout, args.format)
+            async with sessions() as session:
+                async for batch in queries.export_stories(
+                    session,
+                    country=country,
+                    since=args.since,
+                    cooperation_type=args.type,
+                    cooperation_only=not args.all,
+                ):
+                    writer.write(batch)
+            print(f"exported {writer.count} stories", file=sys.stderr)
+            return 0
+        lists = _watchlists(settings, gazetteer)
+        if args.command == "feed-out":
+            try:
+                target = atom.resolve_target(args.target, resolve, gazetteer.name, lists)
+            except UnknownCountry as exc:
+                raise ConfigError(f"{exc} (nor a named watchlist)") from None
+            now = datetime.now(UTC)
+            async with sessions() as session:
+                stories = await atom.target_stories(session, target, now=now, limit=args.limit)
+            sys.stdout.buffer.write(
+                atom.atom_document(target, stories, now=now, name=gazetteer.name)
+            )
+            return 0
+        from monitors.views import tables  # matplotlib loads only for the views
+        from monitors.views.service import Picture, ViewService
+
+        views = ViewService(sessions, gazetteer.name)
+        draw = args.png is not None
+        picture: Picture[Any]
+        if args.command == "partners":
+            picture = await views.partners(
+                _country(args.country, resolve), _period(args.period, "d"), draw=draw
+            )
+            text = tables.partners_table(picture.data, gazetteer.name)
+        elif args.command == "trend":
+            picture = await views.trend(
+                _country(args.country, resolve), _period(args.period, "w"), draw=draw
+            )
+            text = tables.trend_table(picture.data, gazetteer.name)
+        else:
+            codes, label = network_focus(args.targets, resolve, lists)
+            picture = await views.network(codes, _period(args.period, "d"), label=label, draw=draw)
+            text = tables.network_table(picture.data, gazetteer.name, label)
+    finally:
+        await engine.dispose()
+    print(text)
+    if picture.cut:
+        print(f"(counted from the newest {queries.MAX_VIEW_STORIES} stories only)")
+    if args.png is not None and picture.png is not None:
+        try:
+            args.png.write_bytes(picture.png)
+        except OSError as exc:
+            raise ConfigError(f"{args.png}: {exc.strerror}") from None
+        print(f"picture written to {args.png}", file=sys.stderr)
+    return 0
