@@ -48,6 +48,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot import admin, buttons, callbacks, explain, views
 from bot import handlers as h
@@ -78,8 +79,13 @@ def api_urls(base: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def build_application(settings: Settings, monitor: Monitor | None = None) -> Application:
-    """The bot, with every handler registered; ``monitor`` is opened in post_init if None."""
+def build_application(
+    settings: Settings, monitor: Monitor | None = None, *, request: BaseRequest | None = None
+) -> Application:
+    """The bot, with every handler registered; ``monitor`` is opened in post_init if None.
+
+    ``request`` replaces the HTTP transport (tests pass an in-process fake of the Bot API).
+    """
     if not settings.bot_token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
     builder = (
@@ -98,6 +104,8 @@ def build_application(settings: Settings, monitor: Monitor | None = None) -> App
     if settings.telegram_api_base_url:
         base_url, base_file_url = api_urls(settings.telegram_api_base_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["monitor"] = monitor

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache, partial
 from pathlib import Path
@@ -33,28 +32,18 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from monitors.errors import ConfigError
+from monitors.settings import sqlite_busy_timeout
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_ID = 0x64657677  # "defw"
-BUSY_TIMEOUT_ENV = "DEFWATCH_SQLITE_BUSY_TIMEOUT"
-DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 def sqlite_busy_timeout_ms() -> int:
     """Milliseconds a SQLite writer waits for a lock (``DEFWATCH_SQLITE_BUSY_TIMEOUT`` s)."""
-    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
-    except ValueError:
-        raise ConfigError(
-            f"environment: {BUSY_TIMEOUT_ENV} must be seconds (got {raw!r})"
-        ) from None
-    if seconds < 0:
-        raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
-    return int(seconds * 1000)
+    return int(sqlite_busy_timeout() * 1000)
 
 
 def async_url(plain: str) -> URL:

@@ -9,7 +9,9 @@ DefwatchError
 │   │   ├── TooManyRedirects
 │   │   ├── FeedHTTPError  (status, retry_after)
 │   │   └── FeedConnectError
-│   └── NotAFeed           the document is not RSS/Atom/RDF at all
+│   │       └── FeedTLSError  the certificate did not verify
+│   ├── NotAFeed           the document is not RSS/Atom/RDF at all
+│   └── UnsafeFeedURL      a URL we refuse to fetch (also a ValueError; see monitors.netguard)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """
 
@@ -61,8 +63,20 @@ class FeedHTTPError(FetchError):
         self.retry_after = retry_after
 
 
+class FeedTLSError(FeedConnectError):
+    """The server's TLS certificate did not verify (unknown CA, wrong host, expired)."""
+
+    kind = "tls"
+
+
 class NotAFeed(FeedError):
     kind = "not_a_feed"
+
+
+class UnsafeFeedURL(FeedError, ValueError):
+    """A feed URL we refuse to fetch; the message says why, in words a user understands."""
+
+    kind = "unsafe_url"
 
 
 class UnknownCountry(DefwatchError):

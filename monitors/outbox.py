@@ -37,8 +37,6 @@ from monitors.models import Alert, Chat, WatchRule
 MAX_ERROR_CHARS = 500
 MAX_EDITS = 3
 EDIT_INTERVAL = timedelta(seconds=60)
-# Statuses that mean "the chat has the message": sent, plus an edit waiting or in flight.
-SENT_STATUSES = ("sent", "sent_stale", "editing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,16 +273,6 @@ async def pending_count(session: AsyncSession, chat_id: int) -> int:
         )
         or 0
     )
-
-
-async def status_counts(session: AsyncSession) -> dict[str, int]:
-    """Alerts per status; an edit waiting or in flight counts as ``sent``."""
-    rows = await session.execute(select(Alert.status, func.count()).group_by(Alert.status))
-    counts: dict[str, int] = {}
-    for status, count in rows:
-        key = "sent" if status in SENT_STATUSES else status
-        counts[key] = counts.get(key, 0) + count
-    return counts
 
 
 # --- story edits ("also reported by", issue 8) --------------------------------------------------

@@ -26,14 +26,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from monitors import store
-from monitors.db import BUSY_TIMEOUT_ENV, async_url, open_database, sqlite_busy_timeout_ms
+from monitors.db import async_url, open_database, sqlite_busy_timeout_ms
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher, FetchLimits
 from monitors.models import Article, Feed, Story
 from monitors.runner import Monitor, PollReport
-from monitors.settings import load_settings
+from monitors.settings import BUSY_TIMEOUT_ENV, load_settings
 from tests import dbfixtures
 from tests.feedserver import FeedServer
+
+pytestmark = pytest.mark.slow  # worker subprocesses, kills, held locks and dropped connections
 
 postgres_url = dbfixtures.postgres_url  # fixture
 

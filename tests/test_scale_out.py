@@ -46,7 +46,7 @@ from tests.tg import BotProcess, Emulator
 
 postgres_url = dbfixtures.postgres_url  # fixture
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(400)]
 
 FEEDS = 300
 OWN_ITEMS = 2
