@@ -42,7 +42,7 @@ from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.logs import LOG_FORMATS
 from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
-from monitors.views import commands as view_commands
+from monitors.views import arguments as view_arguments
 
 # SQLAlchemy, Alembic, httpx and the classifier are imported by the commands that use them,
 # so `--help`, `latest` and `feeds list` do not pay for what they never run.
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
-    view_commands.add_commands(commands)
+    view_arguments.add_commands(commands)
     return parser
 
 
@@ -204,7 +204,9 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return asyncio.run(_rebuild_stories(settings))
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
-    if args.command in view_commands.COMMANDS:
+    if args.command in view_arguments.COMMANDS:
+        from monitors.views import commands as view_commands
+
         return view_commands.run(settings, args)
     raise AssertionError(args.command)
 

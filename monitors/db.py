@@ -157,8 +157,14 @@ async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker
     engine = create_engine(plain_url)
     await migrate(engine)
     sessions = session_factory(engine)
-    # a migration may ask for stored stories to be re-grouped once (0003 does)
-    from monitors.regroup import rebuild_if_flagged
+    # A migration may ask for stored stories to be re-grouped once (0005 does). Checking is one
+    # read; the grouping code (classifier, HTTP client) is imported only when it must run.
+    from monitors.models import REBUILD_FLAG, Meta
 
-    await rebuild_if_flagged(sessions)
+    async with sessions() as session:
+        flagged = await session.get(Meta, REBUILD_FLAG) is not None
+    if flagged:
+        from monitors.regroup import rebuild_if_flagged
+
+        await rebuild_if_flagged(sessions)
     return engine, sessions
