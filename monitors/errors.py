@@ -10,6 +10,8 @@ DefwatchError
 │   │   ├── FeedHTTPError  (status, retry_after)
 │   │   └── FeedConnectError
 │   └── NotAFeed           the document is not RSS/Atom/RDF at all
+├── LeaseLost              a worker's lease on a feed ran out or was taken over: its poll's
+│                          result is discarded (the new holder stores it)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """
 
@@ -63,6 +65,10 @@ class FeedHTTPError(FetchError):
 
 class NotAFeed(FeedError):
     kind = "not_a_feed"
+
+
+class LeaseLost(DefwatchError):
+    """This worker no longer holds the feed's lease; nothing of its poll may be stored."""
 
 
 class UnknownCountry(DefwatchError):

@@ -11,7 +11,7 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,17 +160,20 @@ async def claim_due_feeds(
     owner: str,
     lease: timedelta,
     not_polled_since: datetime | None = None,
+    due_by: datetime | None = None,
+    exclude: Collection[int] = (),
 ) -> list[FeedSnapshot]:
     """Lease up to ``limit`` due feeds to ``owner``.
 
-    A feed is due when enabled, its ``next_poll_at`` has passed and no live lease is held on
-    it. With ``not_polled_since`` (a manual "poll everything now"), every enabled feed not
-    polled since that moment is due instead, whatever its schedule. On PostgreSQL the rows
-    are locked with ``SKIP LOCKED`` so concurrent workers claim disjoint sets; SQLite
+    A feed is due when enabled, its ``next_poll_at`` has passed (``due_by``, default ``now``)
+    and no live lease is held on it. With ``not_polled_since`` (a manual "poll everything
+    now"), every enabled feed not polled since that moment is due instead, whatever its
+    schedule. ``exclude`` (the feeds a cycle already took) are never claimed. On PostgreSQL the
+    rows are locked with ``SKIP LOCKED`` so concurrent workers claim disjoint sets; SQLite
     serialises writers anyway. A crashed worker's lease simply expires.
     """
     if not_polled_since is None:
-        due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now)
+        due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= (due_by or now))
     else:
         due = or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since)
     query = (
@@ -179,6 +182,7 @@ async def claim_due_feeds(
             Feed.enabled.is_(True),
             due,
             or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+            Feed.id.not_in(exclude) if exclude else true(),
         )
         .order_by(Feed.next_poll_at.asc().nulls_first(), Feed.id)
         .limit(limit)
@@ -202,6 +206,42 @@ async def claim_due_feeds(
         )
         for f in feeds
     ]
+
+
+async def renew_leases(
+    session: AsyncSession,
+    feed_ids: Collection[int],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> set[int]:
+    """Extend the leases ``owner`` still holds on ``feed_ids`` to ``now + lease``.
+
+    Returns the ids renewed. A lease that ran out (``lease_until`` passed) or that another
+    worker took over is not renewed: that feed is no longer this worker's to store (fencing
+    by owner and expiry). On PostgreSQL the UPDATE also row-locks the feeds until the caller's
+    transaction ends, so no other worker can claim one of them meanwhile.
+    """
+    if not feed_ids:
+        return set()
+    renewed = await session.scalars(
+        update(Feed)
+        .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner, Feed.lease_until > now)
+        .values(lease_until=now + lease)
+        .returning(Feed.id)
+    )
+    return set(renewed)
+
+
+async def release_leases(session: AsyncSession, feed_ids: Collection[int], *, owner: str) -> None:
+    """Give up ``owner``'s leases on ``feed_ids`` (polls abandoned on a stop): at once due."""
+    if feed_ids:
+        await session.execute(
+            update(Feed)
+            .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
 
 
 async def record_poll_success(
@@ -660,7 +700,9 @@ __all__ = [
     "recent_stories",
     "record_poll_failure",
     "record_poll_success",
+    "release_leases",
     "remove_feed",
+    "renew_leases",
     "seed_feeds_once",
     "stats",
     "story_views",
