@@ -17,6 +17,7 @@ at most once, however fast the failing feeds' retries come due.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -39,8 +40,8 @@ from tests.test_faults_process import (
     sqlite_query,
     wait_until,
     worker_env,
-    write_config,
     workers,
+    write_config,
 )
 from tests.tg import Emulator
 
@@ -95,10 +96,8 @@ def timed_stop(worker: Worker, sig: int) -> tuple[float, float]:
     """Send ``sig``; seconds until the process exited and until its helpers were gone."""
     started = time.monotonic()
     worker.process.send_signal(sig)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         worker.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pass
     exited = time.monotonic() - started
     while worker.helpers() and time.monotonic() - started < 60:
         time.sleep(0.05)
@@ -234,8 +233,7 @@ async def test_stop_abandons_fetches_in_flight_and_releases_leases(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     slow = [
-        feed_server.add(f"/held{n}.xml", make_rss(n, good_items(n)), delay=30)
-        for n in range(3)
+        feed_server.add(f"/held{n}.xml", make_rss(n, good_items(n)), delay=30) for n in range(3)
     ]
     fast = feed_server.add("/fast.xml", make_rss(9, good_items(1)))
     db = tmp_path / "stop.db"
@@ -252,8 +250,6 @@ async def test_stop_abandons_fetches_in_flight_and_releases_leases(
         took = time.monotonic() - started
         assert took < 1.0, took
         assert report.statuses == {"ok": 1}  # the fast feed; the slow ones were abandoned
-        assert sqlite_query(db, "SELECT count(*) FROM feed WHERE lease_owner IS NOT NULL") == [
-            (0,)
-        ]
+        assert sqlite_query(db, "SELECT count(*) FROM feed WHERE lease_owner IS NOT NULL") == [(0,)]
         assert (await monitor.poll_cycle()).outcomes == []  # no claims once stopping
     assert sqlite_query(db, "SELECT count(*) FROM article") == [(3,)]
