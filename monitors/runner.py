@@ -286,7 +286,9 @@ class Monitor:
                     session, held, owner=self.worker_id, now=self.clock(), lease=lease
                 )
             for feed_id, task in held.items():
-                if feed_id not in renewed and feed_id not in self.context.committing:
+                # Committing or done since: its own transaction renewed (or released) it.
+                committing = feed_id in self.context.committing
+                if feed_id not in renewed and not committing and not task.done():
                     log.warning("feed %d: lease lost while polling; its result is dropped", feed_id)
                     lost.add(feed_id)
                     task.cancel()
