@@ -53,6 +53,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import admin, buttons, callbacks
 from bot import handlers as h
 from bot.delivery import Deliverer
 from monitors import outbox, subscriptions
@@ -125,17 +126,27 @@ def register_handlers(application: Application) -> None:
         "latest": h.latest,
         "digest": h.digest,
         "settings": h.settings_command,
-        "status": h.status,
-        "feeds": h.feeds,
-        "addfeed": h.addfeed,
-        "removefeed": h.removefeed,
-        "broadcast": h.broadcast,
+        "status": admin.status,
+        "feeds": admin.feeds,
+        "addfeed": admin.addfeed,
+        "removefeed": admin.removefeed,
+        "broadcast": admin.broadcast,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
-    application.add_handler(CallbackQueryHandler(h.on_watch_button, pattern=r"^w:[A-Z]{2}$"))
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
-    application.add_handler(CallbackQueryHandler(h.on_more, pattern=r"^more:[^:]+:\d+:\d+:\d+$"))
+    pattern = buttons.PATTERNS
+    for name, callback in {
+        "watch": h.on_watch_button,
+        "unwatch": callbacks.on_unwatch,
+        "mute": callbacks.on_mute,
+        "setting": callbacks.on_setting,
+        "follow": callbacks.on_follow,
+        "page": h.on_page,
+        "more": h.on_more,
+        "feeds": admin.on_feeds_page,
+    }.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=pattern[name]))
     application.add_handler(CallbackQueryHandler(h.on_unknown_button))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, h.unknown_text))
     application.add_error_handler(h.on_error)

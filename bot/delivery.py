@@ -4,6 +4,9 @@ Telegram errors are mapped to outcomes in exactly one place, ``outcome_for`` (pu
 as a table). Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0``
 so a ``RetryAfter`` reaches us); each result is committed right after its send, so a crash
 can repeat at most the messages that were in flight (see ``monitors.outbox``).
+
+A chat receives a burst of alerts oldest story first. Each alert carries buttons to unwatch
+the countries it matched and to mute its country pair for a week (``bot.buttons``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from telegram.error import (
 )
 
 from bot import formatting
+from bot.buttons import alert_markup
 from monitors import outbox, store
 from monitors.domain import StoryView
 
@@ -107,6 +111,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def oldest_first(
+    alerts: Sequence[outbox.ClaimedAlert], stories: dict[int, StoryView]
+) -> list[outbox.ClaimedAlert]:
+    """A burst of alerts in the order the stories happened (a feed lists its newest first)."""
+    never = datetime.max.replace(tzinfo=UTC)  # a story gone meanwhile: last, it is not sent
+
+    def when(alert: outbox.ClaimedAlert) -> tuple[datetime, int]:
+        story = stories.get(alert.story_id)
+        return (story.published_at if story is not None else never, alert.id)
+
+    return sorted(alerts, key=when)
+
+
 class Deliverer:
     """Drains the outbox through one bot; one instance per application."""
 
@@ -156,7 +173,7 @@ class Deliverer:
             # One task per chat, its alerts in order: Telegram allows about one message per
             # second per chat, and a chat that is gone or moved stops its own queue.
             by_chat: dict[int, list[outbox.ClaimedAlert]] = {}
-            for alert in claimed:
+            for alert in oldest_first(claimed, stories):
                 by_chat.setdefault(alert.chat_id, []).append(alert)
             gate = asyncio.Semaphore(self.concurrency)
             await asyncio.gather(
@@ -205,7 +222,9 @@ class Deliverer:
         await self._wait_if_paused()
         try:
             message = await self.bot.send_message(
-                alert.chat_id, formatting.format_alert(story, alert.matched)
+                alert.chat_id,
+                formatting.format_alert(story, alert.matched),
+                reply_markup=alert_markup(story.participants, alert.matched),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -254,6 +273,7 @@ class Deliverer:
                 formatting.format_alert(story, alert.matched, also_reported=True),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
+                reply_markup=alert_markup(story.participants, alert.matched),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends

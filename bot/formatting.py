@@ -241,17 +241,17 @@ def intro(top: Sequence[tuple[str, int]]) -> str:
     return "\n".join(lines)
 
 
-def watchlist_text(rules: Sequence[tuple[str, str]]) -> str:
-    """The chat's rules as (kind, display) pairs."""
+def watchlist_text(rules: Sequence[tuple[str, str]], owner: str = "Your") -> str:
+    """The chat's rules as (kind, display) pairs; ``owner`` is "Your" or "This group's"."""
     if not rules:
-        return "Your watchlist is empty. Try /watch azerbaijan or /keywords add Bayraktar."
+        return f"{owner} watchlist is empty. Try /watch azerbaijan or /keywords add Bayraktar."
     titles = {
         "country": "Countries",
         "keyword": "Keywords",
         "exclude": "Excluded",
         "list": "Named lists",
     }
-    lines = ["<b>Your watchlist</b> (tap an item to remove it)"]
+    lines = [f"<b>{esc(owner)} watchlist</b> (tap an item to remove it)"]
     for kind, title in titles.items():
         items = [display for k, display in rules if k == kind]
         if items:

@@ -1,14 +1,15 @@
 """Commands and button callbacks, each short; argument parsing is pure and at the top.
 
 Every callback query is answered. Commands that change a group's watchlist or settings are
-for the group's administrators. Registration happens in ``bot.app``.
+for the group's administrators and the bot's operators (``bot.gates``). Keyboards are built in
+``bot.buttons``, most button callbacks live in ``bot.callbacks``, the operators' commands and
+/status in ``bot.admin``. Registration happens in ``bot.app``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import ipaddress
 import logging
 import re
 import time
@@ -18,20 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import formatting
+from bot import buttons, formatting
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
-from monitors import netguard, outbox, store, subscriptions
+from bot.gates import is_operator, may_change, whose_update
+from monitors import store, subscriptions
 from monitors.countries import Gazetteer, fold
+from monitors.coverage import covered_countries
 from monitors.domain import StoryForAlert, StoryView
 from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings
@@ -237,45 +238,6 @@ def make_resolver(gazetteer: Gazetteer) -> Callable[[str], str]:
     return resolve
 
 
-def feed_url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Why a feed URL given through the bot is refused (None when acceptable).
-
-    Only http(s); and unless private feeds are allowed, no loopback, private, link-local or
-    cloud metadata address given literally or as ``localhost`` (names are checked after DNS).
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # e.g. an unclosed '[' of an IPv6 literal
-        return "not a valid URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return "only http:// and https:// feed URLs are accepted"
-    if allow_private:
-        return None
-    if host == "localhost" or host.endswith(".localhost"):
-        return "local addresses are not accepted"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return address_problem(address)
-
-
-def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_unspecified
-        or address.is_reserved
-        or address.is_multicast
-    ):
-        return "private, loopback and link-local addresses are not accepted"
-    return None
-
-
 def encode_before(story: StoryView) -> str:
     """A story's paging position: microseconds since the epoch, then its id."""
     micros = (story.published_at - EPOCH) // timedelta(microseconds=1)
@@ -296,6 +258,9 @@ def export_name(chat_id: int) -> str:
     return f"chat{chat_id}" if chat_id < 0 else f"chat-{chat_id}"
 
 
+FOLLOWS_COMMENT = "# this chat also follows the named lists: "
+
+
 def export_document(
     chat_id: int, rules: Sequence[subscriptions.Rule], scope: str, followed: Sequence[str]
 ) -> str:
@@ -306,11 +271,22 @@ def export_document(
 
     header = "# defwatch watchlist exported from a chat; /import it or add it to the file\n"
     if followed:
-        header += f"# this chat also follows the named lists: {', '.join(followed)}\n"
+        header += f"{FOLLOWS_COMMENT}{', '.join(followed)}\n"
     body = export_watchlist(
         export_name(chat_id), displays("country"), displays("keyword"), displays("exclude"), scope
     )
     return header + body
+
+
+def followed_in_export(text: str) -> list[str]:
+    """The named lists an exported document says its chat followed (its header comment)."""
+    for line in text.splitlines():
+        if line.startswith(FOLLOWS_COMMENT):
+            names = (n.strip().lower() for n in line.removeprefix(FOLLOWS_COMMENT).split(","))
+            return [n for n in names if n]
+        if not line.startswith("#"):
+            break
+    return []
 
 
 def imported_displays(text: str, name: str, key: str) -> dict[str, str]:
@@ -397,63 +373,47 @@ async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """In groups, only administrators change the watchlist and settings; says so otherwise."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or chat.type == ChatType.PRIVATE:
-        return True
-    message = update.effective_message
-    if (
-        message is not None
-        and message.sender_chat is not None
-        and message.sender_chat.id == chat.id
-    ):
-        return True  # an anonymous administrator
-    st = state(context)
-    cached = st.admins_cache.get(chat.id)
-    if cached is None or time.monotonic() - cached[0] > 300:
-        try:
-            admins = frozenset(m.user.id for m in await chat.get_administrators())
-        except TelegramError as exc:
-            log.warning("cannot list administrators of chat %s: %s", chat.id, exc)
-            admins = frozenset()
-        st.admins_cache[chat.id] = cached = (time.monotonic(), admins)
-    if user is not None and user.id in cached[1]:
-        return True
-    text = "Only this group's administrators can change its watchlist and settings."
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    else:
-        await reply(update, text)
-    return False
-
-
-def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in state(context).settings.admin_ids
-
-
 # --- subscription -----------------------------------------------------------------------------
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Subscribe the chat, explain the bot, offer the most covered countries."""
+    """Subscribe the chat, explain the bot, offer the most covered countries; a chat coming
+    back after /stop is told its watchlist was kept."""
     if not await may_change(update, context):
         return
     st = state(context)
     chat_id, kind, title = chat_of(update)
     async with st.sessions.begin() as session:
-        await subscriptions.subscribe(session, chat_id, type=kind, title=title, now=st.clock())
-        top = await store.top_countries(session, 6)
-    buttons = [
-        InlineKeyboardButton(
-            formatting.country_button_label(code),
-            callback_data=callback("w", code),
+        rules = await subscriptions.list_rules(session, chat_id)
+        resumed = await subscriptions.subscribe(
+            session, chat_id, type=kind, title=title, now=st.clock()
         )
-        for code, _ in top
+        top = [code for code, _ in await store.top_countries(session, 6)]
+    # A fresh database has no stories yet: offer what the feed list covers best.
+    codes = top or list(covered_countries(st.settings.feeds_file))
+    row = [
+        InlineKeyboardButton(formatting.country_button_label(c), callback_data=callback("w", c))
+        for c in codes
     ]
-    markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-    await reply(update, formatting.intro(top), reply_markup=markup if buttons else None)
+    markup = InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
+    text = formatting.intro([(c, 0) for c in codes])
+    if resumed and rules:
+        text = f"{kept_line(update, rules)}\n\n{text}"
+    await reply(update, text, reply_markup=markup if row else None)
+
+
+def kept_line(update: Update, rules: Sequence[subscriptions.Rule]) -> str:
+    """'Welcome back: your watchlist was kept (2 countries, 1 keyword). /watchlist shows it.'"""
+    names = {"country": "country", "keyword": "keyword", "exclude": "exclusion", "list": "list"}
+    counts = [
+        f"{n} {'countries' if word == 'country' else word + 's'}" if n != 1 else f"1 {word}"
+        for kind, word in names.items()
+        if (n := sum(1 for r in rules if r.kind == kind))
+    ]
+    return (
+        f"Welcome back: {whose_update(update)} watchlist was kept ({', '.join(counts)}). "
+        "/watchlist shows it."
+    )
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -465,7 +425,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         was = await subscriptions.unsubscribe(session, chat_of(update)[0])
     await reply(
         update,
-        "Unsubscribed. Your watchlist is kept: /start to resume."
+        f"Unsubscribed. {whose_update(update, capital=True)} watchlist is kept: /start to resume."
         if was
         else "This chat was not subscribed. /start to subscribe.",
     )
@@ -473,7 +433,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List every command with an example."""
-    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_admin(update, context) else ""))
+    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
 
 
 async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -530,7 +490,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines[:0] = added_lines(result, st.settings.max_watch_items)
         if not active:
             lines.append("This chat is not subscribed yet: /start to receive alerts.")
-    await reply(update, "\n".join(lines))
+    markup = buttons.suggestions_markup(found.unknown, st.resolve)
+    await reply(update, "\n".join(lines), reply_markup=markup)
 
 
 def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
@@ -619,10 +580,10 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def watchlist_markup(
-    session: AsyncSession, chat_id: int
+    session: AsyncSession, chat_id: int, owner: str = "Your"
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     rules = await subscriptions.list_rules(session, chat_id)
-    text = formatting.watchlist_text([(r.kind, r.display) for r in rules])
+    text = formatting.watchlist_text([(r.kind, r.display) for r in rules], owner)
     buttons = [
         [
             InlineKeyboardButton(
@@ -639,14 +600,15 @@ async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the watchlist with a button per item to remove it."""
     st = state(context)
     async with st.sessions() as session:
-        text, markup = await watchlist_markup(session, chat_of(update)[0])
+        text, markup = await watchlist_markup(
+            session, chat_of(update)[0], whose_update(update, capital=True)
+        )
     await reply(update, text, reply_markup=markup)
 
 
 # Callback data as our own buttons write it; anything else (forged, stale) is "expired".
 REMOVE_DATA = re.compile(r"rm:\d{1,19}")
 WATCH_DATA = re.compile(r"w:[A-Z]{2}")
-MORE_DATA = re.compile(r"more:[^:]{1,40}:\d{1,3}:-?\d{1,18}:\d{1,18}")
 MAX_ROW_ID = 2**63 - 1
 
 
@@ -669,7 +631,7 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if rule_id <= MAX_ROW_ID
             else None
         )
-        text, markup = await watchlist_markup(session, chat_id)
+        text, markup = await watchlist_markup(session, chat_id, whose_update(update, capital=True))
     await query.answer(f"Removed {removed.display}" if removed else "Already removed")
     await edit(query, text, markup)
 
@@ -735,11 +697,15 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not codes:
             await reply(
                 update,
-                "Your watchlist has no countries. Try /latest azerbaijan or /watch azerbaijan.",
+                f"{whose_update(update, capital=True)} watchlist has no countries. "
+                "Try /latest azerbaijan or /watch azerbaijan.",
             )
             return
-    text, markup = await latest_page(st, chat_id, codes, key, count, None)
+    text, markup = await latest_page(st, chat_id, codes, key, count)
     await reply(update, text, reply_markup=markup)
+
+
+MAX_PAGE_OFFSET = 400  # /latest pages back at most this many stories
 
 
 async def latest_page(
@@ -748,48 +714,68 @@ async def latest_page(
     codes: Sequence[str],
     key: str,
     count: int,
-    before: tuple[datetime, int] | None,
+    *,
+    offset: int = 0,
+    page: int = 1,
+    before: tuple[datetime, int] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One page of /latest: stories before ``before``, and a "More" button when there are more."""
+    """Page ``page`` of /latest: ``count`` stories after the newest ``offset`` (or before the
+    ``before`` cursor of an older "More" button), with Newer and Older buttons."""
     async with st.sessions() as session:
         chat = await subscriptions.get_chat(session, chat_id)
         cooperation_only = chat is None or chat.scope == "cooperation"
         stories = await store.latest_stories(
-            session, codes, limit=count + 1, before=before, cooperation_only=cooperation_only
+            session,
+            codes,
+            limit=offset + count + 1,
+            before=before,
+            cooperation_only=cooperation_only,
         )
+        stories = stories[offset:]
         last_poll = await store.last_poll_at(session) if not stories else None
     names = ", ".join(formatting.country_label(c) for c in codes)
     if not stories:
         polled = formatting.when(last_poll) if last_poll else "not yet"
-        more = "No older stories" if before else "No stories stored yet"
+        more = "No older stories" if before or offset else "No stories stored yet"
         return f"{more} for {names}. Feeds last polled: {esc(polled)}.", None
-    page, has_more = stories[:count], len(stories) > count
-    text, shown = formatting.story_list(f"<b>Latest for {names}</b>", page, focus=codes)
-    markup = None
-    if has_more or shown < len(page):
-        last = page[max(shown, 1) - 1]
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "More stories",
-                        callback_data=callback("more", key, count, encode_before(last)),
-                    )
-                ]
-            ]
-        )
-    return text, markup
+    items, has_more = stories[:count], len(stories) > count
+    numbered = f" — page {page}" if page > 1 or has_more else ""
+    text, shown = formatting.story_list(f"<b>Latest for {names}</b>{numbered}", items, focus=codes)
+    further = has_more or shown < len(items)
+    if before is not None:  # an older message's "More" button: keep paging by its cursor
+        last = items[max(shown, 1) - 1]
+        data = callback("more", key, count, encode_before(last))
+        older = [[InlineKeyboardButton("Older ▶", callback_data=data)]] if further else []
+        return text, InlineKeyboardMarkup(older) if older else None
+    next_offset = offset + max(shown, 1)
+    older_offset = next_offset if further and next_offset <= MAX_PAGE_OFFSET else None
+    return text, buttons.latest_markup(key, count, offset, page, older_offset)
+
+
+async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest's Newer and Older buttons: show that page by editing the message."""
+    query = update.callback_query
+    assert query is not None
+    _, key, count, offset, page = (query.data or "").split(":")
+    offset_, page_ = min(int(offset), MAX_PAGE_OFFSET), int(page)  # forged data stays bounded
+    await show_page(update, context, key, int(count), offset=offset_, page=page_)
 
 
 async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The "More" button: page further back by editing the message."""
+    """The "More" button of older /latest messages: page further back by its cursor."""
     query = update.callback_query
     assert query is not None
-    if not MORE_DATA.fullmatch(query.data or ""):
-        await on_unknown_button(update, context)
-        return
-    st = state(context)
     _, key, count, micros, story_id = (query.data or "").split(":")
+    before = decode_before(micros, story_id)
+    await show_page(update, context, key, int(count), before=before, page=2)
+
+
+async def show_page(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, count: int, **where: Any
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    st = state(context)
     chat_id = chat_of(update)[0]
     if key == "w":
         async with st.sessions() as session:
@@ -798,7 +784,7 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         codes = key.split(",")
     await query.answer()
     text, markup = await latest_page(
-        st, chat_id, codes, key, min(int(count), MAX_LATEST), decode_before(micros, story_id)
+        st, chat_id, codes, key, max(1, min(count, MAX_LATEST)), **where
     )
     await edit(query, text, markup)
 
@@ -848,32 +834,18 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     if not (watch_.countries or watch_.keywords):
         await reply(
-            update, "Your watchlist is empty: /watch azerbaijan or /keywords add Bayraktar."
+            update,
+            f"{whose_update(update, capital=True)} watchlist is empty: "
+            "/watch azerbaijan or /keywords add Bayraktar.",
         )
         return
     stories = [s for s in recent if matches_watch(s, watch_)]
     if not stories:
-        await reply(update, "Nothing in the last 24 hours matches your watchlist.")
+        await reply(
+            update, f"Nothing in the last 24 hours matches {whose_update(update)} watchlist."
+        )
         return
     await reply(update, formatting.format_digest("Last 24 hours", stories))
-
-
-async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Feeds polled, last poll, stories stored, this chat's pending alerts."""
-    st = state(context)
-    async with st.sessions() as session:
-        stats = await store.stats(session)
-        pending = await outbox.pending_count(session, chat_of(update)[0])
-        chat = await subscriptions.get_chat(session, chat_of(update)[0])
-    polled = formatting.when(stats.last_poll_at) if stats.last_poll_at else "never"
-    lines = [
-        f"Feeds: {stats.feeds_total} ({stats.feeds_ok} ok, {stats.feeds_failing} failing)",
-        f"Last poll: {esc(polled)}",
-        f"Stories stored: {stats.stories_total} ({stats.cooperation_stories} defence cooperation)",
-        f"Alerts waiting for this chat: {pending}",
-        f"This chat: {'subscribed' if chat and chat.active else 'not subscribed'}",
-    ]
-    await reply(update, "\n".join(lines))
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -917,105 +889,11 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert chat is not None
     if change:
         st.reschedule_digest(chat)
-    await reply(update, ("Saved.\n" if change else "") + settings_text(chat))
+    text = ("Saved.\n" if change else "") + settings_text(chat)
+    await reply(update, text, reply_markup=buttons.settings_markup(chat))
 
 
-# --- admin ------------------------------------------------------------------------------------
-
-
-async def admin_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    if is_admin(update, context):
-        return True
-    await reply(update, "That command is for the bot's operators.")
-    return False
-
-
-async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admin: list feeds with their health."""
-    if not await admin_only(update, context):
-        return
-    async with state(context).sessions() as session:
-        rows = await store.list_feeds(session)
-    lines = [
-        f"{'✅' if f.consecutive_errors == 0 else '⚠️'} {esc(formatting.clip(f.url, 120))}"
-        + (f" — {esc(formatting.clip(f.last_error or '', 80))}" if f.consecutive_errors else "")
-        for f in rows
-    ]
-    text, size = f"<b>{len(rows)} feeds</b>", 0
-    for line in lines:
-        if size + len(line) > 3800:
-            text += "\n…"
-            break
-        text += "\n" + line
-        size += len(line)
-    await reply(update, text)
-
-
-async def resolved_problem(url: str, allow_private: bool) -> str | None:
-    """``feed_url_problem``, then ``monitors.netguard`` on every address the host resolves to."""
-    problem = feed_url_problem(url, allow_private=allow_private)
-    if problem:
-        return problem
-    try:
-        await netguard.acheck_feed_url(url, allow_private=allow_private)
-    except netguard.UnsafeFeedURL as exc:
-        return str(exc)
-    return None
-
-
-async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admin: add a feed URL (http/https; no private addresses unless allowed)."""
-    if not await admin_only(update, context):
-        return
-    if len(context.args or []) != 1:
-        await reply(update, "Usage: /addfeed https://example.com/feed.xml")
-        return
-    st = state(context)
-    url = context.args[0]  # type: ignore[index]
-    problem = await resolved_problem(url, st.settings.allow_private_feeds)
-    if problem:
-        await reply(update, f"Refused: {esc(formatting.clip(problem, 300))}.")
-        return
-    async with st.sessions.begin() as session:
-        added = await store.add_feed(session, url, now=st.clock())
-    await reply(
-        update, "Feed added; it will be polled shortly." if added else "That feed is already there."
-    )
-
-
-async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admin: remove a feed URL."""
-    if not await admin_only(update, context):
-        return
-    if len(context.args or []) != 1:
-        await reply(update, "Usage: /removefeed https://example.com/feed.xml")
-        return
-    async with state(context).sessions.begin() as session:
-        removed = await store.remove_feed(session, context.args[0])  # type: ignore[index]
-    await reply(update, "Feed removed." if removed else "No such feed.")
-
-
-async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admin: send a text to every subscribed chat."""
-    if not await admin_only(update, context):
-        return
-    text = " ".join(context.args or []).strip()
-    if not text:
-        await reply(update, "Usage: /broadcast text")
-        return
-    st = state(context)
-    async with st.sessions() as session:
-        chat_ids = await subscriptions.active_chat_ids(session)
-    sent = 0
-    for chat_id in chat_ids:
-        try:
-            await context.bot.send_message(chat_id, f"📣 {esc(text)}")
-            sent += 1
-        except TelegramError as exc:
-            if outcome_for(exc).action == "deactivate":
-                async with st.sessions.begin() as session:
-                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
-    await reply(update, f"Broadcast sent to {sent} of {len(chat_ids)} chats.")
+# --- admin: bot.admin -------------------------------------------------------------------------
 
 
 # --- named watchlists (issue 7) -----------------------------------------------------------------
@@ -1030,11 +908,17 @@ async def lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     async with st.sessions() as session:
         followed = await subscriptions.followed_lists(session, chat_of(update)[0])
+    text, markup = lists_view(st, followed)
+    await reply(update, text, reply_markup=markup)
+
+
+def lists_view(st: BotState, followed: Sequence[str]) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/lists: the named watchlists, with a Follow or Stop following button for each."""
+    known = named_lists(st)
     rows = [
-        (w.name, w.description, sorted(w.countries), sorted(w.keywords))
-        for w in named_lists(st).values()
+        (w.name, w.description, sorted(w.countries), sorted(w.keywords)) for w in known.values()
     ]
-    await reply(update, formatting.watchlists_text(rows, followed))
+    return formatting.watchlists_text(rows, followed), buttons.lists_markup(known, followed)
 
 
 async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -1093,7 +977,11 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = await subscriptions.get_chat(session, chat_id)
         followed = await subscriptions.followed_lists(session, chat_id)
     if not any(r.kind in ("country", "keyword") for r in rules):
-        await reply(update, "Your watchlist is empty: nothing to export. /watch azerbaijan first.")
+        await reply(
+            update,
+            f"{whose_update(update, capital=True)} watchlist is empty: nothing to export. "
+            "/watch azerbaijan first.",
+        )
         return
     text = export_document(chat_id, rules, chat.scope if chat else "cooperation", followed)
     message = update.effective_message
@@ -1159,11 +1047,34 @@ async def merge_import(update: Update, st: BotState, imported: Watchlist, text: 
                 if kind == "exclude":
                     found = [line.replace("Now watching", "Now excluding") for line in found]
                 lines += found
+        lines += await follow_imported(session, st, chat_id, followed_in_export(text))
         await subscriptions.update_settings(session, chat_id, scope=imported.scope)
     scope = "defence cooperation only" if imported.scope == "cooperation" else "all stories"
     lines.append(f"Scope: {scope}.")
     if imported.chat_targets or imported.channel_targets:
         lines.append("Targets in the file were ignored: only the operator's file sets them.")
+    return lines
+
+
+async def follow_imported(
+    session: AsyncSession, st: BotState, chat_id: int, names: Sequence[str]
+) -> list[str]:
+    """Follow the named lists an imported export followed, those this bot knows."""
+    known = [n for n in names if n in named_lists(st)]
+    lines = []
+    for name in known:
+        result = await subscriptions.follow_list(
+            session, chat_id, name, limit=st.settings.max_watch_items
+        )
+        lines += [
+            line.replace("Now watching", "Now following").replace(
+                "Already watched", "Already following"
+            )
+            for line in added_lines(result, st.settings.max_watch_items)
+        ]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        lines.append("Named lists not available here, so not followed: " + _listed(unknown) + ".")
     return lines
 
 

@@ -11,6 +11,7 @@ Story       the real-world event that one or more articles report
 StoryCountry  (story, ISO code, role) indexed by code and time for ``latest``
 Chat        a Telegram chat (or channel) that subscribed
 WatchRule   what a chat watches: a country, a keyword, an excluded keyword or a named list
+ChatMute    a country pair a chat muted until a time (an alert's "Mute this pair" button)
 Alert       the outbox: one row per (chat, story); a story reaches a chat at most once
 """
 
@@ -213,6 +214,19 @@ class WatchRule(Base):
         UniqueConstraint("chat_id", "kind", "value", name="uq_watch_rule_chat_kind_value"),
         Index("ix_watch_rule_lookup", "kind", "value"),
     )
+
+
+class ChatMute(Base):
+    """No alerts to this chat for stories in which both countries of ``pair`` take part."""
+
+    __tablename__ = "chat_mute"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
+    pair: Mapped[str] = mapped_column(String(16))  # two ISO codes, sorted: "AZ-CN"
+    until: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("chat_id", "pair", name="uq_chat_mute_chat_pair"),)
 
 
 class Alert(Base):

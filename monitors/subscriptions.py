@@ -20,7 +20,7 @@ from anyascii import anyascii
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.models import Alert, Chat, WatchRule
+from monitors.models import Alert, Chat, ChatMute, WatchRule
 
 RuleKind = Literal["country", "keyword", "exclude", "list"]
 RULE_KINDS: tuple[RuleKind, ...] = ("country", "keyword", "exclude")
@@ -345,3 +345,41 @@ async def sync_targets(
         session.add(WatchRule(chat_id=chat_id, kind=TARGET, value=name, display=name))
     await session.flush()
     return len(added), len(set(have) - wanted)
+
+
+# --- mutes (an alert's "Mute this pair for a week") --------------------------------------------
+
+
+def pair_key(codes: Iterable[str]) -> str:
+    """A country pair as stored: the two codes sorted, 'AZ-CN'."""
+    return "-".join(sorted(codes))
+
+
+async def mute_pair(
+    session: AsyncSession, chat_id: int, codes: tuple[str, str], *, until: datetime
+) -> None:
+    """Mute stories in which both countries take part until ``until`` (a later mute extends)."""
+    key = pair_key(codes)
+    row = await session.scalar(
+        select(ChatMute).where(ChatMute.chat_id == chat_id, ChatMute.pair == key)
+    )
+    if row is None:
+        session.add(ChatMute(chat_id=chat_id, pair=key, until=until))
+    else:
+        row.until = max(row.until, until)
+    await session.flush()
+
+
+async def muted_chats(
+    session: AsyncSession, chat_ids: Iterable[int], participants: Iterable[str], now: datetime
+) -> set[int]:
+    """Which of ``chat_ids`` muted a pair of ``participants`` that has not yet expired."""
+    codes = set(participants)
+    ids = set(chat_ids)
+    if len(codes) < 2 or not ids:
+        return set()
+    # Unexpired mutes are few; reading them all avoids an IN list as long as a fan-out.
+    rows = await session.execute(
+        select(ChatMute.chat_id, ChatMute.pair).where(ChatMute.until > now)
+    )
+    return {chat_id for chat_id, pair in rows if chat_id in ids and set(pair.split("-")) <= codes}

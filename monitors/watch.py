@@ -18,6 +18,9 @@ Named watchlists (``monitors.watchlists``): the caller passes the lists the stor
 chats that follow one (rule ``list``) or are its file-defined targets (rule ``target``) are
 found with one more lookup on the same index, and get the alert with ``list:NAME`` and the
 list's terms, unless one of their own ``exclude`` phrases occurs. Still one alert per chat.
+
+Mutes: a chat that muted a country pair (``chat_mute``, until a time) gets no alert for a
+story in which both countries take part, however it matched.
 """
 
 from __future__ import annotations
@@ -300,6 +303,8 @@ async def enqueue_alerts(
     followers = await _list_followers(session, list_matches or {})
     vetoed = await _excluding(session, followers, found)
     matches = merge_terms(own, {c: t for c, t in followers.items() if c not in vetoed})
+    muted = await subscriptions.muted_chats(session, matches, story.participants, now)
+    matches = {chat_id: terms for chat_id, terms in matches.items() if chat_id not in muted}
     if not matches:
         return 0
     held = await _held_chats(session, matches, now)

@@ -384,7 +384,7 @@ def test_buttons_on_a_message_that_is_gone(api: Api, bot: BotProcess) -> None:
         add_story(db, 100 + i, f"Moldova story {i}", ("MD", "RO"), datetime.now(UTC))
     user = emu.user(TOKEN, chat)
     first = user.ask("/latest moldova 3")
-    more = first.button(text="More")["callback_data"]
+    more = first.button(text="Older")["callback_data"]
     answered = len(emu.calls(method="answerCallbackQuery", token=TOKEN))
     gone = 987_654_321  # a message id the emulator never issued
     press_raw(emu, chat, more, gone)

@@ -1,0 +1,276 @@
+"""The operators' commands (``telegram.admin_ids``): /feeds, /addfeed, /removefeed, /broadcast;
+and /status, whose feed line uses the same feed states.
+
+* /feeds lists every feed, page by page (◀ Previous / Next ▶ buttons), each with its state:
+  ✅ polled and well, ⚠️ failing (with the last error), 🕓 not polled yet, ⏸ disabled.
+* /addfeed checks a URL once before storing it: at most ``MAX_FEED_URL_CHARS`` characters,
+  ``monitors.netguard`` (scheme, credentials, private addresses after DNS; it also normalises
+  the URL, and the normalised URL is what is stored), then one fetch and parse. A refusal
+  says why; nothing is stored.
+* /broadcast refuses up front a text that would not fit one Telegram message, and reports
+  (and logs) why sends failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot import buttons, formatting
+from bot.delivery import outcome_for
+from bot.formatting import esc
+from bot.gates import is_operator
+from bot.handlers import chat_of, edit, reply, state
+from monitors import netguard, outbox, store, subscriptions
+from monitors.errors import FeedError
+from monitors.parse import parse_feed
+from monitors.store import FeedHealth
+
+log = logging.getLogger(__name__)
+
+MAX_FEED_URL_CHARS = 2048  # the feed table's column
+CHECK_SECONDS = 20.0  # /addfeed's one fetch: the bot answers nothing else meanwhile
+FEEDS_PAGE_CHARS = 3500
+BROADCAST_PREFIX = "📣 "
+
+
+async def admin_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if is_operator(update, context):
+        return True
+    await reply(update, "That command is for the bot's operators.")
+    return False
+
+
+# --- /feeds and /status -----------------------------------------------------------------------
+
+
+def feed_state(feed: FeedHealth) -> str:
+    """'ok', 'failing', 'new' (never polled) or 'disabled'."""
+    if not feed.enabled:
+        return "disabled"
+    if feed.consecutive_errors:
+        return "failing"
+    return "new" if feed.last_polled_at is None else "ok"
+
+
+ICONS = {"ok": "✅", "failing": "⚠️", "new": "🕓", "disabled": "⏸"}
+
+
+def feed_line(feed: FeedHealth) -> str:
+    kind = feed_state(feed)
+    line = f"{ICONS[kind]} {esc(formatting.clip(feed.url, 120))}"
+    if kind == "failing":
+        line += f" — {esc(formatting.clip(feed.last_error or 'failing', 80))}"
+    elif kind == "new":
+        line += " — not polled yet"
+    elif kind == "disabled":
+        line += " — disabled, not polled"
+    return line
+
+
+def feed_counts(feeds: Sequence[FeedHealth]) -> str:
+    """'91 feeds: 80 ok, 3 failing, 8 disabled' (states with no feed left out)."""
+    counts = Counter(feed_state(f) for f in feeds)
+    names = {"ok": "ok", "failing": "failing", "new": "not polled yet", "disabled": "disabled"}
+    parts = [f"{counts[k]} {name}" for k, name in names.items() if counts[k]]
+    return f"{len(feeds)} feeds" + (f": {', '.join(parts)}" if parts else "")
+
+
+def status_feeds_line(feeds: Sequence[FeedHealth]) -> str:
+    """/status's feed line, saying what disabled means when there are disabled feeds."""
+    line = f"Feeds: {feed_counts(feeds)}"
+    if any(feed_state(f) == "disabled" for f in feeds):
+        line += (
+            " (disabled feeds are switched off in the feed list, e.g. unreliable or paywalled, "
+            "and are never polled; operators see them with /feeds)"
+        )
+    return line
+
+
+def feed_pages(feeds: Sequence[FeedHealth], budget: int = FEEDS_PAGE_CHARS) -> list[list[str]]:
+    """The feed lines cut into pages of at most ``budget`` characters (always one page)."""
+    pages: list[list[str]] = [[]]
+    size = 0
+    for line in (feed_line(f) for f in feeds):
+        if pages[-1] and size + len(line) + 1 > budget:
+            pages.append([])
+            size = 0
+        pages[-1].append(line)
+        size += len(line) + 1
+    return pages
+
+
+async def feeds_view(
+    context: ContextTypes.DEFAULT_TYPE, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    async with state(context).sessions() as session:
+        rows = await store.list_feeds(session)
+    pages = feed_pages(rows)
+    page = max(1, min(page, len(pages)))
+    header = f"<b>{feed_counts(rows)}</b>"
+    if len(pages) > 1:
+        header += f" — page {page} of {len(pages)}"
+    text = "\n".join([header, *pages[page - 1]])
+    return text, buttons.pages_markup("fd", page, len(pages))
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Feeds by state, last poll, stories stored, this chat's pending alerts."""
+    st = state(context)
+    chat_id = chat_of(update)[0]
+    async with st.sessions() as session:
+        stats = await store.stats(session)
+        all_feeds = await store.list_feeds(session)
+        pending = await outbox.pending_count(session, chat_id)
+        chat = await subscriptions.get_chat(session, chat_id)
+    polled = formatting.when(stats.last_poll_at) if stats.last_poll_at else "never"
+    lines = [
+        status_feeds_line(all_feeds),
+        f"Last poll: {esc(polled)}",
+        f"Stories stored: {stats.stories_total} ({stats.cooperation_stories} defence cooperation)",
+        f"Alerts waiting for this chat: {pending}",
+        f"This chat: {'subscribed' if chat and chat.active else 'not subscribed'}",
+    ]
+    await reply(update, "\n".join(lines))
+
+
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: every feed with its state, page by page."""
+    if not await admin_only(update, context):
+        return
+    text, markup = await feeds_view(context, 1)
+    await reply(update, text, reply_markup=markup)
+
+
+async def on_feeds_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/feeds' ◀ Previous / Next ▶ buttons."""
+    query = update.callback_query
+    assert query is not None
+    if not is_operator(update, context):
+        await query.answer("That is for the bot's operators.", show_alert=True)
+        return
+    await query.answer()
+    text, markup = await feeds_view(context, int((query.data or "fd:1").split(":")[1]))
+    await edit(query, text, markup)
+
+
+# --- /addfeed, /removefeed --------------------------------------------------------------------
+
+
+async def checked_feed(context: ContextTypes.DEFAULT_TYPE, url: str) -> tuple[str, str | None]:
+    """(the normalised URL, the feed's title) after one fetch and parse; FeedError says why not."""
+    if len(url) > MAX_FEED_URL_CHARS:
+        raise FeedError(f"the URL is {len(url):,} characters long; at most {MAX_FEED_URL_CHARS}")
+    st = state(context)
+    normalised = await netguard.acheck_feed_url(url, allow_private=st.settings.allow_private_feeds)
+    fetcher = context.bot_data["monitor"].fetcher
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            result = await fetcher.fetch(normalised)
+    except TimeoutError:
+        raise FeedError(f"{normalised}: no answer within {CHECK_SECONDS:g} s") from None
+    parsed = parse_feed(
+        result.body or b"",
+        url=result.final_url,
+        fetched_at=datetime.now(UTC),
+        content_type=result.content_type,
+    )
+    return normalised, parsed.title
+
+
+async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: add a feed after checking it once (netguard, one fetch and parse)."""
+    if not await admin_only(update, context):
+        return
+    if len(context.args or []) != 1:
+        await reply(update, "Usage: /addfeed https://example.com/feed.xml")
+        return
+    st = state(context)
+    try:
+        url, title = await checked_feed(context, (context.args or [""])[0])
+    except FeedError as exc:  # UnsafeFeedURL, HTTP errors, timeouts, NotAFeed
+        await reply(update, f"Refused: {esc(formatting.clip(str(exc), 400))}. Nothing was added.")
+        return
+    async with st.sessions.begin() as session:
+        added = await store.add_feed(session, url, title=title, now=st.clock())
+    name = f"“{esc(formatting.clip(title, 80))}”, " if title else ""
+    await reply(
+        update,
+        f"Feed added: {name}{esc(url)}; it will be polled shortly."
+        if added
+        else f"That feed is already there ({esc(url)}).",
+    )
+
+
+async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: remove a feed URL (as typed, or as /addfeed normalised it)."""
+    if not await admin_only(update, context):
+        return
+    if len(context.args or []) != 1:
+        await reply(update, "Usage: /removefeed https://example.com/feed.xml")
+        return
+    url = (context.args or [""])[0]
+    candidates = [url]
+    with contextlib.suppress(netguard.UnsafeFeedURL):  # allow_private: normalise, no DNS
+        candidates.append(netguard.check_feed_url(url, allow_private=True))
+    async with state(context).sessions.begin() as session:
+        removed = False
+        for candidate in dict.fromkeys(candidates):
+            removed = await store.remove_feed(session, candidate) or removed
+    await reply(update, "Feed removed." if removed else "No such feed.")
+
+
+# --- /broadcast -------------------------------------------------------------------------------
+
+
+def broadcast_problem(text: str) -> str | None:
+    """Why a broadcast text cannot be sent as one message (None when it can)."""
+    size = formatting.tg_len(BROADCAST_PREFIX + text)
+    if size > formatting.MAX_MESSAGE:
+        room = formatting.MAX_MESSAGE - formatting.tg_len(BROADCAST_PREFIX)
+        return (
+            f"the text is {size - formatting.tg_len(BROADCAST_PREFIX):,} characters; one "
+            f"Telegram message holds {room:,} after the 📣 prefix. Shorten it or send it in parts"
+        )
+    return None
+
+
+async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin: send a text to every subscribed chat; say how many got it and why others did not."""
+    if not await admin_only(update, context):
+        return
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await reply(update, "Usage: /broadcast text")
+        return
+    problem = broadcast_problem(text)
+    if problem:
+        log.warning("broadcast refused: %s", problem)
+        await reply(update, f"Refused: {esc(problem)}. Nothing was sent.")
+        return
+    st = state(context)
+    async with st.sessions() as session:
+        chat_ids = await subscriptions.active_chat_ids(session)
+    failures: Counter[str] = Counter()
+    for chat_id in chat_ids:
+        try:
+            await context.bot.send_message(chat_id, BROADCAST_PREFIX + esc(text))
+        except TelegramError as exc:
+            outcome = outcome_for(exc)
+            failures[outcome.reason or type(exc).__name__] += 1
+            log.warning("broadcast to chat %s failed: %s", chat_id, outcome.reason)
+            if outcome.action == "deactivate":
+                async with st.sessions.begin() as session:
+                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
+    sent = len(chat_ids) - sum(failures.values())
+    lines = [f"Broadcast sent to {sent} of {len(chat_ids)} chats."]
+    lines += [f"Not sent to {n}: {esc(formatting.clip(why, 120))}" for why, n in failures.items()]
+    await reply(update, "\n".join(lines))

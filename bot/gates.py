@@ -1,0 +1,108 @@
+"""Who may change a chat's watchlist and settings, and how replies name the chat.
+
+Rules:
+
+* a private chat belongs to its user: always allowed;
+* in a group, a channel or a supergroup: its administrators (as ``getChatAdministrators``
+  lists them, cached for five minutes), an anonymous administrator posting as the group, and
+  the bot's operators (``telegram.admin_ids``) may change it; other members are told who can;
+* when Telegram will not list the administrators (the bot was removed, the chat is gone, a
+  network error), the reply says what went wrong and what to do: it never blames the user.
+  A failed lookup is not cached, so the next command tries again.
+
+Replies say "your watchlist" in a private chat and "this group's watchlist" (or "this
+channel's") elsewhere: ``whose``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+log = logging.getLogger(__name__)
+
+ADMINS_CACHE_SECONDS = 300.0
+
+
+def whose(chat_type: str | None, *, capital: bool = False) -> str:
+    """'your' in a private chat, "this group's" / "this channel's" elsewhere."""
+    if chat_type in (None, ChatType.PRIVATE):
+        word = "your"
+    elif chat_type == ChatType.CHANNEL:
+        word = "this channel's"
+    else:
+        word = "this group's"
+    return word[0].upper() + word[1:] if capital else word
+
+
+def whose_update(update: Update, *, capital: bool = False) -> str:
+    chat = update.effective_chat
+    return whose(chat.type if chat is not None else None, capital=capital)
+
+
+def is_operator(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """The user is one of the bot's operators (``telegram.admin_ids``)."""
+    user = update.effective_user
+    return user is not None and user.id in context.bot_data["state"].settings.admin_ids
+
+
+async def group_admins(chat: Any, cache: dict[int, tuple[float, frozenset[int]]]) -> frozenset[int]:
+    """The user ids of the chat's administrators (cached); TelegramError when not listable."""
+    cached = cache.get(chat.id)
+    if cached is not None and time.monotonic() - cached[0] <= ADMINS_CACHE_SECONDS:
+        return cached[1]
+    admins = frozenset(m.user.id for m in await chat.get_administrators())
+    cache[chat.id] = (time.monotonic(), admins)
+    return admins
+
+
+def admin_check_failed(exc: TelegramError) -> str:
+    """The reply when the administrators cannot be listed: what happened and what to do."""
+    return (
+        "I could not check who administers this group: Telegram answered "
+        f"“{html.escape(exc.message[:200])}”. Make sure I am still a member of the group "
+        "(an administrator in a channel), then try again."
+    )
+
+
+NOT_AN_ADMIN = (
+    "Only this group's administrators (or the bot's operators) can change this group's "
+    "watchlist and settings."
+)
+
+
+async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """May this user change this chat's watchlist and settings? Says why not otherwise."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    message = update.effective_message
+    if (
+        message is not None
+        and message.sender_chat is not None
+        and message.sender_chat.id == chat.id
+    ):
+        return True  # an anonymous administrator
+    if is_operator(update, context):
+        return True
+    try:
+        admins = await group_admins(chat, context.bot_data["state"].admins_cache)
+    except TelegramError as exc:
+        log.warning("cannot list administrators of chat %s: %s", chat.id, exc)
+        text = admin_check_failed(exc)
+    else:
+        if user is not None and user.id in admins:
+            return True
+        text = NOT_AN_ADMIN
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif message is not None:
+        await message.reply_text(text)
+    return False
