@@ -57,6 +57,7 @@ from bot import admin, buttons, callbacks
 from bot import handlers as h
 from bot.delivery import Deliverer
 from monitors import outbox, subscriptions
+from monitors.cli import exit_without_teardown
 from monitors.countries import default_gazetteer
 from monitors.errors import ConfigError
 from monitors.jobs import JOB_KWARGS, jobs_for
@@ -392,6 +393,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
     run_bot(load_settings())
+    exit_without_teardown(0)  # everything is closed: skip the slow interpreter teardown
 
 
 if __name__ == "__main__":

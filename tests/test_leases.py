@@ -263,7 +263,7 @@ def test_the_bot_applies_retention(tmp_path: Path, tg_emulator: Emulator) -> Non
     try:
         wait_until(
             lambda: sqlite_query(db, "SELECT count(*) FROM article") == [(0,)],
-            30,
+            90,
             "the bot's purge job to remove the 40-day-old article",
         )
     finally:
@@ -281,7 +281,7 @@ def test_the_console_applies_retention(tmp_path: Path) -> None:
         running.append(worker)
         wait_until(
             lambda: sqlite_query(db, "SELECT count(*) FROM article") == [(0,)],
-            30,
+            90,
             "the console's purge job to remove the 40-day-old article",
         )
         assert worker.stop() == 0

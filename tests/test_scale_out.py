@@ -46,7 +46,7 @@ from tests.tg import BotProcess, Emulator
 
 postgres_url = dbfixtures.postgres_url  # fixture
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 
 FEEDS = 300
 OWN_ITEMS = 2
@@ -213,7 +213,7 @@ def _run(
             )[0][0]
             return held > 0
 
-        wait_until(victim_mid_cycle, 120, "the victim to hold leases mid-cycle")
+        wait_until(victim_mid_cycle, 240, "the victim to hold leases mid-cycle")
         victim.kill()
         killed_at = time.monotonic()
         (killed_at_db,) = query(database_url, "SELECT now()")[0]
