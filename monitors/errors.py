@@ -10,7 +10,7 @@ DefwatchError
 │   │   ├── FeedHTTPError  (status, retry_after)
 │   │   └── FeedConnectError
 │   └── NotAFeed           the document is not RSS/Atom/RDF at all
-├── LeaseLost              a worker's lease on a feed ran out or was taken over: its poll's
+├── LeaseLost              a worker's lease on a feed ran out and was taken over: its poll's
 │                          result is discarded (the new holder stores it)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """

@@ -17,7 +17,7 @@ nothing else about the feed changes, so no entry is lost (the next successful fe
 
 Leases: a poll's one write (stored entries, or the recorded failure) runs in
 ``feed_transaction``, which first renews the feed's lease for ``PollContext.lease_owner``:
-a worker whose lease ran out or was taken over gets ``LeaseLost`` and its transaction rolls
+a worker whose lease was taken over (after it ran out) gets ``LeaseLost`` and its transaction rolls
 back, so a result is never stored twice. While that transaction runs the feed is listed in
 ``PollContext.committing``: a stop lets it finish and abandons everything else in flight.
 """

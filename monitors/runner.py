@@ -271,8 +271,8 @@ class Monitor:
         self, running: Mapping[asyncio.Task[FeedOutcome], store.FeedSnapshot], lost: set[int]
     ) -> None:
         """Renew the leases of the feeds in flight every third of a lease, so that a slow poll
-        never loses its feed to another worker; a poll whose lease was lost anyway (this
-        process stalled past it) is cancelled, and its result would be refused at commit."""
+        never loses its feed to another worker; a poll whose feed was taken over anyway (this
+        process stalled past its lease) is cancelled, and its result would be refused at commit."""
         lease = timedelta(seconds=self.settings.lease_seconds)
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)

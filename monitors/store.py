@@ -218,16 +218,19 @@ async def renew_leases(
 ) -> set[int]:
     """Extend the leases ``owner`` still holds on ``feed_ids`` to ``now + lease``.
 
-    Returns the ids renewed. A lease that ran out (``lease_until`` passed) or that another
-    worker took over is not renewed: that feed is no longer this worker's to store (fencing
-    by owner and expiry). On PostgreSQL the UPDATE also row-locks the feeds until the caller's
-    transaction ends, so no other worker can claim one of them meanwhile.
+    Returns the ids renewed. Fencing: once a lease has expired another worker may claim the
+    feed, and a claim (or that worker's finished poll) rewrites ``lease_owner``; so a feed
+    whose owner is no longer ``owner`` is not renewed and is no longer this worker's to store.
+    A lease that expired but that nobody took over is still this worker's (no one else has
+    fetched the feed since) and is renewed. Owner ids are unique per process, and a process
+    claims a feed once per cycle. On PostgreSQL the UPDATE also row-locks the feeds until the
+    caller's transaction ends, so no other worker can claim one of them meanwhile.
     """
     if not feed_ids:
         return set()
     renewed = await session.scalars(
         update(Feed)
-        .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner, Feed.lease_until > now)
+        .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
         .values(lease_until=now + lease)
         .returning(Feed.id)
     )

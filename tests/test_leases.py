@@ -50,12 +50,12 @@ async def _feed(
     ("owner", "until", "renewed"),
     [
         pytest.param("me", NOW + LEASE, True, id="own-live-lease"),
-        pytest.param("me", NOW - timedelta(seconds=1), False, id="own-lease-ran-out"),
+        pytest.param("me", NOW - timedelta(seconds=1), True, id="ran-out-not-taken-over"),
         pytest.param("other", NOW + LEASE, False, id="taken-over"),
         pytest.param(None, NOW - LEASE, False, id="released"),
     ],
 )
-async def test_renew_only_a_lease_still_held(
+async def test_renew_only_a_lease_nobody_took_over(
     sessions: async_sessionmaker[AsyncSession], owner: str | None, until: datetime, renewed: bool
 ) -> None:
     feed_id = await _feed(sessions, owner, until)
