@@ -130,11 +130,11 @@ async def _query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
 def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """The test's own look at the database; a server full of other clients (the machine is
     shared) is waited out rather than failing the run."""
-    for attempt in range(10):
+    for attempt in range(60):
         try:
             return asyncio.run(_query(url, sql, **params))
         except DBAPIError as exc:
-            if "too many clients" not in str(exc) or attempt == 9:
+            if "too many clients" not in str(exc) or attempt == 59:
                 raise
             time.sleep(1.0)
     raise AssertionError("unreachable")
