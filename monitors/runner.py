@@ -8,9 +8,15 @@
 A cycle claims due feeds in batches (a lease per feed, so several workers share the work),
 polls them concurrently (the fetcher bounds concurrency globally and per host), claiming the
 next batch as soon as half of the feeds in flight are done so that one slow feed never holds
-up the rest, and returns what it found. Parsing and classifying run in a process pool (one
-worker per core), off the event loop. Overlapping cycles in one process are serialised by a
-lock; the scheduler coalesces missed runs.
+up the rest, and returns what it found. A cycle polls each feed that was due when it began at
+most once (a failing feed whose short retry comes due meanwhile waits for the next cycle). The
+leases of the feeds in flight are renewed every third of ``lease_seconds``; a poll whose feed
+another worker took over is cancelled, and its write is refused anyway (``feed_transaction``
+in the pipeline). ``Monitor.stop`` (SIGTERM, SIGINT) ends the cycle in flight at once: no new
+claims, polls in flight cancelled and their leases released, writes under way finished.
+Parsing and classifying run in a process pool (one worker per core), off the event loop.
+Overlapping cycles in one process are serialised by a lock; the scheduler coalesces missed
+runs.
 """
 
 from __future__ import annotations
@@ -276,15 +282,19 @@ class Monitor:
         lease = timedelta(seconds=self.settings.lease_seconds)
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
-            async with write_transaction(self.context) as session:
-                held = {
-                    feed.id: task
-                    for task, feed in running.items()
-                    if feed.id not in self.context.committing and not task.done()
-                }
-                renewed = await store.renew_leases(
-                    session, held, owner=self.worker_id, now=self.clock(), lease=lease
-                )
+            try:
+                async with write_transaction(self.context) as session:
+                    held = {
+                        feed.id: task
+                        for task, feed in running.items()
+                        if feed.id not in self.context.committing and not task.done()
+                    }
+                    renewed = await store.renew_leases(
+                        session, held, owner=self.worker_id, now=self.clock(), lease=lease
+                    )
+            except Exception as exc:  # a dropped connection: the commit still checks the lease
+                log.warning("lease renewal failed (%s: %s); retrying", type(exc).__name__, exc)
+                continue
             for feed_id, task in held.items():
                 # Committing or done since: its own transaction renewed (or released) it.
                 committing = feed_id in self.context.committing
