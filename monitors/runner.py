@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -280,28 +280,47 @@ class Monitor:
         never loses its feed to another worker; a poll whose feed was taken over anyway (this
         process stalled past its lease) is cancelled, and its result would be refused at commit."""
         lease = timedelta(seconds=self.settings.lease_seconds)
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                async with write_transaction(self.context) as session:
-                    held = {
-                        feed.id: task
-                        for task, feed in running.items()
-                        if feed.id not in self.context.committing and not task.done()
-                    }
-                    renewed = await store.renew_leases(
-                        session, held, owner=self.worker_id, now=self.clock(), lease=lease
-                    )
-            except Exception as exc:  # a dropped connection: the commit still checks the lease
-                log.warning("lease renewal failed (%s: %s); retrying", type(exc).__name__, exc)
-                continue
-            for feed_id, task in held.items():
-                # Committing or done since: its own transaction renewed (or released) it.
-                committing = feed_id in self.context.committing
-                if feed_id not in renewed and not committing and not task.done():
+        # A connection of its own: polls waiting on locks can exhaust the pool, and a renewal
+        # that waits for a connection lets every lease in flight run out.
+        async with self.engine.connect() as connection:
+            sessions = async_sessionmaker(bind=connection, expire_on_commit=False)
+            while True:
+                await asyncio.sleep(self.settings.lease_seconds / 3)
+                try:
+                    held = await self._renew(sessions, running, lease)
+                except Exception as exc:  # a dropped connection: the commit checks the lease
+                    log.warning("lease renewal failed (%s: %s)", type(exc).__name__, exc)
+                    continue
+                for feed_id, task in held.items():
                     log.warning("feed %d: lease lost while polling; its result is dropped", feed_id)
                     lost.add(feed_id)
                     task.cancel()
+
+    async def _renew(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        running: Mapping[asyncio.Task[FeedOutcome], store.FeedSnapshot],
+        lease: timedelta,
+    ) -> dict[int, asyncio.Task[FeedOutcome]]:
+        """Renew the leases in flight; the polls whose feed another worker took over."""
+        async with self.context.write_lock or nullcontext(), sessions.begin() as session:
+            held = {
+                feed.id: task
+                for task, feed in running.items()
+                if feed.id not in self.context.committing and not task.done()
+            }
+            renewed = await store.renew_leases(
+                session, held, owner=self.worker_id, now=self.clock(), lease=lease, skip_locked=True
+            )
+            ours = renewed | await store.lease_holders(
+                session, held.keys() - renewed, owner=self.worker_id
+            )
+        # Committing or done since: its own transaction renewed (or released) the lease.
+        return {
+            feed_id: task
+            for feed_id, task in held.items()
+            if feed_id not in ours and feed_id not in self.context.committing and not task.done()
+        }
 
     async def _poll_one(self, feed: store.FeedSnapshot) -> FeedOutcome:
         """``poll_feed``, with anything unexpected (a dropped database connection, a bug)

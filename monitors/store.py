@@ -215,8 +215,13 @@ async def renew_leases(
     owner: str,
     now: datetime,
     lease: timedelta,
+    skip_locked: bool = False,
 ) -> set[int]:
     """Extend the leases ``owner`` still holds on ``feed_ids`` to ``now + lease``.
+
+    ``skip_locked`` (PostgreSQL; the periodic renewal): feeds whose row another transaction
+    holds (this worker's own poll committing, which renews it) are skipped, not waited for,
+    so that one slow commit never delays the renewal of every other lease.
 
     Returns the ids renewed. Fencing: once a lease has expired another worker may claim the
     feed, and a claim (or that worker's finished poll) rewrites ``lease_owner``; so a feed
@@ -228,13 +233,29 @@ async def renew_leases(
     """
     if not feed_ids:
         return set()
+    held = select(Feed.id).where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+    if skip_locked and session.bind is not None and session.bind.dialect.name == "postgresql":
+        held = held.with_for_update(skip_locked=True)
     renewed = await session.scalars(
         update(Feed)
-        .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+        .where(Feed.id.in_(held.scalar_subquery()))
         .values(lease_until=now + lease)
         .returning(Feed.id)
     )
     return set(renewed)
+
+
+async def lease_holders(
+    session: AsyncSession, feed_ids: Collection[int], *, owner: str
+) -> set[int]:
+    """Which of ``feed_ids`` are leased to ``owner`` now (a plain read: never waits on locks)."""
+    if not feed_ids:
+        return set()
+    return set(
+        await session.scalars(
+            select(Feed.id).where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+        )
+    )
 
 
 async def release_leases(session: AsyncSession, feed_ids: Collection[int], *, owner: str) -> None:
@@ -698,6 +719,7 @@ __all__ = [
     "known_urls",
     "last_poll_at",
     "latest_stories",
+    "lease_holders",
     "list_feeds",
     "purge_old_articles",
     "recent_stories",
