@@ -177,7 +177,10 @@ class Deliverer:
                 by_chat.setdefault(alert.chat_id, []).append(alert)
             gate = asyncio.Semaphore(self.concurrency)
             await asyncio.gather(
-                *(self._deliver_chat(gate, alerts, stories, report) for alerts in by_chat.values())
+                *(
+                    self._deliver_chat(gate, alerts, stories, report, keep_going)
+                    for alerts in by_chat.values()
+                )
             )
         return report
 
@@ -187,9 +190,15 @@ class Deliverer:
         alerts: list[outbox.ClaimedAlert],
         stories: dict[int, StoryView],
         report: DeliveryReport,
+        keep_going: Callable[[], bool] = lambda: True,
     ) -> None:
         async with gate:
             for index, alert in enumerate(alerts):
+                if not keep_going():  # stopping: sends under way finish, the rest goes back
+                    async with self._writing() as session:
+                        rest = [a.id for a in alerts[index:]]
+                        await outbox.release_now(session, rest, now=self.clock())
+                    return
                 action = await self._deliver_one(alert, stories.get(alert.story_id), report)
                 if action == "migrate":  # the rest moved with the chat: send them at once
                     async with self._writing() as session:

@@ -12,6 +12,8 @@ DefwatchError
 │   │       └── FeedTLSError  the certificate did not verify
 │   ├── NotAFeed           the document is not RSS/Atom/RDF at all
 │   └── UnsafeFeedURL      a URL we refuse to fetch (also a ValueError; see monitors.netguard)
+├── LeaseLost              a worker's lease on a feed ran out and was taken over: its poll's
+│                          result is discarded (the new holder stores it)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """
 
@@ -77,6 +79,10 @@ class UnsafeFeedURL(FeedError, ValueError):
     """A feed URL we refuse to fetch; the message says why, in words a user understands."""
 
     kind = "unsafe_url"
+
+
+class LeaseLost(DefwatchError):
+    """This worker no longer holds the feed's lease; nothing of its poll may be stored."""
 
 
 class UnknownCountry(DefwatchError):

@@ -219,7 +219,8 @@ async def migrate_chat(session: AsyncSession, old_id: int, new_id: int) -> None:
 
 
 async def release_now(session: AsyncSession, alert_ids: Sequence[int], *, now: datetime) -> None:
-    """Make claimed alerts due again at once, without counting an attempt (chat migrated)."""
+    """Make claimed alerts due again at once, without counting an attempt (the chat migrated,
+    or a stop puts back what it had not sent yet)."""
     await session.execute(
         update(Alert)
         .where(Alert.id.in_(alert_ids))
