@@ -17,9 +17,7 @@ server of ``--pg-url`` and dropped afterwards, skipped with a message when unrea
    with and without ``cooperation_only``: p50 and p95 against the 20 ms / 50 ms targets;
    the baseline is the same page found by a plain scan (``ORDER BY`` over every row of that
    country, no index) on the same data;
-3. candidate stories of an article that names no country (+-8 days around a date): the
-   store's own query against the same page through ``ix_story_countryless`` (migration 0004);
-4. insert throughput: the first ``--insert-feeds`` (66 = all) real feeds of the corpus, parsed
+3. insert throughput: the first ``--insert-feeds`` (66 = all) real feeds of the corpus, parsed
    and classified beforehand (not timed), are stored one transaction per feed through
    ``monitors.pipeline.store_classified`` - the same store calls the poll pipeline makes -
    on top of the loaded data.
@@ -39,11 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import real_feeds, table, verdict
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 
 from monitors import pipeline, store
 from monitors.db import open_database
-from monitors.models import Story
 from monitors.parse import parse_feed
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -232,45 +229,6 @@ async def measure_scan(url: str, codes: list[str]) -> list[float]:
     return seconds
 
 
-async def measure_countryless(url: str, queries: int, seed: int) -> tuple[list, list]:
-    """Candidate stories of an article naming no country, +-8 days around a random date:
-    (seconds of ``store.candidate_stories(codes=[])``, seconds of the same page through
-    ``ix_story_countryless``). Every generated story has participants: the worst case for
-    the first (it probes story_country for every story in the window), none found by either."""
-    engine, sessions = await open_database(url)
-    rng = random.Random(seed + 2)
-    window = timedelta(days=8)
-    indexed = (
-        select(Story.id, Story.signature)
-        .where(
-            ~Story.has_participants,
-            Story.published_at >= bindparam("since"),
-            Story.published_at <= bindparam("until"),
-        )
-        .order_by(Story.published_at.desc())
-        .limit(300)
-    )
-    probe, index = [], []
-    try:
-        for _ in range(queries):
-            day = NOW - timedelta(days=rng.randrange(20, 345))
-            async with sessions() as session:
-                started = time.perf_counter()
-                old = await store.candidate_stories(
-                    session, [], since=day - window, until=day + window
-                )
-                probe.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                new = (
-                    await session.execute(indexed, {"since": day - window, "until": day + window})
-                ).all()
-                index.append(time.perf_counter() - started)
-                assert sorted(i for i, _ in old) == sorted(row.id for row in new)
-    finally:
-        await engine.dispose()
-    return probe, index
-
-
 def parsed_real_feeds(count: int) -> list[list[pipeline.ClassifiedEntry]]:
     """The first ``count`` real feeds' entries, parsed and classified (not timed)."""
     out = []
@@ -349,13 +307,6 @@ def run_backend(label: str, url: str, plain_load, args, feeds, rows, checks) -> 
     rows.append([f"{label} baseline: scan without index", pct(scan, 0.5), pct(scan, 0.95),
                  1000 * max(scan), ""])  # fmt: skip
     print(f"  {label} scan baseline: p50 {pct(scan, 0.5):.1f} ms", file=sys.stderr, flush=True)
-    probe, index = asyncio.run(measure_countryless(url, max(5, args.queries // 10), args.seed))
-    rows.append([f"{label} country-less candidates (store query)", pct(probe, 0.5),
-                 pct(probe, 0.95), 1000 * max(probe), ""])  # fmt: skip
-    rows.append([f"{label} country-less candidates (ix_story_countryless)", pct(index, 0.5),
-                 pct(index, 0.95), 1000 * max(index), ""])  # fmt: skip
-    print(f"  {label} country-less candidates: p50 {pct(probe, 0.5):.1f} ms by the store query,"
-          f" {pct(index, 0.5):.1f} ms through the index", file=sys.stderr, flush=True)  # fmt: skip
     stored, seconds, per_feed = asyncio.run(measure_inserts(url, feeds))
     print(f"  {label} insert: {stored / seconds:,.1f} articles/s", file=sys.stderr, flush=True)
     rows.append(

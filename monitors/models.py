@@ -36,7 +36,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -136,9 +135,6 @@ class Story(Base):
     article_count: Mapped[int] = mapped_column(Integer, default=1)
     # the report the story is about: its first cooperation report, else its first report
     defining_article_id: Mapped[int | None] = mapped_column(Id)
-    # True while the story has a participant ``story_country`` row: kept by triggers
-    # (migration 0007), never written by the application.
-    has_participants: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -147,9 +143,6 @@ class Story(Base):
     __table_args__ = (
         Index("ix_story_published_at", "published_at"),
         Index("ix_story_last_seen_at", "last_seen_at"),
-        # the recent stories without participant countries (candidate stories of an article
-        # that names none), a range scan instead of a probe of story_country per story
-        Index("ix_story_countryless", "has_participants", "published_at"),
     )
 
 
