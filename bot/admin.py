@@ -28,7 +28,7 @@ from bot import buttons, formatting
 from bot.delivery import outcome_for
 from bot.formatting import esc
 from bot.gates import is_operator
-from bot.handlers import chat_of, edit, reply, state
+from bot.handlers import chat_of, edit, reply, resolve_countries, state, unknown_lines
 from monitors import netguard, outbox, store, subscriptions
 from monitors.errors import FeedError
 from monitors.parse import parse_feed
@@ -37,6 +37,10 @@ from monitors.store import FeedHealth
 log = logging.getLogger(__name__)
 
 MAX_FEED_URL_CHARS = 2048  # the feed table's column
+ADDFEED_USAGE = (
+    "Usage: /addfeed https://example.com/feed.xml [COUNTRY] (COUNTRY: the state a ministry's "
+    "or armed force's own feed speaks for, e.g. /addfeed https://www.army.mil/rss US)"
+)
 CHECK_SECONDS = 20.0  # /addfeed's one fetch: the bot answers nothing else meanwhile
 FEEDS_PAGE_CHARS = 3500
 BROADCAST_PREFIX = "📣 "
@@ -190,21 +194,31 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin: add a feed after checking it once (netguard, one fetch and parse)."""
     if not await admin_only(update, context):
         return
-    if len(context.args or []) != 1:
-        await reply(update, "Usage: /addfeed https://example.com/feed.xml")
+    args = list(context.args or [])
+    if not args:
+        await reply(update, ADDFEED_USAGE)
         return
     st = state(context)
+    country = None
+    if len(args) > 1:  # the state a ministry's or armed force's own feed speaks for
+        found = resolve_countries(args[1:], st.resolve)
+        if found.unknown or len(found.codes) != 1:
+            lines = unknown_lines(found.unknown) or ["Name one country after the URL."]
+            await reply(update, "\n".join([*lines, ADDFEED_USAGE, "Nothing was added."]))
+            return
+        country = found.codes[0]
     try:
         url, title = await checked_feed(context, (context.args or [""])[0])
     except FeedError as exc:  # UnsafeFeedURL, HTTP errors, timeouts, NotAFeed
         await reply(update, f"Refused: {esc(formatting.clip(str(exc), 400))}. Nothing was added.")
         return
     async with st.sessions.begin() as session:
-        added = await store.add_feed(session, url, title=title, now=st.clock())
+        added = await store.add_feed(session, url, title=title, country=country, now=st.clock())
     name = f"“{esc(formatting.clip(title, 80))}”, " if title else ""
+    speaks_for = f" (speaks for {country})" if country else ""
     await reply(
         update,
-        f"Feed added: {name}{esc(url)}; it will be polled shortly."
+        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly."
         if added
         else f"That feed is already there ({esc(url)}).",
     )

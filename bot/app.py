@@ -1,17 +1,21 @@
 """The Telegram application: builder, handler registration, lifecycle and jobs.
 
 Resources are opened in ``post_init`` (database and HTTP client through ``Monitor.open``)
-and closed in ``post_shutdown``. Jobs (APScheduler under PTB's JobQueue; ``coalesce`` and
-``max_instances=1`` so a slow run is never overlapped by the next):
+and closed in ``post_shutdown``. The periodic jobs are the table of ``monitors.jobs`` (the
+same table the console mode runs), on PTB's JobQueue:
 
-* ``poll``     every min(30 s, poll interval): ``monitor.poll_cycle()`` polls the DUE feeds
-               and writes alerts to the outbox in the same transaction as the stories;
-* ``deliver``  every ``delivery_interval``: drains the outbox, then releases alerts held
-               during quiet hours as one digest;
-* ``digest:<chat id>``  daily at the chat's HH:MM in its time zone, for digest-mode chats;
-* ``watchlists`` every 5 s: re-reads the named watchlists file when its mtime moved (SIGHUP
-               re-reads it at once); after each (re)load the ``@channel`` targets are resolved
-               with getChat and the ``target`` rules are synced in one transaction.
+* ``poll``     ``monitor.poll_cycle()`` polls the DUE feeds and writes alerts to the outbox
+               in the same transaction as the stories;
+* ``purge``    applies ``storage.retention_days``;
+* ``deliver``  drains the outbox, then releases alerts held during quiet hours as one digest;
+* ``watchlists`` re-reads the named watchlists file when its mtime moved (SIGHUP re-reads it
+               at once); after each (re)load the ``@channel`` targets are resolved with getChat
+               and the ``target`` rules are synced in one transaction;
+* ``digest:<chat id>``  daily at the chat's HH:MM in its time zone, for digest-mode chats.
+
+Stop (SIGTERM, SIGINT): the monitor stops first (no new claims; fetches in flight abandoned,
+their leases released), then PTB stops: updates in hand are handled, the delivery job sends
+what it has started and puts the rest of its batch back, and the jobs end.
 
 Channel targets are chats with negative ids: PTB's AIORateLimiter applies its group limit
 (20 messages a minute) to every negative chat id, so channels get Telegram's channel limit too.
@@ -48,13 +52,16 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot import admin, buttons, callbacks, explain, views
 from bot import handlers as h
 from bot.delivery import Deliverer
 from monitors import health, metrics, outbox, subscriptions
+from monitors.cli import exit_without_teardown
 from monitors.countries import default_gazetteer
 from monitors.errors import ConfigError
+from monitors.jobs import JOB_KWARGS, jobs_for
 from monitors.runner import Monitor
 from monitors.settings import Settings, load_settings
 from monitors.subscriptions import ChatSettings
@@ -63,12 +70,9 @@ from monitors.watchlists import Watchlist, WatchlistRegistry
 
 log = logging.getLogger(__name__)
 
-JOB_KWARGS: dict[str, Any] = {"coalesce": True, "max_instances": 1}
-MAX_POLL_TICK = 30.0
 # How long a claimed alert stays leased: after a crash, in-flight alerts wait this long before
 # another attempt. It must outlast sending one batch (30 alerts at ~30 msg/s).
 MAX_DELIVERY_LEASE = 60.0
-WATCHLISTS_CHECK_SECONDS = 5.0
 
 
 def api_urls(base: str) -> tuple[str, str]:
@@ -78,8 +82,13 @@ def api_urls(base: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def build_application(settings: Settings, monitor: Monitor | None = None) -> Application:
-    """The bot, with every handler registered; ``monitor`` is opened in post_init if None."""
+def build_application(
+    settings: Settings, monitor: Monitor | None = None, *, request: BaseRequest | None = None
+) -> Application:
+    """The bot, with every handler registered; ``monitor`` is opened in post_init if None.
+
+    ``request`` replaces the HTTP transport (tests pass an in-process fake of the Bot API).
+    """
     if not settings.bot_token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
     builder = (
@@ -98,6 +107,8 @@ def build_application(settings: Settings, monitor: Monitor | None = None) -> App
     if settings.telegram_api_base_url:
         base_url, base_file_url = api_urls(settings.telegram_api_base_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["monitor"] = monitor
@@ -183,31 +194,8 @@ async def post_init(application: Application) -> None:
         watchlists=registry,
     )
     await apply_watchlists(application)
-    job_queue = application.job_queue
-    assert job_queue is not None, "python-telegram-bot[job-queue] is required"
-    # poll_cycle only polls the feeds that are due, so a short tick costs one small query.
-    job_queue.run_repeating(
-        poll_job,
-        interval=min(MAX_POLL_TICK, settings.poll_interval),
-        first=1.0,
-        name="poll",
-        job_kwargs=JOB_KWARGS,
-    )
-    job_queue.run_repeating(
-        delivery_job,
-        interval=settings.delivery_interval,
-        first=0.5,
-        name="deliver",
-        job_kwargs=JOB_KWARGS,
-    )
+    schedule_jobs(application)
     if registry.path is not None:
-        job_queue.run_repeating(
-            watchlists_job,
-            interval=WATCHLISTS_CHECK_SECONDS,
-            first=WATCHLISTS_CHECK_SECONDS,
-            name="watchlists",
-            job_kwargs=JOB_KWARGS,
-        )
         install_sighup(application)
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
@@ -283,6 +271,44 @@ def install_sighup(application: Application) -> None:
     application.bot_data["sighup"] = True
 
 
+def schedule_jobs(application: Application) -> None:
+    """The periodic jobs of ``monitors.jobs``, on PTB's JobQueue."""
+    job_queue = application.job_queue
+    assert job_queue is not None, "python-telegram-bot[job-queue] is required"
+    actions = {
+        "poll": poll_job,
+        "purge": purge_job,
+        "deliver": delivery_job,
+        "watchlists": watchlists_job,
+    }
+    for job in jobs_for(application.bot_data["settings"], telegram=True):
+        job_queue.run_repeating(
+            actions[job.name],
+            interval=job.every,
+            first=job.first,
+            name=job.name,
+            job_kwargs=JOB_KWARGS,
+        )
+
+
+def install_stop_signals(application: Application, loop: asyncio.AbstractEventLoop) -> None:
+    """SIGTERM / SIGINT: stop the monitor first, then PTB's own stop (see the docstring).
+
+    PTB's handler raises ``SystemExit`` to leave its loop; this one does the same after
+    telling the monitor, so the poll job in flight returns at once instead of finishing its
+    cycle (PTB waits for running jobs).
+    """
+
+    def on_signal() -> None:
+        monitor: Monitor | None = application.bot_data.get("monitor")
+        if monitor is not None:
+            monitor.stop()
+        raise SystemExit
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
 def schedule_digest(application: Application, chat: ChatSettings) -> None:
     """(Re)schedule one chat's daily digest job, or remove it when the chat is instant."""
     job_queue = application.job_queue
@@ -314,12 +340,20 @@ async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             job.job.modify(next_run_time=datetime.now(UTC))
 
 
+async def purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Apply ``storage.retention_days``."""
+    monitor: Monitor = context.bot_data["monitor"]
+    await monitor.purge_job()
+
+
 async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drain the outbox; then send alerts held through quiet hours that have ended."""
     st = h.state(context)
-    # Stop claiming new batches once the application is stopping, so a restart resumes
-    # cleanly instead of waiting for a long fan-out to finish.
+    # Once the application is stopping, claim no new batch and put back what is not sent
+    # yet, so the stop is quick and a restart resumes where this one left off.
     report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
+    if not context.application.running:
+        return
     edits = await st.deliverer.edit_stale()
     metrics.record_deliveries("message", report.outcomes)
     metrics.record_deliveries("edit", edits.outcomes)
@@ -361,7 +395,11 @@ def run_bot(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
-    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+    application = build_application(settings)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the loop run_polling picks up
+    install_stop_signals(application, loop)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
 
 
 def main() -> None:
@@ -369,6 +407,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
     run_bot(load_settings())
+    exit_without_teardown(0)  # everything is closed: skip the slow interpreter teardown
 
 
 if __name__ == "__main__":

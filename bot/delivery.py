@@ -177,7 +177,10 @@ class Deliverer:
                 by_chat.setdefault(alert.chat_id, []).append(alert)
             gate = asyncio.Semaphore(self.concurrency)
             await asyncio.gather(
-                *(self._deliver_chat(gate, alerts, stories, report) for alerts in by_chat.values())
+                *(
+                    self._deliver_chat(gate, alerts, stories, report, keep_going)
+                    for alerts in by_chat.values()
+                )
             )
         return report
 
@@ -187,9 +190,15 @@ class Deliverer:
         alerts: list[outbox.ClaimedAlert],
         stories: dict[int, StoryView],
         report: DeliveryReport,
+        keep_going: Callable[[], bool] = lambda: True,
     ) -> None:
         async with gate:
             for index, alert in enumerate(alerts):
+                if not keep_going():  # stopping: sends under way finish, the rest goes back
+                    async with self._writing() as session:
+                        rest = [a.id for a in alerts[index:]]
+                        await outbox.release_now(session, rest, now=self.clock())
+                    return
                 action = await self._deliver_one(alert, stories.get(alert.story_id), report)
                 if action == "migrate":  # the rest moved with the chat: send them at once
                     async with self._writing() as session:
@@ -303,6 +312,7 @@ class Deliverer:
                     alert.id,
                     alert.chat_id,
                     outcome.reason,
+                    extra={"chat": alert.chat_id, "alert": alert.id},
                 )
 
     async def record_failure(
@@ -336,6 +346,7 @@ class Deliverer:
                         list(alert_ids),
                         chat_id,
                         outcome.reason,
+                        extra={"chat": chat_id},
                     )
                     return outcome
                 else:
@@ -352,18 +363,28 @@ class Deliverer:
                 dropped = await outbox.deactivate_chat(session, chat_id, reason=outcome.reason)
                 report.deactivated += 1
                 log.info(
-                    "chat %s deactivated (%s); %d alerts dropped", chat_id, outcome.reason, dropped
+                    "chat %s deactivated (%s); %d alerts dropped",
+                    chat_id,
+                    outcome.reason,
+                    dropped,
+                    extra={"chat": chat_id},
                 )
             elif outcome.action == "migrate" and outcome.new_chat_id is not None:
                 await outbox.migrate_chat(session, chat_id, outcome.new_chat_id)
                 await outbox.release_now(session, alert_ids, now=now)
                 report.migrated += 1
-                log.info("chat %s migrated to %s", chat_id, outcome.new_chat_id)
+                log.info(
+                    "chat %s migrated to %s", chat_id, outcome.new_chat_id, extra={"chat": chat_id}
+                )
             else:  # fail (BadRequest) or an edit error on a send: keep the row, log it
                 await outbox.mark_failed(session, alert_ids, error=outcome.reason)
                 report.failed += len(alert_ids)
                 log.error(
-                    "alerts %s to chat %s failed: %s", list(alert_ids), chat_id, outcome.reason
+                    "alerts %s to chat %s failed: %s",
+                    list(alert_ids),
+                    chat_id,
+                    outcome.reason,
+                    extra={"chat": chat_id},
                 )
         return outcome
 
@@ -385,9 +406,11 @@ class Deliverer:
             await self.record_failure(
                 ids, chat_id, min(a.attempts for a in claimed), exc, report, retry_status="held"
             )
+            metrics.record_deliveries("digest", report.outcomes)
             return 0
         async with self.sessions.begin() as session:
             await outbox.mark_digest_sent(
                 session, chat_id, ids, message_id=message.message_id, now=self.clock()
             )
+        metrics.record_deliveries("digest", ["sent"])
         return len(ids)

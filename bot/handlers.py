@@ -94,9 +94,12 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
 /settings tz Asia/Baku — your time zone (also a city, baku, or an offset, UTC+4)
 /status — feeds polled, last poll, stories stored, alerts waiting for this chat
+/partners azerbaijan 90d — a picture of a country's defence partners
+/trend azerbaijan 12w — stories per week, stacked by partner
+/network caucasus — the cooperation graph of a named list or of countries
 In groups only administrators change the watchlist and settings."""
 
-ADMIN_HELP = """Admin: /feeds, /addfeed URL, /removefeed URL, /broadcast text"""
+ADMIN_HELP = """Admin: /feeds, /addfeed URL [COUNTRY], /removefeed URL, /broadcast text"""
 
 
 # --- pure argument parsing --------------------------------------------------------------------

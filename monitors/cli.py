@@ -27,22 +27,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.logs import LOG_FORMATS
 from monitors.logs import configure as configure_logging
 from monitors.settings import Settings, load_settings
-from monitors.views import commands as view_commands
+from monitors.views import arguments as view_arguments
 
 # SQLAlchemy, Alembic, httpx and the classifier are imported by the commands that use them,
 # so `--help`, `latest` and `feeds list` do not pay for what they never run.
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate = commands.add_parser("eval", help="score the classifier on a labelled JSONL file")
     evaluate.add_argument("file", type=Path)
-    view_commands.add_commands(commands)
+    view_arguments.add_commands(commands)
     return parser
 
 
@@ -163,6 +164,27 @@ def _feed_sample(text: str) -> int:
 def main(argv: Sequence[str] | None = None, *, bot_runner: BotRunner | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose, args.log_format)
+    status = _main(args, bot_runner)
+    if args.command == "run" or (args.command == "poll" and not args.once):
+        exit_without_teardown(status)
+    return status
+
+
+def exit_without_teardown(status: int) -> NoReturn:
+    """End a service process once it has closed everything it opened.
+
+    The exit handlers run (log handlers flushed, multiprocessing's helpers and temporary files
+    cleaned up), but not the interpreter's teardown: freeing the classifier's and gazetteer's
+    tables object by object takes a second of CPU, several on a loaded machine, and a stop must
+    end well within the 10 s that Docker and systemd allow before SIGKILL.
+    """
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _main(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
     try:
         return _dispatch(args, bot_runner)
     except DefwatchError as exc:
@@ -204,7 +226,9 @@ def _dispatch(args: argparse.Namespace, bot_runner: BotRunner | None) -> int:
         return asyncio.run(_rebuild_stories(settings))
     if args.command == "latest":
         return asyncio.run(_latest(settings, args.country, args.limit, args.json, args.all))
-    if args.command in view_commands.COMMANDS:
+    if args.command in view_arguments.COMMANDS:
+        from monitors.views import commands as view_commands
+
         return view_commands.run(settings, args)
     raise AssertionError(args.command)
 
@@ -224,56 +248,79 @@ async def _run_console(settings: Settings, *, once: bool) -> int:
             return 0
         async with serving(settings, monitor):
             await _poll_forever(monitor)
+    log.info("stopped")
     return 0
 
 
 async def _poll_forever(monitor: Any) -> None:
-    """Poll due feeds on an APScheduler interval until SIGINT/SIGTERM."""
+    """Run the console jobs (``monitors.jobs``: poll, purge) until SIGINT/SIGTERM.
+
+    A stop ends the cycle in flight within moments (``Monitor.stop``: no new claims, the
+    fetches in flight abandoned and their leases released, writes under way finished).
+    """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from monitors.jobs import JOB_KWARGS, jobs_for, poll_tick
+
     stop = asyncio.Event()
+
+    def request_stop() -> None:
+        monitor.stop()  # first: no feed is claimed from now on
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, request_stop)
     if monitor.watchlists is not None and hasattr(signal, "SIGHUP"):
         loop.add_signal_handler(signal.SIGHUP, monitor.watchlists.reload)
 
-    async def tick() -> None:
+    async def poll() -> None:
         report = await monitor.poll_cycle()
         await _print_new_stories(monitor, report.cooperation_story_ids)
 
-    async def purge() -> None:
-        removed = await monitor.purge()
-        if removed:
-            log.info("retention: removed %d old articles", removed)
+    running: set[asyncio.Task[Any]] = set()
 
+    def tracked(action: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:  # a stop waits for the runs in flight (they end quickly)
+            task = asyncio.current_task()
+            assert task is not None
+            running.add(task)
+            try:
+                await action()
+            finally:
+                running.discard(task)
+
+        return run
+
+    actions = {"poll": tracked(poll), "purge": tracked(monitor.purge_job)}
     scheduler = AsyncIOScheduler(timezone=UTC)
-    tick_seconds = max(1.0, min(30.0, monitor.settings.poll_interval / 4))
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=tick_seconds,
-        next_run_time=datetime.now(UTC),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-        id="poll",
-    )
-    scheduler.add_job(purge, "interval", hours=6, coalesce=True, max_instances=1, id="purge")
+    started = datetime.now(UTC)
+    for job in jobs_for(monitor.settings, telegram=False):
+        scheduler.add_job(
+            actions[job.name],
+            "interval",
+            seconds=job.every,
+            next_run_time=started + timedelta(seconds=job.first),
+            misfire_grace_time=None,
+            id=job.name,
+            **JOB_KWARGS,
+        )
     scheduler.start()
     log.info(
         "polling every %.0fs per feed (checking for due feeds every %.0fs); Ctrl-C stops",
         monitor.settings.poll_interval,
-        tick_seconds,
+        poll_tick(monitor.settings.poll_interval),
     )
     try:
         await stop.wait()
     finally:
-        # Let a cycle in flight finish its transaction rather than cancelling it midway.
+        monitor.stop()
         scheduler.pause()
-        async with monitor.cycle_lock:
-            scheduler.shutdown(wait=False)
+        # Once stopping, a cycle in flight returns within moments (releasing its leases):
+        # wait for the jobs rather than let the scheduler's shutdown cancel them midway.
+        await asyncio.gather(*running, return_exceptions=True)
+        scheduler.shutdown(wait=False)
 
 
 async def _print_new_stories(monitor: Any, story_ids: Sequence[int]) -> None:

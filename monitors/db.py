@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache, partial
 from pathlib import Path
@@ -33,28 +32,18 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from monitors.errors import ConfigError
+from monitors.settings import sqlite_busy_timeout
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_ID = 0x64657677  # "defw"
-BUSY_TIMEOUT_ENV = "DEFWATCH_SQLITE_BUSY_TIMEOUT"
-DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 def sqlite_busy_timeout_ms() -> int:
     """Milliseconds a SQLite writer waits for a lock (``DEFWATCH_SQLITE_BUSY_TIMEOUT`` s)."""
-    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
-    except ValueError:
-        raise ConfigError(
-            f"environment: {BUSY_TIMEOUT_ENV} must be seconds (got {raw!r})"
-        ) from None
-    if seconds < 0:
-        raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
-    return int(seconds * 1000)
+    return int(sqlite_busy_timeout() * 1000)
 
 
 def async_url(plain: str) -> URL:
@@ -168,8 +157,14 @@ async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker
     engine = create_engine(plain_url)
     await migrate(engine)
     sessions = session_factory(engine)
-    # a migration may ask for stored stories to be re-grouped once (0003 does)
-    from monitors.regroup import rebuild_if_flagged
+    # A migration may ask for stored stories to be re-grouped once (0005 does). Checking is one
+    # read; the grouping code (classifier, HTTP client) is imported only when it must run.
+    from monitors.models import REBUILD_FLAG, Meta
 
-    await rebuild_if_flagged(sessions)
+    async with sessions() as session:
+        flagged = await session.get(Meta, REBUILD_FLAG) is not None
+    if flagged:
+        from monitors.regroup import rebuild_if_flagged
+
+        await rebuild_if_flagged(sessions)
     return engine, sessions

@@ -9,7 +9,11 @@ DefwatchError
 │   │   ├── TooManyRedirects
 │   │   ├── FeedHTTPError  (status, retry_after)
 │   │   └── FeedConnectError
-│   └── NotAFeed           the document is not RSS/Atom/RDF at all
+│   │       └── FeedTLSError  the certificate did not verify
+│   ├── NotAFeed           the document is not RSS/Atom/RDF at all
+│   └── UnsafeFeedURL      a URL we refuse to fetch (also a ValueError; see monitors.netguard)
+├── LeaseLost              a worker's lease on a feed ran out and was taken over: its poll's
+│                          result is discarded (the new holder stores it)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
 """
 
@@ -61,8 +65,24 @@ class FeedHTTPError(FetchError):
         self.retry_after = retry_after
 
 
+class FeedTLSError(FeedConnectError):
+    """The server's TLS certificate did not verify (unknown CA, wrong host, expired)."""
+
+    kind = "tls"
+
+
 class NotAFeed(FeedError):
     kind = "not_a_feed"
+
+
+class UnsafeFeedURL(FeedError, ValueError):
+    """A feed URL we refuse to fetch; the message says why, in words a user understands."""
+
+    kind = "unsafe_url"
+
+
+class LeaseLost(DefwatchError):
+    """This worker no longer holds the feed's lease; nothing of its poll may be stored."""
 
 
 class UnknownCountry(DefwatchError):

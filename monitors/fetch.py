@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import ssl
 import time
 import zlib
@@ -45,11 +44,13 @@ from urllib.parse import urlsplit
 import certifi
 import httpx
 
+from monitors import settings
 from monitors.errors import (
     FeedConnectError,
     FeedError,
     FeedHTTPError,
     FeedTimeout,
+    FeedTLSError,
     FeedTooLarge,
     FetchError,
     TooManyRedirects,
@@ -57,7 +58,6 @@ from monitors.errors import (
 from monitors.netguard import acheck_feed_url
 
 MiB = 1024 * 1024
-CA_BUNDLE_ENV = "DEFWATCH_CA_BUNDLE"
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 # Bounded decoding: each zlib call may emit at most this many bytes, so one small compressed
 # chunk can never inflate into a huge buffer before the size cap is checked.
@@ -91,15 +91,9 @@ class FetchLimits:
     max_per_host: int = 2
     user_agent: str = DEFAULT_USER_AGENT
     # Extra trusted CAs (PEM file), on top of the public roots.
-    ca_bundle: str | None = field(default_factory=lambda: os.environ.get(CA_BUNDLE_ENV) or None)
+    ca_bundle: str | None = field(default_factory=settings.ca_bundle)
     # Refuse (each hop of) requests to non-public addresses; see monitors.netguard.
     block_private_addresses: bool = False
-
-
-class FeedTLSError(FeedConnectError):
-    """The server's TLS certificate did not verify (unknown CA, wrong host, expired)."""
-
-    kind = "tls"
 
 
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:

@@ -208,7 +208,8 @@ def timed_per_article(
 
 
 def record_deliveries(kind: str, outcomes: Iterable[str]) -> None:
-    """Send (``kind="message"``) or edit (``"edit"``) attempts and what came of them."""
+    """Send (``kind="message"``), edit (``"edit"``) or digest (``"digest"``) attempts and what
+    came of them."""
     for outcome, count in CounterMap(outcomes).items():
         DELIVERIES.labels(kind=kind, outcome=outcome).inc(count)
 

@@ -87,6 +87,10 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# The Meta key a migration sets when stored stories must be re-grouped once (monitors/regroup.py).
+REBUILD_FLAG = "stories_rebuild"
+
+
 class Feed(Base):
     __tablename__ = "feed"
 

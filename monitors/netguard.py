@@ -43,7 +43,7 @@ import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from monitors.errors import FeedError
+from monitors.errors import UnsafeFeedURL
 
 Resolver = Callable[[str, int], Iterable[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -62,12 +62,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAMES = ("localhost",)
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 _IPV4ISH = frozenset("0123456789abcdefxABCDEFX.")
-
-
-class UnsafeFeedURL(FeedError, ValueError):
-    """A feed URL we refuse to fetch; the message says why, in words a user understands."""
-
-    kind = "unsafe_url"
 
 
 def system_resolver(host: str, port: int) -> list[str]:

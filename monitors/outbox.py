@@ -37,8 +37,6 @@ from monitors.models import Alert, Chat, WatchRule
 MAX_ERROR_CHARS = 500
 MAX_EDITS = 3
 EDIT_INTERVAL = timedelta(seconds=60)
-# Statuses that mean "the chat has the message": sent, plus an edit waiting or in flight.
-SENT_STATUSES = ("sent", "sent_stale", "editing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +219,8 @@ async def migrate_chat(session: AsyncSession, old_id: int, new_id: int) -> None:
 
 
 async def release_now(session: AsyncSession, alert_ids: Sequence[int], *, now: datetime) -> None:
-    """Make claimed alerts due again at once, without counting an attempt (chat migrated)."""
+    """Make claimed alerts due again at once, without counting an attempt (the chat migrated,
+    or a stop puts back what it had not sent yet)."""
     await session.execute(
         update(Alert)
         .where(Alert.id.in_(alert_ids))
@@ -275,16 +274,6 @@ async def pending_count(session: AsyncSession, chat_id: int) -> int:
         )
         or 0
     )
-
-
-async def status_counts(session: AsyncSession) -> dict[str, int]:
-    """Alerts per status; an edit waiting or in flight counts as ``sent``."""
-    rows = await session.execute(select(Alert.status, func.count()).group_by(Alert.status))
-    counts: dict[str, int] = {}
-    for status, count in rows:
-        key = "sent" if status in SENT_STATUSES else status
-        counts[key] = counts.get(key, 0) + count
-    return counts
 
 
 # --- story edits ("also reported by", issue 8) --------------------------------------------------

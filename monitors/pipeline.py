@@ -14,6 +14,12 @@ transactions take ``PollContext.write_lock`` first: SQLite has one writer at a t
 queueing writers here (holding no connection) beats them spinning in its busy handler.
 Any ``FeedError`` is recorded on the feed's row and the feed is retried with backoff;
 nothing else about the feed changes, so no entry is lost (the next successful fetch sees it).
+
+Leases: a poll's one write (stored entries, or the recorded failure) runs in
+``feed_transaction``, which first renews the feed's lease for ``PollContext.lease_owner``:
+a worker whose lease was taken over (after it ran out) gets ``LeaseLost`` and its transaction rolls
+back, so a result is never stored twice. While that transaction runs the feed is listed in
+``PollContext.committing``: a stop lets it finish and abandons everything else in flight.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from monitors import cluster, metrics, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
-from monitors.errors import FeedError, FeedHTTPError
+from monitors.errors import FeedError, FeedHTTPError, LeaseLost
 from monitors.fetch import Fetcher
 from monitors.parse import parse_feed
 from monitors.store import FeedSnapshot
@@ -82,6 +88,12 @@ class PollContext:
     write_lock: asyncio.Lock | None = None  # serialises write transactions (SQLite)
     # The named watchlists in force now (the registry may reload them between polls).
     watchlists: Callable[[], Mapping[str, Watchlist]] = dict
+    # The lease the claiming worker holds on each polled feed (None: no fencing, e.g. tests
+    # polling a feed they never claimed).
+    lease_owner: str | None = None
+    lease: timedelta = timedelta(minutes=5)
+    # Feeds whose final write transaction is under way (a stop waits for these).
+    committing: set[int] = field(default_factory=set)
 
 
 async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
@@ -109,7 +121,7 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
     classified = await _off_loop(ctx, classify_entries, fresh, feed.country) if fresh else []
     metrics.observe_per_article("classify", started, len(classified))
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
-    async with write_transaction(ctx) as session:
+    async with feed_transaction(ctx, feed) as session:
         await store_classified(
             session, feed.id, classified, fetched_at, outcome, lists=ctx.watchlists()
         )
@@ -137,6 +149,24 @@ async def write_transaction(ctx: PollContext) -> AsyncIterator[AsyncSession]:
     """One write transaction, queued behind ``ctx.write_lock`` when there is one."""
     async with ctx.write_lock or nullcontext(), ctx.sessions.begin() as session:
         yield session
+
+
+@asynccontextmanager
+async def feed_transaction(ctx: PollContext, feed: FeedSnapshot) -> AsyncIterator[AsyncSession]:
+    """The write transaction of one feed's poll, fenced by its lease (see the docstring)."""
+    async with ctx.write_lock or nullcontext():
+        ctx.committing.add(feed.id)
+        try:
+            async with ctx.sessions.begin() as session:
+                if ctx.lease_owner is not None:
+                    held = await store.renew_leases(
+                        session, [feed.id], owner=ctx.lease_owner, now=ctx.clock(), lease=ctx.lease
+                    )
+                    if not held:
+                        raise LeaseLost(f"{feed.url}: lease lost; this poll's result is dropped")
+                yield session
+        finally:
+            ctx.committing.discard(feed.id)
 
 
 def parse_feed_job(
@@ -336,7 +366,7 @@ def _story_for_alert(story_id: int, item: ClassifiedEntry) -> StoryForAlert:
 async def _record_unchanged(feed: FeedSnapshot, ctx: PollContext, status: str) -> FeedOutcome:
     now = ctx.clock()
     delay = next_poll_delay(0, interval=ctx.interval)
-    async with write_transaction(ctx) as session:
+    async with feed_transaction(ctx, feed) as session:
         await store.record_poll_success(
             session, feed.id, now=now, status=status, next_poll_at=now + timedelta(seconds=delay)
         )
@@ -355,7 +385,7 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
     message = str(exc) or exc.__class__.__name__
     # Debug only: monitors.logs.FeedFailureLog logs failures once per change of state.
     log.debug("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
-    async with write_transaction(ctx) as session:
+    async with feed_transaction(ctx, feed) as session:
         await store.record_poll_failure(
             session,
             feed.id,

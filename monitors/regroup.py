@@ -28,9 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import cluster, pipeline, store
 from monitors.domain import NormalisedEntry
-from monitors.models import Alert, Article, Feed, Meta, Story, StoryKey
+from monitors.models import REBUILD_FLAG, Alert, Article, Feed, Meta, Story, StoryKey
 
-REBUILD_FLAG = "stories_rebuild"
 UNDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 

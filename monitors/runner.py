@@ -8,8 +8,14 @@
 A cycle claims due feeds in batches (a lease per feed, so several workers share the work),
 polls them concurrently (the fetcher bounds concurrency globally and per host), claiming the
 next batch as soon as half of the feeds in flight are done so that one slow feed never holds
-up the rest, and returns what it found. Parsing and classifying run in a process pool (one
-worker per core, started only when a feed has something to parse), off the event loop.
+up the rest, and returns what it found. A cycle polls each feed that was due when it began at
+most once (a failing feed whose short retry comes due meanwhile waits for the next cycle). The
+leases of the feeds in flight are renewed every third of ``lease_seconds``; a poll whose feed
+another worker took over is cancelled, and its write is refused anyway (``feed_transaction``
+in the pipeline). ``Monitor.stop`` (SIGTERM, SIGINT) ends the cycle in flight at once: no new
+claims, polls in flight cancelled and their leases released, writes under way finished.
+Parsing and classifying run in a process pool (one worker per core, started only when a feed
+has something to parse), off the event loop.
 Overlapping cycles in one process are serialised by a lock; the scheduler coalesces missed
 runs.
 """
@@ -26,7 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -35,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitors import logs, metrics, store
 from monitors.db import open_database, redacted
-from monitors.errors import ConfigError
+from monitors.errors import ConfigError, LeaseLost
 from monitors.feedlist import seed_default_feeds
 from monitors.fetch import Fetcher, FetchLimits
 from monitors.pipeline import (
@@ -110,6 +116,7 @@ class Monitor:
         self.clock = clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._cycle_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
         # Named watchlists: set by ``open`` from the settings (the bot may replace it).
         self.watchlists: WatchlistRegistry | None = None
         self.context = PollContext(
@@ -122,6 +129,8 @@ class Monitor:
             # SQLite has one writer at a time: queue write transactions here, not in SQLite.
             write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
             watchlists=self._current_watchlists,
+            lease_owner=self.worker_id,
+            lease=timedelta(seconds=settings.lease_seconds),
         )
 
     @classmethod
@@ -151,43 +160,147 @@ class Monitor:
         """Held while a cycle runs: take it to wait for the cycle in flight (shutdown)."""
         return self._cycle_lock
 
-    async def poll_cycle(self, *, every_feed: bool = False) -> PollReport:
-        """Poll every feed that is due now, in leased batches, until none is left.
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
-        ``every_feed`` polls each enabled feed once whatever its schedule (``poll --once``).
+    def stop(self) -> None:
+        """Stop polling, for good: no feed is claimed any more, the fetches and parses in
+        flight are abandoned (their leases released, so the next start polls them at once)
+        and only the write transactions already under way finish. The cycle in flight then
+        returns within moments; later cycles return empty."""
+        if not self.stopping:
+            log.info("stopping: no new polls; abandoning the ones in flight")
+        self._stopping.set()
+
+    async def poll_cycle(self, *, every_feed: bool = False) -> PollReport:
+        """Poll every feed that is due now, in leased batches, each feed at most once.
+
+        "Due now" means due when the cycle started: a feed whose short retry comes due during
+        the cycle waits for the next one. ``every_feed`` polls each enabled feed once whatever
+        its schedule (``poll --once``).
         """
         report = PollReport()
-        started = self.clock() if every_feed else None
         if self.watchlists is not None:
             self.watchlists.reload_if_changed()
-        tasks: list[asyncio.Task[FeedOutcome]] = []
-        running: set[asyncio.Task[FeedOutcome]] = set()
         async with self._cycle_lock:
-            try:
-                while True:
-                    batch = await self._claim_batch(started, CLAIM_BATCH - len(running))
-                    if not batch and not running:
-                        break
-                    for feed in batch:
-                        task = asyncio.create_task(self._poll_one(feed))
-                        tasks.append(task)
-                        running.add(task)
-                    # Refill when half the feeds in flight are done (or all, if none was due).
-                    while running and (not batch or len(running) > CLAIM_BATCH // 2):
-                        done, running = await asyncio.wait(
-                            running, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        for task in done:
-                            task.result()  # only cancellation: _poll_one keeps errors
-            finally:
-                for task in running:
-                    task.cancel()
-            report.outcomes.extend(task.result() for task in tasks)
+            if not self.stopping:
+                report.outcomes = await self._run_cycle(every_feed)
         metrics.record_cycle(report)
         logs.feed_failures.observe(report.outcomes)
         if report.outcomes:
             log.info("%s", report.summary())
         return report
+
+    async def _run_cycle(self, every_feed: bool) -> list[FeedOutcome]:
+        started = self.clock()
+        claimed: set[int] = set()
+        running: dict[asyncio.Task[FeedOutcome], store.FeedSnapshot] = {}
+        lost: set[int] = set()
+        outcomes: list[FeedOutcome] = []
+        stop = asyncio.create_task(self._stopping.wait())
+        keeper = asyncio.create_task(self._keep_leases(running, lost))
+        try:
+            while not self.stopping:
+                batch = await self._claim_batch(
+                    started, every_feed, CLAIM_BATCH - len(running), exclude=claimed
+                )
+                for feed in batch:
+                    claimed.add(feed.id)
+                    running[asyncio.create_task(self._poll_one(feed))] = feed
+                if not running:
+                    break
+                # Refill when half the feeds in flight are done (or all, if none was due).
+                while running and (not batch or len(running) > CLAIM_BATCH // 2):
+                    waiting: set[asyncio.Future[Any]] = {*running, stop}
+                    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    if self.stopping:
+                        break
+                    for task in [task for task in running if task in done]:
+                        outcomes.append(self._outcome(task, running.pop(task), lost))
+        finally:
+            stop.cancel()
+            keeper.cancel()
+            outcomes.extend(await self._abandon(running, lost))
+        return outcomes
+
+    def _outcome(
+        self, task: asyncio.Task[FeedOutcome], feed: store.FeedSnapshot, lost: set[int]
+    ) -> FeedOutcome:
+        if task.cancelled() and feed.id in lost:
+            return FeedOutcome(feed_id=feed.id, url=feed.url, status="lease_lost")
+        return task.result()  # cancelled otherwise: only the cycle itself cancels polls
+
+    async def _abandon(
+        self, running: dict[asyncio.Task[FeedOutcome], store.FeedSnapshot], lost: set[int]
+    ) -> list[FeedOutcome]:
+        """End a cycle early: cancel the polls in flight except those committing (they
+        finish), release the leases of the cancelled ones; the outcomes of those that ended."""
+        if not running:
+            return []
+        for task, feed in running.items():
+            if feed.id not in self.context.committing:
+                task.cancel()
+        await asyncio.wait(list(running))
+        outcomes = [
+            self._outcome(task, feed, lost)
+            for task, feed in running.items()
+            if not task.cancelled() or feed.id in lost
+        ]
+        abandoned = [feed.id for task, feed in running.items() if task.cancelled()]
+        async with write_transaction(self.context) as session:
+            await store.release_leases(session, abandoned, owner=self.worker_id)
+        log.info("cycle ended early: %d polls abandoned, their leases released", len(abandoned))
+        return outcomes
+
+    async def _keep_leases(
+        self, running: Mapping[asyncio.Task[FeedOutcome], store.FeedSnapshot], lost: set[int]
+    ) -> None:
+        """Renew the leases of the feeds in flight every third of a lease, so that a slow poll
+        never loses its feed to another worker; a poll whose feed was taken over anyway (this
+        process stalled past its lease) is cancelled, and its result would be refused at commit."""
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        # A connection of its own: polls waiting on locks can exhaust the pool, and a renewal
+        # that waits for a connection lets every lease in flight run out.
+        async with self.engine.connect() as connection:
+            sessions = async_sessionmaker(bind=connection, expire_on_commit=False)
+            while True:
+                await asyncio.sleep(self.settings.lease_seconds / 3)
+                try:
+                    held = await self._renew(sessions, running, lease)
+                except Exception as exc:  # a dropped connection: the commit checks the lease
+                    log.warning("lease renewal failed (%s: %s)", type(exc).__name__, exc)
+                    continue
+                for feed_id, task in held.items():
+                    log.warning("feed %d: lease lost while polling; its result is dropped", feed_id)
+                    lost.add(feed_id)
+                    task.cancel()
+
+    async def _renew(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        running: Mapping[asyncio.Task[FeedOutcome], store.FeedSnapshot],
+        lease: timedelta,
+    ) -> dict[int, asyncio.Task[FeedOutcome]]:
+        """Renew the leases in flight; the polls whose feed another worker took over."""
+        async with self.context.write_lock or nullcontext(), sessions.begin() as session:
+            held = {
+                feed.id: task
+                for task, feed in running.items()
+                if feed.id not in self.context.committing and not task.done()
+            }
+            renewed = await store.renew_leases(
+                session, held, owner=self.worker_id, now=self.clock(), lease=lease, skip_locked=True
+            )
+            ours = renewed | await store.lease_holders(
+                session, held.keys() - renewed, owner=self.worker_id
+            )
+        # Committing or done since: its own transaction renewed (or released) the lease.
+        return {
+            feed_id: task
+            for feed_id, task in held.items()
+            if feed_id not in ours and feed_id not in self.context.committing and not task.done()
+        }
 
     async def _poll_one(self, feed: store.FeedSnapshot) -> FeedOutcome:
         """``poll_feed``, with anything unexpected (a dropped database connection, a bug)
@@ -195,6 +308,9 @@ class Monitor:
         the feed is polled again, so nothing is lost."""
         try:
             return await poll_feed(feed, self.context)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+            return FeedOutcome(feed_id=feed.id, url=feed.url, status="lease_lost", error=str(exc))
         except Exception as exc:
             log.exception("feed %s: poll failed unexpectedly; retried after its lease", feed.url)
             return FeedOutcome(
@@ -205,12 +321,14 @@ class Monitor:
             )
 
     async def _claim_batch(
-        self, not_polled_since: datetime | None, limit: int
+        self, started: datetime, every_feed: bool, limit: int, *, exclude: set[int]
     ) -> list[store.FeedSnapshot]:
         async with write_transaction(self.context) as session:
             return await store.claim_due_feeds(
                 session,
-                not_polled_since=not_polled_since,
+                not_polled_since=started if every_feed else None,
+                due_by=started,
+                exclude=exclude,
                 now=self.clock(),
                 limit=limit,
                 owner=self.worker_id,
@@ -218,9 +336,18 @@ class Monitor:
             )
 
     async def purge(self) -> int:
+        """Apply ``storage.retention_days``; the number of articles removed."""
         older_than = self.clock() - timedelta(days=self.settings.retention_days)
-        async with self.sessions.begin() as session:
+        async with write_transaction(self.context) as session:
             return await store.purge_old_articles(session, older_than=older_than)
+
+    async def purge_job(self) -> None:
+        """The ``purge`` job of ``monitors.jobs`` (every way of running)."""
+        if self.stopping:
+            return
+        removed = await self.purge()
+        if removed:
+            log.info("retention: removed %d old articles", removed)
 
 
 def open_watchlists(settings: Settings) -> WatchlistRegistry | None:

@@ -9,6 +9,10 @@ Rules:
   ``DEFWATCH_WATCHLISTS``, ``DEFWATCH_METRICS_LISTEN``.
 - ``metrics.listen`` is ``host:port`` (``[::1]:9464`` for IPv6) or empty (no listener). The
   host must be spelt out: nothing listens on a non-loopback address unless it is named.
+- This module is the one place that reads the environment. Two low-level settings are read
+  when used rather than in ``Settings``: ``DEFWATCH_CA_BUNDLE`` (:func:`ca_bundle`, the default
+  of ``monitors.fetch.FetchLimits.ca_bundle``) and ``DEFWATCH_SQLITE_BUSY_TIMEOUT``
+  (:func:`sqlite_busy_timeout`, read by ``monitors.db`` when an engine opens).
 - The bot token is kept out of ``repr`` so it never reaches a log line.
 """
 
@@ -25,6 +29,10 @@ import platformdirs
 
 from config import data_path
 from monitors.errors import ConfigError
+
+CA_BUNDLE_ENV = "DEFWATCH_CA_BUNDLE"
+BUSY_TIMEOUT_ENV = "DEFWATCH_SQLITE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         source=str(path),
         metrics_listen=_metrics_listen(env, data["metrics"]["listen"], path),
     )
+
+
+def ca_bundle(env: Mapping[str, str] | None = None) -> str | None:
+    """The extra trusted CAs' PEM file named by ``DEFWATCH_CA_BUNDLE``, if any."""
+    env = os.environ if env is None else env
+    return env.get(CA_BUNDLE_ENV) or None
+
+
+def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
+    """Seconds a SQLite writer waits for a lock: ``DEFWATCH_SQLITE_BUSY_TIMEOUT``, default 30."""
+    env = os.environ if env is None else env
+    raw = env.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
+    except ValueError:
+        raise ConfigError(
+            f"environment: {BUSY_TIMEOUT_ENV} must be seconds (got {raw!r})"
+        ) from None
+    if seconds < 0:
+        raise ConfigError(f"environment: {BUSY_TIMEOUT_ENV} must not be negative (got {raw!r})")
+    return seconds
 
 
 def _metrics_listen(env: Mapping[str, str], from_file: str, path: Path) -> tuple[str, int] | None:

@@ -11,12 +11,12 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,17 +189,20 @@ async def claim_due_feeds(
     owner: str,
     lease: timedelta,
     not_polled_since: datetime | None = None,
+    due_by: datetime | None = None,
+    exclude: Collection[int] = (),
 ) -> list[FeedSnapshot]:
     """Lease up to ``limit`` due feeds to ``owner``.
 
-    A feed is due when enabled, its ``next_poll_at`` has passed and no live lease is held on
-    it. With ``not_polled_since`` (a manual "poll everything now"), every enabled feed not
-    polled since that moment is due instead, whatever its schedule. On PostgreSQL the rows
-    are locked with ``SKIP LOCKED`` so concurrent workers claim disjoint sets; SQLite
+    A feed is due when enabled, its ``next_poll_at`` has passed (``due_by``, default ``now``)
+    and no live lease is held on it. With ``not_polled_since`` (a manual "poll everything
+    now"), every enabled feed not polled since that moment is due instead, whatever its
+    schedule. ``exclude`` (the feeds a cycle already took) are never claimed. On PostgreSQL the
+    rows are locked with ``SKIP LOCKED`` so concurrent workers claim disjoint sets; SQLite
     serialises writers anyway. A crashed worker's lease simply expires.
     """
     if not_polled_since is None:
-        due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now)
+        due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= (due_by or now))
     else:
         due = or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < not_polled_since)
     query = (
@@ -208,6 +211,7 @@ async def claim_due_feeds(
             Feed.enabled.is_(True),
             due,
             or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+            Feed.id.not_in(exclude) if exclude else true(),
         )
         .order_by(Feed.next_poll_at.asc().nulls_first(), Feed.id)
         .limit(limit)
@@ -232,6 +236,66 @@ async def claim_due_feeds(
         )
         for f in feeds
     ]
+
+
+async def renew_leases(
+    session: AsyncSession,
+    feed_ids: Collection[int],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    skip_locked: bool = False,
+) -> set[int]:
+    """Extend the leases ``owner`` still holds on ``feed_ids`` to ``now + lease``.
+
+    ``skip_locked`` (PostgreSQL; the periodic renewal): feeds whose row another transaction
+    holds (this worker's own poll committing, which renews it) are skipped, not waited for,
+    so that one slow commit never delays the renewal of every other lease.
+
+    Returns the ids renewed. Fencing: once a lease has expired another worker may claim the
+    feed, and a claim (or that worker's finished poll) rewrites ``lease_owner``; so a feed
+    whose owner is no longer ``owner`` is not renewed and is no longer this worker's to store.
+    A lease that expired but that nobody took over is still this worker's (no one else has
+    fetched the feed since) and is renewed. Owner ids are unique per process, and a process
+    claims a feed once per cycle. On PostgreSQL the UPDATE also row-locks the feeds until the
+    caller's transaction ends, so no other worker can claim one of them meanwhile.
+    """
+    if not feed_ids:
+        return set()
+    held = select(Feed.id).where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+    if skip_locked and session.bind is not None and session.bind.dialect.name == "postgresql":
+        held = held.with_for_update(skip_locked=True)
+    renewed = await session.scalars(
+        update(Feed)
+        .where(Feed.id.in_(held.scalar_subquery()))
+        .values(lease_until=now + lease)
+        .returning(Feed.id)
+    )
+    return set(renewed)
+
+
+async def lease_holders(
+    session: AsyncSession, feed_ids: Collection[int], *, owner: str
+) -> set[int]:
+    """Which of ``feed_ids`` are leased to ``owner`` now (a plain read: never waits on locks)."""
+    if not feed_ids:
+        return set()
+    return set(
+        await session.scalars(
+            select(Feed.id).where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+        )
+    )
+
+
+async def release_leases(session: AsyncSession, feed_ids: Collection[int], *, owner: str) -> None:
+    """Give up ``owner``'s leases on ``feed_ids`` (polls abandoned on a stop): at once due."""
+    if feed_ids:
+        await session.execute(
+            update(Feed)
+            .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
 
 
 async def record_poll_success(
@@ -684,12 +748,15 @@ __all__ = [
     "known_urls",
     "last_poll_at",
     "latest_stories",
+    "lease_holders",
     "list_feeds",
     "purge_old_articles",
     "recent_stories",
     "record_poll_failure",
     "record_poll_success",
+    "release_leases",
     "remove_feed",
+    "renew_leases",
     "seed_feeds_once",
     "stats",
     "story_views",

@@ -13,6 +13,24 @@ from tests.feedserver import FeedServer
 from tests.tg import Emulator
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by what a test uses, so ``-m "not emulator"`` needs no mark in each file.
+
+    ``emulator``: the test uses the ``tg_emulator`` fixture (directly or through another
+    fixture). ``postgres``: it uses ``postgres_url`` or is the ``postgresql`` case of
+    ``database_url``. A test that asks for a fixture at run time (``getfixturevalue``)
+    carries its mark by hand.
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "tg_emulator" in names:
+            item.add_marker(pytest.mark.emulator)
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_url" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """A scripted HTTP server on 127.0.0.1 (see ``tests/feedserver.py``), closed after the test."""

@@ -18,6 +18,7 @@ TG_EMULATOR_DIR = ROOT.parent / "shared" / "tg-emulator"
 
 
 @pytest.mark.emulator
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (TG_EMULATOR_DIR / "emulator.js").is_file(), reason="../shared/tg-emulator absent"
 )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script as a subprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FEEDS = ROOT.parent / "shared" / "corpora" / "real-feeds"
 

@@ -564,6 +564,19 @@ def test_addfeed_checks_once_and_stores_the_normalised_url(
 
 
 @pytest.mark.emulator
+def test_addfeed_with_the_state_the_feed_speaks_for(
+    tg_emulator: Emulator, bot: BotProcess, feeds: FeedServer
+) -> None:
+    operator = tg_emulator.user(TOKEN, ADMIN)
+    url = feeds.add("/army.xml", rss(("a1", "Airmen train abroad", "", datetime.now(UTC))))
+    unknown = operator.ask(f"/addfeed {url} Atlantis").text
+    assert "Unknown country" in unknown and "Nothing was added" in unknown
+    added = operator.ask(f"/addfeed {url} united states").text
+    assert "Feed added" in added and "speaks for US" in added
+    assert db_rows(db_of(bot), "select country from feed where url = ?", url) == [("US",)]
+
+
+@pytest.mark.emulator
 def test_a_burst_arrives_oldest_first(tg_emulator: Emulator, bot: BotProcess) -> None:
     chat = 80_601
     u = tg_emulator.user(TOKEN, chat)

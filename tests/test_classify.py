@@ -129,6 +129,14 @@ POSITIVES = [
         id="az ministers meeting",
     ),
     pytest.param(
+        "az",
+        "Azərbaycan və Qazaxıstan hərbi əməkdaşlığı müzakirə edib",
+        "",
+        {"AZ", "KZ"},
+        "meeting_visit",
+        id="az suffixed cooperation (q becomes ğ)",
+    ),
+    pytest.param(
         "tr",
         "Türkiye ile Pakistan ortak tatbikat başlattı",
         "İki ülkenin deniz kuvvetleri askeri iş birliği kapsamında ortak tatbikat yapıyor.",

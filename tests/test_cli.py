@@ -15,6 +15,8 @@ import pytest
 
 from tests.feedserver import FeedServer
 
+pytestmark = pytest.mark.slow  # every test runs the CLI as a subprocess
+
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

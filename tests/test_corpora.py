@@ -135,6 +135,7 @@ def test_bbc_entries_look_right() -> None:
     assert first.published_at < FETCHED_AT
 
 
+@pytest.mark.slow
 async def test_fetch_every_real_feed_over_http(feed_server: FeedServer) -> None:
     """The whole corpus through the real fetcher: bodies arrive intact, gzip ones decoded.
 
@@ -161,6 +162,7 @@ async def test_fetch_every_real_feed_over_http(feed_server: FeedServer) -> None:
                 assert parsed.entries, path.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["illformed", "wellformed", "encoding", "entities"])
 def test_feedparser_corpus_never_crashes(folder: str) -> None:
     files = sorted(p for p in (FEEDPARSER_TESTS / folder).rglob("*") if p.is_file())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,7 +197,10 @@ async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]
         return dict((await s.execute(select(Alert.chat_id, Alert.status))).all())
 
 
-async def test_deliver_maps_each_outcome(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_deliver_maps_each_outcome(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.delivery")
     await seed(sessions, [1, 2, 3, 4, 5])
     bot = RecordingBot(
         {
@@ -222,6 +226,9 @@ async def test_deliver_maps_each_outcome(sessions: async_sessionmaker[AsyncSessi
         retry = await s.scalar(select(Alert).where(Alert.chat_id == 2))
         assert retry is not None and retry.next_attempt_at == NOW + timedelta(seconds=3)
     assert [chat for chat, _ in bot.sent] == [1, -1005]
+    # each log line about a chat carries it as context (``--log-format json`` shows it)
+    about_chats = [r for r in caplog.records if "chat " in r.getMessage()]
+    assert {getattr(r, "chat", None) for r in about_chats} == {3, 4, 5}
     await deliverer.deliver_due()  # chat 2 waits for retry_after
     assert len(bot.sent) == 2
     later = Deliverer(bot, sessions, clock=lambda: NOW + timedelta(seconds=4))  # type: ignore[arg-type]

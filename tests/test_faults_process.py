@@ -26,14 +26,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from monitors import store
-from monitors.db import BUSY_TIMEOUT_ENV, async_url, open_database, sqlite_busy_timeout_ms
+from monitors.db import async_url, open_database, sqlite_busy_timeout_ms
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher, FetchLimits
 from monitors.models import Article, Feed, Story
 from monitors.runner import Monitor, PollReport
-from monitors.settings import load_settings
+from monitors.settings import BUSY_TIMEOUT_ENV, load_settings
 from tests import dbfixtures
 from tests.feedserver import FeedServer
+
+pytestmark = pytest.mark.slow  # worker subprocesses, kills, held locks and dropped connections
 
 postgres_url = dbfixtures.postgres_url  # fixture
 
@@ -95,13 +97,13 @@ def worker_env(config: Path, database_url: str, *, interval: float, **extra: str
 
 
 class Worker:
-    """One ``defwatch poll`` subprocess with its output in a file; always reaped."""
+    """One ``defwatch poll`` (or ``command``) subprocess with its output in a file; reaped."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *args: str, command: str = "poll") -> None:
         self.log_path = log
         self._log: IO[bytes] = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "poll", *args],
+            [sys.executable, "-m", "bot.cli", command, *args],
             env=env,
             cwd=ROOT,
             stdout=self._log,
@@ -148,10 +150,10 @@ class Worker:
                     found.add(pid)
         return found
 
-    def stop(self) -> int:
-        """SIGTERM (a graceful stop), escalating to SIGKILL."""
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """SIGTERM (a graceful stop; or ``sig``), escalating to SIGKILL."""
         if self.alive():
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -407,7 +409,7 @@ def writer_holding_lock(db: Path, seconds: float) -> Iterator[threading.Event]:
 @contextlib.asynccontextmanager
 async def monitor_for(database_url: str, **overrides: Any) -> AsyncIterator[Monitor]:
     settings = dataclasses.replace(
-        load_settings({}), database_url=database_url, poll_interval=60.0, **overrides
+        load_settings({}), **{"database_url": database_url, "poll_interval": 60.0, **overrides}
     )
     engine, sessions = await open_database(database_url)
     try:

@@ -112,6 +112,12 @@ def statuses(db: Path, chats: range | list[int]) -> Counter[str]:
     return Counter(r[0] for r in rows)
 
 
+def settled(emu: Emulator, db: Path, chats: range | list[int]) -> bool:
+    """Every alert of ``chats`` is sent and no send is in flight at the emulator: no message
+    for them can arrive any more, so a tally taken now is final (no sleep needed)."""
+    return statuses(db, chats) == Counter({"sent": len(chats)}) and not emu.in_flight("sendMessage")
+
+
 def sends(emu: Emulator, chats: range | list[int]) -> list[dict]:
     wanted = {str(c) for c in chats}
     return [
@@ -137,7 +143,7 @@ def test_429_storm_over_a_fanout_delivers_each_alert_once(api: Api, bot: BotProc
     add_story(db, 1, title, ("GE", "TR"), datetime.now(UTC))
     wait_until(lambda: len(delivered(emu, title)) >= len(chats), 60, "all 50 chats")
     elapsed = time.monotonic() - started
-    time.sleep(1.5)  # anything in flight or rescheduled shows up now
+    wait_until(lambda: settled(emu, db, chats), 30, "every alert sent, none in flight")
     report = tally(emu, title, chats, "429 storm, 50 chats")
     calls = sends(emu, chats)
     limited = sum(1 for c in calls if c["status"] == 429)
@@ -160,7 +166,7 @@ def test_500_and_502_are_retried_with_backoff(api: Api, bot: BotProcess) -> None
     title = "Armenia and France sign radar contract"
     add_story(db, 2, title, ("AM", "FR"), datetime.now(UTC))
     wait_until(lambda: len(delivered(emu, title)) >= len(chats), 40, "all 10 chats")
-    time.sleep(1.0)
+    wait_until(lambda: settled(emu, db, chats), 30, "every alert sent, none in flight")
     report = tally(emu, title, chats, "500/502 on the first 10 sends")
     calls = sends(emu, chats)
     failed = [c for c in calls if c["status"] in (500, 502)]
@@ -202,7 +208,7 @@ def test_send_timeout_at_the_emulator_is_retried(api: Api, bot: BotProcess) -> N
     )
     assert "TimedOut" in error, error
     wait_until(lambda: len(delivered(emu, title)) >= len(chats), 40, "all 4 chats")
-    time.sleep(1.0)
+    wait_until(lambda: settled(emu, db, chats), 30, "every alert sent, none in flight")
     report = tally(emu, title, chats, "7 s delay on one chat's send (PTB read timeout 5 s)")
     errors = db_rows(db, "select attempts, status from alert where chat_id = ?", slow)
     assert errors == [(2, "sent")], errors  # one timed-out attempt, then the delivery
@@ -341,7 +347,13 @@ def test_403_for_one_chat_among_many(api: Api, bot: BotProcess) -> None:
         10,
         "the blocked chat to be deactivated",
     )
-    time.sleep(1.0)
+    wait_until(
+        lambda: (
+            set(statuses(db, chats)) <= {"sent", "dropped"} and not emu.in_flight("sendMessage")
+        ),
+        30,
+        "every alert sent or dropped, none in flight",
+    )
     for title in titles:
         report = tally(emu, title, others, f"403 for chat {blocked}; the 19 others, {title!r}")
         assert report == {"expected": 19, "delivered": 19, "duplicated": 0, "lost": 0, "stray": 0}
@@ -472,7 +484,8 @@ def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProce
     [edit] = emu.calls(method="editMessageText", chat_id=chat)
     print(f"story edit of a deleted message: {edit['status']} {edit['description']}")
     assert edit["status"] == 400 and "message to edit not found" in edit["description"]
-    time.sleep(1.0)
+    # The chat's one alert is done (above); once no send is in flight, the inbox is final.
+    wait_until(lambda: not emu.in_flight("sendMessage"), 10, "no send in flight")
     user.poll()
     assert [m for m in user.inbox if TITLE in m.text] == [], "a second alert for one story"
     assert bot.proc is not None and bot.proc.poll() is None
@@ -508,7 +521,7 @@ def test_bot_api_unreachable_then_back_on_the_same_port(api: Api, bot: BotProces
         f"API down {back - down:.1f}s; all delivered {time.monotonic() - back:.1f}s after it "
         "returned"
     )
-    time.sleep(1.0)
+    wait_until(lambda: settled(api.emu, db, chats), 30, "every alert sent, none in flight")
     report = tally(api.emu, title, chats, "Bot API unreachable for 12 s")
     assert report == {"expected": 5, "delivered": 5, "duplicated": 0, "lost": 0, "stray": 0}
     assert statuses(db, chats) == Counter({"sent": 5})

@@ -26,9 +26,10 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_FEEDS = SHARED / "corpora" / "real-feeds"
 STREAM = SHARED / "eval" / "stream-dev.jsonl"
 
-pytestmark = pytest.mark.skipif(
-    not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent"),
+]
 
 
 def feed_rows(db: Path) -> dict[str, tuple[str | None, str | None]]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from monitors.db import create_engine, open_database
 from monitors.models import Chat, WatchRule
@@ -46,7 +47,7 @@ from tests.tg import BotProcess, Emulator
 
 postgres_url = dbfixtures.postgres_url  # fixture
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
 FEEDS = 300
 OWN_ITEMS = 2
@@ -127,7 +128,16 @@ async def _query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
 
 
 def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    return asyncio.run(_query(url, sql, **params))
+    """The test's own look at the database; a server full of other clients (the machine is
+    shared) is waited out rather than failing the run."""
+    for attempt in range(60):
+        try:
+            return asyncio.run(_query(url, sql, **params))
+        except DBAPIError as exc:
+            if "too many clients" not in str(exc) or attempt == 59:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def polled(url: str) -> int:
@@ -213,7 +223,7 @@ def _run(
             )[0][0]
             return held > 0
 
-        wait_until(victim_mid_cycle, 120, "the victim to hold leases mid-cycle")
+        wait_until(victim_mid_cycle, 240, "the victim to hold leases mid-cycle")
         victim.kill()
         killed_at = time.monotonic()
         (killed_at_db,) = query(database_url, "SELECT now()")[0]

@@ -9,7 +9,6 @@ existing story; the outbox limits edits to one a minute and three in all.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -46,6 +45,15 @@ def rss(outlet: str, host: str, guid: str, title: str, summary: str, when: datet
         f'<guid isPermaLink="false">{guid}</guid><pubDate>{format_datetime(when)}</pubDate>'
         f"<description>{summary}</description></item></channel></rss>"
     )
+
+
+def one_alert_settled(emu: Emulator, database: Path) -> bool:
+    """One alert row, its message sent (edits only from now on), and no send in flight at the
+    emulator: no new message for the event can arrive any more, so the inbox check is final.
+    (The poll stores articles, stories and alert rows in one transaction.)"""
+    rows = db_rows(database, "select status from alert")
+    sent = len(rows) == 1 and rows[0][0] in ("sent", "sent_stale", "editing")
+    return sent and not emu.in_flight("sendMessage")
 
 
 @pytest.fixture
@@ -87,7 +95,7 @@ def test_second_outlet_edits_the_alert_instead_of_a_new_message(
     [edited] = user.wait_messages(1, timeout=20, predicate=lambda m: m.edited)
     assert edited.message_id == alert.message_id
     assert "Also reported by: APA Defence" in edited.text and "Trend News" in edited.text
-    time.sleep(1.5)
+    wait_until(lambda: one_alert_settled(tg_emulator, database), 20, "one alert, sent")
     user.poll()
     assert [m for m in user.inbox if not m.edited] == [], "a second message for one event"
 
@@ -102,7 +110,7 @@ def test_second_outlet_edits_the_alert_instead_of_a_new_message(
         "the third report stored",
     )
     assert db_rows(database, "select count(distinct story_id) from article") == [(1,)]
-    time.sleep(1.5)
+    wait_until(lambda: one_alert_settled(tg_emulator, database), 20, "one alert, sent")
     user.poll()
     assert [m for m in user.inbox if not m.edited] == [], "three outlets, more than one alert"
     assert db_rows(database, "select count(*) from alert") == [(1,)]

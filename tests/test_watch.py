@@ -221,6 +221,7 @@ async def test_keyword_cache_sees_new_keywords(sessions: async_sessionmaker[Asyn
         assert await watch.enqueue_alerts(session, s2, now=NOW) == 1
 
 
+@pytest.mark.slow
 async def test_fan_out_to_many_chats(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
         for chat_id in range(1000, 1700):

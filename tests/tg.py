@@ -278,6 +278,11 @@ class Emulator:
     ) -> list[dict[str, Any]]:
         return self.get("/_emu/calls", method=method, chat_id=chat_id, token=token)["result"]  # type: ignore[no-any-return]
 
+    def in_flight(self, *methods: str) -> int:
+        """Calls of ``methods`` (any bot) the emulator has received but not answered yet."""
+        stats = self.get("/_emu/stats")["result"]["methods"]
+        return sum(stats[m]["started"] - stats[m]["calls"] for m in methods if m in stats)
+
     def messages(self, token: str, chat_id: int | None = None) -> list[BotMessage]:
         rows = self.get("/_emu/messages", token=token, chat_id=chat_id)["result"]
         return [BotMessage.from_record(r) for r in rows]

@@ -22,13 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors import store
 from monitors.domain import StoryForAlert, StoryView
+from monitors.views.arguments import DEFAULT_ENTRIES
 from monitors.views.labels import TYPE_LABELS
 from monitors.watchlists import Watchlist, matching_lists
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TAG = "tag:defwatch.invalid,2024"
-DEFAULT_ENTRIES = 50
-MAX_ENTRIES = 500
 WATCHLIST_LOOKBACK_DAYS = 90
 WATCHLIST_SCAN = 5000
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from monitors.views.arguments import FORMATS
 from monitors.views.queries import ExportedStory
 
-FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = (
     "id",
     "published",
