@@ -226,8 +226,25 @@ def signature(
         title_key=title_key,
         title_digest=f"{tf.stable_hash(title.casefold()):08x}" if title_key else "",
         title_tokens=frozenset(tf.content_tokens(title)),
-        kinds=event_kinds(title or summary[:200]),
+        kinds=event_kinds(title or summary[:200]) | _digest_mark(title),
     )
+
+
+DIGEST = "digest"
+"""The kind given to a roundup of several unrelated topics (``[digests]`` in
+``config/event_kinds.toml``): it reports no one occasion, so it never joins or takes reports."""
+
+
+@functools.cache
+def _digest_markers() -> tuple[str, ...]:
+    with data_path("event_kinds.toml").open("rb") as handle:
+        markers = tomllib.load(handle).get("digests", {}).get("markers", [])
+    return tuple(m.casefold() for m in markers)
+
+
+def _digest_mark(title: str) -> frozenset[str]:
+    folded = f" {title.casefold()} "
+    return frozenset({DIGEST}) if any(m in folded for m in _digest_markers()) else frozenset()
 
 
 @functools.cache
@@ -518,6 +535,12 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
         # one outlet does not run one headline twice for one occasion: a weekly gallery,
         # a column, a digest or a live blog under its recurring title
         return "recurring title"
+    if DIGEST in article.kinds or DIGEST in story.kinds:
+        # a roundup ("X has died. And, talks in Geneva") shares words with each of its topics
+        return "a digest of several topics"
+    if _kinds_differ(article.kinds, story.kinds):
+        # a strait closed during talks, a death and a protest: another action, another event
+        return "different kinds of occasion"
     if article.dated and story.dated:
         limit = candidate_window
         if _shares_occasion_marker(article, story):
@@ -534,6 +557,11 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
     if _cites_later_year(article, story) or _cites_later_year(story, article):
         return "cites a year after the other's reports"
     return None
+
+
+def _kinds_differ(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both headlines name a kind of occasion and none is the same."""
+    return bool(a and b and not a & b)
 
 
 def _republished(article: EventSignature, story: EventSignature) -> bool:

@@ -289,6 +289,23 @@ REAL_TRAFFIC_CASES = [
         True,
         id="a translated report joins",
     ),
+    pytest.param(
+        article(
+            "Veteran senator Ana Lopez dies at 91",
+            "Ana Lopez, a senator for four decades, died peacefully at home, her family said.",
+            published="2026-03-03",
+            countries=(),
+        ),
+        article(
+            "Senator Ana Lopez has died. And, Japan and Korea open trade talks in Seoul",
+            "Ana Lopez, a senator for four decades, has died at 91. And, Japan and Korea "
+            "begin trade negotiations in Seoul today.",
+            published="2026-03-03",
+            countries=(),
+        ),
+        False,
+        id="a roundup of several topics never joins one of them",
+    ),
 ]
 
 
