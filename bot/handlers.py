@@ -35,7 +35,7 @@ from config import data_path
 from monitors import store, subscriptions
 from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.coverage import covered_countries
-from monitors.domain import StoryForAlert, StoryView
+from monitors.domain import StoryView
 from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings
 from monitors.subscriptions import normalise_keyword
@@ -922,16 +922,7 @@ async def chat_watch(session: AsyncSession, chat_id: int) -> ChatWatch:
 
 
 def matches_watch(story: StoryView, watch_: ChatWatch) -> bool:
-    as_alert = StoryForAlert(
-        story.id,
-        story.title,
-        story.summary,
-        story.participants,
-        story.mentioned,
-        story.is_defence_cooperation,
-        story.cooperation_type,
-        story.published_at,
-    )
+    as_alert = story.for_alert()
     phrases = watch_.keywords | watch_.excludes
     longest = max((p.count(" ") + 1 for p in phrases), default=0)
     return bool(decide(as_alert, watch_, phrases_in(story_words(as_alert), phrases, longest)))

@@ -518,7 +518,6 @@ async def _watchlist_matches(
 
     from monitors import store
     from monitors.db import open_database
-    from monitors.domain import StoryForAlert
     from monitors.watchlists import matching_lists
 
     engine, sessions = await open_database(settings.database_url)
@@ -532,16 +531,7 @@ async def _watchlist_matches(
         await engine.dispose()
     matched: dict[str, list[StoryView]] = {}
     for view in views:
-        story = StoryForAlert(
-            view.id,
-            view.title,
-            view.summary,
-            view.participants,
-            view.mentioned,
-            view.is_defence_cooperation,
-            view.cooperation_type,
-            view.published_at,
-        )
+        story = view.for_alert()
         for name in matching_lists(story, lists):
             matched.setdefault(name, []).append(view)
     return matched

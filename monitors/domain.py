@@ -102,3 +102,16 @@ class StoryView:
     score: float
     evidence: tuple[str, ...]
     outlets: tuple[Outlet, ...]
+
+    def for_alert(self) -> StoryForAlert:
+        """What matching needs of this story (the same fields the poll passes)."""
+        return StoryForAlert(
+            self.id,
+            self.title,
+            self.summary,
+            self.participants,
+            self.mentioned,
+            self.is_defence_cooperation,
+            self.cooperation_type,
+            self.published_at,
+        )

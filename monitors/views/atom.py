@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors import store
-from monitors.domain import StoryForAlert, StoryView
+from monitors.domain import StoryView
 from monitors.views.arguments import DEFAULT_ENTRIES
 from monitors.views.labels import TYPE_LABELS
 from monitors.watchlists import Watchlist, matching_lists
@@ -70,21 +70,8 @@ async def target_stories(
         limit=WATCHLIST_SCAN,
     )
     lists = {watchlist.name: watchlist}
-    matched = [view for view in recent if matching_lists(_for_alert(view), lists)]
+    matched = [view for view in recent if matching_lists(view.for_alert(), lists)]
     return matched[:limit]
-
-
-def _for_alert(view: StoryView) -> StoryForAlert:
-    return StoryForAlert(
-        view.id,
-        view.title,
-        view.summary,
-        view.participants,
-        view.mentioned,
-        view.is_defence_cooperation,
-        view.cooperation_type,
-        view.published_at,
-    )
 
 
 def _clean(text: str) -> str:
