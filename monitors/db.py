@@ -13,6 +13,8 @@
   under an advisory lock on PostgreSQL so several workers may start at once. A database already
   at head (its ``alembic_version`` rows are the heads of ``migrations/versions``, read from
   the files) is left alone without importing Alembic.
+- ``insert_ignoring_duplicates`` is the one place that knows how each backend spells
+  "INSERT … ON CONFLICT DO NOTHING" (articles, alerts).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, event, inspect, make_url, text
+from sqlalchemy import Connection, Insert, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,6 +94,24 @@ def create_engine(plain_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_async_engine(url, **kwargs)
+
+
+def insert_ignoring_duplicates(
+    session: AsyncSession, model: Any, conflict_columns: list[str]
+) -> Insert:
+    """``INSERT INTO model … ON CONFLICT (conflict_columns) DO NOTHING`` for the session's
+    backend; a row whose key is already stored (or repeated earlier in the same statement) is
+    skipped, and ``RETURNING`` yields only the rows inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    raise NotImplementedError(f"defwatch needs SQLite or PostgreSQL, not {dialect}")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -299,11 +299,18 @@ async def request_story_edits(session: AsyncSession, story_id: int, *, now: date
     ``MAX_EDITS`` times already are left alone. ``now`` is accepted for symmetry; the
     "not before" time of the next edit is kept in ``next_attempt_at`` by ``mark_edited``.
     """
+    return await request_edits(session, [story_id], now=now)
+
+
+async def request_edits(session: AsyncSession, story_ids: Sequence[int], *, now: datetime) -> int:
+    """``request_story_edits`` for several stories in one statement (a poll's batch)."""
     del now
+    if not story_ids:
+        return 0
     result = await session.execute(
         update(Alert)
         .where(
-            Alert.story_id == story_id,
+            Alert.story_id.in_(story_ids),
             Alert.status == "sent",
             Alert.message_id.is_not(None),
             Alert.edited_count < MAX_EDITS,

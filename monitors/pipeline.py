@@ -35,11 +35,11 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, metrics, outbox, store
+from monitors import cluster, grouping, metrics, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
@@ -47,7 +47,7 @@ from monitors.errors import FeedError, FeedHTTPError, LeaseLost
 from monitors.fetch import Fetcher
 from monitors.parse import parse_feed
 from monitors.store import FeedSnapshot
-from monitors.watch import enqueue_alerts
+from monitors.watch import enqueue_alerts_many
 from monitors.watchlists import Watchlist, matching_lists
 
 log = logging.getLogger(__name__)
@@ -255,16 +255,41 @@ async def store_classified(
     *,
     lists: Mapping[str, Watchlist] | None = None,
 ) -> None:
-    """Store a feed's new entries in the caller's transaction, each in its story."""
+    """Store a feed's new entries in the caller's transaction, each in its story.
+
+    A few statements per feed, not per article: the articles in one multi-row insert, the
+    candidate stories of all of them in one read, the placing in memory
+    (``monitors.grouping``, deciding by ``cluster.best_match``), then the new stories, the
+    grown ones, the articles' story ids, the edit requests and the alerts in bulk.
+    """
     # Writers on PostgreSQL run in parallel: two feeds carrying the same page or the same
     # event must not both start a story for it. Their transactions take these locks first.
     await store.advisory_lock(session, *_story_lock_names(classified))
-    # Stories of already stored pages, for all entries at once (one query, not one each);
-    # kept up to date below as this feed's own articles join stories.
+    # Stories of already stored pages, for all entries at once; kept up to date below as
+    # this feed's own articles join stories.
     urls = [item.entry.url for item in classified if item.entry.url]
     url_story = await store.known_urls(session, urls)
-    for item in classified:
-        await _store_entry(session, feed_id, item, fetched_at, outcome, url_story, lists or {})
+    ids = await store.insert_articles(
+        session, feed_id, [(item.entry, item.verdict) for item in classified], fetched_at=fetched_at
+    )
+    batch = [
+        (ids.pop(item.entry.entry_key), item) for item in classified if item.entry.entry_key in ids
+    ]  # an entry key already stored (a racing worker) or repeated in the batch: skipped
+    if not batch:
+        return
+    outcome.new_articles += len(batch)
+    signatures = [dataclasses.replace(item.signature, source=str(feed_id)) for _, item in batch]
+    lookups = [cluster.lookup_keys(signature) for signature in signatures]
+    filings = await store.candidate_filings(
+        session, grouping.merged_horizons(lookups), limit=cluster.CANDIDATE_LIMIT
+    )
+    known = await store.known_stories(
+        session, {filing.story_id for filing in filings} | set(url_story.values())
+    )
+    plan = _Plan(grouping.Candidates.of(filings, known), url_story)
+    for (article_id, item), signature, lookup in zip(batch, signatures, lookups, strict=True):
+        plan.place(article_id, item, signature, lookup)
+    await _write_plan(session, plan, fetched_at, outcome, lists or {})
 
 
 def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:
@@ -273,38 +298,109 @@ def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:
     return names
 
 
-async def _store_entry(
+@dataclass
+class _Plan:
+    """Where each article of a batch goes, decided in memory (``monitors.grouping``'s rules);
+    story ids of stories started here are provisional until ``_write_plan`` inserts them."""
+
+    candidates: grouping.Candidates
+    url_story: dict[str, int]
+    placed: list[tuple[int, int, str | None]] = field(default_factory=list)
+    new: dict[int, list[Any]] = field(default_factory=dict)  # id -> [first, defined by, count]
+    joined: dict[int, int] = field(default_factory=dict)  # stored story -> articles joined
+    redefined: dict[int, store.StoryDefinition] = field(default_factory=dict)
+    alerts: list[tuple[int, ClassifiedEntry]] = field(default_factory=list)
+
+    def place(
+        self,
+        article_id: int,
+        item: ClassifiedEntry,
+        signature: cluster.EventSignature,
+        lookup: Mapping[str, datetime | None],
+    ) -> None:
+        definition = _definition(article_id, item, signature)
+        url = item.entry.url
+        reason: str | None
+        if url and url in self.url_story:  # one page from two feeds: one story
+            story_id, reason = self.url_story[url], "same canonical URL"
+        else:
+            ranked = self.candidates.ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
+            match = cluster.best_match(signature, ranked)
+            story_id, reason = (match.key, match.reason) if match else (0, None)
+        if story_id == 0:  # no story reports it yet: it starts one
+            story_id = self.candidates.file(
+                signature,
+                cooperation=item.verdict.defence_cooperation,
+                keys=definition.keys,
+                filed_at=definition.filed_at,
+            )
+            self.new[story_id] = [definition, definition, 0]
+            self.alerts.append((story_id, item))
+        else:
+            self._join(story_id, item, definition)
+        if grouping.is_new(story_id):
+            self.new[story_id][2] += 1
+        else:
+            self.joined[story_id] = self.joined.get(story_id, 0) + 1
+        self.placed.append((article_id, story_id, reason))
+        if url:
+            self.url_story.setdefault(url, story_id)
+
+    def _join(
+        self, story_id: int, item: ClassifiedEntry, definition: store.StoryDefinition
+    ) -> None:
+        """``store.join_story``'s rule: a cooperation report redefines a story that is none."""
+        known = self.candidates.stories.setdefault(story_id, grouping.KnownStory(None, False))
+        if not item.verdict.defence_cooperation or known.cooperation:
+            return
+        known.cooperation = True
+        if grouping.is_new(story_id):
+            self.new[story_id][1] = definition
+        else:
+            self.redefined[story_id] = definition
+        self.alerts.append((story_id, item))
+
+
+def _definition(
+    article_id: int, item: ClassifiedEntry, signature: cluster.EventSignature
+) -> store.StoryDefinition:
+    return store.StoryDefinition(
+        article_id=article_id,
+        entry=item.entry,
+        verdict=item.verdict,
+        signature=signature.to_json(),
+        keys=cluster.index_keys(signature),
+        filed_at=cluster.filed_at(signature),
+    )
+
+
+async def _write_plan(
     session: AsyncSession,
-    feed_id: int,
-    item: ClassifiedEntry,
-    fetched_at: datetime,
+    plan: _Plan,
+    now: datetime,
     outcome: FeedOutcome,
-    url_story: dict[str, int],
     lists: Mapping[str, Watchlist],
 ) -> None:
-    article_id = await store.insert_article(
-        session, feed_id, item.entry, item.verdict, fetched_at=fetched_at
+    """The plan's rows, in bulk: stories, articles' story ids, edit requests, alerts."""
+    new = [
+        store.NewStory(first, defined_by, count) for first, defined_by, count in plan.new.values()
+    ]
+    real = dict(zip(plan.new, await store.insert_stories(session, new, now=now), strict=True))
+    await store.grow_stories(session, plan.joined, plan.redefined, now=now)
+    await store.attach_articles(
+        session, [(article, real.get(story, story), why) for article, story, why in plan.placed]
     )
-    if article_id is None:  # another worker stored it first
-        return
-    outcome.new_articles += 1
-    story_id, reason, is_new, alertable = await place_in_story(
-        session, article_id, feed_id, item, fetched_at, url_story
-    )
-    await store.attach_article(session, article_id, story_id, reason)
-    if item.entry.url:
-        url_story.setdefault(item.entry.url, story_id)
-    if is_new:
-        outcome.new_story_ids.append(story_id)
-    else:  # sent alerts of the story get "also reported by" (the outbox limits the edits)
-        await outbox.request_story_edits(session, story_id, now=fetched_at)
-    if alertable:
+    # sent alerts of a stored story that grew get "also reported by" (the outbox limits edits)
+    await outbox.request_edits(session, sorted(plan.joined), now=now)
+    outcome.new_story_ids.extend(real.values())
+    alerts = []
+    for provisional, item in plan.alerts:
+        story_id = real.get(provisional, provisional)
         if item.verdict.defence_cooperation and story_id not in outcome.cooperation_story_ids:
             outcome.cooperation_story_ids.append(story_id)
         story = _story_for_alert(story_id, item)
-        outcome.alerts += await enqueue_alerts(
-            session, story, now=fetched_at, list_matches=matching_lists(story, lists)
-        )
+        alerts.append((story, matching_lists(story, lists)))
+    outcome.alerts += await enqueue_alerts_many(session, alerts, now=now)
 
 
 async def place_in_story(

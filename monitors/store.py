@@ -14,13 +14,29 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitors.db import insert_ignoring_duplicates
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
+from monitors.grouping import Filing, KnownStory, decode_signature
 from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
@@ -87,10 +103,17 @@ async def advisory_lock(session: AsyncSession, *names: str) -> None:
     Held until the transaction ends. Keys are taken in sorted order so two transactions
     asking for overlapping sets cannot deadlock.
     """
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if session.bind is None or session.bind.dialect.name != "postgresql" or not names:
         return
-    for key in sorted({_lock_key(name) for name in names}):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    keys = sorted({_lock_key(name) for name in names})
+    # One statement for the whole set; the ordered subquery keeps the sorted locking order.
+    await session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"keys": keys},
+    )
 
 
 # --- feeds ---------------------------------------------------------------------------------
@@ -397,11 +420,6 @@ async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, in
     return found
 
 
-def _insert_ignore(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
-
-
 async def insert_article(
     session: AsyncSession,
     feed_id: int,
@@ -412,26 +430,58 @@ async def insert_article(
 ) -> int | None:
     """Insert one article; None when (feed, entry key) is already stored (a racing worker)."""
     statement = (
-        _insert_ignore(session, Article)
-        .values(
-            feed_id=feed_id,
-            entry_key=entry.entry_key,
-            url=entry.url,
-            title=entry.title[:400],
-            summary=entry.summary,
-            published_at=entry.published_at,
-            fetched_at=fetched_at,
-            language=entry.language,
-            score=verdict.score,
-            is_defence_cooperation=verdict.defence_cooperation,
-            cooperation_type=verdict.cooperation_type,
-            participants=",".join(verdict.participants),
-            evidence=list(verdict.evidence),
-        )
-        .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
+        insert_ignoring_duplicates(session, Article, ["feed_id", "entry_key"])
+        .values(_article_row(feed_id, entry, verdict, fetched_at))
         .returning(Article.id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _article_row(
+    feed_id: int, entry: NormalisedEntry, verdict: Classification, fetched_at: datetime
+) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id,
+        "entry_key": entry.entry_key,
+        "url": entry.url,
+        "title": entry.title[:400],
+        "summary": entry.summary,
+        "published_at": entry.published_at,
+        "fetched_at": fetched_at,
+        "language": entry.language,
+        "score": verdict.score,
+        "is_defence_cooperation": verdict.defence_cooperation,
+        "cooperation_type": verdict.cooperation_type,
+        "participants": ",".join(verdict.participants),
+        "evidence": list(verdict.evidence),
+    }
+
+
+_ROWS_PER_INSERT = 400  # x 13-16 columns: under SQLite's and asyncpg's bind-parameter limits
+
+
+async def insert_articles(
+    session: AsyncSession,
+    feed_id: int,
+    items: Sequence[tuple[NormalisedEntry, Classification]],
+    *,
+    fetched_at: datetime,
+) -> dict[str, int]:
+    """Insert a feed's articles, a few multi-row statements; {entry key: id} of those
+    inserted (a (feed, entry key) already stored, e.g. by a racing worker, is skipped)."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(items), _ROWS_PER_INSERT):
+        rows = [
+            _article_row(feed_id, entry, verdict, fetched_at)
+            for entry, verdict in items[start : start + _ROWS_PER_INSERT]
+        ]
+        statement = (
+            insert_ignoring_duplicates(session, Article, ["feed_id", "entry_key"])
+            .values(rows)
+            .returning(Article.id, Article.entry_key)
+        )
+        ids.update((key, article_id) for article_id, key in await session.execute(statement))
+    return ids
 
 
 async def candidate_stories(
@@ -501,37 +551,45 @@ async def _define(session: AsyncSession, story: Story, definition: StoryDefiniti
     report, never a union of the members. What the story is matched against (its signature
     and index keys) stays its first report's: redefining never moves the story's window or
     widens what can join it."""
-    entry, verdict = definition.entry, definition.verdict
-    story.title = entry.title[:400] or entry.summary[:120]
-    story.url = entry.url
-    story.summary = entry.summary[:2000]
-    story.published_at = entry.published_at
-    story.score = verdict.score
-    story.is_defence_cooperation = verdict.defence_cooperation
-    story.cooperation_type = verdict.cooperation_type
-    story.evidence = list(verdict.evidence)
-    story.defining_article_id = definition.article_id
+    for name, value in _story_values(definition).items():
+        setattr(story, name, value)
     await session.flush()
-    await _set_story_countries(session, story, verdict.participants, verdict.mentioned)
-
-
-async def _set_story_countries(
-    session: AsyncSession, story: Story, participants: Iterable[str], mentioned: Iterable[str]
-) -> None:
     await session.execute(delete(StoryCountry).where(StoryCountry.story_id == story.id))
-    roles = {code: "mentioned" for code in mentioned}
-    roles.update({code: "participant" for code in participants})
-    for code, role in sorted(roles.items()):
-        session.add(
-            StoryCountry(
-                story_id=story.id,
-                code=code,
-                role=role,
-                published_at=story.published_at,
-                is_defence_cooperation=story.is_defence_cooperation,
-            )
-        )
+    session.add_all(StoryCountry(**row) for row in _country_rows(story.id, definition))
     await session.flush()
+
+
+def _story_values(definition: StoryDefinition) -> dict[str, Any]:
+    """The story columns its defining report decides (see ``_define``)."""
+    entry, verdict = definition.entry, definition.verdict
+    return {
+        "title": entry.title[:400] or entry.summary[:120],
+        "url": entry.url,
+        "summary": entry.summary[:2000],
+        "published_at": entry.published_at,
+        "score": verdict.score,
+        "is_defence_cooperation": verdict.defence_cooperation,
+        "cooperation_type": verdict.cooperation_type,
+        "evidence": list(verdict.evidence),
+        "defining_article_id": definition.article_id,
+    }
+
+
+def _country_rows(story_id: int, definition: StoryDefinition) -> list[dict[str, Any]]:
+    """The story's ``story_country`` rows: participants, and the states only mentioned."""
+    verdict = definition.verdict
+    roles = {code: "mentioned" for code in verdict.mentioned}
+    roles.update({code: "participant" for code in verdict.participants})
+    return [
+        {
+            "story_id": story_id,
+            "code": code,
+            "role": role,
+            "published_at": definition.entry.published_at,
+            "is_defence_cooperation": verdict.defence_cooperation,
+        }
+        for code, role in sorted(roles.items())
+    ]
 
 
 async def join_story(
@@ -561,6 +619,160 @@ async def attach_article(
     )
     await session.execute(
         update(Story).where(Story.id == story_id).values(article_count=Story.article_count + 1)
+    )
+
+
+# --- a feed's batch (monitors.grouping places it; these read and write it in bulk) ------------
+
+
+async def candidate_filings(
+    session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
+) -> list[Filing]:
+    """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
+    (None: any time): one statement per 200 keys, one index range scan per key."""
+    found: list[Filing] = []
+    items = sorted(keys.items())
+    for start in range(0, len(items), 200):
+        parts = []
+        for key, since in items[start : start + 200]:
+            part = select(StoryKey.story_id, StoryKey.key, StoryKey.filed_at).where(
+                StoryKey.key == key
+            )
+            if since is not None:
+                part = part.where(StoryKey.filed_at >= since)
+            order = (StoryKey.filed_at.desc(), StoryKey.story_id.desc())
+            parts.append(part.order_by(*order).limit(limit).subquery().select())
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        found.extend(Filing(*row) for row in await session.execute(query))
+    return found
+
+
+async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:
+    """Signature and cooperation flag of stored stories (what grouping a batch needs)."""
+    found: dict[int, KnownStory] = {}
+    ids = sorted(story_ids)
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(Story.id, Story.signature, Story.is_defence_cooperation).where(
+                Story.id.in_(ids[start : start + 500])
+            )
+        )
+        for story_id, signature, cooperation in rows:
+            found[story_id] = KnownStory(decode_signature(signature), bool(cooperation))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story a batch starts: filed by its first report, defined by ``defined_by`` (the
+    same report, or a later cooperation report of the batch), with ``articles`` members."""
+
+    first: StoryDefinition
+    defined_by: StoryDefinition
+    articles: int
+
+
+async def insert_stories(
+    session: AsyncSession, stories: Sequence[NewStory], *, now: datetime
+) -> list[int]:
+    """Insert new stories with their country and key rows; their ids, in order."""
+    ids: list[int] = []
+    for start in range(0, len(stories), _ROWS_PER_INSERT):
+        chunk = stories[start : start + _ROWS_PER_INSERT]
+        rows = [
+            {
+                **_story_values(story.defined_by),
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "article_count": story.articles,
+                "signature": story.first.signature,
+            }
+            for story in chunk
+        ]
+        returned = await session.execute(
+            insert(Story).values(rows).returning(Story.id, Story.defining_article_id)
+        )
+        by_definer = {definer: story_id for story_id, definer in returned}
+        ids.extend(by_definer[story.defined_by.article_id] for story in chunk)
+    countries = [
+        row
+        for story_id, story in zip(ids, stories, strict=True)
+        for row in _country_rows(story_id, story.defined_by)
+    ]
+    keys = [
+        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at}
+        for story_id, story in zip(ids, stories, strict=True)
+        for key in sorted(story.first.keys)
+    ]
+    await _insert_rows(session, StoryCountry, countries)
+    await _insert_rows(session, StoryKey, keys)
+    return ids
+
+
+async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        await session.execute(insert(model).values(rows[start : start + _ROWS_PER_INSERT]))
+
+
+async def grow_stories(
+    session: AsyncSession,
+    joined: Mapping[int, int],
+    redefined: Mapping[int, StoryDefinition],
+    *,
+    now: datetime,
+) -> None:
+    """Stored stories that reports of a batch joined (``joined``: story id -> how many):
+    count them and move ``last_seen_at`` on; ``redefined`` ones get their new defining
+    report's title, countries and flags (``join_story``'s rule, decided by the caller)."""
+    if joined:
+        table = cast(Table, Story.__table__)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                article_count=table.c.article_count + bindparam("b_count"),
+                last_seen_at=case(
+                    (table.c.last_seen_at < bindparam("b_now", type_=table.c.last_seen_at.type),
+                     bindparam("b_now", type_=table.c.last_seen_at.type)),
+                    else_=table.c.last_seen_at,
+                ),
+            ),
+            [{"b_id": sid, "b_count": n, "b_now": now} for sid, n in sorted(joined.items())],
+        )  # fmt: skip
+    if redefined:
+        table = cast(Table, Story.__table__)
+        values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _STORY_DEFINED}
+        await session.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(values),
+            [
+                {"b_id": sid, **{f"b_{k}": v for k, v in _story_values(d).items()}}
+                for sid, d in sorted(redefined.items())
+            ],
+        )
+        await session.execute(delete(StoryCountry).where(StoryCountry.story_id.in_(redefined)))
+        rows = [row for sid, d in sorted(redefined.items()) for row in _country_rows(sid, d)]
+        await _insert_rows(session, StoryCountry, rows)
+
+
+_STORY_DEFINED = (
+    "title", "url", "summary", "published_at", "score", "is_defence_cooperation",
+    "cooperation_type", "evidence", "defining_article_id",
+)  # fmt: skip
+
+
+async def attach_articles(
+    session: AsyncSession, placed: Sequence[tuple[int, int, str | None]]
+) -> None:
+    """(article id, story id, why it joined) for each article of a batch: one executemany.
+    Story counts are the caller's (``insert_stories``, ``grow_stories``)."""
+    if not placed:
+        return
+    table = cast(Table, Article.__table__)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(story_id=bindparam("b_story"), join_reason=bindparam("b_reason")),
+        [{"b_id": a, "b_story": s, "b_reason": r} for a, s, r in placed],
     )
 
 
@@ -731,20 +943,27 @@ async def purge_old_articles(session: AsyncSession, *, older_than: datetime) -> 
 __all__ = [
     "FeedHealth",
     "FeedSnapshot",
+    "NewStory",
     "Stats",
     "StoredArticle",
     "StoryDefinition",
     "add_feed",
     "advisory_lock",
     "attach_article",
+    "attach_articles",
+    "candidate_filings",
     "candidate_stories",
     "claim_due_feeds",
     "create_story",
     "existing_entry_keys",
     "existing_feed_urls",
     "fill_feed_countries",
+    "grow_stories",
     "insert_article",
+    "insert_articles",
+    "insert_stories",
     "join_story",
+    "known_stories",
     "known_urls",
     "last_poll_at",
     "latest_stories",

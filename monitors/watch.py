@@ -39,12 +39,11 @@ from datetime import datetime
 from itertools import chain
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, event, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from monitors.db import insert_ignoring_duplicates
 from monitors.domain import StoryForAlert
 from monitors.models import Alert, Chat, ChatMute, Meta, WatchRule
 from monitors.subscriptions import fold_words
@@ -338,16 +337,6 @@ async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:
     )
 
 
-def _insert_ignoring_duplicates(session: AsyncSession) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING on the (chat, story) constraint, per dialect."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(Alert).on_conflict_do_nothing(constraint="uq_alert_chat_story")
-    if dialect == "sqlite":
-        return sqlite_insert(Alert).on_conflict_do_nothing(index_elements=["chat_id", "story_id"])
-    raise NotImplementedError(f"alerts need SQLite or PostgreSQL, not {dialect}")
-
-
 def merge_terms(
     own: Mapping[int, tuple[str, ...]], lists: Mapping[int, tuple[str, ...]]
 ) -> dict[int, tuple[str, ...]]:
@@ -371,27 +360,40 @@ async def enqueue_alerts(
     ``list_matches`` ({watchlist name: matched terms}, from ``monitors.watchlists``) adds the
     chats that follow those named lists or are their delivery targets.
     """
-    index = await current_index(session)
-    matches = index.matches(story, now, list_matches)
-    if not matches:
+    return await enqueue_alerts_many(session, [(story, list_matches)], now=now)
+
+
+async def enqueue_alerts_many(
+    session: AsyncSession,
+    stories: Sequence[tuple[StoryForAlert, Mapping[str, tuple[str, ...]] | None]],
+    *,
+    now: datetime,
+) -> int:
+    """``enqueue_alerts`` for several (story, list matches) at once, in this order: one
+    multi-row insert for all of them. A (chat, story) already queued, or queued by an
+    earlier entry of ``stories`` (the same story redefined later in a poll), keeps its row."""
+    if not stories:
         return 0
-    rows = [
-        {
-            "chat_id": chat_id,
-            "story_id": story.story_id,
-            "status": "held" if index.chats[chat_id].held(now) else "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "matched": list(terms),
-            "created_at": now,
-            "edited_count": 0,
-        }
-        for chat_id, terms in sorted(matches.items())
-    ]
+    index = await current_index(session)
+    rows: list[dict[str, object]] = []
+    for story, list_matches in stories:
+        matches = index.matches(story, now, list_matches)
+        rows.extend(
+            {
+                "chat_id": chat_id,
+                "story_id": story.story_id,
+                "status": "held" if index.chats[chat_id].held(now) else "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "matched": list(terms),
+                "created_at": now,
+                "edited_count": 0,
+            }
+            for chat_id, terms in sorted(matches.items())
+        )
     added = 0
     for start in range(0, len(rows), _INSERT_CHUNK):
-        result = await session.execute(
-            _insert_ignoring_duplicates(session).values(rows[start : start + _INSERT_CHUNK])
-        )
+        insert = insert_ignoring_duplicates(session, Alert, ["chat_id", "story_id"])
+        result = await session.execute(insert.values(rows[start : start + _INSERT_CHUNK]))
         added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     return added

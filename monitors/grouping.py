@@ -1,0 +1,140 @@
+"""Placing one feed's new reports in stories, in memory (the poll's clustering stage, batched).
+
+Rules (the same as one report at a time through ``store.candidate_stories``; the decision
+itself is ``cluster.best_match``, the one used by ``defwatch cluster`` and ``stories rebuild``):
+
+1. A report whose canonical URL is already stored (by any feed, or earlier in this batch)
+   joins that page's story: "same canonical URL".
+2. Otherwise its candidates are the stories filed under any of its ``cluster.lookup_keys``
+   no earlier than that key's horizon, ranked by the newest matching filing, then by story
+   id, newest first, at most ``cluster.CANDIDATE_LIMIT``; stories started earlier in the
+   same batch are filed like stored ones (at their first report's day), with ids above every
+   stored one (they are inserted after the batch is placed).
+   The report joins ``cluster.best_match`` over them, or starts a story of its own.
+3. A story's signature and index keys are its first report's and never change; what it is
+   (title, countries, cooperation flag, type, evidence) is its defining report's: a
+   cooperation report joining a story that is not one redefines it, and only a new story or
+   such a redefinition looks for chats to alert.
+
+Why per key is enough: a story among a report's top ``limit`` is among the top ``limit``
+of at least one of its keys (the one its rank comes from), and the report's horizon only cuts
+a key's list from the old end. So the store reads the newest ``limit`` filings of each key
+once per batch, from the oldest horizon any report of the batch asks for
+(``store.candidate_filings``), and every report's candidates are computed from those rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the store imports this module; the clustering is imported when used
+    from monitors import cluster
+
+NEW_STORY_BASE = 1 << 62
+"""Provisional ids of stories started in a batch (above any stored id, in creation order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """One ``story_key`` row: story ``story_id`` is filed under ``key`` at ``filed_at``."""
+
+    story_id: int
+    key: str
+    filed_at: datetime
+
+
+@dataclass(slots=True)
+class KnownStory:
+    """What the batch needs of a stored (or just started) story."""
+
+    signature: cluster.EventSignature | None  # None: stored without one (never a candidate)
+    cooperation: bool
+
+
+def merged_horizons(
+    lookups: Iterable[Mapping[str, datetime | None]],
+) -> dict[str, datetime | None]:
+    """Each key any report looks under, with the oldest horizon asked for (None: any time)."""
+    merged: dict[str, datetime | None] = {}
+    for lookup in lookups:
+        for key, since in lookup.items():
+            if key not in merged:
+                merged[key] = since
+            else:
+                have = merged[key]
+                merged[key] = None if have is None or since is None else min(have, since)
+    return merged
+
+
+@dataclass
+class Candidates:
+    """The filings read for a batch, plus the stories the batch starts (``file``)."""
+
+    by_key: dict[str, list[Filing]] = field(default_factory=dict)
+    stories: dict[int, KnownStory] = field(default_factory=dict)
+    _next_new: itertools.count[int] = field(default_factory=lambda: itertools.count(NEW_STORY_BASE))
+
+    @classmethod
+    def of(cls, filings: Iterable[Filing], stories: Mapping[int, KnownStory]) -> Candidates:
+        found = cls(stories=dict(stories))
+        for filing in filings:
+            found.by_key.setdefault(filing.key, []).append(filing)
+        return found
+
+    def ranked(
+        self, lookup: Mapping[str, datetime | None], *, limit: int
+    ) -> list[tuple[int, cluster.EventSignature]]:
+        """The report's candidate stories with a signature, best-ranked first (rule 2)."""
+        newest: dict[int, datetime] = {}
+        for key, since in lookup.items():
+            for filing in self.by_key.get(key, ()):
+                if since is not None and filing.filed_at < since:
+                    continue
+                have = newest.get(filing.story_id)
+                if have is None or filing.filed_at > have:
+                    newest[filing.story_id] = filing.filed_at
+        order = sorted(newest, key=lambda sid: (newest[sid], sid), reverse=True)[:limit]
+        out = []
+        for story_id in order:
+            known = self.stories.get(story_id)
+            if known is not None and known.signature is not None:
+                out.append((story_id, known.signature))
+        return out
+
+    def file(
+        self, signature: cluster.EventSignature, *, cooperation: bool, keys: Iterable[str],
+        filed_at: datetime,
+    ) -> int:  # fmt: skip
+        """Start a story in memory; returns its provisional id (``is_new``)."""
+        story_id = next(self._next_new)
+        self.stories[story_id] = KnownStory(signature, cooperation)
+        for key in keys:
+            self.by_key.setdefault(key, []).append(Filing(story_id, key, filed_at))
+        return story_id
+
+
+def is_new(story_id: int) -> bool:
+    """Whether ``story_id`` is a provisional id of a story started in this batch."""
+    return story_id >= NEW_STORY_BASE
+
+
+def decode_signature(stored: dict[str, Any] | None) -> cluster.EventSignature | None:
+    """A stored story's signature (an empty one means: never a candidate)."""
+    from monitors import cluster
+
+    return cluster.EventSignature.from_json(stored) if stored else None
+
+
+__all__ = [
+    "NEW_STORY_BASE",
+    "Candidates",
+    "Filing",
+    "KnownStory",
+    "decode_signature",
+    "is_new",
+    "merged_horizons",
+]
