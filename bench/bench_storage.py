@@ -10,7 +10,8 @@ server of ``--pg-url`` and dropped afterwards, skipped with a message when unrea
 1. the app migrates an empty database; then ``--articles`` articles, half as many stories
    (two articles each) and their ``story_country`` rows (2 participants per story from 200
    codes with a Zipf-like skew, a third of the stories also naming a mentioned country; 10 %
-   of the stories are defence cooperation) are bulk-loaded: ``executemany`` on SQLite,
+   of the stories are defence cooperation; each story filed in ``story_key`` under its
+   participants, a third also under "*", with a small dated signature) are bulk-loaded: ``executemany`` on SQLite,
    ``COPY`` on PostgreSQL - never the ORM row by row;
 2. ``monitors.store.latest_stories`` for one country, limit 10 (what ``/latest`` asks for),
    ``--queries`` times over a mix of countries (the most common one, a rare one, random ones),
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sqlite3
 import sys
@@ -102,6 +104,7 @@ STORY_COLUMNS = [
     "is_defence_cooperation", "cooperation_type", "evidence", "signature", "article_count",
 ]  # fmt: skip
 COUNTRY_COLUMNS = ["story_id", "code", "role", "published_at", "is_defence_cooperation"]
+KEY_COLUMNS = ["story_id", "key", "filed_at"]
 FEED_COLUMNS = ["id", "url", "enabled", "consecutive_errors", "created_at"]
 
 
@@ -110,24 +113,41 @@ def generate(articles: int, seed: int):
     rng = random.Random(seed)
     stories = max(1, articles // 2)
     feeds = [(n, f"https://feeds.example.com/{n}.xml", True, 0, NOW) for n in range(1, FEEDS + 1)]
-    yield feeds, [], [], []
-    batch: tuple[list, list, list] = ([], [], [])
+    yield feeds, [], [], [], []
+    batch: tuple[list, list, list, list] = ([], [], [], [])
     article_id = 0
     for story_id, published, coop, countries in story_rows(stories, rng):
+        participants = sorted(code for code, role in countries if role == "participant")
         batch[0].append(
             (story_id, f"Story {story_id}", f"https://example.com/news/{article_id + 1}", TEXT,
              published, published, published, 0.7 if coop else 0.1, coop,
-             "agreement" if coop else None, "[]", "{}", 2)
+             "agreement" if coop else None, "[]", signature_json(participants, published), 2)
         )  # fmt: skip
         batch[1].extend((story_id, code, role, published, coop) for code, role in countries)
+        # the grouping's index (story_key): each participant, and "*" for a third of the
+        # stories, standing for the country-less ones a real database holds
+        batch[3].extend((story_id, f"c:{code}", published) for code in participants)
+        if story_id % 3 == 0:
+            batch[3].append((story_id, "*", published))
         for _ in range(2 if story_id < stories or articles % 2 == 0 else 1):
             article_id += 1
             if article_id <= articles:
                 batch[2].append(article_tuple(article_id, story_id, published, coop))
         if len(batch[0]) >= 20_000:
             yield [], *batch
-            batch = ([], [], [])
+            batch = ([], [], [], [])
     yield [], *batch
+
+
+def signature_json(participants: list[str], published: datetime) -> str:
+    """A stored story's signature (``cluster.EventSignature.to_json``), dated, with states
+    and a few words, so that candidate stories are decoded and compared as in a poll."""
+    day = published.isoformat()
+    return json.dumps(
+        {"countries": participants, "type": None, "from": day, "until": day, "dated": True,
+         "precise": True, "lang": "en", "size": 1,
+         "tokens": ["govern", "meet", "ministri", "offici", "talk"]}
+    )  # fmt: skip
 
 
 def sqlite_value(value: object) -> object:
@@ -139,11 +159,12 @@ def sqlite_value(value: object) -> object:
 def load_sqlite(path: Path, articles: int, seed: int) -> None:
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA synchronous=OFF")
-        for feeds, stories, countries, rows in generate(articles, seed):
+        for feeds, stories, countries, rows, keys in generate(articles, seed):
             for name, columns, data in (
                 ("feed", FEED_COLUMNS, feeds),
                 ("story", STORY_COLUMNS, stories),
                 ("story_country", COUNTRY_COLUMNS, countries),
+                ("story_key", KEY_COLUMNS, keys),
                 ("article", ARTICLE_COLUMNS, rows),
             ):
                 if data:
@@ -160,11 +181,12 @@ async def load_postgres(url: str, articles: int, seed: int) -> None:
 
     connection = await asyncpg.connect(url)
     try:
-        for feeds, stories, countries, rows in generate(articles, seed):
+        for feeds, stories, countries, rows, keys in generate(articles, seed):
             for name, columns, data in (
                 ("feed", FEED_COLUMNS, feeds),
                 ("story", STORY_COLUMNS, stories),
                 ("story_country", COUNTRY_COLUMNS, countries),
+                ("story_key", KEY_COLUMNS, keys),
                 ("article", ARTICLE_COLUMNS, rows),
             ):
                 if data:

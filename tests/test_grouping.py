@@ -1,0 +1,149 @@
+"""The batched store (``pipeline.store_classified`` + ``monitors.grouping``).
+
+A feed's batch must place its reports exactly as storing them one call at a time does (the
+candidate rule, the in-batch stories, the URL shortcut, redefinition by a cooperation
+report), on both backends, in a number of statements that does not grow with the articles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, event, func, select
+
+from monitors import cluster, pipeline, store
+from monitors.db import open_database
+from monitors.grouping import NEW_STORY_BASE, Candidates, Filing, KnownStory, merged_horizons
+from monitors.models import Alert, Article, Feed, Story, StoryCountry, StoryKey
+from monitors.regroup import row_entry
+
+STREAM = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "stream-dev.jsonl"
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+SIG = cluster.signature("Talks", "", published_at=T0, language="en", countries=("AZ",))
+
+
+def at(days: int) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    [
+        pytest.param([{"c:AZ": at(-8)}], {"c:AZ": at(-8)}, id="one report: its horizons"),
+        pytest.param(
+            [{"c:AZ": at(-8)}, {"c:AZ": at(-10), "*": at(-1)}],
+            {"c:AZ": at(-10), "*": at(-1)},
+            id="shared key: the oldest horizon",
+        ),
+        pytest.param(
+            [{"c:AZ": at(-8)}, {"c:AZ": None}], {"c:AZ": None}, id="an undated report: any time"
+        ),
+    ],
+)
+def test_merged_horizons(lookups, expected) -> None:
+    assert merged_horizons(lookups) == expected
+
+
+FILINGS = [
+    Filing(1, "c:AZ", at(-9)),
+    Filing(2, "c:AZ", at(-3)),
+    Filing(3, "c:AZ", at(-3)),
+    Filing(3, "n:hsnf", at(-3)),
+    Filing(4, "n:hsnf", at(-1)),
+    Filing(5, "c:AZ", at(-2)),
+]
+STORED = {n: KnownStory(SIG, False) for n in (1, 2, 3, 4)} | {5: KnownStory(None, False)}
+
+
+@pytest.mark.parametrize(
+    ("lookup", "limit", "expected"),
+    [
+        pytest.param({"c:AZ": at(-8)}, 10, [3, 2], id="horizon cuts the old, ties by id"),
+        pytest.param({"c:AZ": None}, 10, [3, 2, 1], id="undated: any time"),
+        pytest.param({"c:AZ": at(-8), "n:hsnf": at(-8)}, 10, [4, 3, 2], id="union, newest first"),
+        pytest.param({"c:AZ": None}, 2, [3], id="limit counts stories without a signature"),
+        pytest.param({"c:VN": None}, 10, [], id="nothing filed"),
+    ],
+)
+def test_ranked_candidates(lookup, limit, expected) -> None:
+    found = Candidates.of(FILINGS, STORED).ranked(lookup, limit=limit)
+    assert [story_id for story_id, _ in found] == expected
+
+
+def test_a_story_started_in_the_batch_ranks_above_stored_ones_of_its_day() -> None:
+    candidates = Candidates.of(FILINGS, STORED)
+    new = candidates.file(SIG, cooperation=False, keys=["c:AZ"], filed_at=at(-3))
+    assert new == NEW_STORY_BASE
+    found = candidates.ranked({"c:AZ": at(-8)}, limit=10)
+    assert [story_id for story_id, _ in found] == [new, 3, 2]
+
+
+def stream_items(count: int) -> list[pipeline.ClassifiedEntry]:
+    rows = [json.loads(line) for line in STREAM.read_text(encoding="utf-8").splitlines()[:count]]
+    # with their URLs (the row reader drops them): a page seen twice is one story by URL
+    entries = [dataclasses.replace(row_entry(i, row)[0], url=row.get("url")) for i, row in
+               enumerate(rows)]  # fmt: skip
+    return pipeline.classify_entries(entries)
+
+
+async def stored_grouping(url: str, batches: list[list[pipeline.ClassifiedEntry]]):
+    """Store ``batches`` (one transaction each) in a fresh database; what was stored, and the
+    most statements one batch took."""
+    engine, sessions = await open_database(url)
+    counted: list[int] = [0]
+
+    def count(*_args: object) -> None:
+        counted[-1] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with sessions.begin() as session:
+            for model in (Alert, StoryKey, StoryCountry, Article, Story, Feed):
+                await session.execute(delete(model))  # the previous run's rows
+            await store.add_feed(session, "https://feed.example/a.xml", now=T0)
+            feed_id = await session.scalar(select(func.max(Feed.id)))
+        assert feed_id is not None
+        for batch in batches:
+            counted.append(0)
+            outcome = pipeline.FeedOutcome(feed_id=feed_id, url="", status="ok")
+            async with sessions.begin() as session:
+                await pipeline.store_classified(session, feed_id, batch, T0, outcome)
+        most = max(counted[1:])
+        async with sessions() as session:
+            members = defaultdict(set)
+            for key, story_id in await session.execute(select(Article.entry_key, Article.story_id)):
+                members[story_id].add(key)
+            stories = {
+                frozenset(members[s.id]): (
+                    s.article_count,
+                    s.is_defence_cooperation,
+                    s.title,
+                    tuple(
+                        await session.execute(
+                            select(StoryCountry.code, StoryCountry.role)
+                            .where(StoryCountry.story_id == s.id)
+                            .order_by(StoryCountry.code)
+                        )
+                    ),
+                )
+                for s in await session.scalars(select(Story))
+            }
+    finally:
+        await engine.dispose()
+    return stories, most
+
+
+@pytest.mark.skipif(not STREAM.is_file(), reason="../shared/eval/stream-dev.jsonl absent")
+async def test_one_batch_groups_as_one_article_at_a_time(database_url: str) -> None:
+    items = stream_items(150)
+    assert len(items) == 150
+    batched, statements = await stored_grouping(database_url, [items])
+    one_by_one, _ = await stored_grouping(database_url, [[item] for item in items])
+    assert batched == one_by_one
+    assert len(batched) < len(items)  # some reports did join stories
+    assert statements <= 16  # per feed, whatever its number of articles
