@@ -11,8 +11,8 @@ server of ``--pg-url`` and dropped afterwards, skipped with a message when unrea
    (two articles each) and their ``story_country`` rows (2 participants per story from 200
    codes with a Zipf-like skew, a third of the stories also naming a mentioned country; 10 %
    of the stories are defence cooperation; each story filed in ``story_key`` under its
-   participants, a third also under "*", with a small dated signature) are bulk-loaded: ``executemany`` on SQLite,
-   ``COPY`` on PostgreSQL - never the ORM row by row;
+   participants, a third also under "*", with a small dated signature) are bulk-loaded:
+   ``executemany`` on SQLite, ``COPY`` on PostgreSQL - never the ORM row by row;
 2. ``monitors.store.latest_stories`` for one country, limit 10 (what ``/latest`` asks for),
    ``--queries`` times over a mix of countries (the most common one, a rare one, random ones),
    with and without ``cooperation_only``: p50 and p95 against the 20 ms / 50 ms targets;

@@ -25,11 +25,13 @@ once per batch, from the oldest horizon any report of the batch asks for
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the store imports this module; the clustering is imported when used
     from monitors import cluster
@@ -49,10 +51,19 @@ class Filing:
 
 @dataclass(slots=True)
 class KnownStory:
-    """What the batch needs of a stored (or just started) story."""
+    """What the batch needs of a stored (or just started) story: whether it is a cooperation
+    story, and its signature, stored as JSON text (``raw``) and decoded only if the story
+    is ranked among some report's candidates."""
 
-    signature: cluster.EventSignature | None  # None: stored without one (never a candidate)
     cooperation: bool
+    raw: str | None = None
+    decoded: cluster.EventSignature | None = None
+
+    def signature(self) -> cluster.EventSignature | None:
+        """None: stored without a signature (never a candidate)."""
+        if self.decoded is None and self.raw is not None:
+            self.decoded = decode_signature(self.raw)
+        return self.decoded
 
 
 def merged_horizons(
@@ -101,8 +112,9 @@ class Candidates:
         out = []
         for story_id in order:
             known = self.stories.get(story_id)
-            if known is not None and known.signature is not None:
-                out.append((story_id, known.signature))
+            signature = known.signature() if known is not None else None
+            if signature is not None:
+                out.append((story_id, signature))
         return out
 
     def file(
@@ -111,7 +123,7 @@ class Candidates:
     ) -> int:  # fmt: skip
         """Start a story in memory; returns its provisional id (``is_new``)."""
         story_id = next(self._next_new)
-        self.stories[story_id] = KnownStory(signature, cooperation)
+        self.stories[story_id] = KnownStory(cooperation, decoded=signature)
         for key in keys:
             self.by_key.setdefault(key, []).append(Filing(story_id, key, filed_at))
         return story_id
@@ -122,10 +134,18 @@ def is_new(story_id: int) -> bool:
     return story_id >= NEW_STORY_BASE
 
 
-def decode_signature(stored: dict[str, Any] | None) -> cluster.EventSignature | None:
-    """A stored story's signature (an empty one means: never a candidate)."""
+SIGNATURE_CACHE = 4096
+"""Decoded signatures kept per process (about 10 KB each), keyed by their stored JSON text:
+the same stories are candidates for feed after feed, and a key that is the content itself
+can never be stale."""
+
+
+@functools.lru_cache(maxsize=SIGNATURE_CACHE)
+def decode_signature(raw: str) -> cluster.EventSignature | None:
+    """A stored story's signature from its JSON text (an empty one: never a candidate)."""
     from monitors import cluster
 
+    stored = json.loads(raw)
     return cluster.EventSignature.from_json(stored) if stored else None
 
 

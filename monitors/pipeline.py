@@ -350,7 +350,7 @@ class _Plan:
         self, story_id: int, item: ClassifiedEntry, definition: store.StoryDefinition
     ) -> None:
         """``store.join_story``'s rule: a cooperation report redefines a story that is none."""
-        known = self.candidates.stories.setdefault(story_id, grouping.KnownStory(None, False))
+        known = self.candidates.stories.setdefault(story_id, grouping.KnownStory(False))
         if not item.verdict.defence_cooperation or known.cooperation:
             return
         known.cooperation = True

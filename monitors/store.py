@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -32,11 +33,14 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import (
+    cast as cast_sql,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.db import insert_ignoring_duplicates
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
-from monitors.grouping import Filing, KnownStory, decode_signature
+from monitors.grouping import Filing, KnownStory
 from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
@@ -652,13 +656,15 @@ async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> di
     found: dict[int, KnownStory] = {}
     ids = sorted(story_ids)
     for start in range(0, len(ids), 500):
+        # the signature as stored JSON text: decoded later, only if ranked, through a cache
+        raw = cast_sql(Story.signature, Text)
         rows = await session.execute(
-            select(Story.id, Story.signature, Story.is_defence_cooperation).where(
+            select(Story.id, raw, Story.is_defence_cooperation).where(
                 Story.id.in_(ids[start : start + 500])
             )
         )
         for story_id, signature, cooperation in rows:
-            found[story_id] = KnownStory(decode_signature(signature), bool(cooperation))
+            found[story_id] = KnownStory(bool(cooperation), raw=signature)
     return found
 
 

@@ -57,7 +57,7 @@ FILINGS = [
     Filing(4, "n:hsnf", at(-1)),
     Filing(5, "c:AZ", at(-2)),
 ]
-STORED = {n: KnownStory(SIG, False) for n in (1, 2, 3, 4)} | {5: KnownStory(None, False)}
+STORED = {n: KnownStory(False, decoded=SIG) for n in (1, 2, 3, 4)} | {5: KnownStory(False)}
 
 
 @pytest.mark.parametrize(
