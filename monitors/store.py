@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    String,
     Table,
     Text,
     and_,
@@ -30,7 +31,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
     update,
 )
 from sqlalchemy import (
@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitors.db import insert_ignoring_duplicates
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
 from monitors.grouping import Filing, KnownStory
-from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry, StoryKey
+from monitors.models import Alert, Article, Feed, Id, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
 
@@ -633,22 +633,36 @@ async def candidate_filings(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
 ) -> list[Filing]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
-    (None: any time): one statement per 200 keys, one index range scan per key."""
+    (None: any time): one statement per 200 keys, one index range scan per key
+    (``ix_story_key_lookup``). Written as SQL text: building it as an expression tree cost
+    more than running it."""
     found: list[Filing] = []
     items = sorted(keys.items())
     for start in range(0, len(items), 200):
-        parts = []
-        for key, since in items[start : start + 200]:
-            part = select(StoryKey.story_id, StoryKey.key, StoryKey.filed_at).where(
-                StoryKey.key == key
+        parts: list[str] = []
+        params: dict[str, object] = {}
+        for n, (key, since) in enumerate(items[start : start + 200]):
+            horizon = f" AND filed_at >= :s{n}" if since is not None else ""
+            parts.append(
+                f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key "
+                f"WHERE key = :k{n}{horizon} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d})"
+                f" AS q{n}"
             )
+            params[f"k{n}"] = key
             if since is not None:
-                part = part.where(StoryKey.filed_at >= since)
-            order = (StoryKey.filed_at.desc(), StoryKey.story_id.desc())
-            parts.append(part.order_by(*order).limit(limit).subquery().select())
-        query = parts[0] if len(parts) == 1 else union_all(*parts)
-        found.extend(Filing(*row) for row in await session.execute(query))
+                params[f"s{n}"] = since
+        query = (
+            text(" UNION ALL ".join(parts))
+            .bindparams(
+                *(bindparam(name, type_=_FILED_AT) for name in params if name.startswith("s"))
+            )
+            .columns(story_id=Id, key=String, filed_at=_FILED_AT)
+        )
+        found.extend(Filing(*row) for row in await session.execute(query, params))
     return found
+
+
+_FILED_AT = StoryKey.__table__.c.filed_at.type
 
 
 async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:

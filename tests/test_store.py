@@ -208,6 +208,41 @@ async def test_candidates_come_by_key_within_each_keys_horizon(
         assert len(capped) == 2
 
 
+async def test_candidate_filings_are_each_keys_newest_within_its_horizon(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    feed_id = await add_feed(sessions, "https://f.example/rss")
+    async with sessions.begin() as session:
+        ids = {}
+        for name, hours, keys in (
+            ("recent", 1, {"c:AZ"}),
+            ("older", 30, {"c:AZ"}),
+            ("old", 24 * 20, {"c:AZ", "r:2022"}),
+            ("elsewhere", 1, {"c:VN"}),
+        ):
+            item = entry(name, name, hours=hours)
+            article = await store.insert_article(
+                session, feed_id, item, COOPERATION, fetched_at=NOW
+            )
+            assert article is not None
+            story = definition(article, item, keys=frozenset(keys))
+            ids[name] = await store.create_story(session, story, now=NOW)
+        week = NOW - timedelta(days=7)
+
+        async def filed(keys, limit=10):
+            found = await store.candidate_filings(session, keys, limit=limit)
+            return sorted((f.key, f.story_id) for f in found)
+
+        assert await filed({"c:AZ": week}) == sorted(
+            [("c:AZ", ids["older"]), ("c:AZ", ids["recent"])]
+        )
+        assert await filed({"c:AZ": None}, limit=1) == [("c:AZ", ids["recent"])]
+        assert await filed({"r:2022": None, "c:VN": week, "k:X": None}) == [
+            ("c:VN", ids["elsewhere"]),
+            ("r:2022", ids["old"]),
+        ]
+
+
 async def test_a_story_is_its_defining_report(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Title, countries and flag come from the defining report, never a union of members; a
     cooperation report that joins becomes the definition."""
