@@ -7,7 +7,8 @@
       -> classify + sign new entries  pure, in the CPU pool
       -> store                        ONE transaction: articles, stories (clustered), the
                                       outbox rows for every chat the stories alert, and the
-                                      feed's new validators and schedule
+                                      feed's new validators and schedule; a few statements
+                                      per feed, not per article (``store_classified``)
 The CPU pool is ``PollContext.executor`` (the runner gives it a process pool, so parsing runs
 on every core and off the event loop; None means a worker thread). On SQLite, write
 transactions take ``PollContext.write_lock`` first: SQLite has one writer at a time, and
@@ -417,8 +418,9 @@ async def place_in_story(
     defined by this article: a new story, or one this cooperation report made a cooperation
     story; only then are chats looked for, and a chat already alerted about the story is
     protected by the outbox's uniqueness, so later reports never alert twice).
-    The decision is ``cluster.best_match`` over the candidates of ``cluster.lookup_keys``:
-    the one path that ``defwatch cluster``, ``stories rebuild`` and the bench run too.
+    One article at a time (``stories rebuild``); the poll and ``defwatch cluster`` place a
+    batch with ``store_classified``. Both rank candidates by ``monitors.grouping`` and
+    decide by ``cluster.best_match``.
     """
     signature = dataclasses.replace(item.signature, source=str(feed_id))
     definition = store.StoryDefinition(
@@ -433,12 +435,11 @@ async def place_in_story(
         story_id = url_story[item.entry.url]
         became = await store.join_story(session, story_id, definition, now=now)
         return story_id, "same canonical URL", False, became
-    candidates = await store.candidate_stories(
-        session, cluster.lookup_keys(signature), limit=cluster.CANDIDATE_LIMIT
-    )
-    match = cluster.best_match(
-        signature, ((sid, cluster.EventSignature.from_json(sig)) for sid, sig in candidates if sig)
-    )
+    lookup = cluster.lookup_keys(signature)
+    filings = await store.candidate_filings(session, lookup, limit=cluster.CANDIDATE_LIMIT)
+    known = await store.known_stories(session, {filing.story_id for filing in filings})
+    ranked = grouping.Candidates.of(filings, known).ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
+    match = cluster.best_match(signature, ranked)
     if match is not None:
         became = await store.join_story(session, match.key, definition, now=now)
         return match.key, match.reason, False, became
