@@ -461,9 +461,6 @@ def _article_row(
     }
 
 
-_ROWS_PER_INSERT = 400  # x 13-16 columns: under SQLite's and asyncpg's bind-parameter limits
-
-
 async def insert_articles(
     session: AsyncSession,
     feed_id: int,
@@ -473,18 +470,14 @@ async def insert_articles(
 ) -> dict[str, int]:
     """Insert a feed's articles, a few multi-row statements; {entry key: id} of those
     inserted (a (feed, entry key) already stored, e.g. by a racing worker, is skipped)."""
-    ids: dict[str, int] = {}
-    for start in range(0, len(items), _ROWS_PER_INSERT):
-        rows = [
-            _article_row(feed_id, entry, verdict, fetched_at)
-            for entry, verdict in items[start : start + _ROWS_PER_INSERT]
-        ]
-        statement = (
-            insert_ignoring_duplicates(session, Article, ["feed_id", "entry_key"])
-            .values(rows)
-            .returning(Article.id, Article.entry_key)
-        )
-        ids.update((key, article_id) for article_id, key in await session.execute(statement))
+    if not items:
+        return {}
+    table = cast(Table, Article.__table__)
+    statement = insert_ignoring_duplicates(session, table, ["feed_id", "entry_key"]).returning(
+        table.c.id, table.c.entry_key
+    )
+    rows = [_article_row(feed_id, entry, verdict, fetched_at) for entry, verdict in items]
+    ids = {key: article_id for article_id, key in await session.execute(statement, rows)}
     return ids
 
 
@@ -657,6 +650,7 @@ async def candidate_filings(
                 *(bindparam(name, type_=_FILED_AT) for name in params if name.startswith("s"))
             )
             .columns(story_id=Id, key=String, filed_at=_FILED_AT)
+            .execution_options(compiled_cache=None)  # its text differs batch to batch
         )
         found.extend(Filing(*row) for row in await session.execute(query, params))
     return found
@@ -696,24 +690,24 @@ async def insert_stories(
     session: AsyncSession, stories: Sequence[NewStory], *, now: datetime
 ) -> list[int]:
     """Insert new stories with their country and key rows; their ids, in order."""
-    ids: list[int] = []
-    for start in range(0, len(stories), _ROWS_PER_INSERT):
-        chunk = stories[start : start + _ROWS_PER_INSERT]
-        rows = [
-            {
-                **_story_values(story.defined_by),
-                "first_seen_at": now,
-                "last_seen_at": now,
-                "article_count": story.articles,
-                "signature": story.first.signature,
-            }
-            for story in chunk
-        ]
-        returned = await session.execute(
-            insert(Story).values(rows).returning(Story.id, Story.defining_article_id)
-        )
-        by_definer = {definer: story_id for story_id, definer in returned}
-        ids.extend(by_definer[story.defined_by.article_id] for story in chunk)
+    if not stories:
+        return []
+    table = cast(Table, Story.__table__)
+    rows = [
+        {
+            **_story_values(story.defined_by),
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "article_count": story.articles,
+            "signature": story.first.signature,
+        }
+        for story in stories
+    ]
+    returned = await session.execute(
+        insert(table).returning(table.c.id, table.c.defining_article_id), rows
+    )
+    by_definer = {definer: story_id for story_id, definer in returned}
+    ids = [by_definer[story.defined_by.article_id] for story in stories]
     countries = [
         row
         for story_id, story in zip(ids, stories, strict=True)
@@ -730,8 +724,11 @@ async def insert_stories(
 
 
 async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        await session.execute(insert(model).values(rows[start : start + _ROWS_PER_INSERT]))
+    """Many rows, one cached statement: SQLAlchemy sends them as multi-row VALUES batches
+    ("insertmanyvalues"). A ``.values(rows)`` statement would be compiled and cached anew
+    for every row count, which grew the process by ~200 MB in a poll."""
+    if rows:
+        await session.execute(insert(model.__table__), rows)
 
 
 async def grow_stories(

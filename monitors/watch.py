@@ -51,7 +51,6 @@ from monitors.subscriptions import fold_words
 _PHRASE_KINDS = ("keyword", "exclude")
 _LIST_KINDS = ("list", "target")  # a chat follows a named watchlist / is one of its targets
 WATCH_VERSION_KEY = "watch_version"  # the meta row the triggers of migration 0006 change
-_INSERT_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,9 +390,11 @@ async def enqueue_alerts_many(
             }
             for chat_id, terms in sorted(matches.items())
         )
-    added = 0
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        insert = insert_ignoring_duplicates(session, Alert, ["chat_id", "story_id"])
-        result = await session.execute(insert.values(rows[start : start + _INSERT_CHUNK]))
-        added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return added
+    if not rows:
+        return 0
+    # Many rows, one cached statement (SQLAlchemy batches them as multi-row VALUES); the
+    # ids of the rows inserted are counted, duplicates (chat, story) are skipped.
+    table = Alert.__table__
+    insert = insert_ignoring_duplicates(session, table, ["chat_id", "story_id"])
+    result = await session.execute(insert.returning(table.c.id), rows)
+    return len(result.all())
