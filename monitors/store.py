@@ -650,7 +650,6 @@ async def candidate_filings(
                 *(bindparam(name, type_=_FILED_AT) for name in params if name.startswith("s"))
             )
             .columns(story_id=Id, key=String, filed_at=_FILED_AT)
-            .execution_options(compiled_cache=None)  # its text differs batch to batch
         )
         found.extend(Filing(*row) for row in await session.execute(query, params))
     return found
