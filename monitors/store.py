@@ -10,10 +10,11 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from sqlalchemy import (
     cast as cast_sql,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
 from monitors.db import insert_ignoring_duplicates
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
@@ -626,33 +628,46 @@ async def candidate_filings(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
 ) -> list[Filing]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
-    (None: any time): one statement per 200 keys, one index range scan per key
-    (``ix_story_key_lookup``). Written as SQL text: building it as an expression tree cost
-    more than running it."""
+    (None: any time): one statement per 128 keys, one index range scan per key
+    (``ix_story_key_lookup``).
+
+    The statement has one of three fixed shapes (8, 32 or 128 keys, padded with a key that is
+    never filed): each prepared statement of this kind holds ~1 MB in SQLite's per-connection
+    statement cache, so a shape per key count grew a poll by 200 MB. Written as SQL text:
+    building it as an expression tree cost more than running it.
+    """
     found: list[Filing] = []
     items = sorted(keys.items())
-    for start in range(0, len(items), 200):
-        parts: list[str] = []
+    for start in range(0, len(items), _FILING_SHAPES[-1]):
+        chunk = items[start : start + _FILING_SHAPES[-1]]
+        size = next(n for n in _FILING_SHAPES if n >= len(chunk))
+        chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
         params: dict[str, object] = {}
-        for n, (key, since) in enumerate(items[start : start + 200]):
-            horizon = f" AND filed_at >= :s{n}" if since is not None else ""
-            parts.append(
-                f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key "
-                f"WHERE key = :k{n}{horizon} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d})"
-                f" AS q{n}"
-            )
-            params[f"k{n}"] = key
-            if since is not None:
-                params[f"s{n}"] = since
-        query = (
-            text(" UNION ALL ".join(parts))
-            .bindparams(
-                *(bindparam(name, type_=_FILED_AT) for name in params if name.startswith("s"))
-            )
-            .columns(story_id=Id, key=String, filed_at=_FILED_AT)
+        for n, (key, since) in enumerate(chunk):
+            params[f"k{n}"], params[f"s{n}"] = key, since or _ANY_TIME
+        found.extend(
+            Filing(*row) for row in await session.execute(_filings_query(size, limit), params)
         )
-        found.extend(Filing(*row) for row in await session.execute(query, params))
     return found
+
+
+_FILING_SHAPES = (8, 32, 128)
+_NEVER_FILED = ""
+_ANY_TIME = datetime(1, 1, 2, tzinfo=UTC)
+
+
+@functools.cache
+def _filings_query(size: int, limit: int) -> TextualSelect:
+    parts = [
+        f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key WHERE key = :k{n} "
+        f"AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d}) AS q{n}"
+        for n in range(size)
+    ]
+    return (
+        text(" UNION ALL ".join(parts))
+        .bindparams(*(bindparam(f"s{n}", type_=_FILED_AT) for n in range(size)))
+        .columns(story_id=Id, key=String, filed_at=_FILED_AT)
+    )
 
 
 _FILED_AT = StoryKey.__table__.c.filed_at.type
