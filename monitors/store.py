@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     String,
@@ -46,6 +46,7 @@ from monitors.grouping import Filing, KnownStory
 from monitors.models import Alert, Article, Feed, Id, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +386,24 @@ async def record_poll_failure(
 # --- articles and stories ------------------------------------------------------------------
 
 
+_IN_SHAPES = (8, 32, 128, 500)
+
+
+def padded(values: Sequence[T]) -> list[T]:
+    """``values`` (at most 500) repeated at the end up to 8, 32, 128 or 500 items, for an
+    ``IN (...)`` list: each list length is a distinct statement that the driver keeps prepared
+    per connection (SQLite: up to 128 of them, ~0.1-1 MB each); a few lengths bound that."""
+    items = list(values)
+    if not items:
+        return items
+    size = next(n for n in _IN_SHAPES if n >= len(items))
+    return items + [items[-1]] * (size - len(items))
+
+
 async def existing_entry_keys(session: AsyncSession, feed_id: int, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+        chunk = padded(keys[start : start + 500])
         rows = await session.scalars(
             select(Article.entry_key).where(
                 Article.feed_id == feed_id, Article.entry_key.in_(chunk)
@@ -402,7 +417,7 @@ async def existing_feed_urls(session: AsyncSession, feed_id: int, urls: Sequence
     """Which of ``urls`` this feed has already stored (whatever their entry keys)."""
     found: set[str] = set()
     for start in range(0, len(urls), 500):
-        chunk = urls[start : start + 500]
+        chunk = padded(urls[start : start + 500])
         rows = await session.scalars(
             select(Article.url).where(Article.feed_id == feed_id, Article.url.in_(chunk))
         )
@@ -414,7 +429,7 @@ async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, in
     """Story ids of already stored articles with these canonical URLs (any feed)."""
     found: dict[str, int] = {}
     for start in range(0, len(urls), 500):
-        chunk = urls[start : start + 500]
+        chunk = padded(urls[start : start + 500])
         rows = await session.execute(
             select(Article.url, Article.story_id).where(
                 Article.url.in_(chunk), Article.story_id.is_not(None)
@@ -682,7 +697,7 @@ async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> di
         raw = cast_sql(Story.signature, Text)
         rows = await session.execute(
             select(Story.id, raw, Story.is_defence_cooperation).where(
-                Story.id.in_(ids[start : start + 500])
+                Story.id.in_(padded(ids[start : start + 500]))
             )
         )
         for story_id, signature, cooperation in rows:
