@@ -25,10 +25,12 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
-from bot.delivery import outcome_for
+from bot.args import resolve_countries
 from bot.formatting import esc
 from bot.gates import is_operator
-from bot.handlers import chat_of, edit, reply, resolve_countries, state, unknown_lines
+from bot.outcomes import outcome_for
+from bot.replies import unknown_lines
+from bot.state import chat_of, edit, reply, state
 from monitors import netguard, outbox, store, subscriptions
 from monitors.errors import FeedError
 from monitors.parse import parse_feed
