@@ -30,7 +30,7 @@ from bot.formatting import esc
 from bot.gates import is_operator
 from bot.outcomes import outcome_for
 from bot.replies import unknown_lines
-from bot.state import chat_of, edit, reply, state
+from bot.state import chat_of, edit, reply, reply_whether, state
 from monitors import netguard, outbox, store, subscriptions
 from monitors.errors import FeedError
 from monitors.parse import parse_feed
@@ -218,11 +218,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         added = await store.add_feed(session, url, title=title, country=country, now=st.clock())
     name = f"“{esc(formatting.clip(title, 80))}”, " if title else ""
     speaks_for = f" (speaks for {country})" if country else ""
-    await reply(
+    await reply_whether(
         update,
-        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly."
-        if added
-        else f"That feed is already there ({esc(url)}).",
+        added,
+        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly.",
+        f"That feed is already there ({esc(url)}).",
     )
 
 
@@ -241,7 +241,7 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         removed = False
         for candidate in dict.fromkeys(candidates):
             removed = await store.remove_feed(session, candidate) or removed
-    await reply(update, "Feed removed." if removed else "No such feed.")
+    await reply_whether(update, removed, "Feed removed.", "No such feed.")
 
 
 # --- /broadcast -------------------------------------------------------------------------------

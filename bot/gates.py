@@ -114,6 +114,17 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return False
 
 
+async def given_and_allowed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, given: object, usage: str
+) -> bool:
+    """A changing command's two refusals: ``usage`` when it was given nothing to work on
+    (``given`` empty), then ``may_change``; True when the command may go ahead."""
+    if not given:
+        await reply(update, usage)
+        return False
+    return await may_change(update, context)
+
+
 async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Per-chat token bucket (``bot.limits``) on commands and button presses; a refusal is
     said once per streak (every refused press is answered, as Telegram expects)."""

@@ -79,3 +79,6 @@ def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
             + ". Remove some with /watchlist."
         )
     return lines
+
+
+NOT_SUBSCRIBED = "This chat is not subscribed yet: /start to receive alerts."

@@ -1,9 +1,10 @@
 """What every handler shares: ``BotState`` and the few helpers each command uses
-(``state``, ``chat_of``, ``reply``, ``edit``, ``ensure_chat``, ``named_lists``)."""
+(``state``, ``chat_of``, ``reply``, ``reply_whether``, ``edit``, ``ensure_chat``,
+``add_to_watchlist``, ``named_lists``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,25 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
     message = update.effective_message
     if message is not None:
         await message.reply_text(text, **kwargs)
+
+
+async def reply_whether(update: Update, happened: object, done: str, not_done: str) -> None:
+    """The reply to a change: ``done`` when it happened, else ``not_done`` (nothing to do)."""
+    await reply(update, done if happened else not_done)
+
+
+async def add_to_watchlist(
+    update: Update,
+    st: BotState,
+    add: Callable[[AsyncSession, int, int], Awaitable[subscriptions.AddResult]],
+) -> tuple[subscriptions.AddResult, bool]:
+    """``add(session, chat id, limit)`` in one transaction (the chat recorded first if new),
+    and whether the chat is subscribed."""
+    async with st.sessions.begin() as session:
+        chat_id = await ensure_chat(session, update, st)
+        result = await add(session, chat_id, st.settings.max_watch_items)
+        chat = await subscriptions.get_chat(session, chat_id)
+    return result, chat is not None and chat.active
 
 
 async def ensure_chat(session: AsyncSession, update: Update, st: BotState) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.gates import is_operator
-from bot.state import reply
+from bot.state import reply, state
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,20 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     """Answer buttons from old messages we no longer understand."""
     if update.callback_query is not None:
         await update.callback_query.answer("This button has expired.")
+
+
+async def button_country(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, data: re.Pattern[str]
+) -> str | None:
+    """The country code in a button's ``data`` ('w:AZ'); None, the button answered as
+    expired, when the data is not ours (forged, stale) or the code is unknown."""
+    query = update.callback_query
+    assert query is not None
+    code = (query.data or "").partition(":")[2]
+    if not data.fullmatch(query.data or "") or code not in state(context).gazetteer.codes():
+        await on_unknown_button(update, context)
+        return None
+    return code
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,12 +15,22 @@ from bot.args import (
     suggest_names,
 )
 from bot.formatting import esc
-from bot.gates import may_change, whose_update
+from bot.gates import given_and_allowed, may_change, whose_update
 from bot.replies import (
+    NOT_SUBSCRIBED,
     added_lines,
     listed,
 )
-from bot.state import BotState, chat_of, ensure_chat, named_lists, reply, state
+from bot.state import (
+    BotState,
+    add_to_watchlist,
+    chat_of,
+    ensure_chat,
+    named_lists,
+    reply,
+    reply_whether,
+    state,
+)
 from bot.watchfile import (
     EXPORT_FILENAME,
     MAX_IMPORT_BYTES,
@@ -67,35 +77,29 @@ async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await may_change(update, context):
         return
-    async with st.sessions.begin() as session:
-        chat_id = await ensure_chat(session, update, st)
-        result = await subscriptions.follow_list(
-            session, chat_id, name, limit=st.settings.max_watch_items
-        )
-        active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
+    result, active = await add_to_watchlist(
+        update,
+        st,
+        lambda session, chat, most: subscriptions.follow_list(session, chat, name, limit=most),
+    )
     lines = added_lines(result, st.settings.max_watch_items)
     lines = [line.replace("Now watching", "Now following") for line in lines]
     if not active:
-        lines.append("This chat is not subscribed yet: /start to receive alerts.")
+        lines.append(NOT_SUBSCRIBED)
     await reply(update, "\n".join(lines))
 
 
 async def drop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/drop NAME: stop following a named watchlist."""
     name = " ".join(context.args or []).strip().lower()
-    if not name:
-        await reply(update, "Usage: /drop caucasus")
-        return
-    if not await may_change(update, context):
+    if not await given_and_allowed(update, context, name, "Usage: /drop caucasus"):
         return
     st = state(context)
     async with st.sessions.begin() as session:
         dropped = await subscriptions.unfollow_list(session, chat_of(update)[0], name)
-    await reply(
-        update,
-        f"No longer following {esc(formatting.clip(name, 60))}."
-        if dropped
-        else f"This chat does not follow {esc(formatting.clip(name, 60))}.",
+    shown = esc(formatting.clip(name, 60))
+    await reply_whether(
+        update, dropped, f"No longer following {shown}.", f"This chat does not follow {shown}."
     )
 
 

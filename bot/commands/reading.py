@@ -24,7 +24,7 @@ from bot.args import (
     resolve_countries,
     take,
 )
-from bot.commands.general import on_unknown_button
+from bot.commands.general import button_country
 from bot.formatting import callback, esc
 from bot.gates import whose_update
 from bot.replies import (
@@ -99,13 +99,13 @@ async def on_latest_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """The button of "“it” is also a word: did you mean Italy?" under /latest."""
     query = update.callback_query
     assert query is not None
-    st = state(context)
-    code = (query.data or "").partition(":")[2]
-    if not LATEST_CODE_DATA.fullmatch(query.data or "") or code not in st.gazetteer.codes():
-        await on_unknown_button(update, context)
+    code = await button_country(update, context, LATEST_CODE_DATA)
+    if code is None:
         return
     await query.answer()
-    text, markup = await latest_page(st, chat_of(update)[0], [code], code, DEFAULT_LATEST)
+    text, markup = await latest_page(
+        state(context), chat_of(update)[0], [code], code, DEFAULT_LATEST
+    )
     await edit(query, text, markup)
 
 

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 from bot import formatting
 from bot.formatting import callback
 from bot.gates import may_change, whose_update
-from bot.state import chat_of, reply, state
+from bot.state import chat_of, reply, reply_whether, state
 from monitors import store, subscriptions
 from monitors.coverage import covered_countries
 
@@ -62,9 +62,9 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     async with st.sessions.begin() as session:
         was = await subscriptions.unsubscribe(session, chat_of(update)[0])
-    await reply(
+    await reply_whether(
         update,
-        f"Unsubscribed. {whose_update(update, capital=True)} watchlist is kept: /start to resume."
-        if was
-        else "This chat was not subscribed. /start to subscribe.",
+        was,
+        f"Unsubscribed. {whose_update(update, capital=True)} watchlist is kept: /start to resume.",
+        "This chat was not subscribed. /start to subscribe.",
     )

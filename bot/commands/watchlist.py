@@ -4,6 +4,7 @@ and the country buttons of /start."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -11,64 +12,74 @@ from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
 from bot.args import (
+    Resolved,
     keyword_items,
     resolve_countries,
     split_terms,
 )
-from bot.commands.general import on_unknown_button
+from bot.commands.general import button_country, on_unknown_button
 from bot.formatting import callback, esc
-from bot.gates import may_change, whose_update
+from bot.gates import given_and_allowed, may_change, whose_update
 from bot.replies import (
+    NOT_SUBSCRIBED,
     added_lines,
     cut_lines,
     question_lines,
     unknown_lines,
 )
-from bot.state import chat_of, edit, ensure_chat, reply, state
+from bot.state import BotState, add_to_watchlist, chat_of, edit, ensure_chat, reply, state
 from monitors import subscriptions
 from monitors.subscriptions import normalise_keyword
 
 PHRASE_KINDS: tuple[subscriptions.RuleKind, ...] = ("keyword", "exclude")
 
 
+async def countries_to_change(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str
+) -> Resolved | None:
+    """The countries /watch or /unwatch names; None once refused (no words, or not allowed)."""
+    if not await given_and_allowed(update, context, context.args, usage):
+        return None
+    return resolve_countries(context.args or [], state(context).resolve)
+
+
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Watch countries by name, demonym or code; a code that is also a word is asked about."""
-    if not context.args:
-        await reply(update, "Usage: /watch azerbaijan china")
-        return
-    if not await may_change(update, context):
+    found = await countries_to_change(update, context, "Usage: /watch azerbaijan china")
+    if found is None:
         return
     st = state(context)
-    found = resolve_countries(context.args, st.resolve)
     lines = unknown_lines(found.unresolved) + cut_lines(found.cut, "/watch")
     asked = question_lines(found.questions, "watch it")  # answered by the "Watch …" buttons
     if found.codes:
-        items = [(c, st.gazetteer.name(c)) for c in found.codes]
-        async with st.sessions.begin() as session:
-            chat_id = await ensure_chat(session, update, st)
-            result = await subscriptions.add_rules(
-                session, chat_id, "country", items, limit=st.settings.max_watch_items
-            )
-            active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
+        result, active = await add_to_watchlist(update, st, countries_adder(st, found.codes))
         lines[:0] = added_lines(result, st.settings.max_watch_items)
         if not active:
-            lines.append("This chat is not subscribed yet: /start to receive alerts.")
+            lines.append(NOT_SUBSCRIBED)
     markup = buttons.suggestions_markup(found.unknown, st.resolve)
     await reply(update, "\n".join(lines + asked), reply_markup=markup)
 
 
+def countries_adder(
+    st: BotState, codes: Sequence[str]
+) -> Callable[[AsyncSession, int, int], Awaitable[subscriptions.AddResult]]:
+    """What ``add_to_watchlist`` runs to add these countries."""
+    items = [(c, st.gazetteer.name(c)) for c in codes]
+
+    def add(session: AsyncSession, chat_id: int, limit: int) -> Awaitable[subscriptions.AddResult]:
+        return subscriptions.add_rules(session, chat_id, "country", items, limit=limit)
+
+    return add
+
+
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop watching countries."""
-    if not context.args:
-        await reply(update, "Usage: /unwatch china")
+    found = await countries_to_change(update, context, "Usage: /unwatch china")
+    if found is None:
         return
-    if not await may_change(update, context):
-        return
-    st = state(context)
-    found = resolve_countries(context.args, st.resolve)
     lines = unknown_lines(found.unknown) + cut_lines(found.cut, "/unwatch")
     if found.codes:
-        async with st.sessions.begin() as session:
+        async with state(context).sessions.begin() as session:
             removed = await subscriptions.remove_rules(
                 session, chat_of(update)[0], "country", list(found.codes)
             )
@@ -186,20 +197,9 @@ async def on_watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """A /start button: watch that country."""
     query = update.callback_query
     assert query is not None
+    code = await button_country(update, context, WATCH_DATA)
+    if code is None or not await may_change(update, context):
+        return
     st = state(context)
-    code = (query.data or "").partition(":")[2]
-    if not WATCH_DATA.fullmatch(query.data or "") or code not in st.gazetteer.codes():
-        await on_unknown_button(update, context)
-        return
-    if not await may_change(update, context):
-        return
-    async with st.sessions.begin() as session:
-        chat_id = await ensure_chat(session, update, st)
-        result = await subscriptions.add_rules(
-            session,
-            chat_id,
-            "country",
-            [(code, st.gazetteer.name(code))],
-            limit=st.settings.max_watch_items,
-        )
+    result, _ = await add_to_watchlist(update, st, countries_adder(st, [code]))
     await query.answer(" ".join(added_lines(result, st.settings.max_watch_items))[:190])
