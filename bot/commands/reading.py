@@ -52,37 +52,47 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, esc(str(exc)))
         return
     chat_id = chat_of(update)[0]
-    note = ""
-    if name:
-        found = resolve_countries(name.split(), st.resolve)
-        if found.questions and not found.unresolved and not found.codes:
-            asked = question_lines(found.questions, "see its stories")
-            await reply(
-                update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt")
-            )
-            return
-        if found.unknown or not found.codes:
-            await reply(
-                update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan"
-            )
-            return
-        # The "More" button carries the codes in its 64-byte callback data: at most 8.
-        codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
-        note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
-        key = ",".join(codes)
-    else:
-        async with st.sessions() as session:
-            codes = list(await subscriptions.watched_countries(session, chat_id))
-        key = "w"  # "More" re-reads the watchlist, however long it is
-        if not codes:
-            await reply(
-                update,
-                f"{whose_update(update, capital=True)} watchlist has no countries. "
-                "Try /latest azerbaijan or /watch azerbaijan.",
-            )
-            return
+    asked = await (named_codes(update, st, name) if name else watched_codes(update, st, chat_id))
+    if asked is None:
+        return
+    codes, key, note = asked
     text, markup = await latest_page(st, chat_id, codes, key, count, note=note)
     await reply(update, text, reply_markup=markup)
+
+
+async def named_codes(
+    update: Update, st: BotState, name: str
+) -> tuple[Sequence[str], str, str] | None:
+    """/latest NAME: (codes, the buttons' key, a note of what was left out); None once the
+    reply asked about a code that is also a word or named the unknown names."""
+    found = resolve_countries(name.split(), st.resolve)
+    if found.questions and not found.unresolved and not found.codes:
+        asked = question_lines(found.questions, "see its stories")
+        await reply(update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt"))
+        return None
+    if found.unknown or not found.codes:
+        await reply(update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan")
+        return None
+    # The "More" button carries the codes in its 64-byte callback data: at most 8.
+    codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
+    note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
+    return codes, ",".join(codes), note
+
+
+async def watched_codes(
+    update: Update, st: BotState, chat_id: int
+) -> tuple[Sequence[str], str, str] | None:
+    """/latest alone: the watchlist's countries; None once the reply said there are none."""
+    async with st.sessions() as session:
+        codes = list(await subscriptions.watched_countries(session, chat_id))
+    if not codes:
+        await reply(
+            update,
+            f"{whose_update(update, capital=True)} watchlist has no countries. "
+            "Try /latest azerbaijan or /watch azerbaijan.",
+        )
+        return None
+    return codes, "w", ""  # "w": "More" re-reads the watchlist, however long it is
 
 
 def latest_cut_note(cut: Cut) -> str:

@@ -100,39 +100,40 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     usage = (
         "Usage: /keywords add Bayraktar, S-400 | /keywords remove S-400 | /keywords exclude parade"
     )
-    if action not in ("add", "remove", "exclude") or not terms:
-        await reply(update, usage)
-        return
-    if not await may_change(update, context):
+    given = action in ("add", "remove", "exclude") and terms
+    if not await given_and_allowed(update, context, given, usage):
         return
     items, refused = keyword_items(terms)
     if action == "remove":  # removing needs no checks: anything stored is found by its value
         items, refused = [(normalise_keyword(t), t) for t in terms], []
-    lines = [esc(line) for line in refused]
     st = state(context)
     async with st.sessions.begin() as session:
         chat_id = await ensure_chat(session, update, st)
-        if action == "remove":
-            removed: list[str] = []
-            for phrase_kind in PHRASE_KINDS:
-                removed += await subscriptions.remove_rules(
-                    session, chat_id, phrase_kind, [v for v, _ in items]
-                )
-            lines.insert(
-                0,
-                ("Removed: " + ", ".join(esc(r) for r in removed) + ".")
-                if removed
-                else "None of those were on the watchlist.",
+        done = await change_keywords(session, chat_id, action, items, st.settings.max_watch_items)
+    await reply(update, "\n".join(done + [esc(line) for line in refused]) or usage)
+
+
+async def change_keywords(
+    session: AsyncSession, chat_id: int, action: str, items: list[tuple[str, str]], limit: int
+) -> list[str]:
+    """Add, exclude or remove the phrases ``items`` (folded, as typed); the reply's lines."""
+    if action == "remove":
+        removed: list[str] = []
+        for phrase_kind in PHRASE_KINDS:
+            removed += await subscriptions.remove_rules(
+                session, chat_id, phrase_kind, [v for v, _ in items]
             )
-        elif items:
-            kind: subscriptions.RuleKind = "keyword" if action == "add" else "exclude"
-            result = await subscriptions.add_rules(
-                session, chat_id, kind, items, limit=st.settings.max_watch_items
-            )
-            lines[:0] = added_lines(result, st.settings.max_watch_items)
-            if kind == "exclude" and result.added:
-                lines[0] = lines[0].replace("Now watching", "Now excluding")
-    await reply(update, "\n".join(lines) or usage)
+        if removed:
+            return ["Removed: " + ", ".join(esc(r) for r in removed) + "."]
+        return ["None of those were on the watchlist."]
+    if not items:
+        return []
+    kind: subscriptions.RuleKind = "keyword" if action == "add" else "exclude"
+    result = await subscriptions.add_rules(session, chat_id, kind, items, limit=limit)
+    lines = added_lines(result, limit)
+    if kind == "exclude" and result.added:
+        lines[0] = lines[0].replace("Now watching", "Now excluding")
+    return lines
 
 
 async def watchlist_markup(
