@@ -67,6 +67,30 @@ def oldest_first(
     return sorted(alerts, key=when)
 
 
+async def give_up(
+    session: AsyncSession,
+    alert_ids: Sequence[int],
+    chat_id: int,
+    outcome: DeliveryOutcome,
+    report: DeliveryReport,
+    *,
+    for_good: bool,
+) -> None:
+    """Mark the alerts failed and log why: after the last network retry (``for_good``, a
+    warning) or on an error no retry can fix (an error)."""
+    await outbox.mark_failed(session, alert_ids, error=outcome.reason)
+    report.failed += len(alert_ids)
+    log.log(
+        logging.WARNING if for_good else logging.ERROR,
+        "alerts %s to chat %s failed%s: %s",
+        list(alert_ids),
+        chat_id,
+        " for good" if for_good else "",
+        outcome.reason,
+        extra={"chat": chat_id},
+    )
+
+
 class Deliverer:
     """Drains the outbox through one bot; one instance per application."""
 
@@ -282,15 +306,7 @@ class Deliverer:
                     )
                     delay = outcome.retry_after
                 elif attempts + 1 >= MAX_ATTEMPTS:
-                    await outbox.mark_failed(session, alert_ids, error=outcome.reason)
-                    report.failed += len(alert_ids)
-                    log.warning(
-                        "alerts %s to chat %s failed for good: %s",
-                        list(alert_ids),
-                        chat_id,
-                        outcome.reason,
-                        extra={"chat": chat_id},
-                    )
+                    await give_up(session, alert_ids, chat_id, outcome, report, for_good=True)
                     return outcome
                 else:
                     delay = backoff(attempts)
@@ -320,15 +336,7 @@ class Deliverer:
                     "chat %s migrated to %s", chat_id, outcome.new_chat_id, extra={"chat": chat_id}
                 )
             else:  # fail (BadRequest) or an edit error on a send: keep the row, log it
-                await outbox.mark_failed(session, alert_ids, error=outcome.reason)
-                report.failed += len(alert_ids)
-                log.error(
-                    "alerts %s to chat %s failed: %s",
-                    list(alert_ids),
-                    chat_id,
-                    outcome.reason,
-                    extra={"chat": chat_id},
-                )
+                await give_up(session, alert_ids, chat_id, outcome, report, for_good=False)
         return outcome
 
     async def send_held(self, chat_id: int, title: str) -> int:
