@@ -45,6 +45,15 @@ async def on_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await edit(query, "Saved.\n" + settings_text(chat), buttons.settings_markup(chat))
 
 
+def followed_text(result: subscriptions.AddResult, name: str, limit: int) -> str:
+    """The answer to a Follow button."""
+    if result.added:
+        return f"Now following {name}"
+    if result.existing:
+        return f"Already following {name}"
+    return f"Not followed: the limit of {limit} items is reached"
+
+
 async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A /lists button: follow (or stop following) that named watchlist, redraw the list."""
     query = update.callback_query
@@ -59,16 +68,9 @@ async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with st.sessions.begin() as session:
         chat_id = await ensure_chat(session, update, st)
         if action == "use":
-            result = await subscriptions.follow_list(
-                session, chat_id, name, limit=st.settings.max_watch_items
-            )
-            done = (
-                f"Now following {name}"
-                if result.added
-                else f"Already following {name}"
-                if result.existing
-                else f"Not followed: the limit of {st.settings.max_watch_items} items is reached"
-            )
+            limit = st.settings.max_watch_items
+            result = await subscriptions.follow_list(session, chat_id, name, limit=limit)
+            done = followed_text(result, name, limit)
         else:
             dropped = await subscriptions.unfollow_list(session, chat_id, name)
             done = f"No longer following {name}" if dropped else f"Not following {name}"
