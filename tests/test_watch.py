@@ -127,7 +127,7 @@ def found_in(s: StoryForAlert, w: ChatWatch) -> set[str]:
         ),
     ],
 )
-def test_decide(s: StoryForAlert, w: ChatWatch, expected: tuple[str, ...]) -> None:
+def test_matches(s: StoryForAlert, w: ChatWatch, expected: tuple[str, ...]) -> None:
     assert matches(s, w, found_in(s, w)) == expected
     assert matches(s, w) == expected  # alone, it finds the watch's own phrases
 
