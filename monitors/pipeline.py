@@ -281,16 +281,23 @@ async def store_classified(
     outcome.new_articles += len(batch)
     signatures = [dataclasses.replace(item.signature, source=str(feed_id)) for _, item in batch]
     lookups = [cluster.lookup_keys(signature) for signature in signatures]
+    plan = _Plan(await _candidates(session, lookups, url_story), url_story)
+    for (article_id, item), signature, lookup in zip(batch, signatures, lookups, strict=True):
+        plan.place(article_id, item, signature, lookup)
+    await _write_plan(session, plan, fetched_at, outcome, lists or {})
+
+
+async def _candidates(
+    session: AsyncSession, lookups: list[dict[str, datetime | None]], url_story: dict[str, int]
+) -> grouping.Candidates:
+    """One read of the filings under every key of the batch, one of those stories' facts."""
     filings = await store.candidate_filings(
         session, grouping.merged_horizons(lookups), limit=cluster.CANDIDATE_LIMIT
     )
     known = await store.known_stories(
         session, {filing.story_id for filing in filings} | set(url_story.values())
     )
-    plan = _Plan(grouping.Candidates.of(filings, known), url_story)
-    for (article_id, item), signature, lookup in zip(batch, signatures, lookups, strict=True):
-        plan.place(article_id, item, signature, lookup)
-    await _write_plan(session, plan, fetched_at, outcome, lists or {})
+    return grouping.Candidates.of(filings, known)
 
 
 def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:
