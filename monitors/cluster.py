@@ -118,6 +118,7 @@ class EventSignature:
     announced: frozenset[str] = frozenset()
     amounts: frozenset[float] = frozenset()
     codes: frozenset[str] = frozenset()
+    counts: frozenset[int] = frozenset()
     names: frozenset[str] = frozenset()
     tokens: frozenset[str] = frozenset()
     shingles: frozenset[str] = frozenset()
@@ -184,7 +185,7 @@ class EventSignature:
 
 
 _SET_FIELDS = (
-    "rounds", "years", "dates", "announced", "amounts", "codes", "names", "tokens",
+    "rounds", "years", "dates", "announced", "amounts", "codes", "counts", "names", "tokens",
     "shingles", "title_tokens", "kinds",
 )  # fmt: skip
 
@@ -239,6 +240,7 @@ def signature(
         announced=frozenset(announced),
         amounts=frozenset(tf.amounts(text)),
         codes=frozenset(tf.codes(text)),
+        counts=frozenset(tf.counts(lead)),
         names=frozenset(tf.name_keys(title, summary)),
         tokens=tf.bottom_k(tf.content_tokens(lead), ARTICLE_TOKENS),
         shingles=tf.bottom_k(tf.shingles(lead), ARTICLE_TOKENS),
@@ -502,12 +504,30 @@ def _across_languages_on_one_occasion(article: EventSignature, story: EventSigna
     )
 
 
+def _fits_publication(undated: EventSignature, dated: EventSignature) -> bool:
+    """An undated report names a day (its year unknown) that falls in the days around the
+    other report's publication: the day of the occasion it reports."""
+    if undated.dated or not dated.precise:
+        return False
+    return any(
+        d[0] == "x" and _on_publication_day(_with_year(d, dated), dated)
+        for d in _all_dates(undated)
+    )
+
+
+def _with_year(date: str, sig: EventSignature) -> str:
+    return f"{sig.published_at.year:04d}{date[4:10]}"
+
+
 def _on_publication_day(date: str, sig: EventSignature) -> bool:
     """Whether the date is the day before, of or after publication (compared as days: a
     report of 22:00 on the 17th says "Monday" for the 16th)."""
     if not sig.precise:
         return False
-    day = datetime.fromisoformat(date[:10]).date()
+    try:
+        day = datetime.fromisoformat(date[:10]).date()
+    except ValueError:  # 29 February of a year without one
+        return False
     first, last = sig.published_at.date(), sig.published_until.date()
     return first - timedelta(days=1) <= day <= last + timedelta(days=1)
 
@@ -683,7 +703,9 @@ def evidence(
         else:
             ev.add(1.2, "same date " + ",".join(dates), anchor=True)
     elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
-        ev.add(0.6, "same day of year " + ",".join(dates))
+        # "on 5 March" in an undated report and a report of 5 March: the occasion's day
+        fits = _fits_publication(article, story) or _fits_publication(story, article)
+        ev.add(0.6, "same day of year " + ",".join(dates), anchor=fits)
     if amounts := _shared_amounts(article.amounts, story.amounts):
         # not an anchor: the same amount recurs in every step of a deal
         ev.add(1.0, "same amount " + ",".join(map(_format_amount, amounts)))
@@ -692,6 +714,9 @@ def evidence(
         # only the platform, which comes back for the next visit
         measured = any(c[0].isdigit() for c in codes)
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
+    if counts := sorted(article.counts & story.counts):
+        # "kills 11 people", "8,000 troops": content, never a key (a count recurs in follow-ups)
+        ev.add(min(1.0, COUNT_POINTS * len(counts)), "same counts " + ",".join(map(str, counts)))
     _name_evidence(ev, article, story, context.common)
     _text_evidence(ev, article, story)
     if ev.score - before >= KIND_CONFIRMS:
@@ -749,13 +774,15 @@ def _kind_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
         and kinds == story.kinds
         and len(article.countries) >= 2
         and article.countries == story.countries
-        and article.precise
-        and story.precise
-        and _gap(article, story) <= PRECISE_SPAN
+        and (
+            (article.precise and story.precise and _gap(article, story) <= PRECISE_SPAN)
+            or _certain_shared_dates(_all_dates(article), _all_dates(story))
+        )
     ):
         ev.add(KIND_POINTS, "same states, same kind of occasion " + ",".join(sorted(kinds)))
 
 
+COUNT_POINTS = 0.5
 KIND_POINTS = 1.2
 KIND_CONFIRMS = 0.01
 

@@ -395,6 +395,32 @@ def amounts(text: str) -> set[float]:
     return found
 
 
+_COUNT = re.compile(r"(?<![\w.,$€£₹/:#-])\d[\d,]*(?![\d.,:/%-]?\d)(?!\s*%)(?![\w-])")
+_NUMBER_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
+
+
+def counts(text: str) -> set[int]:
+    """Counts the text gives ("kills 11 people", "8,000 troops", "three strikes"): whole
+    numbers from 3 up that are not years, days of a month, money, percentages, times or parts
+    of a designation ("F-16", "#10")."""
+    found: set[int] = set()
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+            found.add(value)
+            continue
+        if "." in tok.text or not _COUNT.match(text, tok.start):
+            continue
+        value = int(tok.text.replace(",", ""))
+        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        dated = any(month_number(w) for w in near if not w[0].isdigit())
+        if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
+            found.add(value)
+    return found
+
+
 def codes(text: str) -> set[str]:
     """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
     found = {
