@@ -873,13 +873,14 @@ def _assess(
     if veto(article, story):
         return None
     ev = evidence(article, story, context)
+    matched = story
     if story.members and ev.score >= MEMBER_FLOOR:
         for member in story.members:
             if veto(article, member) is None:
                 seen = evidence(article, member, context)
                 if seen.score > ev.score:
                     seen.reasons.insert(0, "as a confirmed report")
-                    ev = seen
+                    ev, matched = seen, member
     # a report dated only to the month or year gets no credit for closeness in time and must
     # clear a higher bar, as an undated one must
     both_precise = article.precise and story.precise
@@ -893,7 +894,7 @@ def _assess(
         ev.score >= threshold
         and ev.content >= CONTENT_MIN
         and (both_precise or ev.anchors > 0)
-        and (ev.key_anchors > 0 or _headlines_meet(article, story))
+        and (ev.key_anchors > 0 or _headlines_meet(article, matched))
     )
     return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
 
@@ -993,6 +994,31 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
         for key in tf.shared_names(article.names, story.names):
             counts[key] = counts.get(key, 0) + 1
     return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
+
+
+DECODED_STORIES = 4096
+"""How many decoded story signatures a process keeps (``decoded``)."""
+_decoded: dict[tuple[Any, ...], EventSignature] = {}
+
+
+def decoded(story_id: int, stored: dict[str, Any]) -> EventSignature:
+    """A stored story signature, decoded once per process: a story's signature changes only
+    when a confirmed report is added, which the cache key (its defining report and its number
+    of confirmed reports) sees. The oldest entries go first when the cache is full."""
+    key = (
+        story_id,
+        stored.get("from"),
+        stored.get("title_digest"),
+        tuple(stored.get("tokens", ())[:3]),
+        len(stored.get("members", ())),
+    )
+    found = _decoded.get(key)
+    if found is None:
+        if len(_decoded) >= DECODED_STORIES:
+            for old in list(_decoded)[: DECODED_STORIES // 4]:
+                del _decoded[old]
+        found = _decoded[key] = EventSignature.from_json(stored)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1099,6 +1125,8 @@ __all__ = [
     "best_match",
     "candidate_window",
     "compare",
+    "confirmed",
+    "decoded",
     "filed_at",
     "index_keys",
     "is_garbled",

@@ -340,7 +340,7 @@ async def place_in_story(
     candidates = await store.candidate_stories(
         session, cluster.lookup_keys(signature), limit=cluster.CANDIDATE_LIMIT
     )
-    stories = {sid: cluster.EventSignature.from_json(sig) for sid, sig in candidates if sig}
+    stories = {sid: cluster.decoded(sid, sig) for sid, sig in candidates if sig}
     match = cluster.best_match(signature, stories.items())
     if match is not None:
         became = await store.join_story(session, match.key, definition, now=now)
