@@ -34,9 +34,10 @@ at most ``MEMBERS`` reports of other outlets that joined it on strong evidence
    (shrunk for a short text: ``TEXT_PRIOR``; a long description counts by its lead,
    ``LEAD_CHARS``, and bullet points summing up other stories are left out), the same kind of
    occasion between the same two or more states (only confirming other content), closeness
-   in time, shared states. Two items of one outlet are compared on their headlines only
-   (their summaries share the outlet's boilerplate). Text that failed to decode is no
-   evidence; a lone "X" or "V" after a word is no round ("With X").
+   in time, shared states. Two items of one outlet are compared on their headlines, names
+   and kind of occasion only (their summaries share the outlet's boilerplate). Text that
+   failed to decode is no evidence; a lone "X" or "V" after a word is no round ("With X").
+   Counts ("kills 11 people") are content, never a key.
 3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
    to the day, with at least ``CONTENT_MIN`` from the occasion itself (states, time and type
    together never suffice). Two headlines in one language must share a word other than a
@@ -688,8 +689,11 @@ def evidence(
     before = ev.score
     if article.source is not None and article.source == story.source:
         # one outlet's items share its boilerplate (a sign-off, a show's blurb, the day's
-        # date): only their headlines tell whether they report one occasion
+        # date): only their headlines, names and kinds tell whether they report one occasion
         _headline_evidence(ev, article, story)
+        _name_evidence(ev, article, story, context.common)
+        if ev.score - before >= KIND_CONFIRMS:
+            _kind_evidence(ev, article, story)
         ev.content = ev.score - before
         return ev
     _round_evidence(ev, article, story, bool(shared_countries))
