@@ -441,6 +441,7 @@ _GENERIC_CAPITALISED = set(
     the a an and of in on at for to from with by as after before during over under about amid
     this that these those it its their his her our we they he she i you there here
     monday tuesday wednesday thursday friday saturday sunday today yesterday
+    spring summer autumn fall winter
     new news report reports said says according photo video foto update live breaking
     ministry minister ministers defense defence foreign affairs president prime chief general
     commander army navy air force forces military naval joint exercise exercises drill drills
