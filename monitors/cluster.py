@@ -43,8 +43,10 @@ at most ``MEMBERS`` reports of other outlets that joined it on strong evidence
    together never suffice). Two headlines in one language must share a word other than a
    state's name unless a key to the occasion (a round, a date, a measured number) is shared:
    wording, the states and famous names are shared by a week's pieces on one topic. A report
-   dated only to the month or year, or not at all, must clear a higher bar, bring an *anchor*
-   and fit one story clearly better than any other.
+   dated only to the month or year, or not at all, gets no credit for closeness in time; it
+   must bring an *anchor* (``THRESHOLD_COARSE``, ``THRESHOLD_UNDATED``) and fit one story
+   clearly better than any other. Names shared by two items of one outlet are no anchor
+   (the outlet's regular subjects).
 
 Candidates (``lookup_keys``): stories filed (``index_keys``) under the article's states,
 rounds, codes and names, or "*" for an article without states, whose first report lies within
@@ -82,7 +84,7 @@ STORY_SMALL_SET = 24  # dates, amounts, codes, years, rounds
 
 THRESHOLD_DATED = 2.3
 THRESHOLD_COARSE = 2.2  # one side dated only to the month or year
-THRESHOLD_UNDATED = 2.4
+THRESHOLD_UNDATED = 2.0
 AMBIGUITY_MARGIN = 0.5
 WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
@@ -691,7 +693,9 @@ def evidence(
         # one outlet's items share its boilerplate (a sign-off, a show's blurb, the day's
         # date): only their headlines, names and kinds tell whether they report one occasion
         _headline_evidence(ev, article, story)
+        anchors = ev.anchors
         _name_evidence(ev, article, story, context.common)
+        ev.anchors = anchors  # an outlet's items name its regular subjects: no anchor
         if ev.score - before >= KIND_CONFIRMS:
             _kind_evidence(ev, article, story)
         ev.content = ev.score - before
