@@ -326,11 +326,15 @@ def rounds(text: str) -> set[Round]:
         # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
         if word[0].isupper():
             found.add(Round(name_key(word), year))
-    for word, numeral in _ROMAN.findall(text):
-        if numeral and (len(numeral) >= 2 or numeral in {"V", "X"}):
-            value = _roman_value(numeral)
-            if 2 <= value <= 99:
-                found.add(Round(name_key(word) if word else "", f"#{value}"))
+    for m in _ROMAN.finditer(text):
+        word, numeral = m.group(1), m.group(2)
+        between = text[m.end(1) : m.start(2)]
+        # hyphenated ("Shaheen-X") or written on in another script ("雄鹰IV"); with a space only
+        # after a name and from two letters ("Shaheen IX"): "With X" names a platform
+        attached = bool(between.strip()) or (not between and not word.isascii())
+        spaced = len(numeral) >= 2 and bool(word) and _is_name_word(word)
+        if numeral and (attached or spaced) and 2 <= (value := _roman_value(numeral)) <= 99:
+            found.add(Round(name_key(word) if word else "", f"#{value}"))
     for n in _CJK_ORDINAL.findall(text):
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
@@ -391,6 +395,32 @@ def amounts(text: str) -> set[float]:
     return found
 
 
+_COUNT = re.compile(r"(?<![\w.,$€£₹/:#-])\d[\d,]*(?![\d.,:/%-]?\d)(?!\s*%)(?![\w-])")
+_NUMBER_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
+
+
+def counts(text: str) -> set[int]:
+    """Counts the text gives ("kills 11 people", "8,000 troops", "three strikes"): whole
+    numbers from 3 up that are not years, days of a month, money, percentages, times or parts
+    of a designation ("F-16", "#10")."""
+    found: set[int] = set()
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+            found.add(value)
+            continue
+        if "." in tok.text or not _COUNT.match(text, tok.start):
+            continue
+        value = int(tok.text.replace(",", ""))
+        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        dated = any(month_number(w) for w in near if not w[0].isdigit())
+        if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
+            found.add(value)
+    return found
+
+
 def codes(text: str) -> set[str]:
     """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
     found = {
@@ -411,11 +441,14 @@ _GENERIC_CAPITALISED = set(
     the a an and of in on at for to from with by as after before during over under about amid
     this that these those it its their his her our we they he she i you there here
     monday tuesday wednesday thursday friday saturday sunday today yesterday
+    spring summer autumn fall winter
     new news report reports said says according photo video foto update live breaking
     ministry minister ministers defense defence foreign affairs president prime chief general
     commander army navy air force forces military naval joint exercise exercises drill drills
     government state states republic national international people peoples federation union
     agency office department embassy statement press service spokesman spokesperson
+    security conference summit council board committee forum assembly parliament congress
+    senate court party
     north south east west northern southern eastern western central
     mr mrs ms dr gen lt col adm sec jan feb mar apr jun jul aug sep sept oct nov dec
     u s us uss usns
@@ -672,9 +705,11 @@ def sketch_containment(
     sketch: frozenset[str],
     k: int,
     weights: Mapping[str, float] | None = None,
+    prior: float = 0.0,
 ) -> float:
     """(Weighted) share of ``small``'s items found in ``sketch``, counting only the hash range
-    the sketch covers (a capped sketch only holds the k smallest hashes of its set)."""
+    the sketch covers (a capped sketch only holds the k smallest hashes of its set).
+    ``prior`` adds that much weight of unshared items: a short text's share is shrunk."""
     if not small or not sketch:
         return 0.0
     if len(sketch) >= k:
@@ -683,8 +718,8 @@ def sketch_containment(
         if not small:
             return 0.0
     if weights is None:
-        return len(small & sketch) / len(small)
-    total = sum(weights.get(s, 1.0) for s in small)
+        return len(small & sketch) / (len(small) + prior)
+    total = sum(weights.get(s, 1.0) for s in small) + prior
     return sum(weights.get(s, 1.0) for s in small & sketch) / total if total else 0.0
 
 
