@@ -38,7 +38,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -54,9 +54,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import admin, buttons, callbacks, explain, views
+from bot import admin, buttons, callbacks, explain, language, views
 from bot import handlers as h
-from bot.delivery import Deliverer
+from bot.delivery import HELD_TITLES, Deliverer
+from bot.i18n import DEFAULT, LANGUAGES, Tr, tr
 from monitors import health, metrics, outbox, subscriptions
 from monitors.cli import exit_without_teardown
 from monitors.countries import default_gazetteer
@@ -118,6 +119,7 @@ def build_application(
 
 def register_handlers(application: Application) -> None:
     """Every handler, in one place."""
+    application.add_handler(TypeHandler(Update, language.language_gate), group=-2)
     application.add_handler(TypeHandler(Update, h.rate_gate), group=-1)
     commands = {
         "start": h.start,
@@ -141,12 +143,16 @@ def register_handlers(application: Application) -> None:
         "addfeed": admin.addfeed,
         "removefeed": admin.removefeed,
         "broadcast": admin.broadcast,
+        "language": language.language_command,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(h.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
     views.register(application)
     application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
+    application.add_handler(
+        CallbackQueryHandler(language.on_language_button, pattern=language.PATTERN)
+    )
     pattern = buttons.PATTERNS
     for name, callback in {
         "watch": h.on_watch_button,
@@ -200,7 +206,23 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands([*h.bot_commands(), *views.bot_commands()])
+    application.bot_data["commands_for"] = commands_in
+    await publish_commands(application.bot)
+
+
+def commands_in(t: Tr) -> list[BotCommand]:
+    """The command menu in ``t``'s language (the commands themselves are the same)."""
+    return [*h.bot_commands(t), *views.bot_commands(t)]
+
+
+async def publish_commands(bot: Any) -> None:
+    """The command menu for everyone (English) and for each language's users (Telegram shows
+    a user the list of their app's language); a chat that chose a language with /language
+    gets its own (``bot.language``)."""
+    await bot.set_my_commands(commands_in(tr(None)))
+    for code in LANGUAGES:
+        if code != DEFAULT:
+            await bot.set_my_commands(commands_in(tr(code)), language_code=code)
 
 
 async def post_shutdown(application: Application) -> None:
@@ -379,14 +401,14 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             and chat.delivery_mode == "instant"
             and not in_quiet_hours(now, chat.timezone, chat.quiet_start, chat.quiet_end)
         ):
-            await st.deliverer.send_held(chat.id, "While you were away")
+            await st.deliverer.send_held(chat.id, HELD_TITLES["away"])
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A digest-mode chat's daily digest of its held alerts."""
     job = context.job
     assert job is not None and job.chat_id is not None
-    await h.state(context).deliverer.send_held(job.chat_id, "Your daily digest")
+    await h.state(context).deliverer.send_held(job.chat_id, HELD_TITLES["daily"])
 
 
 def run_bot(settings: Settings) -> None:

@@ -25,11 +25,12 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import buttons, formatting, timezones
+from bot import buttons, formatting, language, timezones
 from bot.args import Cut, UsageError, keyword_items, take
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
 from bot.gates import is_operator, may_change, whose_update
+from bot.i18n import ENGLISH, N_, Tr
 from bot.limits import TokenBucket
 from config import data_path
 from monitors import store, subscriptions
@@ -55,23 +56,24 @@ MAX_IMPORT_BYTES = 64 * 1024
 EXPORT_FILENAME = "watchlist.toml"
 
 COMMANDS: list[tuple[str, str]] = [
-    ("start", "subscribe and see what I do"),
-    ("watch", "watch countries: /watch azerbaijan china"),
-    ("unwatch", "stop watching countries: /unwatch china"),
-    ("keywords", "/keywords add|remove|exclude Bayraktar, S-400"),
-    ("watchlist", "what this chat watches (tap to remove)"),
-    ("lists", "named watchlists you can follow"),
-    ("use", "follow a named watchlist: /use caucasus"),
-    ("drop", "stop following a named watchlist: /drop caucasus"),
-    ("export", "this chat's watchlist as a TOML file"),
-    ("import", "reply to a watchlist.toml with /import to add it"),
-    ("latest", "newest stories: /latest azerbaijan 10"),
-    ("digest", "last 24 h matching your watchlist"),
-    ("why", "reply to an alert: the evidence behind it"),
-    ("settings", "delivery mode, quiet hours, scope"),
-    ("status", "feeds polled, stories stored, your pending alerts"),
-    ("stop", "unsubscribe (watchlist kept)"),
-    ("help", "all commands with examples"),
+    ("start", N_("subscribe and see what I do")),
+    ("watch", N_("watch countries: /watch azerbaijan china")),
+    ("unwatch", N_("stop watching countries: /unwatch china")),
+    ("keywords", N_("/keywords add|remove|exclude Bayraktar, S-400")),
+    ("watchlist", N_("what this chat watches (tap to remove)")),
+    ("lists", N_("named watchlists you can follow")),
+    ("use", N_("follow a named watchlist: /use caucasus")),
+    ("drop", N_("stop following a named watchlist: /drop caucasus")),
+    ("export", N_("this chat's watchlist as a TOML file")),
+    ("import", N_("reply to a watchlist.toml with /import to add it")),
+    ("latest", N_("newest stories: /latest azerbaijan 10")),
+    ("digest", N_("last 24 h matching your watchlist")),
+    ("why", N_("reply to an alert: the evidence behind it")),
+    ("settings", N_("delivery mode, quiet hours, scope")),
+    ("status", N_("feeds polled, stories stored, your pending alerts")),
+    ("stop", N_("unsubscribe (watchlist kept)")),
+    ("language", N_("the language I speak here: /language")),
+    ("help", N_("all commands with examples")),
 ]
 
 HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between states.
@@ -435,15 +437,16 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         resumed = await subscriptions.subscribe(
             session, chat_id, type=kind, title=title, now=st.clock()
         )
+        t = await language.remember(session, update, context, chat_id)
         top = [code for code, _ in await store.top_countries(session, 6)]
     # A fresh database has no stories yet: offer what the feed list covers best.
     codes = top or list(covered_countries(st.settings.feeds_file))
     row = [
-        InlineKeyboardButton(formatting.country_button_label(c), callback_data=callback("w", c))
+        InlineKeyboardButton(formatting.country_button_label(c, t), callback_data=callback("w", c))
         for c in codes
     ]
     markup = InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
-    text = formatting.intro([(c, 0) for c in codes])
+    text = formatting.intro([(c, 0) for c in codes], t)
     if resumed and rules:
         text = f"{kept_line(update, rules)}\n\n{text}"
     await reply(update, text, reply_markup=markup if row else None)
@@ -662,7 +665,7 @@ async def watchlist_markup(
     session: AsyncSession, chat_id: int, owner: str = "Your"
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     rules = await subscriptions.list_rules(session, chat_id)
-    text = formatting.watchlist_text([(r.kind, r.display) for r in rules], owner)
+    text = formatting.watchlist_text([(r.kind, r.display) for r in rules], f"{owner} watchlist")
     buttons = [
         [
             InlineKeyboardButton(
@@ -1200,5 +1203,5 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await update.callback_query.answer("Something went wrong.")
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, description) for name, description in COMMANDS]
+def bot_commands(t: Tr = ENGLISH) -> list[BotCommand]:
+    return [BotCommand(name, t._(description)) for name, description in COMMANDS]

@@ -19,6 +19,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import handlers as h
 from bot.formatting import clip, esc, link, tg_len
+from bot.i18n import ENGLISH, N_, Tr
 from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
@@ -32,9 +33,9 @@ MAX_NETWORK_COUNTRIES = 12
 CAPTION_LIMIT = 1024 - 60  # Telegram's 1024, less room for the cut note
 TOP_PARTNERS = 3
 COMMANDS: list[tuple[str, str]] = [
-    ("partners", "a country's defence partners as a picture: /partners azerbaijan 90d"),
-    ("trend", "stories per week by partner: /trend azerbaijan 12w"),
-    ("network", "who cooperates with whom: /network caucasus or /network az ge am"),
+    ("partners", N_("a country's defence partners as a picture: /partners azerbaijan 90d")),
+    ("trend", N_("stories per week by partner: /trend azerbaijan 12w")),
+    ("network", N_("who cooperates with whom: /network caucasus or /network az ge am")),
 ]
 
 
@@ -232,8 +233,8 @@ async def start_atom_endpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
     context.bot_data["stack"].push_async_callback(server.close)
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, description) for name, description in COMMANDS]
+def bot_commands(t: Tr = ENGLISH) -> list[BotCommand]:
+    return [BotCommand(name, t._(description)) for name, description in COMMANDS]
 
 
 def register(application: Application) -> None:

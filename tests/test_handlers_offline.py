@@ -24,9 +24,15 @@ async def bot(tmp_path: Path) -> AsyncIterator[OfflineBot]:
 
 
 async def test_startup_publishes_the_command_list(bot: OfflineBot) -> None:
-    [call] = [c for c in bot.api.calls if c.method == "setMyCommands"]
-    names = [command["command"] for command in call.params["commands"]]
-    assert {"start", "help", "watch", "settings"} <= set(names)
+    """One list for everyone (English) and one per language of the bot, same commands."""
+    calls = [c for c in bot.api.calls if c.method == "setMyCommands"]
+    languages = [c.params.get("language_code") for c in calls]
+    assert languages == [None, "ru", "az", "tr"]
+    names = [[command["command"] for command in c.params["commands"]] for c in calls]
+    assert {"start", "help", "watch", "settings", "language"} <= set(names[0])
+    assert all(n == names[0] for n in names)
+    russian = {c["command"]: c["description"] for c in calls[1].params["commands"]}
+    assert russian["help"] == "все команды с примерами"
 
 
 async def test_help_lists_commands_without_the_operator_part(bot: OfflineBot) -> None:
