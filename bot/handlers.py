@@ -961,7 +961,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --- settings ---------------------------------------------------------------------------------
 
 
-def settings_text(chat: subscriptions.ChatSettings) -> str:
+def settings_text(chat: subscriptions.ChatSettings, t: Tr = ENGLISH) -> str:
     mode = (
         "instant alerts"
         if chat.delivery_mode == "instant"
@@ -1023,7 +1023,9 @@ async def lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, text, reply_markup=markup)
 
 
-def lists_view(st: BotState, followed: Sequence[str]) -> tuple[str, InlineKeyboardMarkup | None]:
+def lists_view(
+    st: BotState, followed: Sequence[str], t: Tr = ENGLISH
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """/lists: the named watchlists, with a Follow or Stop following button for each."""
     known = named_lists(st)
     rows = [

@@ -127,6 +127,11 @@ class Tr:
         width = ENGLISH_DATE if self.language == DEFAULT else "long"
         return dates.format_date(local, width, locale=self.language)
 
+    def short_day(self, moment: datetime) -> str:
+        """Day and month: '03 Dec', '3 дек.' (the views' story lists)."""
+        pattern = "dd MMM" if self.language == DEFAULT else "d MMM"
+        return dates.format_date(moment, pattern, locale=self.language)
+
     def locale(self) -> Locale:
         return Locale.parse(self.language)
 
@@ -151,3 +156,10 @@ def tr(language: str | None) -> Tr:
 
 
 ENGLISH = Tr()
+CHAT_KEY = "language"  # PTB chat_data key: the chat's language (set by bot.language's gate)
+
+
+def tr_of(context: Any) -> Tr:
+    """The language of the chat a handler serves (``context.chat_data``; English if none)."""
+    data = getattr(context, "chat_data", None)
+    return tr(data.get(CHAT_KEY) if data is not None else None)

@@ -30,21 +30,24 @@ from telegram.ext import ContextTypes
 
 from bot.formatting import esc
 from bot.gates import may_change
-from bot.i18n import LANGUAGE_FLAGS, LANGUAGE_NAMES, LANGUAGES, Tr, pick_language, tr
+from bot.i18n import (
+    CHAT_KEY,
+    LANGUAGE_FLAGS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    Tr,
+    pick_language,
+    tr,
+    tr_of,
+)
 from monitors import subscriptions
 
-LANG = "language"  # chat_data key: the language this chat is spoken to in
+LANG = CHAT_KEY  # chat_data key: the language this chat is spoken to in
 CHOSEN = "language_chosen"  # chat_data key: True once stored in chat.language
 PATTERN = r"^lang:[a-z]{2}$"
 
 # The command menu in a language (set by bot.app so it is the list /help describes).
 CommandsFor = Callable[[Tr], list[BotCommand]]
-
-
-def tr_of(context: ContextTypes.DEFAULT_TYPE) -> Tr:
-    """The chat's language (English outside a chat, e.g. inline queries)."""
-    data = context.chat_data
-    return tr(data.get(LANG) if data is not None else None)
 
 
 def sender_language(update: Update) -> str:

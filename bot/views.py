@@ -19,7 +19,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import handlers as h
 from bot.formatting import clip, esc, link, tg_len
-from bot.i18n import ENGLISH, N_, Tr
+from bot.i18n import ENGLISH, N_, Tr, tr_of
 from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
@@ -92,23 +92,33 @@ def parse_view_args(
     return ViewRequest(found.codes, amount)
 
 
-def _few(stories: int) -> str:
+def _few(stories: int, t: Tr = ENGLISH) -> str:
     if stories == 0:
-        return "\nNo stories in this period: try a longer one."
-    return f"\nOnly {stories}: too few to show a pattern." if stories < TOO_FEW else ""
+        return "\n" + t._("No stories in this period: try a longer one.")
+    if stories < TOO_FEW:
+        return "\n" + t._("Only {count}: too few to show a pattern.", count=stories)
+    return ""
 
 
-def partners_caption(data: Partners, name: Callable[[str], str], days: int) -> str:
+def partners_caption(data: Partners, name: Callable[[str], str], days: int, t: Tr = ENGLISH) -> str:
     """Title, then the three latest stories per top partner as links (within 1024 chars)."""
+    title = t._n(
+        "{country} ({code}): defence partners, last {count} day",
+        "{country} ({code}): defence partners, last {count} days",
+        days,
+        country=esc(name(data.country)),
+        code=data.country,
+    )
     head = (
-        f"<b>{esc(name(data.country))} ({data.country}): defence partners, last {days} days</b>\n"
-        f"{data.stories} stories with a partner." + _few(data.stories)
+        f"<b>{title}</b>\n"
+        + t._n("{count} story with a partner.", "{count} stories with a partner.", data.stories)
+        + _few(data.stories, t)
     )
     for width in (70, 45, 25):
         blocks = [head]
         for row in data.rows[:TOP_PARTNERS]:
             items = [
-                f"• {link(clip(ref.title, width), ref.url)} · {ref.published_at:%d %b}"
+                f"• {link(clip(ref.title, width), ref.url)} · {esc(t.short_day(ref.published_at))}"
                 for ref in row.latest
             ]
             blocks.append(f"\n<b>{row.code} {esc(name(row.code))}</b> ({row.stories})")
@@ -124,30 +134,43 @@ def _rendered(caption: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", caption))
 
 
-def trend_caption(data: Trend, name: Callable[[str], str]) -> str:
+def trend_caption(data: Trend, name: Callable[[str], str], t: Tr = ENGLISH) -> str:
     top = ", ".join(f"{code} {sum(counts)}" for code, counts in data.series)
-    return (
-        f"<b>{esc(name(data.country))} ({data.country}): stories per week, "
-        f"{len(data.weeks)} weeks</b>\n{data.stories} stories with a partner"
-        + (f"; contacts: {esc(top)}" if top else "")
-        + "."
-        + _few(data.stories)
+    title = t._n(
+        "{country} ({code}): stories per week, {count} week",
+        "{country} ({code}): stories per week, {count} weeks",
+        len(data.weeks),
+        country=esc(name(data.country)),
+        code=data.country,
     )
+    stories = t._n("{count} story with a partner", "{count} stories with a partner", data.stories)
+    contacts = "; " + t._("contacts: {top}", top=esc(top)) if top else ""
+    return f"<b>{title}</b>\n{stories}{contacts}." + _few(data.stories, t)
 
 
-def network_caption(data: Network, days: int, label: str | None) -> str:
+def network_caption(data: Network, days: int, label: str | None, t: Tr = ENGLISH) -> str:
     focus = esc(label) if label else ", ".join(data.focus)
     ties = ", ".join(f"{e.a}-{e.b} {e.stories}" for e in data.edges[:5])
-    return (
-        f"<b>Cooperation among and around {focus}, last {days} days</b>\n"
-        f"{data.stories} stories" + (f"; strongest ties: {ties}" if ties else "") + "."
-        + (f"\n{data.cut} more partners not drawn." if data.cut else "")
-        + _few(data.stories)
-    )  # fmt: skip
+    title = t._n(
+        "Cooperation among and around {focus}, last {count} day",
+        "Cooperation among and around {focus}, last {count} days",
+        days,
+        focus=focus,
+    )
+    stories = t._n("{count} story", "{count} stories", data.stories)
+    strongest = "; " + t._("strongest ties: {ties}", ties=ties) if ties else ""
+    cut = (
+        "\n" + t._n("{count} more partner not drawn.", "{count} more partners not drawn.", data.cut)
+        if data.cut
+        else ""
+    )
+    return f"<b>{title}</b>\n{stories}{strongest}.{cut}" + _few(data.stories, t)
 
 
-def cut_note(cut: bool) -> str:
-    return f"\nCounted from the newest {MAX_VIEW_STORIES} stories only." if cut else ""
+def cut_note(cut: bool, t: Tr = ENGLISH) -> str:
+    if not cut:
+        return ""
+    return "\n" + t._("Counted from the newest {count} stories only.", count=MAX_VIEW_STORIES)
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -185,8 +208,9 @@ async def partners(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).partners(request.codes[0], request.period)
-    caption = partners_caption(picture.data, h.state(context).gazetteer.name, request.period)
-    caption += cut_note(picture.cut)
+    t = tr_of(context)
+    caption = partners_caption(picture.data, t.country, request.period, t)
+    caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -196,7 +220,8 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).trend(request.codes[0], request.period)
-    caption = trend_caption(picture.data, h.state(context).gazetteer.name) + cut_note(picture.cut)
+    t = tr_of(context)
+    caption = trend_caption(picture.data, t.country, t) + cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -206,7 +231,9 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).network(request.codes, request.period, label=request.label)
-    caption = network_caption(picture.data, request.period, request.label) + cut_note(picture.cut)
+    t = tr_of(context)
+    caption = network_caption(picture.data, request.period, request.label, t)
+    caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 

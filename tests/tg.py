@@ -107,15 +107,19 @@ class TgUser:
     user_id: int | None = None  # defaults to the chat id (a private chat)
     chat_type: str = "private"
     inbox: list[BotMessage] = field(default_factory=list)
+    language_code: str | None = None  # the language of the user's Telegram app ("ru")
 
     @property
     def _from(self) -> dict[str, Any]:
-        return {
+        sender = {
             "id": self.user_id or self.chat_id,
             "is_bot": False,
             "first_name": "Tester",
             "username": f"user{self.chat_id}",
         }
+        if self.language_code is not None:
+            sender["language_code"] = self.language_code
+        return sender
 
     @property
     def _chat(self) -> dict[str, Any]:
