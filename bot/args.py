@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.i18n import Said, SaidN
 from monitors import subscriptions
 
 
 class UsageError(ValueError):
-    """The command's arguments are wrong; the message says how to use it."""
+    """The command's arguments are wrong; the message says how to use it (a ``Said``, so the
+    handler can say it in the chat's language: ``bot.i18n.say``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,34 +41,51 @@ MAX_KEYWORD_CHARS = subscriptions.MAX_PHRASE_CHARS
 MAX_REFUSALS_NAMED = 5
 
 
-def keyword_problem(text: str) -> str | None:
+def keyword_problem(text: str) -> Said | None:
     """Why a keyword as typed cannot be kept or could never match (None when fine)."""
     if len(text) > MAX_KEYWORD_CHARS:
-        return f"a keyword has at most {MAX_KEYWORD_CHARS} characters; this one has {len(text)}"
+        return Said(
+            "a keyword has at most {limit} characters; this one has {count}",
+            limit=MAX_KEYWORD_CHARS,
+            count=len(text),
+        )
     words = subscriptions.fold_words(text)
     if len(" ".join(words)) > 2 * MAX_KEYWORD_CHARS:  # ligatures unfold: 'ﬃ' is 'ffi'
-        return f"a keyword has at most {MAX_KEYWORD_CHARS} characters once folded"
+        return Said("a keyword has at most {limit} characters once folded", limit=MAX_KEYWORD_CHARS)
     if not words:
-        return "it has no letters or digits, so it could never match a story"
+        return Said("it has no letters or digits, so it could never match a story")
     if len(words) > subscriptions.MAX_PHRASE_WORDS:
-        return f"a keyword needs 1 to {subscriptions.MAX_PHRASE_WORDS} words, not {len(words)}"
+        return Said(
+            "a keyword needs 1 to {most} words, not {count}",
+            most=subscriptions.MAX_PHRASE_WORDS,
+            count=len(words),
+        )
     return None
 
 
-def keyword_items(terms: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def keyword_items(terms: Sequence[str]) -> tuple[list[tuple[str, str]], list[Said]]:
     """(folded value, as typed) for each acceptable keyword, and a plain-text line per refusal
     (the first few named, the rest counted): nothing is cut or changed silently."""
     items: list[tuple[str, str]] = []
-    refused: list[str] = []
+    refused: list[Said] = []
     for term in terms:
         problem = keyword_problem(term)
         if problem is None:
             items.append((subscriptions.normalise_keyword(term), term))
         else:
-            refused.append(f"Not added “{clip(term, 60)}”: {problem}.")
+            refused.append(
+                Said("Not added “{term}”: {problem}.", term=clip(term, 60), problem=problem)
+            )
     if len(refused) > MAX_REFUSALS_NAMED:
         more = len(refused) - MAX_REFUSALS_NAMED
-        refused = [*refused[:MAX_REFUSALS_NAMED], f"… and {more} more keywords not added."]
+        refused = [
+            *refused[:MAX_REFUSALS_NAMED],
+            SaidN(
+                "… and {count} more keyword not added.",
+                "… and {count} more keywords not added.",
+                more,
+            ),
+        ]
     return items, refused
 
 

@@ -2,7 +2,7 @@
 
 Rules
     * The template (``bot/locales/defwatch.pot``) holds every text marked in ``bot/`` with
-      ``_``, ``_n`` (singular, plural) or ``N_`` (Babel's Python extractor, as ``pybabel
+      ``_``, ``_n`` (singular, plural), ``N_`` or ``Said`` (Babel's Python extractor, as ``pybabel
       extract -k _n:1,2 -k N_`` would), plus every ``say`` of ``config/why.toml`` (the reasons
       an alert gives; ``bot.why`` translates them when it says them).
     * ``update`` merges the template into each catalogue: new texts arrive untranslated, texts
@@ -30,7 +30,7 @@ from config import data_path
 
 BOT_DIR = Path(__file__).resolve().parent
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
-KEYWORDS = {"_": None, "_n": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "_n": (1, 2), "N_": None, "Said": None, "SaidN": (1, 2)}
 HEADER = """\
 # defwatch messages in {language}; English is the source language (the msgids).
 # Update with scripts/i18n.py update; tests/test_i18n.py checks it is complete.

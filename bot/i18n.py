@@ -16,9 +16,12 @@ Rules
       the same placeholders and HTML tags (checked by the catalogue test). Plural forms come
       from each catalogue's ``Plural-Forms`` header (CLDR's: Russian three, Azerbaijani and
       Turkish two); ``Tr._n`` picks the form and formats ``count`` into it.
-    * Marking: ``tr._("text", **values)``, ``tr._n("one", "many", count, **values)``, and
-      ``N_("text")`` for texts defined apart from where they are said (module constants); the
-      extraction (``bot/catalogues.py``) reads these three names and ``config/why.toml``.
+    * Marking: ``tr._("text", **values)``, ``tr._n("one", "many", count, **values)``,
+      ``N_("text")`` for texts defined apart from where they are said (module constants), and
+      ``Said("text", **values)`` (``SaidN`` with a plural) for texts made where no language
+      is known (parsers' errors): English as a string, said in a chat's language with
+      ``say(text, tr)``. The extraction (``bot/catalogues.py``) reads these names and
+      ``config/why.toml``.
     * A chat's language (``chat.language``) is chosen from the Telegram user's
       ``language_code`` on ``/start`` (``pick_language``: "ru-RU" -> "ru"; an unsupported or
       missing code -> English) and changed with ``/language``.
@@ -57,6 +60,66 @@ ENGLISH_DATE = "dd MMM y"
 def N_(text: str) -> str:
     """Marks ``text`` for extraction where it is defined; it is translated where it is said."""
     return text
+
+
+class Said(str):
+    """A text made where no chat's language is at hand (argument parsers, pure checks): it is
+    the English text, so it reads as before wherever it is used as a string, and it keeps the
+    catalogue text and values so a handler can say it in the chat's language: ``say(x, t)``.
+    Marked for extraction like ``_`` (values may be ``Said`` too)."""
+
+    text: str
+    values: dict[str, Any]
+
+    def __new__(cls, text: str, **values: Any) -> Said:
+        said = super().__new__(cls, text.format(**values) if values else text)
+        said.text, said.values = text, values
+        return said
+
+    def in_(self, t: Tr) -> str:
+        values = {k: say(v, t) if isinstance(v, Said) else v for k, v in self.values.items()}
+        return t._(self.text, **values)
+
+
+class SaidN(Said):
+    """A ``Said`` with a plural: ``SaidN("{count} item", "{count} items", count, **values)``."""
+
+    plural: str
+
+    def __new__(cls, singular: str, plural: str, count: int, **values: Any) -> SaidN:
+        english = (singular if count == 1 else plural).format(count=count, **values)
+        said = str.__new__(cls, english)
+        said.text, said.plural, said.values = singular, plural, {"count": count, **values}
+        return said
+
+    def in_(self, t: Tr) -> str:
+        values = dict(self.values)
+        count = values.pop("count")
+        return t._n(self.text, self.plural, count, **values)
+
+
+class Joined(Said):
+    """Texts said one after another ("problem. hint"): each part in the language."""
+
+    parts: tuple[str, ...]
+    sep: str
+
+    def __new__(cls, *parts: str, sep: str = " ") -> Joined:
+        kept = tuple(p for p in parts if p)
+        said = str.__new__(cls, sep.join(kept))
+        said.text, said.values, said.parts, said.sep = sep.join(kept), {}, kept, sep
+        return said
+
+    def in_(self, t: Tr) -> str:
+        return self.sep.join(say(part, t) for part in self.parts)
+
+
+def say(text: object, t: Tr) -> str:
+    """``text`` in ``t``'s language when it is a ``Said`` (or an error carrying one as its
+    message); any other text as it is."""
+    if isinstance(text, BaseException) and len(text.args) == 1:
+        text = text.args[0]
+    return text.in_(t) if isinstance(text, Said) else str(text)
 
 
 def catalogue_path(language: str) -> Path:
