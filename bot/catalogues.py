@@ -30,7 +30,7 @@ from config import data_path
 
 BOT_DIR = Path(__file__).resolve().parent
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
-KEYWORDS = {"_": None, "_n": (1, 2), "N_": None, "Said": None, "SaidN": (1, 2)}
+KEYWORDS = {"_": None, "_n": (1, 2), "N_": None, "N_n": (1, 2), "Said": None, "SaidN": (1, 2)}
 HEADER = """\
 # defwatch messages in {language}; English is the source language (the msgids).
 # Update with scripts/i18n.py update; tests/test_i18n.py checks it is complete.

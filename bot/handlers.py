@@ -29,8 +29,8 @@ from bot import buttons, formatting, language, timezones
 from bot.args import Cut, UsageError, keyword_items, take
 from bot.delivery import Deliverer, outcome_for
 from bot.formatting import callback, esc
-from bot.gates import is_operator, may_change, whose_update
-from bot.i18n import ENGLISH, N_, Tr
+from bot.gates import is_operator, may_change, watchlist_of
+from bot.i18n import ENGLISH, N_, N_n, Said, Tr, say, tr_of
 from bot.limits import TokenBucket
 from config import data_path
 from monitors import store, subscriptions
@@ -76,7 +76,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("help", N_("all commands with examples")),
 ]
 
-HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between states.
+HELP = N_("""<b>defwatch</b> alerts you to defence-cooperation stories between states.
 
 /start — subscribe; /stop — unsubscribe (your watchlist is kept)
 /watch azerbaijan china — watch countries (names, demonyms, ISO codes, local names)
@@ -95,11 +95,12 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
 /settings tz Asia/Baku — your time zone (also a city, baku, or an offset, UTC+4)
+/language — the language I speak in this chat (buttons)
 /status — feeds polled, last poll, stories stored, alerts waiting for this chat
 /partners azerbaijan 90d — a picture of a country's defence partners
 /trend azerbaijan 12w — stories per week, stacked by partner
 /network caucasus — the cooperation graph of a named list or of countries
-In groups only administrators change the watchlist and settings."""
+In groups only administrators change the watchlist and settings.""")
 
 ADMIN_HELP = """Admin: /feeds, /addfeed URL [COUNTRY], /removefeed URL, /broadcast text"""
 
@@ -120,8 +121,11 @@ def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
         count = max(1, min(MAX_LATEST, int(words.pop())))
     elif words and words[-1].isnumeric():  # '²', '٣': digits to Unicode, but int() refuses them
         raise UsageError(
-            f"{formatting.clip(words[-1], 20)!r} is not a count; use 1 to {MAX_LATEST}, "
-            "e.g. /latest azerbaijan 10"
+            Said(
+                "{shown} is not a count; use 1 to {most}, e.g. /latest azerbaijan 10",
+                shown=repr(formatting.clip(words[-1], 20)),
+                most=MAX_LATEST,
+            )
         )
     return " ".join(words), count
 
@@ -131,12 +135,13 @@ def parse_hhmm(text: str) -> str:
     hours, sep, minutes = text.strip().partition(":")
     shown = formatting.clip(text, 40)
     digits = f"{hours}{minutes}"
+    not_a_time = Said("{shown} is not a time; use HH:MM, e.g. 08:00", shown=repr(shown))
     if not sep or not (digits.isascii() and hours.isdigit() and minutes.isdigit()):
-        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
+        raise UsageError(not_a_time)
     if len(minutes) != 2 or len(hours) > 2:
-        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
+        raise UsageError(not_a_time)
     if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-        raise UsageError(f"{shown!r} is not a time of day")
+        raise UsageError(Said("{shown} is not a time of day", shown=repr(shown)))
     return f"{int(hours):02d}:{minutes}"
 
 
@@ -178,8 +183,10 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
     if what in ("tz", "timezone") and 1 <= len(rest) <= MAX_ZONE_WORDS:
         return {"timezone": parse_timezone(" ".join(rest))}
     raise UsageError(
-        "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
-        "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
+        Said(
+            "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
+            "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
+        )
     )
 
 
@@ -337,20 +344,30 @@ def imported_displays(text: str, name: str, key: str) -> dict[str, str]:
     return {normalise_keyword(v): v for v in tables.get(name, {}).get(key, [])}
 
 
+def too_large(source: str) -> Said:
+    return Said("{source} is larger than {size} KB", source=source, size=MAX_IMPORT_BYTES // 1024)
+
+
 def parse_import(data: bytes, source: str, resolver: object) -> tuple[Watchlist, str]:
     """The one watchlist of an uploaded document and its text; UsageError naming the problem."""
     if len(data) > MAX_IMPORT_BYTES:
-        raise UsageError(f"{source} is larger than {MAX_IMPORT_BYTES // 1024} KB")
+        raise UsageError(too_large(source))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{source} is not UTF-8 text") from None
+        raise UsageError(Said("{source} is not UTF-8 text", source=source)) from None
     try:
         lists = parse_watchlists(text, source=source, resolver=resolver)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if len(lists) != 1:
-        raise UsageError(f"{source} must contain exactly one [watchlist.NAME], not {len(lists)}")
+        raise UsageError(
+            Said(
+                "{source} must contain exactly one [watchlist.NAME], not {count}",
+                source=source,
+                count=len(lists),
+            )
+        )
     return next(iter(lists.values())), text
 
 
@@ -375,6 +392,13 @@ class BotState:
 
 def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
     return context.bot_data["state"]
+
+
+async def chat_zone(st: BotState, chat_id: int) -> str:
+    """The chat's time zone (UTC for a chat not stored)."""
+    async with st.sessions() as session:
+        chat = await subscriptions.get_chat(session, chat_id)
+    return chat.timezone if chat else "UTC"
 
 
 def chat_of(update: Update) -> tuple[int, str, str | None]:
@@ -407,9 +431,12 @@ async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     verdict = bucket.take(time.monotonic())
     if verdict.allowed:
         return
-    text = (
-        f"Too many requests: at most {st.settings.requests_per_minute} a minute "
-        f"(after a burst of {st.settings.requests_burst}). Try again in {verdict.wait_seconds} s."
+    text = tr_of(context)._(
+        "Too many requests: at most {per_minute} a minute (after a burst of {burst}). "
+        "Try again in {seconds} s.",
+        per_minute=st.settings.requests_per_minute,
+        burst=st.settings.requests_burst,
+        seconds=verdict.wait_seconds,
     )
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
@@ -448,21 +475,27 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     markup = InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
     text = formatting.intro([(c, 0) for c in codes], t)
     if resumed and rules:
-        text = f"{kept_line(update, rules)}\n\n{text}"
+        text = f"{kept_line(update, rules, t)}\n\n{text}"
     await reply(update, text, reply_markup=markup if row else None)
 
 
-def kept_line(update: Update, rules: Sequence[subscriptions.Rule]) -> str:
+def kept_line(update: Update, rules: Sequence[subscriptions.Rule], t: Tr = ENGLISH) -> str:
     """'Welcome back: your watchlist was kept (2 countries, 1 keyword). /watchlist shows it.'"""
-    names = {"country": "country", "keyword": "keyword", "exclude": "exclusion", "list": "list"}
+    counted = {
+        "country": N_n("{count} country", "{count} countries"),
+        "keyword": N_n("{count} keyword", "{count} keywords"),
+        "exclude": N_n("{count} exclusion", "{count} exclusions"),
+        "list": N_n("{count} list", "{count} lists"),
+    }
     counts = [
-        f"{n} {'countries' if word == 'country' else word + 's'}" if n != 1 else f"1 {word}"
-        for kind, word in names.items()
+        t._n(one, many, n)
+        for kind, (one, many) in counted.items()
         if (n := sum(1 for r in rules if r.kind == kind))
     ]
-    return (
-        f"Welcome back: {whose_update(update)} watchlist was kept ({', '.join(counts)}). "
-        "/watchlist shows it."
+    return t._(
+        "Welcome back: {watchlist} was kept ({counts}). /watchlist shows it.",
+        watchlist=watchlist_of(update, t),
+        counts=", ".join(counts),
     )
 
 
@@ -473,68 +506,109 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     async with st.sessions.begin() as session:
         was = await subscriptions.unsubscribe(session, chat_of(update)[0])
+    t = tr_of(context)
     await reply(
         update,
-        f"Unsubscribed. {whose_update(update, capital=True)} watchlist is kept: /start to resume."
+        t._(
+            "Unsubscribed. {watchlist} is kept: /start to resume.",
+            watchlist=watchlist_of(update, t, capital=True),
+        )
         if was
-        else "This chat was not subscribed. /start to subscribe.",
+        else t._("This chat was not subscribed. /start to subscribe."),
     )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List every command with an example."""
-    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
+    text = tr_of(context)._(HELP)
+    await reply(update, text + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
 
 
 async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Point at /help for anything not understood."""
-    await reply(update, "I did not understand that. /help lists what I can do.")
+    await reply(update, tr_of(context)._("I did not understand that. /help lists what I can do."))
 
 
 # --- watchlist --------------------------------------------------------------------------------
 
 
 MAX_LISTED = 5  # unknown names / refused items named in one reply; the rest are counted
+NOT_SUBSCRIBED = N_("This chat is not subscribed yet: /start to receive alerts.")
 
 
-def unknown_lines(unknown: Sequence[UnknownCountry]) -> list[str]:
+def unknown_lines(unknown: Sequence[UnknownCountry], t: Tr = ENGLISH) -> list[str]:
     lines = [
-        f"Unknown country “{esc(formatting.clip(e.name, 60))}”."
-        + (f" Did you mean {', '.join(esc(s) for s in e.suggestions)}?" if e.suggestions else "")
+        t._("Unknown country “{name}”.", name=esc(formatting.clip(e.name, 60)))
+        + (
+            " " + t._("Did you mean {suggestions}?", suggestions=suggested(e.suggestions, t))
+            if e.suggestions
+            else ""
+        )
         for e in unknown[:MAX_LISTED]
     ]
     if len(unknown) > MAX_LISTED:
-        lines.append(f"… and {len(unknown) - MAX_LISTED} more unknown names.")
+        more = len(unknown) - MAX_LISTED
+        lines.append(
+            t._n("… and {count} more unknown name.", "… and {count} more unknown names.", more)
+        )
     return lines
 
 
-def cut_lines(cut: Cut, command: str) -> list[str]:
+def suggested(names: Sequence[str], t: Tr) -> str:
+    """The gazetteer's (English) suggestions, each in ``t``'s language."""
+    gazetteer = default_gazetteer()
+    shown = []
+    for name in names:
+        try:
+            shown.append(formatting.country_name(gazetteer.resolve(name), t))
+        except UnknownCountry:
+            shown.append(name)
+    return ", ".join(esc(s) for s in shown)
+
+
+def cut_lines(cut: Cut, command: str, t: Tr = ENGLISH) -> list[str]:
     """The words a command did not read, said (never dropped silently)."""
     if not cut.happened:
         return []
     return [
-        f"Only the first {cut.kept} words of one {command} are read; "
-        f"{cut.given - cut.kept} more were not: {_listed(cut.dropped, most=MAX_LISTED)}. "
-        f"Send them in another {command}."
+        t._(
+            "Only the first {kept} words of one {command} are read; {more} more were not: "
+            "{dropped}. Send them in another {command}.",
+            kept=cut.kept,
+            command=command,
+            more=cut.given - cut.kept,
+            dropped=_listed(cut.dropped, most=MAX_LISTED, t=t),
+        )
     ]
 
 
-def question_lines(questions: Sequence[AmbiguousCode], action: str) -> list[str]:
+# What a "did you mean" button under a question does (question_lines' ``action``).
+QUESTIONS = {
+    "watch it": N_("“{name}” is also a word: did you mean {country}? Tap to watch it."),
+    "see its stories": N_(
+        "“{name}” is also a word: did you mean {country}? Tap to see its stories."
+    ),
+}
+
+
+def question_lines(questions: Sequence[AmbiguousCode], action: str, t: Tr = ENGLISH) -> list[str]:
     """'“it” is also a word: did you mean 🇮🇹 Italy? Tap to watch it.' per question."""
     return [
-        f"“{esc(q.name)}” is also a word: did you mean {formatting.country_label(q.code)}? "
-        f"Tap to {action}."
+        t._(QUESTIONS[action], name=esc(q.name), country=formatting.country_label(q.code, t))
         for q in questions[:MAX_LISTED]
     ]
 
 
-def question_markup(questions: Sequence[AmbiguousCode], data: str) -> InlineKeyboardMarkup:
+def question_markup(
+    questions: Sequence[AmbiguousCode], data: str, t: Tr = ENGLISH
+) -> InlineKeyboardMarkup:
     """One button per asked-about country, with callback data ``data:CODE``."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    formatting.country_button_label(q.code), callback_data=callback(data, q.code)
+                    formatting.country_button_label(q.code, t),
+                    callback_data=callback(data, q.code),
                 )
             ]
             for q in questions[:MAX_LISTED]
@@ -542,9 +616,10 @@ def question_markup(questions: Sequence[AmbiguousCode], data: str) -> InlineKeyb
     )
 
 
-def _listed(items: Sequence[str], most: int = 10) -> str:
+def _listed(items: Sequence[str], most: int = 10, t: Tr = ENGLISH) -> str:
     shown = ", ".join(esc(formatting.clip(item, 60)) for item in items[:most])
-    return shown + (f" … and {len(items) - most} more" if len(items) > most else "")
+    more = len(items) - most
+    return shown + (" " + t._("… and {count} more", count=more) if more > 0 else "")
 
 
 async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
@@ -555,55 +630,71 @@ async def _ensure(session: AsyncSession, update: Update, st: BotState) -> int:
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Watch countries by name, demonym or code; a code that is also a word is asked about."""
+    t = tr_of(context)
     if not context.args:
-        await reply(update, "Usage: /watch azerbaijan china")
+        await reply(update, t._("Usage: /watch azerbaijan china"))
         return
     if not await may_change(update, context):
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unresolved) + cut_lines(found.cut, "/watch")
-    asked = question_lines(found.questions, "watch it")  # answered by the "Watch …" buttons
+    lines = unknown_lines(found.unresolved, t) + cut_lines(found.cut, "/watch", t)
+    asked = question_lines(found.questions, "watch it", t)  # answered by the "Watch …" buttons
     if found.codes:
-        items = [(c, st.gazetteer.name(c)) for c in found.codes]
+        items = [(c, formatting.country_name(c, t)) for c in found.codes]
         async with st.sessions.begin() as session:
             chat_id = await _ensure(session, update, st)
             result = await subscriptions.add_rules(
                 session, chat_id, "country", items, limit=st.settings.max_watch_items
             )
             active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
-        lines[:0] = added_lines(result, st.settings.max_watch_items)
+        lines[:0] = added_lines(result, st.settings.max_watch_items, t)
         if not active:
-            lines.append("This chat is not subscribed yet: /start to receive alerts.")
-    markup = buttons.suggestions_markup(found.unknown, st.resolve)
+            lines.append(t._(NOT_SUBSCRIBED))
+    markup = buttons.suggestions_markup(found.unknown, st.resolve, t)
     await reply(update, "\n".join(lines + asked), reply_markup=markup)
 
 
-def added_lines(result: subscriptions.AddResult, limit: int) -> list[str]:
+# What an add says, by what was added: (added, already there).
+WATCHING = (N_("Now watching: {items}."), N_("Already watched: {items}."))
+EXCLUDING = (N_("Now excluding: {items}."), N_("Already watched: {items}."))
+FOLLOWING = (N_("Now following: {items}."), N_("Already following: {items}."))
+
+
+def added_lines(
+    result: subscriptions.AddResult,
+    limit: int,
+    t: Tr = ENGLISH,
+    said: tuple[str, str] = WATCHING,
+) -> list[str]:
     lines = []
     if result.added:
-        lines.append("Now watching: " + _listed(result.added, most=limit) + ".")
+        lines.append(t._(said[0], items=_listed(result.added, most=limit, t=t)))
     if result.existing:
-        lines.append("Already watched: " + _listed(result.existing) + ".")
+        lines.append(t._(said[1], items=_listed(result.existing, t=t)))
     if result.over_limit:
         lines.append(
-            f"Not added (limit of {limit} watch items reached): "
-            + _listed(result.over_limit)
-            + ". Remove some with /watchlist."
+            t._(
+                "Not added (limit of {limit} watch items reached): {items}. "
+                "Remove some with /watchlist.",
+                limit=limit,
+                items=_listed(result.over_limit, t=t),
+            )
         )
     return lines
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop watching countries."""
+    t = tr_of(context)
     if not context.args:
-        await reply(update, "Usage: /unwatch china")
+        await reply(update, t._("Usage: /unwatch china"))
         return
     if not await may_change(update, context):
         return
     st = state(context)
     found = resolve_countries(context.args, st.resolve)
-    lines = unknown_lines(found.unknown) + cut_lines(found.cut, "/unwatch")
+    lines = unknown_lines(found.unknown, t) + cut_lines(found.cut, "/unwatch", t)
     if found.codes:
         async with st.sessions.begin() as session:
             removed = await subscriptions.remove_rules(
@@ -611,19 +702,20 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         lines.insert(
             0,
-            "No longer watching: " + ", ".join(esc(r) for r in removed) + "."
+            t._("No longer watching: {items}.", items=", ".join(esc(r) for r in removed))
             if removed
-            else "None of those were on the watchlist.",
+            else t._("None of those were on the watchlist."),
         )
     await reply(update, "\n".join(lines))
 
 
 async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/keywords add|remove|exclude phrase, phrase…"""
+    t = tr_of(context)
     args = context.args or []
     action = args[0].lower() if args else ""
     terms = split_terms(args[1:])
-    usage = (
+    usage = t._(
         "Usage: /keywords add Bayraktar, S-400 | /keywords remove S-400 | /keywords exclude parade"
     )
     if action not in ("add", "remove", "exclude") or not terms:
@@ -634,7 +726,7 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     items, refused = keyword_items(terms)
     if action == "remove":  # removing needs no checks: anything stored is found by its value
         items, refused = [(normalise_keyword(t), t) for t in terms], []
-    lines = [esc(line) for line in refused]
+    lines = [esc(say(line, t)) for line in refused]
     st = state(context)
     async with st.sessions.begin() as session:
         chat_id = await _ensure(session, update, st)
@@ -646,30 +738,34 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 )
             lines.insert(
                 0,
-                ("Removed: " + ", ".join(esc(r) for r in removed) + ".")
+                t._("Removed: {items}.", items=", ".join(esc(r) for r in removed))
                 if removed
-                else "None of those were on the watchlist.",
+                else t._("None of those were on the watchlist."),
             )
         elif items:
             kind: subscriptions.RuleKind = "keyword" if action == "add" else "exclude"
             result = await subscriptions.add_rules(
                 session, chat_id, kind, items, limit=st.settings.max_watch_items
             )
-            lines[:0] = added_lines(result, st.settings.max_watch_items)
-            if kind == "exclude" and result.added:
-                lines[0] = lines[0].replace("Now watching", "Now excluding")
+            said = EXCLUDING if kind == "exclude" else WATCHING
+            lines[:0] = added_lines(result, st.settings.max_watch_items, t, said)
     await reply(update, "\n".join(lines) or usage)
 
 
 async def watchlist_markup(
-    session: AsyncSession, chat_id: int, owner: str = "Your"
+    session: AsyncSession, chat_id: int, owner: str = "", t: Tr = ENGLISH
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The chat's rules (countries named in ``t``'s language) with a remove button each."""
     rules = await subscriptions.list_rules(session, chat_id)
-    text = formatting.watchlist_text([(r.kind, r.display) for r in rules], f"{owner} watchlist")
+    shown = [
+        (r.kind, formatting.country_name(r.value, t) if r.kind == "country" else r.display)
+        for r in rules
+    ]
+    text = formatting.watchlist_text(shown, owner, t)
     buttons = [
         [
             InlineKeyboardButton(
-                formatting.rule_button_label(r.kind, r.value, r.display),
+                formatting.rule_button_label(r.kind, r.value, r.display, t),
                 callback_data=callback("rm", r.id),
             )
         ]
@@ -681,9 +777,10 @@ async def watchlist_markup(
 async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the watchlist with a button per item to remove it."""
     st = state(context)
+    t = tr_of(context)
     async with st.sessions() as session:
         text, markup = await watchlist_markup(
-            session, chat_of(update)[0], whose_update(update, capital=True)
+            session, chat_of(update)[0], watchlist_of(update, t, capital=True), t
         )
     await reply(update, text, reply_markup=markup)
 
@@ -714,8 +811,12 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if rule_id <= MAX_ROW_ID
             else None
         )
-        text, markup = await watchlist_markup(session, chat_id, whose_update(update, capital=True))
-    await query.answer(f"Removed {removed.display}" if removed else "Already removed")
+        t = tr_of(context)
+        owner = watchlist_of(update, t, capital=True)
+        text, markup = await watchlist_markup(session, chat_id, owner, t)
+    await query.answer(
+        t._("Removed {item}", item=removed.display) if removed else t._("Already removed")
+    )
     await edit(query, text, markup)
 
 
@@ -736,10 +837,11 @@ async def on_watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             session,
             chat_id,
             "country",
-            [(code, st.gazetteer.name(code))],
+            [(code, formatting.country_name(code, tr_of(context)))],
             limit=st.settings.max_watch_items,
         )
-    await query.answer(" ".join(added_lines(result, st.settings.max_watch_items))[:190])
+    said = added_lines(result, st.settings.max_watch_items, tr_of(context))
+    await query.answer(" ".join(said)[:190])
 
 
 async def edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -757,29 +859,31 @@ async def edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> No
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Newest stories for a country, or for the watchlist when none is given."""
     st = state(context)
+    t = tr_of(context)
     try:
         name, count = parse_latest_args(context.args or [])
     except UsageError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(say(exc, t)))
         return
     chat_id = chat_of(update)[0]
     note = ""
     if name:
         found = resolve_countries(name.split(), st.resolve)
         if found.questions and not found.unresolved and not found.codes:
-            asked = question_lines(found.questions, "see its stories")
+            asked = question_lines(found.questions, "see its stories", t)
             await reply(
-                update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt")
+                update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt", t)
             )
             return
         if found.unknown or not found.codes:
             await reply(
-                update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan"
+                update,
+                "\n".join(unknown_lines(found.unknown, t)) or t._("Usage: /latest azerbaijan"),
             )
             return
         # The "More" button carries the codes in its 64-byte callback data: at most 8.
         codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
-        note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
+        note = latest_cut_note(cut, t) + "\n".join(cut_lines(found.cut, "/latest", t))
         key = ",".join(codes)
     else:
         async with st.sessions() as session:
@@ -788,21 +892,26 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not codes:
             await reply(
                 update,
-                f"{whose_update(update, capital=True)} watchlist has no countries. "
-                "Try /latest azerbaijan or /watch azerbaijan.",
+                t._(
+                    "{watchlist} has no countries. Try /latest azerbaijan or /watch azerbaijan.",
+                    watchlist=watchlist_of(update, t, capital=True),
+                ),
             )
             return
-    text, markup = await latest_page(st, chat_id, codes, key, count, note=note)
+    text, markup = await latest_page(st, chat_id, codes, key, count, note=note, t=t)
     await reply(update, text, reply_markup=markup)
 
 
-def latest_cut_note(cut: Cut) -> str:
+def latest_cut_note(cut: Cut, t: Tr = ENGLISH) -> str:
     if not cut.happened:
         return ""
-    left_out = ", ".join(formatting.country_label(c) for c in cut.dropped)
-    return (
-        f"Showing {cut.kept} of the {cut.given} countries (at most {MAX_LATEST_COUNTRIES} in one "
-        f"/latest); not shown: {left_out}."
+    return t._(
+        "Showing {kept} of the {given} countries (at most {most} in one /latest); "
+        "not shown: {left_out}.",
+        kept=cut.kept,
+        given=cut.given,
+        most=MAX_LATEST_COUNTRIES,
+        left_out=", ".join(formatting.country_label(c, t) for c in cut.dropped),
     )
 
 
@@ -816,7 +925,9 @@ async def on_latest_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await on_unknown_button(update, context)
         return
     await query.answer()
-    text, markup = await latest_page(st, chat_of(update)[0], [code], code, DEFAULT_LATEST)
+    text, markup = await latest_page(
+        st, chat_of(update)[0], [code], code, DEFAULT_LATEST, t=tr_of(context)
+    )
     await edit(query, text, markup)
 
 
@@ -834,6 +945,7 @@ async def latest_page(
     page: int = 1,
     before: tuple[datetime, int] | None = None,
     note: str = "",
+    t: Tr = ENGLISH,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Page ``page`` of /latest: ``count`` stories after the newest ``offset`` (or before the
     ``before`` cursor of an older "More" button), with Newer and Older buttons."""
@@ -849,26 +961,40 @@ async def latest_page(
         )
         stories = stories[offset:]
         last_poll = await store.last_poll_at(session) if not stories else None
-    names = ", ".join(formatting.country_label(c) for c in codes)
+    zone = chat.timezone if chat else "UTC"
+    names = ", ".join(formatting.country_label(c, t) for c in codes)
     if not stories:
-        polled = formatting.when(last_poll) if last_poll else "not yet"
-        more = "No older stories" if before or offset else "No stories stored yet"
-        text = f"{more} for {names}. Feeds last polled: {esc(polled)}."
+        polled = esc(t.when(last_poll, zone)) if last_poll else t._("not yet")
+        text = (
+            t._(
+                "No older stories for {names}. Feeds last polled: {polled}.",
+                names=names,
+                polled=polled,
+            )
+            if before or offset
+            else t._(
+                "No stories stored yet for {names}. Feeds last polled: {polled}.",
+                names=names,
+                polled=polled,
+            )
+        )
         return text + (f"\n\n{note}" if note else ""), None
     items, has_more = stories[:count], len(stories) > count
-    numbered = f" — page {page}" if page > 1 or has_more else ""
-    text, shown = formatting.story_list(
-        f"<b>Latest for {names}</b>{numbered}", items, focus=codes, footer=note
+    header = (
+        t._("<b>Latest for {names}</b> — page {page}", names=names, page=page)
+        if page > 1 or has_more
+        else t._("<b>Latest for {names}</b>", names=names)
     )
+    text, shown = formatting.story_list(header, items, focus=codes, footer=note, t=t, zone=zone)
     further = has_more or shown < len(items)
     if before is not None:  # an older message's "More" button: keep paging by its cursor
         last = items[max(shown, 1) - 1]
         data = callback("more", key, count, encode_before(last))
-        older = [[InlineKeyboardButton("Older ▶", callback_data=data)]] if further else []
+        older = [[InlineKeyboardButton(t._("Older ▶"), callback_data=data)]] if further else []
         return text, InlineKeyboardMarkup(older) if older else None
     next_offset = offset + max(shown, 1)
     older_offset = next_offset if further and next_offset <= MAX_PAGE_OFFSET else None
-    return text, buttons.latest_markup(key, count, offset, page, older_offset)
+    return text, buttons.latest_markup(key, count, offset, page, older_offset, t)
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -903,7 +1029,7 @@ async def show_page(
         codes = key.split(",")
     await query.answer()
     text, markup = await latest_page(
-        st, chat_id, codes, key, max(1, min(count, MAX_LATEST)), **where
+        st, chat_id, codes, key, max(1, min(count, MAX_LATEST)), t=tr_of(context), **where
     )
     await edit(query, text, markup)
 
@@ -942,50 +1068,66 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             since=st.clock() - timedelta(hours=24),
             cooperation_only=watch_.scope == "cooperation",
         )
+    t = tr_of(context)
     if not (watch_.countries or watch_.keywords):
         await reply(
             update,
-            f"{whose_update(update, capital=True)} watchlist is empty: "
-            "/watch azerbaijan or /keywords add Bayraktar.",
+            t._(
+                "{watchlist} is empty: /watch azerbaijan or /keywords add Bayraktar.",
+                watchlist=watchlist_of(update, t, capital=True),
+            ),
         )
         return
     stories = [s for s in recent if matches_watch(s, watch_)]
     if not stories:
         await reply(
-            update, f"Nothing in the last 24 hours matches {whose_update(update)} watchlist."
+            update,
+            t._(
+                "Nothing in the last 24 hours matches {watchlist}.",
+                watchlist=watchlist_of(update, t),
+            ),
         )
         return
-    await reply(update, formatting.format_digest("Last 24 hours", stories))
+    zone = await chat_zone(st, chat_id)
+    await reply(update, formatting.format_digest(t._("Last 24 hours"), stories, t=t, zone=zone))
 
 
 # --- settings ---------------------------------------------------------------------------------
 
 
+SCOPES = {"cooperation": N_("defence cooperation only"), "all": N_("all stories")}
+
+
 def settings_text(chat: subscriptions.ChatSettings, t: Tr = ENGLISH) -> str:
     mode = (
-        "instant alerts"
+        t._("instant alerts")
         if chat.delivery_mode == "instant"
-        else f"one daily digest at {chat.digest_time}"
+        else t._("one daily digest at {time}", time=chat.digest_time)
     )
     quiet = (
-        f"{chat.quiet_start} to {chat.quiet_end}" if chat.quiet_start and chat.quiet_end else "off"
+        t._("{start} to {end}", start=chat.quiet_start, end=chat.quiet_end)
+        if chat.quiet_start and chat.quiet_end
+        else t._("off")
     )
-    scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
-    zone = timezones.zone_label(chat.timezone)
-    return (
-        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(zone)}\n"
-        f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
+    return t._(
+        "<b>Settings</b>\nDelivery: {mode}\nTime zone: {zone}\nQuiet hours: {quiet}\n"
+        "Scope: {scope}\n\n"
         "Change: /settings instant | digest 08:00 Asia/Baku | quiet 22:00-07:00 | "
-        "quiet off | scope all | tz Asia/Baku"
+        "quiet off | scope all | tz Asia/Baku",
+        mode=esc(mode),
+        zone=esc(timezones.zone_label(chat.timezone)),
+        quiet=esc(quiet),
+        scope=t._(SCOPES.get(chat.scope, SCOPES["all"])),
     )
 
 
 async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show or change delivery mode, digest time, time zone, quiet hours and scope."""
+    t = tr_of(context)
     try:
         change = parse_settings_args(context.args or [])
     except UsageError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(say(exc, t)))
         return
     if change and not await may_change(update, context):
         return
@@ -1000,8 +1142,8 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert chat is not None
     if change:
         st.reschedule_digest(chat)
-    text = ("Saved.\n" if change else "") + settings_text(chat)
-    await reply(update, text, reply_markup=buttons.settings_markup(chat))
+    text = (t._("Saved.") + "\n" if change else "") + settings_text(chat, t)
+    await reply(update, text, reply_markup=buttons.settings_markup(chat, t))
 
 
 # --- admin: bot.admin -------------------------------------------------------------------------
@@ -1019,7 +1161,7 @@ async def lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     async with st.sessions() as session:
         followed = await subscriptions.followed_lists(session, chat_of(update)[0])
-    text, markup = lists_view(st, followed)
+    text, markup = lists_view(st, followed, tr_of(context))
     await reply(update, text, reply_markup=markup)
 
 
@@ -1031,21 +1173,27 @@ def lists_view(
     rows = [
         (w.name, w.description, sorted(w.countries), sorted(w.keywords)) for w in known.values()
     ]
-    return formatting.watchlists_text(rows, followed), buttons.lists_markup(known, followed)
+    return formatting.watchlists_text(rows, followed, t), buttons.lists_markup(known, followed, t)
 
 
 async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/use NAME: follow a named watchlist (its later edits in the file apply)."""
     st = state(context)
+    t = tr_of(context)
     known = named_lists(st)
     name = " ".join(context.args or []).strip().lower()
     if not name:
-        await reply(update, "Usage: /use caucasus — /lists shows the names.")
+        await reply(update, t._("Usage: /use caucasus — /lists shows the names."))
         return
     if name not in known:
         close = suggest_names(name, sorted(known))
-        hint = f" Did you mean {', '.join(esc(c) for c in close)}?" if close else " See /lists."
-        await reply(update, f"No named watchlist “{esc(formatting.clip(name, 60))}”.{hint}")
+        hint = (
+            t._("Did you mean {suggestions}?", suggestions=", ".join(esc(c) for c in close))
+            if close
+            else t._("See /lists.")
+        )
+        missing = t._("No named watchlist “{name}”.", name=esc(formatting.clip(name, 60)))
+        await reply(update, f"{missing} {hint}")
         return
     if not await may_change(update, context):
         return
@@ -1055,29 +1203,30 @@ async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             session, chat_id, name, limit=st.settings.max_watch_items
         )
         active = (await subscriptions.get_chat(session, chat_id)).active  # type: ignore[union-attr]
-    lines = added_lines(result, st.settings.max_watch_items)
-    lines = [line.replace("Now watching", "Now following") for line in lines]
+    lines = added_lines(result, st.settings.max_watch_items, t, FOLLOWING)
     if not active:
-        lines.append("This chat is not subscribed yet: /start to receive alerts.")
+        lines.append(t._(NOT_SUBSCRIBED))
     await reply(update, "\n".join(lines))
 
 
 async def drop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/drop NAME: stop following a named watchlist."""
+    t = tr_of(context)
     name = " ".join(context.args or []).strip().lower()
     if not name:
-        await reply(update, "Usage: /drop caucasus")
+        await reply(update, t._("Usage: /drop caucasus"))
         return
     if not await may_change(update, context):
         return
     st = state(context)
     async with st.sessions.begin() as session:
         dropped = await subscriptions.unfollow_list(session, chat_of(update)[0], name)
+    shown = esc(formatting.clip(name, 60))
     await reply(
         update,
-        f"No longer following {esc(formatting.clip(name, 60))}."
+        t._("No longer following {name}.", name=shown)
         if dropped
-        else f"This chat does not follow {esc(formatting.clip(name, 60))}.",
+        else t._("This chat does not follow {name}.", name=shown),
     )
 
 
@@ -1089,11 +1238,14 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rules = await subscriptions.list_rules(session, chat_id)
         chat = await subscriptions.get_chat(session, chat_id)
         followed = await subscriptions.followed_lists(session, chat_id)
+    t = tr_of(context)
     if not any(r.kind in ("country", "keyword") for r in rules):
         await reply(
             update,
-            f"{whose_update(update, capital=True)} watchlist is empty: nothing to export. "
-            "/watch azerbaijan first.",
+            t._(
+                "{watchlist} is empty: nothing to export. /watch azerbaijan first.",
+                watchlist=watchlist_of(update, t, capital=True),
+            ),
         )
         return
     text = export_document(chat_id, rules, chat.scope if chat else "cooperation", followed)
@@ -1102,7 +1254,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_document(
         document=text.encode("utf-8"),
         filename=EXPORT_FILENAME,
-        caption="This chat's watchlist. Reply to this file with /import in another chat.",
+        caption=t._("This chat's watchlist. Reply to this file with /import in another chat."),
     )
 
 
@@ -1111,8 +1263,11 @@ async def import_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     original = message.reply_to_message if message is not None else None
     document = original.document if original is not None else None
+    t = tr_of(context)
     if document is None:
-        await reply(update, f"Reply to a {EXPORT_FILENAME} document with /import.")
+        await reply(
+            update, t._("Reply to a {filename} document with /import.", filename=EXPORT_FILENAME)
+        )
         return
     if not await may_change(update, context):
         return
@@ -1120,13 +1275,13 @@ async def import_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     source = document.file_name or EXPORT_FILENAME
     try:
         if (document.file_size or 0) > MAX_IMPORT_BYTES:
-            raise UsageError(f"{source} is larger than {MAX_IMPORT_BYTES // 1024} KB")
+            raise UsageError(too_large(source))
         data = bytes(await (await document.get_file()).download_as_bytearray())
         watchlist_, text = parse_import(data, source, ResolverAdapter(st.resolve))
     except UsageError as exc:
-        await reply(update, f"Not imported: {esc(str(exc))}")
+        await reply(update, t._("Not imported: {problem}", problem=esc(say(exc, t))))
         return
-    lines = await merge_import(update, st, watchlist_, text)
+    lines = await merge_import(update, st, watchlist_, text, t)
     await reply(update, "\n".join(lines))
 
 
@@ -1137,13 +1292,15 @@ class ResolverAdapter:
     resolve: Callable[[str], str]
 
 
-async def merge_import(update: Update, st: BotState, imported: Watchlist, text: str) -> list[str]:
+async def merge_import(
+    update: Update, st: BotState, imported: Watchlist, text: str, t: Tr = ENGLISH
+) -> list[str]:
     """Add the imported countries, keywords and excludes (within the limit); set the scope."""
     limit = st.settings.max_watch_items
     lines: list[str] = []
     async with st.sessions.begin() as session:
         chat_id = await _ensure(session, update, st)
-        countries = [(c, st.gazetteer.name(c)) for c in sorted(imported.countries)]
+        countries = [(c, formatting.country_name(c, t)) for c in sorted(imported.countries)]
         batches: list[tuple[subscriptions.RuleKind, list[tuple[str, str]]]] = [
             ("country", countries)
         ]
@@ -1156,21 +1313,18 @@ async def merge_import(update: Update, st: BotState, imported: Watchlist, text: 
         for kind, items in batches:
             if items:
                 result = await subscriptions.add_rules(session, chat_id, kind, items, limit=limit)
-                found = added_lines(result, limit)
-                if kind == "exclude":
-                    found = [line.replace("Now watching", "Now excluding") for line in found]
-                lines += found
-        lines += await follow_imported(session, st, chat_id, followed_in_export(text))
+                said = EXCLUDING if kind == "exclude" else WATCHING
+                lines += added_lines(result, limit, t, said)
+        lines += await follow_imported(session, st, chat_id, followed_in_export(text), t)
         await subscriptions.update_settings(session, chat_id, scope=imported.scope)
-    scope = "defence cooperation only" if imported.scope == "cooperation" else "all stories"
-    lines.append(f"Scope: {scope}.")
+    lines.append(t._("Scope: {scope}.", scope=t._(SCOPES.get(imported.scope, SCOPES["all"]))))
     if imported.chat_targets or imported.channel_targets:
-        lines.append("Targets in the file were ignored: only the operator's file sets them.")
+        lines.append(t._("Targets in the file were ignored: only the operator's file sets them."))
     return lines
 
 
 async def follow_imported(
-    session: AsyncSession, st: BotState, chat_id: int, names: Sequence[str]
+    session: AsyncSession, st: BotState, chat_id: int, names: Sequence[str], t: Tr = ENGLISH
 ) -> list[str]:
     """Follow the named lists an imported export followed, those this bot knows."""
     known = [n for n in names if n in named_lists(st)]
@@ -1179,22 +1333,22 @@ async def follow_imported(
         result = await subscriptions.follow_list(
             session, chat_id, name, limit=st.settings.max_watch_items
         )
-        lines += [
-            line.replace("Now watching", "Now following").replace(
-                "Already watched", "Already following"
-            )
-            for line in added_lines(result, st.settings.max_watch_items)
-        ]
+        lines += added_lines(result, st.settings.max_watch_items, t, FOLLOWING)
     unknown = [n for n in names if n not in known]
     if unknown:
-        lines.append("Named lists not available here, so not followed: " + _listed(unknown) + ".")
+        lines.append(
+            t._(
+                "Named lists not available here, so not followed: {names}.",
+                names=_listed(unknown, t=t),
+            )
+        )
     return lines
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer buttons from old messages we no longer understand."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button has expired.")
+        await update.callback_query.answer(tr_of(context)._("This button has expired."))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -1202,7 +1356,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.callback_query is not None:
         with contextlib.suppress(TelegramError):  # the query may be too old to answer
-            await update.callback_query.answer("Something went wrong.")
+            await update.callback_query.answer(tr_of(context)._("Something went wrong."))
 
 
 def bot_commands(t: Tr = ENGLISH) -> list[BotCommand]:

@@ -62,6 +62,11 @@ def N_(text: str) -> str:
     return text
 
 
+def N_n(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural pair for extraction; said later with ``tr._n(*pair, count)``."""
+    return singular, plural
+
+
 class Said(str):
     """A text made where no chat's language is at hand (argument parsers, pure checks): it is
     the English text, so it reads as before wherever it is used as a string, and it keeps the

@@ -19,7 +19,8 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import handlers as h
 from bot.formatting import clip, esc, link, tg_len
-from bot.i18n import ENGLISH, N_, Tr, tr_of
+from bot.i18n import ENGLISH, N_, Joined, Said, Tr, say, tr_of
+from monitors.errors import UnknownCountry
 from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
@@ -65,31 +66,48 @@ def parse_view_args(
     period = default
     if words and words[-1][:1].isdigit():
         period = words.pop()
-    usage = f"Usage: /{command} azerbaijan {default}"
+    usage = Said("Usage: /{command} azerbaijan {default}", command=command, default=default)
     try:
         amount = parse_period(period, unit=unit, maximum_days=MAX_DAYS)
     except PeriodError as exc:
-        raise h.UsageError(esc(f"{exc}. {usage}")) from None
+        raise h.UsageError(Joined(esc(f"{exc}."), usage)) from None
     if lists is not None and len(words) == 1 and words[0].lower() in lists:
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:
-            raise h.UsageError(f"The watchlist {esc(watchlist.name)} names no countries.")
+            raise h.UsageError(
+                Said("The watchlist {name} names no countries.", name=esc(watchlist.name))
+            )
         if len(watchlist.countries) > MAX_NETWORK_COUNTRIES:
             raise h.UsageError(
-                f"The watchlist {esc(watchlist.name)} names {len(watchlist.countries)} countries;"
-                f" a network shows at most {MAX_NETWORK_COUNTRIES}. Name them instead."
+                Said(
+                    "The watchlist {name} names {count} countries; a network shows at most "
+                    "{most}. Name them instead.",
+                    name=esc(watchlist.name),
+                    count=len(watchlist.countries),
+                    most=MAX_NETWORK_COUNTRIES,
+                )
             )
         return ViewRequest(tuple(sorted(watchlist.countries)), amount, watchlist.name)
     found = h.resolve_countries(words, resolve)
     if found.unknown:
-        raise h.UsageError("\n".join(h.unknown_lines(found.unknown)))
+        raise UnknownNames(found.unknown)
     if not found.codes:
         raise h.UsageError(usage)
     if lists is None and len(found.codes) > 1:
-        raise h.UsageError(f"One country at a time, please. {usage}")
+        raise h.UsageError(Joined(Said("One country at a time, please."), usage))
     if len(found.codes) > MAX_NETWORK_COUNTRIES:
-        raise h.UsageError(f"At most {MAX_NETWORK_COUNTRIES} countries in one network.")
+        raise h.UsageError(
+            Said("At most {most} countries in one network.", most=MAX_NETWORK_COUNTRIES)
+        )
     return ViewRequest(found.codes, amount)
+
+
+class UnknownNames(h.UsageError):
+    """Country names the view did not know (said in the chat's language by the handler)."""
+
+    def __init__(self, unknown: Sequence[UnknownCountry]) -> None:
+        super().__init__("\n".join(h.unknown_lines(unknown)))
+        self.unknown = unknown
 
 
 def _few(stories: int, t: Tr = ENGLISH) -> str:
@@ -198,7 +216,13 @@ async def _request(
             context.args or [], st.resolve, command=command, default=default, unit=unit, lists=lists
         )
     except h.UsageError as exc:
-        await h.reply(update, str(exc))
+        t = tr_of(context)
+        said = (
+            "\n".join(h.unknown_lines(exc.unknown, t))
+            if isinstance(exc, UnknownNames)
+            else say(exc, t)
+        )
+        await h.reply(update, said)
         return None
 
 

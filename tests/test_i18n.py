@@ -169,8 +169,11 @@ async def test_start_speaks_the_users_language_and_stores_it(tmp_path: Path) -> 
         [welcome] = await bot.command(501, "/start", language_code="ru-RU")
         assert "оборонном сотрудничестве" in welcome.text
         # Stored: a later message without a language code is still answered in Russian.
-        [reply] = await bot.command(501, "/language")
-        assert reply.text.startswith("Выберите язык")
+        [reply] = await bot.command(501, "/watch Азербайджан")
+        assert reply.text == "Теперь слежу за: Азербайджан."
+        [listing] = await bot.command(501, "/watchlist")
+        assert listing.text.startswith("<b>Ваш список наблюдения</b>")
+        assert "Страны: Азербайджан" in listing.text
         [english] = await bot.command(502, "/start", language_code="pt-br")
         assert "defence cooperation" in english.text
         assert bot.errors == []
