@@ -13,9 +13,11 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
+from bot.commands.named import lists_view
+from bot.commands.settings import settings_text
 from bot.gates import may_change
-from bot.handlers import _ensure, chat_of, edit, lists_view, named_lists, settings_text, state
-from bot.i18n import tr_of
+from bot.i18n import ENGLISH, Tr, tr_of
+from bot.state import chat_of, edit, ensure_chat, named_lists, state
 from monitors import subscriptions
 
 
@@ -38,12 +40,21 @@ async def on_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     st = state(context)
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         chat = await subscriptions.update_settings(session, chat_id, **chosen[1])
     st.reschedule_digest(chat)
     await query.answer(t._("Saved: {choice}", choice=buttons.choice_label(field, choice, t)))
     text = t._("Saved.") + "\n" + settings_text(chat, t)
     await edit(query, text, buttons.settings_markup(chat, t))
+
+
+def followed_text(result: subscriptions.AddResult, name: str, limit: int, t: Tr = ENGLISH) -> str:
+    """The answer to a Follow button."""
+    if result.added:
+        return t._("Now following {name}", name=name)
+    if result.existing:
+        return t._("Already following {name}", name=name)
+    return t._("Not followed: the limit of {limit} items is reached", limit=limit)
 
 
 async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -59,19 +70,11 @@ async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await may_change(update, context):
         return
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         if action == "use":
-            result = await subscriptions.follow_list(
-                session, chat_id, name, limit=st.settings.max_watch_items
-            )
             limit = st.settings.max_watch_items
-            done = (
-                t._("Now following {name}", name=name)
-                if result.added
-                else t._("Already following {name}", name=name)
-                if result.existing
-                else t._("Not followed: the limit of {limit} items is reached", limit=limit)
-            )
+            result = await subscriptions.follow_list(session, chat_id, name, limit=limit)
+            done = followed_text(result, name, limit, t)
         else:
             dropped = await subscriptions.unfollow_list(session, chat_id, name)
             done = (
@@ -118,7 +121,7 @@ async def on_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     until = st.clock() + timedelta(days=buttons.MUTE_DAYS)
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         await subscriptions.mute_pair(session, chat_id, (first, second), until=until)
     t = tr_of(context)
     await query.answer(

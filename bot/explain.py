@@ -10,9 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot import formatting, why
 from bot.formatting import esc
-from bot.handlers import chat_of, reply, state
-from bot.i18n import ENGLISH, N_, Tr
-from bot.language import tr_of
+from bot.i18n import ENGLISH, N_, Tr, tr_of
+from bot.state import chat_of, reply, state
 from monitors import outbox, store
 from monitors.domain import StoryView
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot import handlers as h
+from bot.args import UsageError, resolve_countries
 from bot.formatting import clip, esc, link, tg_len
 from bot.i18n import ENGLISH, N_, Joined, Said, Tr, say, tr_of
+from bot.replies import unknown_lines
+from bot.state import reply, state
 from monitors.errors import UnknownCountry
 from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
 from monitors.views.atom_server import AtomServer
@@ -70,15 +72,15 @@ def parse_view_args(
     try:
         amount = parse_period(period, unit=unit, maximum_days=MAX_DAYS)
     except PeriodError as exc:
-        raise h.UsageError(Joined(esc(f"{exc}."), usage)) from None
+        raise UsageError(Joined(esc(f"{exc}."), usage)) from None
     if lists is not None and len(words) == 1 and words[0].lower() in lists:
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:
-            raise h.UsageError(
+            raise UsageError(
                 Said("The watchlist {name} names no countries.", name=esc(watchlist.name))
             )
         if len(watchlist.countries) > MAX_NETWORK_COUNTRIES:
-            raise h.UsageError(
+            raise UsageError(
                 Said(
                     "The watchlist {name} names {count} countries; a network shows at most "
                     "{most}. Name them instead.",
@@ -88,25 +90,25 @@ def parse_view_args(
                 )
             )
         return ViewRequest(tuple(sorted(watchlist.countries)), amount, watchlist.name)
-    found = h.resolve_countries(words, resolve)
+    found = resolve_countries(words, resolve)
     if found.unknown:
         raise UnknownNames(found.unknown)
     if not found.codes:
-        raise h.UsageError(usage)
+        raise UsageError(usage)
     if lists is None and len(found.codes) > 1:
-        raise h.UsageError(Joined(Said("One country at a time, please."), usage))
+        raise UsageError(Joined(Said("One country at a time, please."), usage))
     if len(found.codes) > MAX_NETWORK_COUNTRIES:
-        raise h.UsageError(
+        raise UsageError(
             Said("At most {most} countries in one network.", most=MAX_NETWORK_COUNTRIES)
         )
     return ViewRequest(found.codes, amount)
 
 
-class UnknownNames(h.UsageError):
+class UnknownNames(UsageError):
     """Country names the view did not know (said in the chat's language by the handler)."""
 
     def __init__(self, unknown: Sequence[UnknownCountry]) -> None:
-        super().__init__("\n".join(h.unknown_lines(unknown)))
+        super().__init__("\n".join(unknown_lines(unknown)))
         self.unknown = unknown
 
 
@@ -199,7 +201,7 @@ def service(context: ContextTypes.DEFAULT_TYPE) -> ViewService:
     in the monitor's process pool, so drawing never holds up the bot."""
     views: ViewService | None = context.bot_data.get("views")
     if views is None:
-        st = h.state(context)
+        st = state(context)
         executor = context.bot_data["monitor"].context.executor
         views = ViewService(st.sessions, st.gazetteer.name, executor=executor)
         context.bot_data["views"] = views
@@ -209,20 +211,20 @@ def service(context: ContextTypes.DEFAULT_TYPE) -> ViewService:
 async def _request(
     update: Update, context: ContextTypes.DEFAULT_TYPE, command: str, default: str, unit: str
 ) -> ViewRequest | None:
-    st = h.state(context)
+    st = state(context)
     lists = (st.watchlists.lists if st.watchlists else {}) if command == "network" else None
     try:
         return parse_view_args(
             context.args or [], st.resolve, command=command, default=default, unit=unit, lists=lists
         )
-    except h.UsageError as exc:
+    except UsageError as exc:
         t = tr_of(context)
         said = (
-            "\n".join(h.unknown_lines(exc.unknown, t))
+            "\n".join(unknown_lines(exc.unknown, t))
             if isinstance(exc, UnknownNames)
             else say(exc, t)
         )
-        await h.reply(update, said)
+        await reply(update, said)
         return None
 
 
@@ -263,7 +265,7 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def start_atom_endpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Serve the Atom feeds from this process; closed with the bot's other resources."""
-    st = h.state(context)
+    st = state(context)
     settings = st.settings
     server = AtomServer(
         st.sessions,
