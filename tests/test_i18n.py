@@ -8,6 +8,7 @@ HTML tags, and every plural with all its forms. Then the pure parts, as tables, 
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -203,3 +204,66 @@ async def test_language_buttons_switch_and_are_stored(tmp_path: Path) -> None:
         assert await bot.press(601, "lang:xx") == []  # a forged language: answered, not set
         assert bot.answers(before) == ["Bu düğmenin süresi doldu."]
         assert bot.errors == []
+
+
+# (language, what the user sends, what the reply holds): every kind of reply in the
+# chat's language: help, usage, unknown names, parsers' errors, settings, empty lists, status.
+REPLIES = [
+    ("ru", "/help", "сообщает о новостях военного и оборонного сотрудничества"),
+    ("ru", "/watch", "Как использовать: /watch Азербайджан Китай"),
+    ("ru", "/watch azerbaijn", "Неизвестная страна «azerbaijn». Вы имели в виду Азербайджан?"),
+    ("ru", "/settings digest 25:00", "'25:00' — не время суток"),
+    ("ru", "/settings tz Mars/Olympus", "'Mars/Olympus' — не часовой пояс."),
+    ("ru", "/keywords add 🚀", "Не добавлено «🚀»: в нём нет букв и цифр"),
+    ("ru", "/settings", "<b>Настройки</b>\nДоставка: уведомления сразу"),
+    ("ru", "/digest", "Ваш список наблюдения пуст: /watch Азербайджан"),
+    ("ru", "/latest nauru", "Сюжетов для: 🇳🇷 Науру пока нет"),
+    ("ru", "/latest 5²", "'5²' — не число"),
+    ("ru", "/status", "Сохранено сюжетов: 0 (о военном сотрудничестве: 0)"),
+    ("ru", "hello", "Я не понял. /help — список того, что я умею."),
+    ("ru", "/why", "Ответьте /why на уведомление"),
+    ("ru", "/partners azerbaijn", "Неизвестная страна «azerbaijn»"),
+    ("ru", "/use nothing", "Готового списка «nothing» нет."),
+    ("ru", "/stop", "Подписка отменена. Ваш список наблюдения сохранён"),
+    ("az", "/watch", "İstifadə: /watch Azərbaycan Çin"),
+    ("az", "/settings", "<b>Ayarlar</b>"),
+    ("az", "/digest", "İzləmə siyahınız boşdur"),
+    ("az", "/stop", "Abunəlik dayandırıldı."),
+    ("tr", "/watch", "Kullanım: /watch Azerbaycan Çin"),
+    ("tr", "/settings quiet 22:00", "Kullanım: /settings instant"),
+    ("tr", "/latest georgia", "🇬🇪 Gürcistan için henüz kayıtlı haber yok"),
+    ("tr", "/keywords remove S-400", "Bunların hiçbiri izleme listesinde değildi."),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "sent", "said"),
+    [pytest.param(*row, id=f"{row[0]} {row[1]}") for row in REPLIES],
+)
+async def test_replies_in_the_chats_language(
+    tmp_path: Path, language: str, sent: str, said: str
+) -> None:
+    async with offline_bot(tmp_path) as bot:
+        await bot.command(700, "/start", language_code=language)
+        replies = await bot.command(700, sent)
+        assert replies and said in html.unescape(replies[0].text), [r.text for r in replies]
+        assert bot.errors == []
+
+
+@pytest.mark.parametrize(
+    ("language", "watched", "said"),
+    [
+        pytest.param("ru", 2, "С возвращением: ваш список наблюдения сохранён (2 страны)", id="ru"),
+        pytest.param("az", 1, "Xoş gəlmisiniz: izləmə siyahınız saxlanılıb (1 ölkə)", id="az"),
+        pytest.param("tr", 2, "Tekrar hoş geldiniz: izleme listeniz korundu (2 ülke)", id="tr"),
+    ],
+)
+async def test_welcome_back_counts_in_the_language(
+    tmp_path: Path, language: str, watched: int, said: str
+) -> None:
+    async with offline_bot(tmp_path) as bot:
+        await bot.command(701, "/start", language_code=language)
+        await bot.command(701, "/watch " + " ".join(["AZ", "GE"][:watched]))
+        await bot.command(701, "/stop")
+        [welcome] = await bot.command(701, "/start")
+        assert welcome.text.startswith(said)
