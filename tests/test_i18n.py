@@ -267,3 +267,47 @@ async def test_welcome_back_counts_in_the_language(
         await bot.command(701, "/stop")
         [welcome] = await bot.command(701, "/start")
         assert welcome.text.startswith(said)
+
+
+# --- country input in every language of the gazetteer ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        pytest.param("أذربيجان", "AZ", id="Arabic"),
+        pytest.param("آذربایجان", "AZ", id="Persian common name"),
+        pytest.param("جمهوری آذربایجان", "AZ", id="Persian CLDR name"),
+        pytest.param("چین", "CN", id="Persian China"),
+        pytest.param("ترکیه", "TR", id="Persian Türkiye"),
+        pytest.param("Азербайджан", "AZ", id="Russian"),
+        pytest.param("Azərbaycan", "AZ", id="Azerbaijani"),
+        pytest.param("Azerbaycan", "AZ", id="Turkish"),
+        pytest.param("Αζερμπαϊτζάν", "AZ", id="Greek"),
+    ],
+)
+def test_watch_resolves_names_in_every_language(typed: str, code: str) -> None:
+    from bot.args import make_resolver, resolve_countries
+    from monitors.countries import default_gazetteer
+
+    assert resolve_countries([typed], make_resolver(default_gazetteer())).codes == (code,)
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        pytest.param("وزیر دفاع آذربایجان با همتای چینی دیدار کرد", ["AZ"], id="the state"),
+        pytest.param("سفر وزیر دفاع به آذربایجان شرقی", [], id="Iran's province is not it"),
+    ],
+)
+def test_persian_azerbaijan_in_text(text: str, codes: list[str]) -> None:
+    from monitors.countries import default_gazetteer
+
+    assert [m.code for m in default_gazetteer().find(text)] == codes
+
+
+async def test_watch_in_arabic_on_the_fake_bot(tmp_path: Path) -> None:
+    async with offline_bot(tmp_path) as bot:
+        await bot.command(702, "/start", language_code="ru")
+        [reply] = await bot.command(702, "/watch أذربيجان")
+        assert reply.text == "Теперь слежу за: Азербайджан."
