@@ -92,7 +92,7 @@ def update(language: str, source: Catalog | None = None) -> Catalog:
     catalog.fuzzy = False
     catalog.project, catalog.version = "defwatch", "0"
     catalog.msgid_bugs_address = ""
-    catalog.last_translator = catalog.language_team = "defwatch <https://example.invalid>"
+    catalog.last_translator = catalog.language_team = "defwatch translators"
     catalog.header_comment = HEADER.format(language=language)
     write(catalog, path)
     return catalog
