@@ -1,7 +1,8 @@
 """The message catalogues' upkeep: extract, update, check (``scripts/i18n.py`` runs these).
 
 Rules
-    * The template (``bot/locales/defwatch.pot``) holds every text marked in ``bot/`` with
+    * The template (``bot/locales/defwatch.pot``) holds every text marked in ``bot/`` (and in
+      ``monitors/views/charts.py``, the pictures, with the legends' type labels) with
       ``_``, ``_n`` (singular, plural), ``N_`` or ``Said`` (Babel's Python extractor, as ``pybabel
       extract -k _n:1,2 -k N_`` would), plus every ``say`` of ``config/why.toml`` (the reasons
       an alert gives; ``bot.why`` translates them when it says them).
@@ -27,6 +28,8 @@ from babel.messages.extract import extract_from_dir
 
 from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, catalogue_path
 from config import data_path
+from monitors.views.analysis import OTHERS
+from monitors.views.labels import TYPE_LABELS
 
 BOT_DIR = Path(__file__).resolve().parent
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
@@ -57,6 +60,15 @@ def template() -> Catalog:
             auto_comments=comments,
             context=context,
         )
+    pictures = extract_from_dir(
+        str(BOT_DIR.parent / "monitors" / "views"),
+        method_map=[("charts.py", "python")],
+        keywords=KEYWORDS,
+    )
+    for filename, lineno, message, _comments, context in pictures:
+        catalog.add(message, None, [(f"monitors/views/{filename}", lineno)], context=context)
+    for label in (*TYPE_LABELS.values(), OTHERS):  # the pictures' legends
+        catalog.add(label, None, [("monitors/views/labels.py", 0)])
     why = tomllib.loads(data_path("why.toml").read_text(encoding="utf-8"))
     for section in ("act", "sign"):
         for index, entry in enumerate(why.get(section, [])):

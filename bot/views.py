@@ -233,8 +233,8 @@ async def partners(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "partners", "90d", "d")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).partners(request.codes[0], request.period)
     t = tr_of(context)
+    picture = await service(context).partners(request.codes[0], request.period, say=t)
     caption = partners_caption(picture.data, t.country, request.period, t)
     caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
@@ -245,8 +245,8 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "trend", "12w", "w")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).trend(request.codes[0], request.period)
     t = tr_of(context)
+    picture = await service(context).trend(request.codes[0], request.period, say=t)
     caption = trend_caption(picture.data, t.country, t) + cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
@@ -256,8 +256,10 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "network", "90d", "d")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).network(request.codes, request.period, label=request.label)
     t = tr_of(context)
+    picture = await service(context).network(
+        request.codes, request.period, label=request.label, say=t
+    )
     caption = network_caption(picture.data, request.period, request.label, t)
     caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
