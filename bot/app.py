@@ -152,6 +152,7 @@ def register_handlers(application: Application) -> None:
         "watch": h.on_watch_button,
         "unwatch": callbacks.on_unwatch,
         "mute": callbacks.on_mute,
+        "why": callbacks.on_why,
         "setting": callbacks.on_setting,
         "follow": callbacks.on_follow,
         "page": h.on_page,

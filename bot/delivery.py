@@ -6,7 +6,13 @@ so a ``RetryAfter`` reaches us); each result is committed right after its send, 
 can repeat at most the messages that were in flight (see ``monitors.outbox``).
 
 A chat receives a burst of alerts oldest story first. Each alert carries buttons to unwatch
-the countries it matched and to mute its country pair for a week (``bot.buttons``).
+the countries it matched, to mute its country pair for a week, and to show why it was sent
+(``bot.buttons``).
+
+Mutes count at delivery time too: just before each send (and before a digest), the alert is
+checked against the chat's current watch (``monitors.watch.WatchIndex.withdrawn``). An alert
+queued before its chat stopped, muted the story's pair or unwatched what it matched is not
+sent; it is marked ``skipped`` with the reason.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from telegram.error import (
 
 from bot import formatting
 from bot.buttons import alert_markup
-from monitors import metrics, outbox, store
+from monitors import metrics, outbox, store, watch
 from monitors.domain import StoryView
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ BATCH = 30
 CONCURRENCY = 8
 IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
 
-Action = Literal["sent", "retry", "deactivate", "migrate", "fail", "ignore"]
+Action = Literal["sent", "retry", "deactivate", "migrate", "fail", "ignore", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class DeliveryReport:
     deactivated: int = 0
     migrated: int = 0
     retry_after_seen: int = 0
+    skipped: int = 0
     outcomes: list[Action] = field(default_factory=list)
 
 
@@ -220,11 +227,15 @@ class Deliverer:
                 await outbox.mark_failed(session, [alert.id], error="story no longer stored")
             return "fail"
         await self._wait_if_paused()
+        reason = await self.withdrawn(alert, story)
+        if reason is not None:
+            await self._skip([alert], reason, report)
+            return "skipped"
         try:
             message = await self.bot.send_message(
                 alert.chat_id,
                 formatting.format_alert(story, alert.matched),
-                reply_markup=alert_markup(story.participants, alert.matched),
+                reply_markup=alert_markup(story.participants, alert.matched, story.id),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -238,6 +249,27 @@ class Deliverer:
         report.sent += 1
         report.outcomes.append("sent")
         return "sent"
+
+    async def withdrawn(self, alert: outbox.ClaimedAlert, story: StoryView) -> str | None:
+        """Why the chat no longer wants this alert (muted, stopped, unwatched), or None."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        return index.withdrawn(alert.chat_id, story.participants, alert.matched, self.clock())
+
+    async def _skip(
+        self, alerts: Sequence[outbox.ClaimedAlert], reason: str, report: DeliveryReport
+    ) -> None:
+        async with self._writing() as session:
+            await outbox.mark_skipped(session, [a.id for a in alerts], reason=reason)
+        report.skipped += len(alerts)
+        report.outcomes += ["skipped"] * len(alerts)
+        log.info(
+            "alerts %s to chat %s skipped: %s",
+            [a.id for a in alerts],
+            alerts[0].chat_id,
+            reason,
+            extra={"chat": alerts[0].chat_id},
+        )
 
     async def edit_stale(self) -> DeliveryReport:
         """Edit sent alerts whose story gained outlets: "Also reported by …" (issue 8).
@@ -273,7 +305,7 @@ class Deliverer:
                 formatting.format_alert(story, alert.matched, also_reported=True),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
-                reply_markup=alert_markup(story.participants, alert.matched),
+                reply_markup=alert_markup(story.participants, alert.matched, story.id),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends
@@ -388,16 +420,41 @@ class Deliverer:
                 )
         return outcome
 
+    async def _still_wanted(
+        self,
+        claimed: Sequence[outbox.ClaimedAlert],
+        stories: dict[int, StoryView],
+        report: DeliveryReport,
+    ) -> list[outbox.ClaimedAlert]:
+        """The claimed alerts still wanted; the others are marked skipped, with the reason."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        kept = []
+        now = self.clock()
+        for alert in claimed:
+            story = stories.get(alert.story_id)
+            participants = story.participants if story is not None else ()
+            reason = index.withdrawn(alert.chat_id, participants, alert.matched, now)
+            if reason is None:
+                kept.append(alert)
+            else:
+                await self._skip([alert], reason, report)
+        return kept
+
     async def send_held(self, chat_id: int, title: str) -> int:
         """Send a chat's held alerts as one digest message; how many alerts it covered."""
         now = self.clock()
         async with self.sessions.begin() as session:
             claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
             stories = await store.story_views(session, [a.story_id for a in claimed])
-        if not claimed:
-            return 0
-        ids = [a.id for a in claimed]
         report = DeliveryReport()
+        claimed = await self._still_wanted(claimed, {s.id: s for s in stories}, report)
+        if not claimed:
+            metrics.record_deliveries("digest", report.outcomes)
+            return 0
+        wanted = {a.story_id for a in claimed}
+        stories = [s for s in stories if s.id in wanted]
+        ids = [a.id for a in claimed]
         try:
             message: Message = await self.bot.send_message(
                 chat_id, formatting.format_digest(title, stories)
