@@ -264,14 +264,16 @@ def _cut_at(text: str, room: int) -> int:
 
 
 def split_text(text: str, room: int) -> list[str]:
-    """``text`` in parts of at most ``room`` Telegram characters, cut at the last paragraph
-    break that keeps a part at least half full, else the last line break, else the last space,
-    else anywhere. The breaks at a cut are dropped; nothing else is."""
+    """``text`` in parts of at most ``room`` Telegram characters. The cut is the last
+    paragraph break that keeps the part at least half full, else such a line break, else such
+    a space; failing those, the last line break, else the last space, else anywhere. The white
+    space at a cut is dropped; nothing else is."""
     parts: list[str] = []
     rest = text.strip()
     while formatting.tg_len(rest) > room:
         fits = _cut_at(rest, room)
-        for separator, least in (("\n\n", fits // 2), ("\n", fits // 2), (" ", 1)):
+        half = fits // 2
+        for separator, least in (("\n\n", half), ("\n", half), (" ", half), ("\n", 1), (" ", 1)):
             cut = rest.rfind(separator, 0, fits + 1)
             if cut >= least:
                 break

@@ -31,7 +31,7 @@ PATTERNS = {
     "watch": r"^w:[A-Z]{2}$",
     "unwatch": r"^uw:[A-Z]{2}$",
     "mute": r"^mute:[A-Z]{2}-[A-Z]{2}$",
-    "why": r"^why:\d{1,18}$",
+    "why": r"^why:\d{1,19}$",
     "setting": r"^set:[a-z]{1,12}:[a-z]{1,12}$",
     "follow": r"^(use|drop):[a-z0-9][a-z0-9_-]{0,31}$",
     "page": r"^pg:(w|[A-Z]{2}(,[A-Z]{2}){0,7}):\d{1,2}:\d{1,4}:\d{1,4}$",

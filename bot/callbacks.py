@@ -124,7 +124,10 @@ async def on_why(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         alerted = await outbox.was_alerted(session, chat_id, story_id)
         stories = await store.story_views(session, [story_id]) if alerted else []
     if not stories:
-        await query.answer("That story is no longer stored.", show_alert=True)
+        await query.answer(
+            "Nothing to show: that story was not alerted here, or is no longer stored.",
+            show_alert=True,
+        )
         return
     await query.answer()
     message_id = query.message.message_id if query.message is not None else None
