@@ -319,21 +319,64 @@ def command_text(update: Update) -> str:
     return words[1].strip() if len(words) > 1 else ""
 
 
-async def send_parts(context: ContextTypes.DEFAULT_TYPE, chat_id: int, parts: list[str]) -> int:
-    """Send every part to one chat, in order; how many were sent (an error ends it, raised
-    after flood control was waited out once per part)."""
+class PartsNotSent(Exception):
+    """A chat got ``sent`` of a broadcast's parts, then ``error`` stopped it."""
+
+    def __init__(self, sent: int, error: TelegramError) -> None:
+        super().__init__(f"after {sent} parts: {error}")
+        self.sent, self.error = sent, error
+
+
+async def send_parts(context: ContextTypes.DEFAULT_TYPE, chat_id: int, parts: list[str]) -> None:
+    """Send every part to one chat, in order; flood control is waited out once per part
+    (PartsNotSent says how far it got otherwise)."""
     for number, part in enumerate(parts):
         try:
-            await context.bot.send_message(chat_id, part)
+            try:
+                await context.bot.send_message(chat_id, part)
+            except TelegramError as exc:
+                wait = outcome_for(exc).retry_after
+                if wait is None or wait > MAX_RETRY_WAIT:
+                    raise
+                await asyncio.sleep(wait)
+                await context.bot.send_message(chat_id, part)
         except TelegramError as exc:
-            outcome = outcome_for(exc)
-            wait = outcome.retry_after
-            if outcome.action != "retry" or wait is None or wait > MAX_RETRY_WAIT:
-                exc.add_note(f"after {number} of {len(parts)} parts")
-                raise
-            await asyncio.sleep(wait)
-            await context.bot.send_message(chat_id, part)
-    return len(parts)
+            raise PartsNotSent(number, exc) from exc
+
+
+async def send_to_all(
+    context: ContextTypes.DEFAULT_TYPE, chat_ids: Sequence[int], parts: list[str]
+) -> Counter[str]:
+    """Send the parts to each chat; why sends failed, counted and logged (blocked chats are
+    deactivated)."""
+    failures: Counter[str] = Counter()
+    for chat_id in chat_ids:
+        try:
+            await send_parts(context, chat_id, parts)
+        except PartsNotSent as failed:
+            outcome = outcome_for(failed.error)
+            why = outcome.reason or type(failed.error).__name__
+            failures[why] += 1
+            log.warning(
+                "broadcast to chat %s failed after %d of %d parts: %s",
+                chat_id,
+                failed.sent,
+                len(parts),
+                why,
+                extra={"chat": chat_id},
+            )
+            if outcome.action == "deactivate":
+                async with state(context).sessions.begin() as session:
+                    await outbox.deactivate_chat(session, chat_id, reason=str(failed.error))
+    return failures
+
+
+def broadcast_report(chats: int, parts: int, failures: Counter[str]) -> str:
+    """'Broadcast sent to N of M chats (K parts each).', then a line per reason of failure."""
+    each = f" ({parts} parts each)" if parts > 1 else ""
+    lines = [f"Broadcast sent to {chats - sum(failures.values())} of {chats} chats{each}."]
+    lines += [f"Not sent to {n}: {esc(formatting.clip(why, 120))}" for why, n in failures.items()]
+    return "\n".join(lines)
 
 
 async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -351,24 +394,7 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("broadcast refused: %s", problem)
         await reply(update, f"Refused: {esc(problem)}. Nothing was sent.")
         return
-    st = state(context)
-    async with st.sessions() as session:
+    async with state(context).sessions() as session:
         chat_ids = await subscriptions.active_chat_ids(session)
-    failures: Counter[str] = Counter()
-    for chat_id in chat_ids:
-        try:
-            await send_parts(context, chat_id, parts)
-        except TelegramError as exc:
-            outcome = outcome_for(exc)
-            why = outcome.reason or type(exc).__name__
-            failures[why] += 1
-            notes = " ".join(getattr(exc, "__notes__", []))
-            log.warning("broadcast to chat %s failed %s: %s", chat_id, notes, why)
-            if outcome.action == "deactivate":
-                async with st.sessions.begin() as session:
-                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
-    sent = len(chat_ids) - sum(failures.values())
-    each = f" ({len(parts)} parts each)" if len(parts) > 1 else ""
-    lines = [f"Broadcast sent to {sent} of {len(chat_ids)} chats{each}."]
-    lines += [f"Not sent to {n}: {esc(formatting.clip(why, 120))}" for why, n in failures.items()]
-    await reply(update, "\n".join(lines))
+    failures = await send_to_all(context, chat_ids, parts)
+    await reply(update, broadcast_report(len(chat_ids), len(parts), failures))

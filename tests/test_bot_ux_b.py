@@ -11,6 +11,7 @@ import asyncio
 import html
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,6 +210,26 @@ PARA = "word " * 500  # 2,500 characters
 )
 def test_split_text(text: str, room: int, expected: list[str]) -> None:
     assert admin.split_text(text, room) == expected
+
+
+@pytest.mark.parametrize(
+    ("chats", "parts", "failures", "expected"),
+    [
+        pytest.param(3, 1, {}, ["Broadcast sent to 3 of 3 chats."], id="one message"),
+        pytest.param(
+            4,
+            2,
+            {"Forbidden: bot was blocked by the user": 1},
+            [
+                "Broadcast sent to 3 of 4 chats (2 parts each).",
+                "Not sent to 1: Forbidden: bot was blocked by the user",
+            ],
+            id="in parts, one blocked",
+        ),
+    ],
+)
+def test_broadcast_report(chats: int, parts: int, failures: dict, expected: list[str]) -> None:
+    assert admin.broadcast_report(chats, parts, Counter(failures)).splitlines() == expected
 
 
 def test_export_names_followed_lists_and_import_reads_them() -> None:
@@ -624,6 +645,10 @@ def test_broadcast_over_one_message_goes_in_parts(tg_emulator: Emulator, bot: Bo
     for person in (*readers, blocked):
         person.ask("/start")
     tg_emulator.add_fault(preset="blocked", chat_id=80_553, token=TOKEN)
+    tg_emulator.add_fault(  # flood control on a reader's second part: waited out
+        method="sendMessage", chat_id=80_552, token=TOKEN, error_code=429, retry_after=1, skip=1,
+        times=1,
+    )  # fmt: skip
     active = db_rows(db_of(bot), "select count(*) from chat where active")[0][0]
     operator = tg_emulator.user(TOKEN, ADMIN)
     answer = operator.ask("/broadcast " + BROADCAST, timeout=90).text
