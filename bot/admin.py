@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from telegram import InlineKeyboardMarkup, Update
@@ -30,10 +30,12 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
-from bot.delivery import outcome_for
+from bot.args import UsageError, resolve_countries
 from bot.formatting import esc
 from bot.gates import is_operator
-from bot.handlers import chat_of, edit, reply, resolve_countries, state, unknown_lines
+from bot.outcomes import outcome_for
+from bot.replies import unknown_lines
+from bot.state import chat_of, edit, reply, reply_whether, state
 from monitors import netguard, outbox, store, subscriptions
 from monitors.errors import FeedError
 from monitors.parse import parse_feed
@@ -197,6 +199,18 @@ async def checked_feed(context: ContextTypes.DEFAULT_TYPE, url: str) -> tuple[st
     return normalised, parsed.title
 
 
+def feed_country(words: Sequence[str], resolve: Callable[[str], str]) -> str | None:
+    """The one country named after /addfeed's URL, the state a ministry's or armed force's own
+    feed speaks for (None when none is named); UsageError with the reply otherwise."""
+    if not words:
+        return None
+    found = resolve_countries(words, resolve)
+    if found.unknown or len(found.codes) != 1:
+        lines = unknown_lines(found.unknown) or ["Name one country after the URL."]
+        raise UsageError("\n".join([*lines, ADDFEED_USAGE, "Nothing was added."]))
+    return found.codes[0]
+
+
 async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin: add a feed after checking it once (netguard, one fetch and parse)."""
     if not await admin_only(update, context):
@@ -206,14 +220,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, ADDFEED_USAGE)
         return
     st = state(context)
-    country = None
-    if len(args) > 1:  # the state a ministry's or armed force's own feed speaks for
-        found = resolve_countries(args[1:], st.resolve)
-        if found.unknown or len(found.codes) != 1:
-            lines = unknown_lines(found.unknown) or ["Name one country after the URL."]
-            await reply(update, "\n".join([*lines, ADDFEED_USAGE, "Nothing was added."]))
-            return
-        country = found.codes[0]
+    try:
+        country = feed_country(args[1:], st.resolve)
+    except UsageError as exc:
+        await reply(update, str(exc))
+        return
     try:
         url, title = await checked_feed(context, (context.args or [""])[0])
     except FeedError as exc:  # UnsafeFeedURL, HTTP errors, timeouts, NotAFeed
@@ -223,11 +234,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         added = await store.add_feed(session, url, title=title, country=country, now=st.clock())
     name = f"“{esc(formatting.clip(title, 80))}”, " if title else ""
     speaks_for = f" (speaks for {country})" if country else ""
-    await reply(
+    await reply_whether(
         update,
-        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly."
-        if added
-        else f"That feed is already there ({esc(url)}).",
+        added,
+        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly.",
+        f"That feed is already there ({esc(url)}).",
     )
 
 
@@ -246,7 +257,7 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         removed = False
         for candidate in dict.fromkeys(candidates):
             removed = await store.remove_feed(session, candidate) or removed
-    await reply(update, "Feed removed." if removed else "No such feed.")
+    await reply_whether(update, removed, "Feed removed.", "No such feed.")
 
 
 # --- /broadcast -------------------------------------------------------------------------------
