@@ -149,6 +149,7 @@ def alert_markup(
     participants: Sequence[str],
     matched: Sequence[str],
     t: Tr = ENGLISH,
+    *,
     story_id: int | None = None,
 ) -> InlineKeyboardMarkup | None:
     """An alert's buttons: unwatch the watched countries it matched; mute its pair a week;

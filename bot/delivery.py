@@ -224,7 +224,7 @@ class Deliverer:
             message = await self.bot.send_message(
                 alert.chat_id,
                 formatting.format_alert(story, alert.matched, t=t, zone=zone),
-                reply_markup=alert_markup(story.participants, alert.matched, t, story.id),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story_id=story.id),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -301,7 +301,7 @@ class Deliverer:
                 formatting.format_alert(story, alert.matched, also_reported=True, t=t, zone=zone),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
-                reply_markup=alert_markup(story.participants, alert.matched, t, story.id),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story_id=story.id),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends

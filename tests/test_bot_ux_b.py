@@ -82,7 +82,7 @@ def test_alert_markup(
     markup = buttons.alert_markup(participants, matched)
     labels = [b.text for row in markup.inline_keyboard for b in row] if markup else []
     assert labels == expected
-    with_story = buttons.alert_markup(participants, matched, 12)
+    with_story = buttons.alert_markup(participants, matched, story_id=12)
     assert with_story is not None
     last = with_story.inline_keyboard[-1][-1]
     assert (last.text, last.callback_data) == ("❓ Why", "why:12")
