@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.formatting import callback, country_button_label
-from monitors.countries import flag
+from monitors.detect.countries import flag
 from monitors.errors import UnknownCountry
 from monitors.subscriptions import ChatSettings
 

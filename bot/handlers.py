@@ -33,8 +33,8 @@ from bot.gates import is_operator, may_change, whose_update
 from bot.limits import TokenBucket
 from config import data_path
 from monitors import store, subscriptions
-from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.coverage import covered_countries
+from monitors.detect.countries import Gazetteer, default_gazetteer, fold
 from monitors.domain import StoryView
 from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings

@@ -472,7 +472,7 @@ async def candidate_stories(
 
 @dataclass(frozen=True, slots=True)
 class StoryDefinition:
-    """What a story is: its defining report (``monitors.cluster`` files it by ``keys``)."""
+    """What a story is: its defining report (``monitors.detect.cluster`` files it by ``keys``)."""
 
     article_id: int
     entry: NormalisedEntry

@@ -27,8 +27,8 @@ from bot.handlers import (
     resolve_countries,
     split_terms,
 )
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert
 from monitors.models import Story, StoryCountry
 from monitors.netguard import UnsafeFeedURL, check_feed_url

@@ -20,7 +20,7 @@ from bot.handlers import make_resolver, parse_timezone, resolve_countries
 from bot.limits import TokenBucket
 from bot.parties import heading_states
 from bot.timezones import zone_label
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryView
 from tests.feedserver import FeedServer
 from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss

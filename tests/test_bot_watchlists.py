@@ -25,7 +25,7 @@ from bot.handlers import (
     parse_import,
     suggest_names,
 )
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert
 from monitors.subscriptions import Rule
 from monitors.watchlists import load_watchlists, matching_lists, parse_watchlists

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from monitors import textfeatures as tf
-from monitors.cluster import (
+from monitors.detect import textfeatures as tf
+from monitors.detect.cluster import (
     COUNTRYLESS_KEY,
     EventSignature,
     best_match,

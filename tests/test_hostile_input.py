@@ -29,7 +29,7 @@ from bot.handlers import (
     split_terms,
     unknown_lines,
 )
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
 from monitors.netguard import UnsafeFeedURL, check_feed_url
 from monitors.subscriptions import AddResult

@@ -1,4 +1,8 @@
-"""The dependency direction holds: config <- monitors <- bot."""
+"""The dependency direction holds: config <- monitors <- bot, and detection is pure.
+
+``monitors/detect`` is the pure detection core: it imports no database, HTTP or Telegram
+library, and of the rest of ``monitors`` only the plain values and the error tree.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +42,43 @@ def test_dependency_direction(package: str, forbidden: tuple[str, ...]) -> None:
         if module.split(".")[0] in forbidden
     }
     assert not bad
+
+
+DETECT_MAY_IMPORT = {"monitors.domain", "monitors.errors"}
+
+
+@pytest.mark.parametrize(
+    "forbidden",
+    [
+        pytest.param("sqlalchemy", id="no sqlalchemy"),
+        pytest.param("httpx", id="no httpx"),
+        pytest.param("telegram", id="no telegram"),
+        pytest.param("bot", id="no bot"),
+        pytest.param("alembic", id="no alembic"),
+        pytest.param("aiosqlite", id="no aiosqlite"),
+        pytest.param("asyncpg", id="no asyncpg"),
+    ],
+)
+def test_detection_imports_no_io_library(forbidden: str) -> None:
+    bad = {
+        (where, module)
+        for where, module in imported_modules("monitors/detect")
+        if module.split(".")[0] == forbidden
+    }
+    assert not bad
+
+
+def test_detection_imports_only_pure_monitors_modules() -> None:
+    bad = {
+        (where, module)
+        for where, module in imported_modules("monitors/detect")
+        if module.split(".")[0] == "monitors"
+        and not module.startswith("monitors.detect")
+        and module not in DETECT_MAY_IMPORT
+    }
+    assert not bad
+
+
+def test_the_checker_sees_detection_modules() -> None:
+    # guards the two tests above against passing vacuously (a wrong path finds no file)
+    assert ("monitors/detect/classify.py", "monitors.domain") in imported_modules("monitors/detect")

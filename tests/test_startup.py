@@ -63,7 +63,7 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-heavy = ("alembic", "httpx", "monitors.classify", "monitors.pipeline", "sqlalchemy")
+heavy = ("alembic", "httpx", "monitors.detect.classify", "monitors.pipeline", "sqlalchemy")
 print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 

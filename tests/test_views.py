@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import cli, store
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
 from monitors.errors import UnknownCountry
 from monitors.models import Story, StoryCountry

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from bot.formatting import tg_len
 from bot.handlers import UsageError, make_resolver
 from bot.views import parse_view_args, partners_caption
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryView
 from monitors.views import analysis, charts
 from monitors.watchlists import parse_watchlists

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.db import open_database
+from monitors.detect.countries import Gazetteer, default_gazetteer, fold
 from monitors.errors import ConfigError, UnknownCountry
 from monitors.settings import Settings
 from monitors.views import atom, export, queries

@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from config import data_path
-from monitors import textfeatures as tf
+from monitors.detect import textfeatures as tf
 
 K = TypeVar("K")
 

@@ -7,8 +7,8 @@ kind of cooperation.  ``source_country`` is the state a ministry's or armed forc
 speaks for (``country`` of the feed), if any.
 
 Rules, in order
-    1. Countries: the gazetteer (monitors.countries) finds every state named.  A capital at the
-       very start of the lead followed by ``,`` ``(`` ``:`` or a dash is a *dateline* ("BAKU,
+    1. Countries: the gazetteer (monitors.detect.countries) finds every state named.  A capital
+       at the very start of the lead followed by ``,`` ``(`` ``:`` or a dash is a *dateline* ("BAKU,
        Azerbaijan, Oct 29 -"), as is a country named right after it: datelines say where the
        story was filed, not who took part.  A state named right after a background cue
        ("on the border with Armenia", "mediated by", "against") is only *mentioned*.
@@ -72,7 +72,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from config import data_path
-from monitors.countries import (
+from monitors.detect.countries import (
     CountryMention,
     Gazetteer,
     default_gazetteer,
@@ -80,9 +80,9 @@ from monitors.countries import (
     has_cjk,
     word_tokens,
 )
+from monitors.detect.relations import Relations, default_relations
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
-from monitors.relations import Relations, default_relations
 
 __all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import data_path
-from monitors.countries import fold, has_cjk
+from monitors.detect.countries import fold, has_cjk
 from monitors.errors import ConfigError
 
 __all__ = ["Relations", "default_relations"]
