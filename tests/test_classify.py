@@ -324,6 +324,9 @@ def test_injected_lexicon(tmp_path: Path) -> None:
         pytest.param('[terms.en]\n"x" = "mil"\n', id="missing weight"),
         pytest.param('[terms.en]\n"x" = "bogus 0.1"\n', id="unknown group"),
         pytest.param("[terms.en\n", id="broken toml"),
+        pytest.param(
+            '[scoring]\nthreshold = 0.5\n[languages]\nen = ["en"]\n', id="scoring without caps"
+        ),
     ],
 )
 def test_bad_lexicon_is_config_error(tmp_path: Path, content: str) -> None:

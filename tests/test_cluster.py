@@ -26,6 +26,7 @@ from monitors.detect.cluster import (
     recurring_title_key,
     signature,
 )
+from monitors.errors import ConfigError
 from monitors.regroup import cluster_rows
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -579,3 +580,18 @@ def test_benchmark_runs_small() -> None:
     )
     rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 2, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        pytest.param(("weekdays", "monday"), "'weekdays'", id="missing table"),
+        pytest.param(("months", "exact"), "'months.exact'", id="missing key inside a table"),
+    ],
+)
+def test_missing_word_list_names_file_and_key(
+    monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...], named: str
+) -> None:
+    monkeypatch.setattr(tf, "_WORDS", {"months": {}})
+    with pytest.raises(ConfigError, match=rf"textfeatures\.toml: missing key {named}"):
+        tf._table(*keys)
