@@ -19,7 +19,8 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import handlers as h
 from bot.formatting import clip, esc, link, tg_len
-from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
+from monitors.errors import PeriodError
+from monitors.views.analysis import TOO_FEW, Network, Partners, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
 from monitors.views.service import ViewService

@@ -82,3 +82,31 @@ def test_detection_imports_only_pure_monitors_modules() -> None:
 def test_the_checker_sees_detection_modules() -> None:
     # guards the two tests above against passing vacuously (a wrong path finds no file)
     assert ("monitors/detect/classify.py", "monitors.domain") in imported_modules("monitors/detect")
+
+
+def exception_classes(package: str) -> set[tuple[str, str]]:
+    """(file, class) of every class in ``package`` whose base looks like an exception."""
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                ast.unparse(base).endswith(("Error", "Exception", "URL", "Lost", "Country"))
+                for base in node.bases
+            ):
+                found.add((str(path.relative_to(ROOT)), node.name))
+    return found
+
+
+def test_every_monitors_error_is_in_the_error_tree() -> None:
+    import monitors.errors as errors
+
+    outside = {
+        (where, name)
+        for where, name in exception_classes("monitors")
+        if where != "monitors/errors.py"
+    }
+    assert not outside
+    tree = {name for _, name in exception_classes("monitors")}
+    assert "UnsafeFeedURL" in tree  # the walk sees the tree itself (not vacuous)
+    for name in tree:
+        assert issubclass(getattr(errors, name), errors.DefwatchError), name

@@ -27,10 +27,10 @@ from monitors import cli, store
 from monitors.db import open_database
 from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
-from monitors.errors import UnknownCountry
+from monitors.errors import PeriodError, UnknownCountry
 from monitors.models import Story, StoryCountry
 from monitors.views import analysis, atom, charts, tables
-from monitors.views.analysis import PeriodError, parse_period
+from monitors.views.analysis import parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.commands import resolver
 from monitors.views.service import ViewService
