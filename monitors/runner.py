@@ -222,6 +222,8 @@ class Monitor:
             stop.cancel()
             keeper.cancel()
             outcomes.extend(await self._abandon(running, lost))
+            # the keeper may be opening its connection: let it end before the engine can close
+            await asyncio.wait([stop, keeper])
         return outcomes
 
     def _outcome(
