@@ -572,6 +572,7 @@ def test_dev_set_meets_the_issue_targets(tmp_path: Path) -> None:
     assert merged <= 1, report
 
 
+@pytest.mark.slow  # runs a benchmark script as a subprocess
 def test_benchmark_runs_small() -> None:
     bench = Path(__file__).resolve().parents[1] / "bench" / "bench_cluster.py"
     args = ["--sizes", "100,300", "--articles", "40", "--naive-sample", "3"]

@@ -271,6 +271,7 @@ def test_the_bot_applies_retention(tmp_path: Path, tg_emulator: Emulator) -> Non
     assert "retention: removed 1 old articles" in process.log()
 
 
+@pytest.mark.slow  # the console in a subprocess until its first purge
 def test_the_console_applies_retention(tmp_path: Path) -> None:
     from tests.test_faults_process import Worker, workers
 

@@ -308,6 +308,7 @@ def worker_env(tmp_path: Path, listen: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # a poll worker subprocess
 def test_a_poll_worker_serves_metrics_until_it_stops(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
