@@ -5,6 +5,7 @@ text to values. Nothing here opens a database, a socket or a Telegram connection
 imports the rest of ``monitors`` except the plain values of ``monitors.domain`` and the error
 tree of ``monitors.errors`` (``tests/test_layering.py`` checks it).
 
+- ``data``          reading a data file of ``config/`` (errors name the file)
 - ``countries``     the gazetteer: which states a text names; resolving what users type
 - ``relations``     relations between states the classifier needs (rivals, blocs)
 - ``textfeatures``  language-light features of a headline: words, numbers, places, kinds

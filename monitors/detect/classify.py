@@ -69,7 +69,6 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,7 @@ from monitors.detect.countries import (
     has_cjk,
     word_tokens,
 )
+from monitors.detect.data import read_toml
 from monitors.detect.relations import Relations, default_relations
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
@@ -187,11 +187,7 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
         path = path or data_path("lexicon.toml")
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read lexicon: {exc}") from exc
+        data = read_toml(path, "lexicon")
         terms = [
             _parse_term(path, language, surface, spec)
             for language, table in data.get("terms", {}).items()

@@ -47,7 +47,6 @@ import difflib
 import functools
 import itertools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from typing import Any
 from anyascii import anyascii
 
 from config import data_path
+from monitors.detect.data import read_toml
 from monitors.errors import ConfigError, UnknownCountry
 
 __all__ = [
@@ -258,7 +258,7 @@ class Gazetteer:
     def load(cls, path: Path | None = None) -> Gazetteer:
         """Gazetteer from ``path`` (default: the shipped countries.toml) plus CLDR names."""
         path = path or data_path("countries.toml")
-        return _Builder(path, _read(path)).build()
+        return _Builder(path, read_toml(path, "country gazetteer")).build()
 
     # ---- public queries --------------------------------------------------------------------
 
@@ -806,19 +806,12 @@ def _variants(surface: str, kind: str) -> Iterable[str]:
         yield surface + "es"
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read country gazetteer: {exc}") from exc
-
-
 @functools.cache
 def cldr_locales() -> tuple[str, ...]:
     """The CLDR locales whose state names we know (``countries.toml [settings] locales``):
     the gazetteer's names and the clustering's state words come from the same list."""
-    return tuple(_read(data_path("countries.toml")).get("settings", {}).get("locales", ["en"]))
+    settings = read_toml("countries.toml", "country gazetteer").get("settings", {})
+    return tuple(settings.get("locales", ["en"]))
 
 
 @functools.cache

@@ -20,31 +20,21 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import tomllib
 import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from anyascii import anyascii
 
 from config import data_path
 from monitors.detect.countries import cldr_locales
+from monitors.detect.data import read_toml
 from monitors.errors import ConfigError
 
-
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read word lists: {exc}") from exc
-
-
 _WORDS_PATH = data_path("textfeatures.toml")
-_WORDS = _load(_WORDS_PATH)
+_WORDS = read_toml(_WORDS_PATH, "word lists")
 
 
 def _table(*keys: str) -> Any:
