@@ -436,7 +436,12 @@ def test_alert_buttons_unwatch_and_mute_a_pair(tg_emulator: Emulator, bot: BotPr
 
     u.press(other, text="Unwatch")
     wait_until(lambda: rules(bot, chat) == [], 10, "Moldova unwatched")
-    assert any("No longer watching Moldova" in a for a in answers(tg_emulator, chat))
+    # the callback is answered after the change is committed: wait for the answer too
+    wait_until(
+        lambda: any("No longer watching Moldova" in a for a in answers(tg_emulator, chat)),
+        10,
+        "the unwatch answer",
+    )
 
 
 @pytest.mark.emulator
