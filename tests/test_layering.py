@@ -7,6 +7,7 @@ library, and of the rest of ``monitors`` only the plain values and the error tre
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def imported_modules(package: str) -> set[tuple[str, str]]:
+@functools.cache
+def imported_modules(package: str) -> frozenset[tuple[str, str]]:
     found = set()
     for path in (ROOT / package).rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -23,7 +25,7 @@ def imported_modules(package: str) -> set[tuple[str, str]]:
                 found.update((str(path.relative_to(ROOT)), alias.name) for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add((str(path.relative_to(ROOT)), node.module))
-    return found
+    return frozenset(found)
 
 
 @pytest.mark.parametrize(
