@@ -16,12 +16,12 @@ Columns (milliseconds per story):
 * ``find`` - watch.py's own path minus the outbox write, for a story after the first of its
   transaction (a poll stores a feed's stories in one): ``current_index`` (already checked in
   this transaction), ``phrases_in`` over the story's n-grams, the dict lookups
-  (``WatchIndex.candidates``) and ``decide`` per candidate;
+  (``WatchIndex.candidates``) and ``matching.matches`` per candidate;
 * ``find 1st`` - the same for the first story of a transaction: plus one read of the
   ``meta.watch_version`` row (the index itself is current, so not reloaded);
 * ``enqueue`` - the whole ``enqueue_alerts`` (find + held-chat query + outbox insert), each in
   a transaction that is rolled back;
-* ``naive`` - a loop over every chat's rules in memory (``decide`` per chat, its phrases
+* ``naive`` - a loop over every chat's rules in memory (``matching.matches`` per chat, its phrases
   checked against the story's n-grams), the rules already loaded; the baseline (timed on
   the first 30 stories; both must find the same chats or the benchmark stops).
 
@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, verdict
 
-from monitors import watch
+from monitors import matching, watch
 from monitors.db import open_database
 from monitors.domain import StoryForAlert
 
@@ -124,7 +124,7 @@ def stories(rng: random.Random, pool: list[str], count: int, kind: str) -> list[
     return out
 
 
-def load_all(db: Path) -> list[watch.ChatWatch]:
+def load_all(db: Path) -> list[matching.ChatWatch]:
     """Every chat's rules in memory, for the naive loop (not timed)."""
     rules: dict[int, dict[str, set[str]]] = {}
     with sqlite3.connect(db) as connection:
@@ -133,7 +133,7 @@ def load_all(db: Path) -> list[watch.ChatWatch]:
                 kind
             ].add(value)
     return [
-        watch.ChatWatch(
+        matching.ChatWatch(
             chat, "cooperation", frozenset(r["country"]), frozenset(r["keyword"]),
             frozenset(r["exclude"]),
         )
@@ -141,13 +141,13 @@ def load_all(db: Path) -> list[watch.ChatWatch]:
     ]  # fmt: skip
 
 
-def naive(story: StoryForAlert, everyone: list[watch.ChatWatch]) -> list[int]:
-    words = watch.story_words(story)
+def naive(story: StoryForAlert, everyone: list[matching.ChatWatch]) -> list[int]:
+    words = matching.story_words(story)
     grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
     hits = []
     for chat in everyone:
         found = {p for p in chat.keywords | chat.excludes if p in grams}
-        if watch.decide(story, chat, found):
+        if matching.matches(story, chat, found):
             hits.append(chat.chat_id)
     return hits
 
@@ -160,7 +160,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def measure(db: Path, items: list[StoryForAlert], everyone: list[watch.ChatWatch]):
+async def measure(db: Path, items: list[StoryForAlert], everyone: list[matching.ChatWatch]):
     engine, sessions = await open_database(f"sqlite:///{db}")
     try:
         find, find_first, enqueue, naive_ms, matched = [], [], [], [], []
@@ -174,11 +174,11 @@ async def measure(db: Path, items: list[StoryForAlert], everyone: list[watch.Cha
                 for times in (find_first, find):  # its first story, then any later one
                     started = time.perf_counter()
                     index = await watch.current_index(session)
-                    found = watch.phrases_in(
-                        watch.story_words(story), index.phrases, index.max_words
+                    found = matching.phrases_in(
+                        matching.story_words(story), index.phrases, index.max_words
                     )
                     candidates = index.candidates(story, found)
-                    hits = [c for c, w in candidates.items() if watch.decide(story, w, found)]
+                    hits = [c for c, w in candidates.items() if matching.matches(story, w, found)]
                     times.append(time.perf_counter() - started)
             matched.append(len(hits))
             if len(naive_ms) < NAIVE_STORIES:  # slow at 100k chats: a sample is enough

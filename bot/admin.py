@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from telegram import InlineKeyboardMarkup, Update
@@ -25,10 +25,12 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
-from bot.delivery import outcome_for
+from bot.args import UsageError, resolve_countries
 from bot.formatting import esc
 from bot.gates import is_operator
-from bot.handlers import chat_of, edit, reply, resolve_countries, state, unknown_lines
+from bot.outcomes import outcome_for
+from bot.replies import unknown_lines
+from bot.state import chat_of, edit, reply, reply_whether, state
 from monitors import netguard, outbox, store, subscriptions
 from monitors.errors import FeedError
 from monitors.parse import parse_feed
@@ -190,6 +192,18 @@ async def checked_feed(context: ContextTypes.DEFAULT_TYPE, url: str) -> tuple[st
     return normalised, parsed.title
 
 
+def feed_country(words: Sequence[str], resolve: Callable[[str], str]) -> str | None:
+    """The one country named after /addfeed's URL, the state a ministry's or armed force's own
+    feed speaks for (None when none is named); UsageError with the reply otherwise."""
+    if not words:
+        return None
+    found = resolve_countries(words, resolve)
+    if found.unknown or len(found.codes) != 1:
+        lines = unknown_lines(found.unknown) or ["Name one country after the URL."]
+        raise UsageError("\n".join([*lines, ADDFEED_USAGE, "Nothing was added."]))
+    return found.codes[0]
+
+
 async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin: add a feed after checking it once (netguard, one fetch and parse)."""
     if not await admin_only(update, context):
@@ -199,14 +213,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, ADDFEED_USAGE)
         return
     st = state(context)
-    country = None
-    if len(args) > 1:  # the state a ministry's or armed force's own feed speaks for
-        found = resolve_countries(args[1:], st.resolve)
-        if found.unknown or len(found.codes) != 1:
-            lines = unknown_lines(found.unknown) or ["Name one country after the URL."]
-            await reply(update, "\n".join([*lines, ADDFEED_USAGE, "Nothing was added."]))
-            return
-        country = found.codes[0]
+    try:
+        country = feed_country(args[1:], st.resolve)
+    except UsageError as exc:
+        await reply(update, str(exc))
+        return
     try:
         url, title = await checked_feed(context, (context.args or [""])[0])
     except FeedError as exc:  # UnsafeFeedURL, HTTP errors, timeouts, NotAFeed
@@ -216,11 +227,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         added = await store.add_feed(session, url, title=title, country=country, now=st.clock())
     name = f"“{esc(formatting.clip(title, 80))}”, " if title else ""
     speaks_for = f" (speaks for {country})" if country else ""
-    await reply(
+    await reply_whether(
         update,
-        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly."
-        if added
-        else f"That feed is already there ({esc(url)}).",
+        added,
+        f"Feed added: {name}{esc(url)}{speaks_for}; it will be polled shortly.",
+        f"That feed is already there ({esc(url)}).",
     )
 
 
@@ -239,7 +250,7 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         removed = False
         for candidate in dict.fromkeys(candidates):
             removed = await store.remove_feed(session, candidate) or removed
-    await reply(update, "Feed removed." if removed else "No such feed.")
+    await reply_whether(update, removed, "Feed removed.", "No such feed.")
 
 
 # --- /broadcast -------------------------------------------------------------------------------
@@ -257,6 +268,24 @@ def broadcast_problem(text: str) -> str | None:
     return None
 
 
+async def send_to_all(
+    context: ContextTypes.DEFAULT_TYPE, chat_ids: Sequence[int], html: str
+) -> Counter[str]:
+    """Send ``html`` to each chat; why sends failed, counted (blocked chats deactivated)."""
+    failures: Counter[str] = Counter()
+    for chat_id in chat_ids:
+        try:
+            await context.bot.send_message(chat_id, html)
+        except TelegramError as exc:
+            outcome = outcome_for(exc)
+            failures[outcome.reason or type(exc).__name__] += 1
+            log.warning("broadcast to chat %s failed: %s", chat_id, outcome.reason)
+            if outcome.action == "deactivate":
+                async with state(context).sessions.begin() as session:
+                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
+    return failures
+
+
 async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin: send a text to every subscribed chat; say how many got it and why others did not."""
     if not await admin_only(update, context):
@@ -270,20 +299,9 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("broadcast refused: %s", problem)
         await reply(update, f"Refused: {esc(problem)}. Nothing was sent.")
         return
-    st = state(context)
-    async with st.sessions() as session:
+    async with state(context).sessions() as session:
         chat_ids = await subscriptions.active_chat_ids(session)
-    failures: Counter[str] = Counter()
-    for chat_id in chat_ids:
-        try:
-            await context.bot.send_message(chat_id, BROADCAST_PREFIX + esc(text))
-        except TelegramError as exc:
-            outcome = outcome_for(exc)
-            failures[outcome.reason or type(exc).__name__] += 1
-            log.warning("broadcast to chat %s failed: %s", chat_id, outcome.reason)
-            if outcome.action == "deactivate":
-                async with st.sessions.begin() as session:
-                    await outbox.deactivate_chat(session, chat_id, reason=str(exc))
+    failures = await send_to_all(context, chat_ids, BROADCAST_PREFIX + esc(text))
     sent = len(chat_ids) - sum(failures.values())
     lines = [f"Broadcast sent to {sent} of {len(chat_ids)} chats."]
     lines += [f"Not sent to {n}: {esc(formatting.clip(why, 120))}" for why, n in failures.items()]

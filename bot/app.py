@@ -44,19 +44,16 @@ from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
-    CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
     Defaults,
-    MessageHandler,
-    TypeHandler,
-    filters,
 )
 from telegram.request import BaseRequest
 
-from bot import admin, buttons, callbacks, explain, views
-from bot import handlers as h
+from bot import routes, views
+from bot.args import make_resolver
+from bot.commands.general import bot_commands
 from bot.delivery import Deliverer
+from bot.state import BotState, state
 from monitors import health, metrics, outbox, subscriptions
 from monitors.cli import exit_without_teardown
 from monitors.detect.countries import default_gazetteer
@@ -112,56 +109,8 @@ def build_application(
     application = builder.build()
     application.bot_data["settings"] = settings
     application.bot_data["monitor"] = monitor
-    register_handlers(application)
+    routes.register(application)
     return application
-
-
-def register_handlers(application: Application) -> None:
-    """Every handler, in one place."""
-    application.add_handler(TypeHandler(Update, h.rate_gate), group=-1)
-    commands = {
-        "start": h.start,
-        "stop": h.stop,
-        "help": h.help_command,
-        "watch": h.watch,
-        "unwatch": h.unwatch,
-        "keywords": h.keywords,
-        "watchlist": h.watchlist,
-        "lists": h.lists,
-        "use": h.use,
-        "drop": h.drop,
-        "export": h.export,
-        "import": h.import_,
-        "latest": h.latest,
-        "digest": h.digest,
-        "why": explain.why_command,
-        "settings": h.settings_command,
-        "status": admin.status,
-        "feeds": admin.feeds,
-        "addfeed": admin.addfeed,
-        "removefeed": admin.removefeed,
-        "broadcast": admin.broadcast,
-    }
-    for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback))
-    application.add_handler(CallbackQueryHandler(h.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
-    views.register(application)
-    application.add_handler(CallbackQueryHandler(h.on_remove, pattern=r"^rm:\d+$"))
-    pattern = buttons.PATTERNS
-    for name, callback in {
-        "watch": h.on_watch_button,
-        "unwatch": callbacks.on_unwatch,
-        "mute": callbacks.on_mute,
-        "setting": callbacks.on_setting,
-        "follow": callbacks.on_follow,
-        "page": h.on_page,
-        "more": h.on_more,
-        "feeds": admin.on_feeds_page,
-    }.items():
-        application.add_handler(CallbackQueryHandler(callback, pattern=pattern[name]))
-    application.add_handler(CallbackQueryHandler(h.on_unknown_button))
-    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, h.unknown_text))
-    application.add_error_handler(h.on_error)
 
 
 async def post_init(application: Application) -> None:
@@ -177,14 +126,14 @@ async def post_init(application: Application) -> None:
         application.bot, monitor.sessions, lease=min(settings.lease_seconds, MAX_DELIVERY_LEASE)
     )
     gazetteer = default_gazetteer()
-    resolve = h.make_resolver(gazetteer)
+    resolve = make_resolver(gazetteer)
     # Monitor.open loaded the named watchlists (a broken file already stopped the start); the
     # poll computes list matches from the same registry that /lists and reloads use.
     if monitor.watchlists is None:
         monitor.watchlists = WatchlistRegistry(None, resolver=gazetteer)
     registry = monitor.watchlists
     application.bot_data["watchlists"] = registry
-    application.bot_data["state"] = h.BotState(
+    application.bot_data["state"] = BotState(
         settings=settings,
         sessions=monitor.sessions,
         gazetteer=gazetteer,
@@ -200,7 +149,7 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands([*h.bot_commands(), *views.bot_commands()])
+    await application.bot.set_my_commands([*bot_commands(), *views.bot_commands()])
 
 
 async def post_shutdown(application: Application) -> None:
@@ -238,7 +187,7 @@ async def apply_watchlists(application: Application) -> None:
     """After a (re)load: make the ``target`` rules match the file, in one transaction."""
     registry: WatchlistRegistry = application.bot_data["watchlists"]
     targets = await target_chat_ids(application.bot, registry.lists)
-    st: h.BotState = application.bot_data["state"]
+    st: BotState = application.bot_data["state"]
     async with st.sessions.begin() as session:
         added, removed = await subscriptions.sync_targets(session, targets, st.clock())
     if added or removed:
@@ -348,7 +297,7 @@ async def purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drain the outbox; then send alerts held through quiet hours that have ended."""
-    st = h.state(context)
+    st = state(context)
     # Once the application is stopping, claim no new batch and put back what is not sent
     # yet, so the stop is quick and a restart resumes where this one left off.
     report = await st.deliverer.deliver_due(keep_going=lambda: context.application.running)
@@ -386,7 +335,7 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A digest-mode chat's daily digest of its held alerts."""
     job = context.job
     assert job is not None and job.chat_id is not None
-    await h.state(context).deliverer.send_held(job.chat_id, "Your daily digest")
+    await state(context).deliverer.send_held(job.chat_id, "Your daily digest")
 
 
 def run_bot(settings: Settings) -> None:

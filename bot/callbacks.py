@@ -13,8 +13,10 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import buttons, formatting
+from bot.commands.named import lists_view
+from bot.commands.settings import settings_text
 from bot.gates import may_change
-from bot.handlers import _ensure, chat_of, edit, lists_view, named_lists, settings_text, state
+from bot.state import chat_of, edit, ensure_chat, named_lists, state
 from monitors import subscriptions
 
 
@@ -36,11 +38,20 @@ async def on_setting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     st = state(context)
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         chat = await subscriptions.update_settings(session, chat_id, **chosen[1])
     st.reschedule_digest(chat)
     await query.answer(f"Saved: {chosen[0]}")
     await edit(query, "Saved.\n" + settings_text(chat), buttons.settings_markup(chat))
+
+
+def followed_text(result: subscriptions.AddResult, name: str, limit: int) -> str:
+    """The answer to a Follow button."""
+    if result.added:
+        return f"Now following {name}"
+    if result.existing:
+        return f"Already following {name}"
+    return f"Not followed: the limit of {limit} items is reached"
 
 
 async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,18 +66,11 @@ async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await may_change(update, context):
         return
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         if action == "use":
-            result = await subscriptions.follow_list(
-                session, chat_id, name, limit=st.settings.max_watch_items
-            )
-            done = (
-                f"Now following {name}"
-                if result.added
-                else f"Already following {name}"
-                if result.existing
-                else f"Not followed: the limit of {st.settings.max_watch_items} items is reached"
-            )
+            limit = st.settings.max_watch_items
+            result = await subscriptions.follow_list(session, chat_id, name, limit=limit)
+            done = followed_text(result, name, limit)
         else:
             dropped = await subscriptions.unfollow_list(session, chat_id, name)
             done = f"No longer following {name}" if dropped else f"Not following {name}"
@@ -104,7 +108,7 @@ async def on_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     until = st.clock() + timedelta(days=buttons.MUTE_DAYS)
     async with st.sessions.begin() as session:
-        chat_id = await _ensure(session, update, st)
+        chat_id = await ensure_chat(session, update, st)
         await subscriptions.mute_pair(session, chat_id, (first, second), until=until)
     pair = f"{formatting.country_name(first)} and {formatting.country_name(second)}"
     await query.answer(f"Muted {pair} stories until {until:%d %b %H:%M} UTC.")

@@ -1,8 +1,8 @@
 """The outbox consumer: leases due alerts, sends them, records what happened.
 
-Telegram errors are mapped to outcomes in exactly one place, ``outcome_for`` (pure, tested
-as a table). Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0``
-so a ``RetryAfter`` reaches us); each result is committed right after its send, so a crash
+Telegram errors are mapped to outcomes in exactly one place, ``bot.outcomes.outcome_for``.
+Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0`` so a
+``RetryAfter`` reaches us); each result is committed right after its send, so a crash
 can repeat at most the messages that were in flight (see ``monitors.outbox``).
 
 A chat receives a burst of alerts oldest story first. Each alert carries buttons to unwatch
@@ -15,26 +15,16 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Message
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
 
 from bot import formatting
 from bot.buttons import alert_markup
+from bot.outcomes import Action, DeliveryOutcome, backoff, outcome_for
 from monitors import metrics, outbox, store
 from monitors.domain import StoryView
 
@@ -43,53 +33,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # network failures before an alert is given up as failed
 BATCH = 30
 CONCURRENCY = 8
-IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
-
-Action = Literal["sent", "retry", "deactivate", "migrate", "fail", "ignore"]
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """What to do with an alert after a send attempt."""
-
-    action: Action
-    retry_after: float | None = None  # seconds; None with "retry" means exponential backoff
-    new_chat_id: int | None = None
-    reason: str = ""
-
-
-def _seconds(value: object) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
-
-
-def outcome_for(exc: Exception) -> DeliveryOutcome:
-    """Map an exception raised by a send or edit to what delivery should do next.
-
-    Most specific first: ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``.
-    """
-    if isinstance(exc, RetryAfter):
-        with warnings.catch_warnings():  # PTB < 23 warns that this becomes a timedelta
-            warnings.simplefilter("ignore")
-            seconds = _seconds(exc.retry_after)
-        return DeliveryOutcome("retry", retry_after=seconds, reason=f"flood control: {seconds:g}s")
-    if isinstance(exc, ChatMigrated):
-        return DeliveryOutcome("migrate", new_chat_id=exc.new_chat_id, reason="chat migrated")
-    if isinstance(exc, Forbidden):
-        return DeliveryOutcome("deactivate", reason=exc.message)
-    if isinstance(exc, BadRequest):
-        if any(text in exc.message.lower() for text in IGNORABLE_EDIT_ERRORS):
-            return DeliveryOutcome("ignore", reason=exc.message)
-        return DeliveryOutcome("fail", reason=exc.message)
-    if isinstance(exc, TimedOut | NetworkError):
-        return DeliveryOutcome("retry", reason=f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, TelegramError):  # InvalidToken, Conflict, …: keep the alert, retry later
-        return DeliveryOutcome("retry", reason=f"{type(exc).__name__}: {exc}")
-    return DeliveryOutcome("retry", reason=f"unexpected {type(exc).__name__}: {exc}")
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before retry number ``attempts + 1`` after a network error: 5 s doubling to 1 h."""
-    return min(5.0 * 2 ** max(attempts, 0), 3600.0)
 
 
 @dataclass
@@ -122,6 +65,30 @@ def oldest_first(
         return (story.published_at if story is not None else never, alert.id)
 
     return sorted(alerts, key=when)
+
+
+async def give_up(
+    session: AsyncSession,
+    alert_ids: Sequence[int],
+    chat_id: int,
+    outcome: DeliveryOutcome,
+    report: DeliveryReport,
+    *,
+    for_good: bool,
+) -> None:
+    """Mark the alerts failed and log why: after the last network retry (``for_good``, a
+    warning) or on an error no retry can fix (an error)."""
+    await outbox.mark_failed(session, alert_ids, error=outcome.reason)
+    report.failed += len(alert_ids)
+    log.log(
+        logging.WARNING if for_good else logging.ERROR,
+        "alerts %s to chat %s failed%s: %s",
+        list(alert_ids),
+        chat_id,
+        " for good" if for_good else "",
+        outcome.reason,
+        extra={"chat": chat_id},
+    )
 
 
 class Deliverer:
@@ -339,15 +306,7 @@ class Deliverer:
                     )
                     delay = outcome.retry_after
                 elif attempts + 1 >= MAX_ATTEMPTS:
-                    await outbox.mark_failed(session, alert_ids, error=outcome.reason)
-                    report.failed += len(alert_ids)
-                    log.warning(
-                        "alerts %s to chat %s failed for good: %s",
-                        list(alert_ids),
-                        chat_id,
-                        outcome.reason,
-                        extra={"chat": chat_id},
-                    )
+                    await give_up(session, alert_ids, chat_id, outcome, report, for_good=True)
                     return outcome
                 else:
                     delay = backoff(attempts)
@@ -377,15 +336,7 @@ class Deliverer:
                     "chat %s migrated to %s", chat_id, outcome.new_chat_id, extra={"chat": chat_id}
                 )
             else:  # fail (BadRequest) or an edit error on a send: keep the row, log it
-                await outbox.mark_failed(session, alert_ids, error=outcome.reason)
-                report.failed += len(alert_ids)
-                log.error(
-                    "alerts %s to chat %s failed: %s",
-                    list(alert_ids),
-                    chat_id,
-                    outcome.reason,
-                    extra={"chat": chat_id},
-                )
+                await give_up(session, alert_ids, chat_id, outcome, report, for_good=False)
         return outcome
 
     async def send_held(self, chat_id: int, title: str) -> int:

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot import formatting, why
 from bot.formatting import esc
-from bot.handlers import chat_of, reply, state
+from bot.state import chat_of, reply, state
 from monitors import outbox, store
 from monitors.domain import StoryView
 

@@ -10,6 +10,9 @@ Rules:
   network error), the reply says what went wrong and what to do: it never blames the user.
   A failed lookup is not cached, so the next command tries again.
 
+Every command and button press first passes ``rate_gate`` (handler group -1): a per-chat
+token bucket (``bot.limits``); a refusal is said once per streak.
+
 Replies say "your watchlist" in a private chat and "this group's watchlist" (or "this
 channel's") elsewhere: ``whose``.
 """
@@ -24,7 +27,10 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.limits import TokenBucket
+from bot.state import reply, state
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +112,44 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     elif message is not None:
         await message.reply_text(text)
     return False
+
+
+async def given_and_allowed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, given: object, usage: str
+) -> bool:
+    """A changing command's two refusals: ``usage`` when it was given nothing to work on
+    (``given`` empty), then ``may_change``; True when the command may go ahead."""
+    if not given:
+        await reply(update, usage)
+        return False
+    return await may_change(update, context)
+
+
+async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Per-chat token bucket (``bot.limits``) on commands and button presses; a refusal is
+    said once per streak (every refused press is answered, as Telegram expects)."""
+    chat = update.effective_chat
+    if chat is None or (update.message is None and update.callback_query is None):
+        return
+    st = state(context)
+    bucket = st.buckets.get(chat.id)
+    if bucket is None:
+        bucket = st.buckets[chat.id] = TokenBucket(
+            st.settings.requests_burst, st.settings.requests_per_minute
+        )
+    verdict = bucket.take(time.monotonic())
+    if verdict.allowed:
+        return
+    text = (
+        f"Too many requests: at most {st.settings.requests_per_minute} a minute "
+        f"(after a burst of {st.settings.requests_burst}). Try again in {verdict.wait_seconds} s."
+    )
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif verdict.first_refusal and update.message is not None and is_command(update.message.text):
+        await reply(update, text)
+    raise ApplicationHandlerStop
+
+
+def is_command(text: str | None) -> bool:
+    return bool(text and text.startswith("/"))

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot import handlers as h
+from bot.args import UsageError, resolve_countries
 from bot.formatting import clip, esc, link, tg_len
+from bot.replies import unknown_lines
+from bot.state import reply, state
 from monitors.errors import PeriodError
 from monitors.views.analysis import TOO_FEW, Network, Partners, Trend, parse_period
 from monitors.views.atom_server import AtomServer
@@ -69,26 +71,26 @@ def parse_view_args(
     try:
         amount = parse_period(period, unit=unit, maximum_days=MAX_DAYS)
     except PeriodError as exc:
-        raise h.UsageError(esc(f"{exc}. {usage}")) from None
+        raise UsageError(esc(f"{exc}. {usage}")) from None
     if lists is not None and len(words) == 1 and words[0].lower() in lists:
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:
-            raise h.UsageError(f"The watchlist {esc(watchlist.name)} names no countries.")
+            raise UsageError(f"The watchlist {esc(watchlist.name)} names no countries.")
         if len(watchlist.countries) > MAX_NETWORK_COUNTRIES:
-            raise h.UsageError(
+            raise UsageError(
                 f"The watchlist {esc(watchlist.name)} names {len(watchlist.countries)} countries;"
                 f" a network shows at most {MAX_NETWORK_COUNTRIES}. Name them instead."
             )
         return ViewRequest(tuple(sorted(watchlist.countries)), amount, watchlist.name)
-    found = h.resolve_countries(words, resolve)
+    found = resolve_countries(words, resolve)
     if found.unknown:
-        raise h.UsageError("\n".join(h.unknown_lines(found.unknown)))
+        raise UsageError("\n".join(unknown_lines(found.unknown)))
     if not found.codes:
-        raise h.UsageError(usage)
+        raise UsageError(usage)
     if lists is None and len(found.codes) > 1:
-        raise h.UsageError(f"One country at a time, please. {usage}")
+        raise UsageError(f"One country at a time, please. {usage}")
     if len(found.codes) > MAX_NETWORK_COUNTRIES:
-        raise h.UsageError(f"At most {MAX_NETWORK_COUNTRIES} countries in one network.")
+        raise UsageError(f"At most {MAX_NETWORK_COUNTRIES} countries in one network.")
     return ViewRequest(found.codes, amount)
 
 
@@ -158,7 +160,7 @@ def service(context: ContextTypes.DEFAULT_TYPE) -> ViewService:
     in the monitor's process pool, so drawing never holds up the bot."""
     views: ViewService | None = context.bot_data.get("views")
     if views is None:
-        st = h.state(context)
+        st = state(context)
         executor = context.bot_data["monitor"].context.executor
         views = ViewService(st.sessions, st.gazetteer.name, executor=executor)
         context.bot_data["views"] = views
@@ -168,14 +170,14 @@ def service(context: ContextTypes.DEFAULT_TYPE) -> ViewService:
 async def _request(
     update: Update, context: ContextTypes.DEFAULT_TYPE, command: str, default: str, unit: str
 ) -> ViewRequest | None:
-    st = h.state(context)
+    st = state(context)
     lists = (st.watchlists.lists if st.watchlists else {}) if command == "network" else None
     try:
         return parse_view_args(
             context.args or [], st.resolve, command=command, default=default, unit=unit, lists=lists
         )
-    except h.UsageError as exc:
-        await h.reply(update, str(exc))
+    except UsageError as exc:
+        await reply(update, str(exc))
         return None
 
 
@@ -185,7 +187,7 @@ async def partners(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).partners(request.codes[0], request.period)
-    caption = partners_caption(picture.data, h.state(context).gazetteer.name, request.period)
+    caption = partners_caption(picture.data, state(context).gazetteer.name, request.period)
     caption += cut_note(picture.cut)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
@@ -196,7 +198,7 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if request is None or update.effective_message is None:
         return
     picture = await service(context).trend(request.codes[0], request.period)
-    caption = trend_caption(picture.data, h.state(context).gazetteer.name) + cut_note(picture.cut)
+    caption = trend_caption(picture.data, state(context).gazetteer.name) + cut_note(picture.cut)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -212,7 +214,7 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def start_atom_endpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Serve the Atom feeds from this process; closed with the bot's other resources."""
-    st = h.state(context)
+    st = state(context)
     settings = st.settings
     server = AtomServer(
         st.sessions,

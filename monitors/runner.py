@@ -221,9 +221,11 @@ class Monitor:
         finally:
             stop.cancel()
             keeper.cancel()
+            # Awaited, not only cancelled: a renewal cancelled while it opens its connection
+            # closes it here; left to the garbage collector, the connection leaks, and at exit
+            # asyncio.run can wait forever on the orphaned task.
+            await asyncio.gather(stop, keeper, return_exceptions=True)
             outcomes.extend(await self._abandon(running, lost))
-            # the keeper may be opening its connection: let it end before the engine can close
-            await asyncio.wait([stop, keeper])
         return outcomes
 
     def _outcome(

@@ -1,17 +1,12 @@
 """Which chats a newly stored story alerts, found through indexes, never a scan of every chat.
 
-Rule (evaluated per candidate chat, in this order):
-
-1. scope ``cooperation`` (the default) needs ``story.is_defence_cooperation``; ``all`` doesn't;
-2. any ``exclude`` phrase of the chat occurring in title + summary vetoes the story;
-3. the story matches if a watched country is among ``story.participants`` or a watched
-   ``keyword`` phrase occurs in title + summary as whole words (case/accent-insensitive).
+Rule: ``monitors.matching`` (scope, then excludes, then countries or keywords), per candidate.
 
 Candidates come from dict lookups in a ``WatchIndex``, never a scan of every chat: countries
 by the story's participant codes, keywords by the phrases that occur in the text. Those
 phrases are found without looping over chats: every word n-gram of the text (n up to the
 longest watched phrase) is looked up in the set of distinct watched phrases. The decision
-itself is ``decide``, a pure function over plain data.
+itself is ``monitors.matching.matches``, a pure function over plain data.
 
 The index (every rule, each chat's scope and delivery facts, every mute) is held in memory
 per process and database, and read again only when the database's ``meta.watch_version``
@@ -33,7 +28,7 @@ story in which both countries take part, however it matched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -45,54 +40,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from monitors import matching
 from monitors.domain import StoryForAlert
+from monitors.matching import ChatWatch, found_phrases
 from monitors.models import Alert, Chat, ChatMute, Meta, WatchRule
-from monitors.subscriptions import fold_words
 
 _PHRASE_KINDS = ("keyword", "exclude")
 _LIST_KINDS = ("list", "target")  # a chat follows a named watchlist / is one of its targets
 WATCH_VERSION_KEY = "watch_version"  # the meta row the triggers of migration 0006 change
 _INSERT_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class ChatWatch:
-    """What one candidate chat watches, as plain data for ``decide``."""
-
-    chat_id: int
-    scope: str
-    countries: frozenset[str]
-    keywords: frozenset[str]
-    excludes: frozenset[str]
-
-
-def phrases_in(words: Sequence[str], known: Set[str], max_words: int) -> set[str]:
-    """The known phrases (space-joined folded words) that occur in ``words`` as n-grams."""
-    found: set[str] = set()
-    if not known:
-        return found
-    for start in range(len(words)):
-        for n in range(1, min(max_words, len(words) - start) + 1):
-            gram = " ".join(words[start : start + n])
-            if gram in known:
-                found.add(gram)
-    return found
-
-
-def story_words(story: StoryForAlert) -> list[str]:
-    # A sentinel between title and summary keeps a phrase from spanning the two.
-    return [*fold_words(story.title), "\x00", *fold_words(story.summary)]
-
-
-def decide(story: StoryForAlert, watch: ChatWatch, found: Set[str]) -> tuple[str, ...]:
-    """The terms by which ``story`` matches ``watch`` ('country:AZ', 'keyword:s 400'), or ()."""
-    if watch.scope != "all" and not story.is_defence_cooperation:
-        return ()
-    if watch.excludes & found:
-        return ()
-    countries = sorted(watch.countries & set(story.participants))
-    keywords = sorted(watch.keywords & found)
-    return (*(f"country:{c}" for c in countries), *(f"keyword:{k}" for k in keywords))
 
 
 def _minutes(hhmm: str) -> int:
@@ -252,11 +208,11 @@ class WatchIndex:
         list_matches: Mapping[str, tuple[str, ...]] | None = None,
     ) -> dict[int, tuple[str, ...]]:
         """Every chat the story alerts, with the terms it matched (the module doc's rule)."""
-        found = phrases_in(story_words(story), self.phrases, self.max_words)
+        found = found_phrases(story, self.phrases, self.max_words)
         own = {
             chat_id: terms
             for chat_id, watch in self.candidates(story, found).items()
-            if (terms := decide(story, watch, found))
+            if (terms := matching.matches(story, watch, found))
         }
         followers = self.list_followers(list_matches or {})
         vetoed = self.excluding(followers, found)

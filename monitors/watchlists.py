@@ -14,7 +14,7 @@ Rules:
 - A story matches a watchlist when one of its countries takes part in the story, or one of its
   keywords occurs in the title or summary; an excluded keyword vetoes; scope ``cooperation``
   (the default) needs a defence-cooperation story. The same rule as a chat's own watchlist
-  (``monitors.watch.decide``).
+  (``monitors.matching.matches``).
 - Validation names the file, the watchlist and the key: an unknown country, an empty
   watchlist (no country and no keyword), a duplicate name, a malformed target or an unknown
   key is an error. ``defwatch watchlists check`` runs it without starting anything.
@@ -34,8 +34,8 @@ from typing import Any
 
 from monitors.domain import StoryForAlert
 from monitors.errors import ConfigError, UnknownCountry
+from monitors.matching import ChatWatch, found_phrases, matches
 from monitors.subscriptions import normalise_keyword
-from monitors.watch import ChatWatch, decide, phrases_in, story_words
 
 log = logging.getLogger(__name__)
 
@@ -180,14 +180,12 @@ def matching_lists(
     if not lists:
         return {}
     phrases = frozenset().union(*(w.keywords | w.excludes for w in lists.values()))
-    longest = max((p.count(" ") + 1 for p in phrases), default=0)
-    found = phrases_in(story_words(story), phrases, longest)
-    matches = {}
-    for name, watchlist in lists.items():
-        terms = decide(story, watchlist.as_watch(), found)
-        if terms:
-            matches[name] = terms
-    return matches
+    found = found_phrases(story, phrases)
+    return {
+        name: terms
+        for name, watchlist in lists.items()
+        if (terms := matches(story, watchlist.as_watch(), found))
+    }
 
 
 def export_watchlist(

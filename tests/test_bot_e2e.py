@@ -1,7 +1,7 @@
 """End to end: the real bot process (python-telegram-bot over HTTP) against the tg-emulator,
 a real SQLite file and feeds served by a real HTTP server on 127.0.0.1.
 
-The pure argument parsers of ``bot.handlers`` are tested first, as tables (no emulator).
+The pure argument parsers of ``bot.args`` are tested first, as tables (no emulator).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import CONCURRENCY
-from bot.handlers import (
+from bot.args import (
     UsageError,
     make_resolver,
     parse_latest_args,
@@ -26,6 +25,7 @@ from bot.handlers import (
     resolve_countries,
     split_terms,
 )
+from bot.delivery import CONCURRENCY
 from monitors.db import open_database
 from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert

@@ -14,9 +14,16 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from bot.args import Cut, UsageError, keyword_items, keyword_problem
+from bot.args import (
+    Cut,
+    UsageError,
+    keyword_items,
+    keyword_problem,
+    make_resolver,
+    parse_timezone,
+    resolve_countries,
+)
 from bot.formatting import format_digest, story_item
-from bot.handlers import make_resolver, parse_timezone, resolve_countries
 from bot.limits import TokenBucket
 from bot.parties import heading_states
 from bot.timezones import zone_label

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import admin, buttons
 from bot.delivery import oldest_first
-from bot.handlers import FOLLOWS_COMMENT, export_document, followed_in_export
+from bot.watchfile import FOLLOWS_COMMENT, export_document, followed_in_export
 from monitors.coverage import rank_countries, region_countries
 from monitors.db import open_database
 from monitors.domain import StoryForAlert, StoryView

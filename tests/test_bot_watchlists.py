@@ -16,15 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers import (
-    MAX_IMPORT_BYTES,
-    ResolverAdapter,
-    UsageError,
-    export_document,
-    make_resolver,
-    parse_import,
-    suggest_names,
-)
+from bot.args import UsageError, make_resolver, suggest_names
+from bot.watchfile import MAX_IMPORT_BYTES, ResolverAdapter, export_document, parse_import
 from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert
 from monitors.subscriptions import Rule

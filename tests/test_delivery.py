@@ -21,7 +21,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.delivery import Deliverer, DeliveryOutcome, backoff, outcome_for
+from bot.delivery import Deliverer
+from bot.outcomes import DeliveryOutcome, backoff, outcome_for
 from monitors import subscriptions
 from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry
 from tests import dbfixtures

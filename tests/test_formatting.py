@@ -205,7 +205,8 @@ def test_flag(code: str, emoji: str) -> None:
 
 
 def test_more_button_fits_for_the_most_countries() -> None:
-    from bot.handlers import MAX_LATEST, MAX_LATEST_COUNTRIES, encode_before
+    from bot.args import MAX_LATEST, encode_before
+    from bot.commands.reading import MAX_LATEST_COUNTRIES
 
     far_future = replace(
         story(story_id=10**12 - 1), published_at=datetime(2999, 12, 31, tzinfo=UTC)

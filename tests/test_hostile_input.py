@@ -19,16 +19,15 @@ from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot import formatting
-from bot.handlers import (
+from bot.args import (
     UsageError,
-    added_lines,
     make_resolver,
     parse_latest_args,
     parse_settings_args,
     resolve_countries,
     split_terms,
-    unknown_lines,
 )
+from bot.replies import added_lines, unknown_lines
 from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
 from monitors.netguard import UnsafeFeedURL, check_feed_url

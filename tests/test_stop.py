@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import random
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,3 +257,20 @@ async def test_stop_abandons_fetches_in_flight_and_releases_leases(
         assert sqlite_query(db, "SELECT count(*) FROM feed WHERE lease_owner IS NOT NULL") == [(0,)]
         assert (await monitor.poll_cycle()).outcomes == []  # no claims once stopping
     assert sqlite_query(db, "SELECT count(*) FROM article") == [(3,)]
+
+
+async def test_short_cycles_leave_no_task_or_connection_behind(tmp_path: Path) -> None:
+    """A cycle with nothing due ends at once, cancelling its lease keeper while it may still be
+    opening its connection. The keeper must be finished, and its connection closed, before the
+    cycle returns: a leaked connection surfaces later as a ResourceWarning, and at exit
+    asyncio.run waited forever on the orphaned task (`defwatch poll --once` hung)."""
+    async with monitor_for(f"sqlite:///{tmp_path / 'short.db'}") as monitor:
+        before = asyncio.all_tasks()
+        for _ in range(40):
+            assert (await monitor.poll_cycle()).outcomes == []
+            await asyncio.sleep(random.random() * 0.002)  # vary where the keeper is cut
+        assert asyncio.all_tasks() == before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.args import UsageError, make_resolver
 from bot.formatting import tg_len
-from bot.handlers import UsageError, make_resolver
 from bot.views import parse_view_args, partners_caption
 from monitors.db import open_database
 from monitors.detect.countries import default_gazetteer

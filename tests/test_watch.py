@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import subscriptions, watch
 from monitors.domain import StoryForAlert
+from monitors.matching import ChatWatch, matches, phrases_in, story_words
 from monitors.models import Alert, Story
 from monitors.subscriptions import normalise_keyword
-from monitors.watch import ChatWatch, decide, in_quiet_hours, phrases_in, story_words
+from monitors.watch import in_quiet_hours
 from tests import dbfixtures
 
 # the database fixtures, on SQLite and (when configured) PostgreSQL
@@ -126,8 +127,9 @@ def found_in(s: StoryForAlert, w: ChatWatch) -> set[str]:
         ),
     ],
 )
-def test_decide(s: StoryForAlert, w: ChatWatch, expected: tuple[str, ...]) -> None:
-    assert decide(s, w, found_in(s, w)) == expected
+def test_matches(s: StoryForAlert, w: ChatWatch, expected: tuple[str, ...]) -> None:
+    assert matches(s, w, found_in(s, w)) == expected
+    assert matches(s, w) == expected  # alone, it finds the watch's own phrases
 
 
 @pytest.mark.parametrize(
