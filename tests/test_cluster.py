@@ -544,6 +544,7 @@ def figure(pattern: str, report: str) -> tuple[str, ...]:
     return found.groups()
 
 
+@pytest.mark.slow  # the shared scorer, twice in a subprocess
 def test_dev_set_meets_the_issue_targets(tmp_path: Path) -> None:
     gold = EVAL / "dedup-dev.jsonl"
     scorer = EVAL / "score_dedup.py"
