@@ -28,6 +28,7 @@ from bot import buttons, formatting
 from bot.args import UsageError, resolve_countries
 from bot.formatting import esc
 from bot.gates import is_operator
+from bot.i18n import ENGLISH, N_, Tr, tr_of
 from bot.outcomes import outcome_for
 from bot.replies import unknown_lines
 from bot.state import chat_of, edit, reply, reply_whether, state
@@ -51,7 +52,7 @@ BROADCAST_PREFIX = "📣 "
 async def admin_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if is_operator(update, context):
         return True
-    await reply(update, "That command is for the bot's operators.")
+    await reply(update, tr_of(context)._("That command is for the bot's operators."))
     return False
 
 
@@ -82,20 +83,28 @@ def feed_line(feed: FeedHealth) -> str:
     return line
 
 
-def feed_counts(feeds: Sequence[FeedHealth]) -> str:
+FEED_STATES = {
+    "ok": N_("{count} ok"),
+    "failing": N_("{count} failing"),
+    "new": N_("{count} not polled yet"),
+    "disabled": N_("{count} disabled"),
+}
+
+
+def feed_counts(feeds: Sequence[FeedHealth], t: Tr = ENGLISH) -> str:
     """'91 feeds: 80 ok, 3 failing, 8 disabled' (states with no feed left out)."""
     counts = Counter(feed_state(f) for f in feeds)
-    names = {"ok": "ok", "failing": "failing", "new": "not polled yet", "disabled": "disabled"}
-    parts = [f"{counts[k]} {name}" for k, name in names.items() if counts[k]]
-    return f"{len(feeds)} feeds" + (f": {', '.join(parts)}" if parts else "")
+    parts = [t._(said, count=counts[k]) for k, said in FEED_STATES.items() if counts[k]]
+    total = t._n("{count} feed", "{count} feeds", len(feeds))
+    return total + (f": {', '.join(parts)}" if parts else "")
 
 
-def status_feeds_line(feeds: Sequence[FeedHealth]) -> str:
+def status_feeds_line(feeds: Sequence[FeedHealth], t: Tr = ENGLISH) -> str:
     """/status's feed line, saying what disabled means when there are disabled feeds."""
-    line = f"Feeds: {feed_counts(feeds)}"
+    line = t._("Feeds: {counts}", counts=feed_counts(feeds, t))
     if any(feed_state(f) == "disabled" for f in feeds):
-        line += (
-            " (disabled feeds are switched off in the feed list, e.g. unreliable or paywalled, "
+        line += " " + t._(
+            "(disabled feeds are switched off in the feed list, e.g. unreliable or paywalled, "
             "and are never polled; operators see them with /feeds)"
         )
     return line
@@ -137,13 +146,19 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         all_feeds = await store.list_feeds(session)
         pending = await outbox.pending_count(session, chat_id)
         chat = await subscriptions.get_chat(session, chat_id)
-    polled = formatting.when(stats.last_poll_at) if stats.last_poll_at else "never"
+    t = tr_of(context)
+    zone = chat.timezone if chat else "UTC"
+    polled = t.when(stats.last_poll_at, zone) if stats.last_poll_at else t._("never")
     lines = [
-        status_feeds_line(all_feeds),
-        f"Last poll: {esc(polled)}",
-        f"Stories stored: {stats.stories_total} ({stats.cooperation_stories} defence cooperation)",
-        f"Alerts waiting for this chat: {pending}",
-        f"This chat: {'subscribed' if chat and chat.active else 'not subscribed'}",
+        status_feeds_line(all_feeds, t),
+        t._("Last poll: {when}", when=esc(polled)),
+        t._(
+            "Stories stored: {total} ({cooperation} defence cooperation)",
+            total=stats.stories_total,
+            cooperation=stats.cooperation_stories,
+        ),
+        t._("Alerts waiting for this chat: {count}", count=pending),
+        t._("This chat: subscribed") if chat and chat.active else t._("This chat: not subscribed"),
     ]
     await reply(update, "\n".join(lines))
 

@@ -24,8 +24,9 @@ from telegram import Bot, Message
 
 from bot import formatting
 from bot.buttons import alert_markup
+from bot.i18n import N_, Tr, tr
 from bot.outcomes import Action, DeliveryOutcome, backoff, outcome_for
-from monitors import metrics, outbox, store
+from monitors import metrics, outbox, store, subscriptions
 from monitors.domain import StoryView
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,17 @@ def oldest_first(
         return (story.published_at if story is not None else never, alert.id)
 
     return sorted(alerts, key=when)
+
+
+# The titles of the digests of held alerts (bot.app says which).
+HELD_TITLES = {"away": N_("While you were away"), "daily": N_("Your daily digest")}
+
+
+def spoken(locale: tuple[str | None, str] | None) -> tuple[Tr, str]:
+    """(language, time zone) of a chat from ``subscriptions.chat_locales``; English, UTC."""
+    if locale is None:
+        return tr(None), "UTC"
+    return tr(locale[0]), locale[1] or "UTC"
 
 
 async def give_up(
@@ -135,6 +147,7 @@ class Deliverer:
                     s.id: s
                     for s in await store.story_views(session, sorted({a.story_id for a in claimed}))
                 }
+                locales = await subscriptions.chat_locales(session, {a.chat_id for a in claimed})
             if not claimed:
                 break
             # One task per chat, its alerts in order: Telegram allows about one message per
@@ -145,7 +158,9 @@ class Deliverer:
             gate = asyncio.Semaphore(self.concurrency)
             await asyncio.gather(
                 *(
-                    self._deliver_chat(gate, alerts, stories, report, keep_going)
+                    self._deliver_chat(
+                        gate, alerts, stories, report, keep_going, locales.get(alerts[0].chat_id)
+                    )
                     for alerts in by_chat.values()
                 )
             )
@@ -158,7 +173,9 @@ class Deliverer:
         stories: dict[int, StoryView],
         report: DeliveryReport,
         keep_going: Callable[[], bool] = lambda: True,
+        locale: tuple[str | None, str] | None = None,
     ) -> None:
+        speech = spoken(locale)
         async with gate:
             for index, alert in enumerate(alerts):
                 if not keep_going():  # stopping: sends under way finish, the rest goes back
@@ -166,7 +183,7 @@ class Deliverer:
                         rest = [a.id for a in alerts[index:]]
                         await outbox.release_now(session, rest, now=self.clock())
                     return
-                action = await self._deliver_one(alert, stories.get(alert.story_id), report)
+                action = await self._deliver_one(alert, stories.get(alert.story_id), report, speech)
                 if action == "migrate":  # the rest moved with the chat: send them at once
                     async with self._writing() as session:
                         rest = [a.id for a in alerts[index + 1 :]]
@@ -180,7 +197,11 @@ class Deliverer:
             await asyncio.sleep(delay)
 
     async def _deliver_one(
-        self, alert: outbox.ClaimedAlert, story: StoryView | None, report: DeliveryReport
+        self,
+        alert: outbox.ClaimedAlert,
+        story: StoryView | None,
+        report: DeliveryReport,
+        speech: tuple[Tr, str] = (tr(None), "UTC"),
     ) -> Action:
         if story is None:  # deleted by retention while queued
             async with self._writing() as session:
@@ -188,10 +209,11 @@ class Deliverer:
             return "fail"
         await self._wait_if_paused()
         try:
+            t, zone = speech
             message = await self.bot.send_message(
                 alert.chat_id,
-                formatting.format_alert(story, alert.matched),
-                reply_markup=alert_markup(story.participants, alert.matched),
+                formatting.format_alert(story, alert.matched, t=t, zone=zone),
+                reply_markup=alert_markup(story.participants, alert.matched, t),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -218,13 +240,19 @@ class Deliverer:
                 session, now=self.clock(), lease=self.lease, limit=self.batch
             )
             views = await store.story_views(session, sorted({c.story_id for c in claimed}))
+            locales = await subscriptions.chat_locales(session, {c.chat_id for c in claimed})
         stories = {s.id: s for s in views}
         for alert in claimed:
-            await self._edit_one(alert, stories.get(alert.story_id), report)
+            speech = spoken(locales.get(alert.chat_id))
+            await self._edit_one(alert, stories.get(alert.story_id), report, speech)
         return report
 
     async def _edit_one(
-        self, alert: outbox.ClaimedEdit, story: StoryView | None, report: DeliveryReport
+        self,
+        alert: outbox.ClaimedEdit,
+        story: StoryView | None,
+        report: DeliveryReport,
+        speech: tuple[Tr, str] = (tr(None), "UTC"),
     ) -> None:
         if story is None:
             async with self._writing() as session:
@@ -236,11 +264,12 @@ class Deliverer:
             return
         await self._wait_if_paused()
         try:
+            t, zone = speech
             await self.bot.edit_message_text(
-                formatting.format_alert(story, alert.matched, also_reported=True),
+                formatting.format_alert(story, alert.matched, also_reported=True, t=t, zone=zone),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
-                reply_markup=alert_markup(story.participants, alert.matched),
+                reply_markup=alert_markup(story.participants, alert.matched, t),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends
@@ -340,18 +369,20 @@ class Deliverer:
         return outcome
 
     async def send_held(self, chat_id: int, title: str) -> int:
-        """Send a chat's held alerts as one digest message; how many alerts it covered."""
+        """Send a chat's held alerts as one digest message; how many alerts it covered.
+        ``title`` is English (``HELD_TITLES``), said in the chat's language."""
         now = self.clock()
         async with self.sessions.begin() as session:
             claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
             stories = await store.story_views(session, [a.story_id for a in claimed])
+            t, zone = spoken((await subscriptions.chat_locales(session, [chat_id])).get(chat_id))
         if not claimed:
             return 0
         ids = [a.id for a in claimed]
         report = DeliveryReport()
         try:
             message: Message = await self.bot.send_message(
-                chat_id, formatting.format_digest(title, stories)
+                chat_id, formatting.format_digest(t._(title), stories, t=t, zone=zone)
             )
         except Exception as exc:  # classified like any alert, but kept as held
             await self.record_failure(

@@ -74,6 +74,13 @@ async def add_to_watchlist(
     return result, chat is not None and chat.active
 
 
+async def chat_zone(st: BotState, chat_id: int) -> str:
+    """The chat's time zone (UTC for a chat not stored)."""
+    async with st.sessions() as session:
+        chat = await subscriptions.get_chat(session, chat_id)
+    return chat.timezone if chat else "UTC"
+
+
 async def ensure_chat(session: AsyncSession, update: Update, st: BotState) -> int:
     chat_id, kind, title = chat_of(update)
     await subscriptions.ensure_chat(session, chat_id, type=kind, title=title, now=st.clock())

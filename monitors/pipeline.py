@@ -341,11 +341,13 @@ async def place_in_story(
     candidates = await store.candidate_stories(
         session, cluster.lookup_keys(signature), limit=cluster.CANDIDATE_LIMIT
     )
-    match = cluster.best_match(
-        signature, ((sid, cluster.EventSignature.from_json(sig)) for sid, sig in candidates if sig)
-    )
+    stories = {sid: cluster.decoded(sid, sig) for sid, sig in candidates if sig}
+    match = cluster.best_match(signature, stories.items())
     if match is not None:
         became = await store.join_story(session, match.key, definition, now=now)
+        story = stories[match.key]
+        if (confirmed := cluster.confirmed(story, signature, match)) is not story:
+            await store.set_story_signature(session, match.key, confirmed.to_json())
         return match.key, match.reason, False, became
     story_id = await store.create_story(session, definition, now=now)
     return story_id, None, True, True

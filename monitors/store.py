@@ -551,6 +551,15 @@ async def join_story(
     return False
 
 
+async def set_story_signature(
+    session: AsyncSession, story_id: int, signature: dict[str, Any]
+) -> None:
+    """What the story is matched against: its defining report and its confirmed reports
+    (``monitors.detect.cluster.confirmed``); its index keys and window stay the defining
+    report's."""
+    await session.execute(update(Story).where(Story.id == story_id).values(signature=signature))
+
+
 async def attach_article(
     session: AsyncSession, article_id: int, story_id: int, reason: str | None
 ) -> None:

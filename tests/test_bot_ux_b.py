@@ -642,19 +642,21 @@ def test_import_restores_followed_lists(tg_emulator: Emulator, bot: BotProcess) 
 def test_more_button_with_a_timestamp_before_1970(tg_emulator: Emulator, bot: BotProcess) -> None:
     """Older /latest messages carry "More" buttons; a story before 1970 makes the cursor
     negative, and the button still pages."""
-    add_story(
-        db_of(bot),
-        44_001,
-        "Nauru archive story one",
-        ("NR", "AU"),
-        datetime(1965, 1, 1, tzinfo=UTC),
-    )
+    # The higher id first: the bot's own poll may store a story between the two inserts, and
+    # SQLite would give it max(id) + 1.
     add_story(
         db_of(bot),
         44_002,
         "Nauru archive story two",
         ("NR", "AU"),
         datetime(1966, 1, 1, tzinfo=UTC),
+    )
+    add_story(
+        db_of(bot),
+        44_001,
+        "Nauru archive story one",
+        ("NR", "AU"),
+        datetime(1965, 1, 1, tzinfo=UTC),
     )
     chat = 80_901
     u = tg_emulator.user(TOKEN, chat)

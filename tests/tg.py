@@ -115,15 +115,19 @@ class TgUser:
     user_id: int | None = None  # defaults to the chat id (a private chat)
     chat_type: str = "private"
     inbox: list[BotMessage] = field(default_factory=list)
+    language_code: str | None = None  # the language of the user's Telegram app ("ru")
 
     @property
     def _from(self) -> dict[str, Any]:
-        return {
+        sender = {
             "id": self.user_id or self.chat_id,
             "is_bot": False,
             "first_name": "Tester",
             "username": f"user{self.chat_id}",
         }
+        if self.language_code is not None:
+            sender["language_code"] = self.language_code
+        return sender
 
     @property
     def _chat(self) -> dict[str, Any]:
@@ -339,7 +343,8 @@ class Emulator:
 class BotProcess:
     """``python -m bot.app`` as a child process, ready once its post_init has run.
 
-    Readiness is the bot's ``setMyCommands`` call (the last step of post_init): the emulator
+    Readiness is the bot's ``setMyCommands`` call for everyone (no ``language_code``: the
+    last step of post_init, after the per-language menus): the emulator
     records a long-polling ``getUpdates`` only when it returns, and updates sent before
     polling starts are queued for the bot, not lost.
     """
@@ -350,8 +355,13 @@ class BotProcess:
         url = env.get("DEFWATCH_DATABASE_URL", "")
         self.db = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
+    def menus(self) -> int:
+        """How many command menus for everyone the bot has published."""
+        calls = self.emu.calls(method="setMyCommands", token=self.token)
+        return sum(1 for c in calls if not (c.get("params") or {}).get("language_code"))
+
     def start(self, timeout: float = 30.0) -> BotProcess:
-        before = len(self.emu.calls(method="setMyCommands", token=self.token))
+        before = self.menus()
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1", "PTB_TIMEDELTA": "1"}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -366,7 +376,7 @@ class BotProcess:
         def polling() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"bot exited early:\n{self.log()[-3000:]}")
-            return len(self.emu.calls(method="setMyCommands", token=self.token)) > before
+            return self.menus() > before
 
         wait_until(polling, timeout, "the bot's post_init", interval=0.1)
         return self

@@ -807,14 +807,6 @@ def _variants(surface: str, kind: str) -> Iterable[str]:
 
 
 @functools.cache
-def cldr_locales() -> tuple[str, ...]:
-    """The CLDR locales whose state names we know (``countries.toml [settings] locales``):
-    the gazetteer's names and the clustering's state words come from the same list."""
-    settings = read_toml("countries.toml", "country gazetteer").get("settings", {})
-    return tuple(settings.get("locales", ["en"]))
-
-
-@functools.cache
 def default_gazetteer() -> Gazetteer:
     """The shipped gazetteer, loaded once per process."""
     return Gazetteer.load()

@@ -12,7 +12,7 @@ The month, weekday, ordinal, stop-word, scale-word and name-spelling tables are 
 hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
 languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr, de, es, ar, hy, zh, ja).
 Names of states and peoples, which are compared as states and not as names, come from CLDR
-(babel) in the locales of ``config/countries.toml`` (``settings.locales``), the gazetteer's.
+(babel) in the locales of ``[words] state_name_locales`` of that file.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Any
 from anyascii import anyascii
 
 from config import data_path
-from monitors.detect.countries import cldr_locales
 from monitors.detect.data import read_toml
 from monitors.errors import ConfigError
 
@@ -277,11 +276,15 @@ def rounds(text: str) -> set[Round]:
         # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
         if word[0].isupper():
             found.add(Round(name_key(word), year))
-    for word, numeral in _ROMAN.findall(text):
-        if numeral and (len(numeral) >= 2 or numeral in {"V", "X"}):
-            value = _roman_value(numeral)
-            if 2 <= value <= 99:
-                found.add(Round(name_key(word) if word else "", f"#{value}"))
+    for m in _ROMAN.finditer(text):
+        word, numeral = m.group(1), m.group(2)
+        between = text[m.end(1) : m.start(2)]
+        # hyphenated ("Shaheen-X") or written on in another script ("雄鹰IV"); with a space only
+        # after a name and from two letters ("Shaheen IX"): "With X" names a platform
+        attached = bool(between.strip()) or (not between and not word.isascii())
+        spaced = len(numeral) >= 2 and bool(word) and _is_name_word(word)
+        if numeral and (attached or spaced) and 2 <= (value := _roman_value(numeral)) <= 99:
+            found.add(Round(name_key(word) if word else "", f"#{value}"))
     for n in _CJK_ORDINAL.findall(text):
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
@@ -334,6 +337,33 @@ def amounts(text: str) -> set[float]:
         value *= scale or 1.0
         if value >= 1e5:
             found.add(round(value, -3))
+    return found
+
+
+_COUNT = re.compile(r"(?<![\w.,$€£₹/:#-])\d[\d,]*(?![\d.,:/%-]?\d)(?!\s*%)(?![\w-])")
+_NUMBER_WORDS: dict[str, int] = {
+    word: int(n) for word, n in _table("amounts", "number_words").items()
+}
+
+
+def counts(text: str) -> set[int]:
+    """Counts the text gives ("kills 11 people", "8,000 troops", "three strikes"): whole
+    numbers from 3 up that are not years, days of a month, money, percentages, times or parts
+    of a designation ("F-16", "#10")."""
+    found: set[int] = set()
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+            found.add(value)
+            continue
+        if "." in tok.text or not _COUNT.match(text, tok.start):
+            continue
+        value = int(tok.text.replace(",", ""))
+        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        dated = any(month_number(w) for w in near if not w[0].isdigit())
+        if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
+            found.add(value)
     return found
 
 
@@ -493,7 +523,7 @@ def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
         from babel import Locale
 
         words: set[str] = set()
-        for code in cldr_locales():
+        for code in _table("words", "state_name_locales"):
             locale = Locale.parse(code)
             # languages only by two-letter code: the big ones double as demonyms ("Turkish"),
             # the hundreds of rare ones would collide with ordinary names
@@ -569,9 +599,11 @@ def sketch_containment(
     sketch: frozenset[str],
     k: int,
     weights: Mapping[str, float] | None = None,
+    prior: float = 0.0,
 ) -> float:
     """(Weighted) share of ``small``'s items found in ``sketch``, counting only the hash range
-    the sketch covers (a capped sketch only holds the k smallest hashes of its set)."""
+    the sketch covers (a capped sketch only holds the k smallest hashes of its set).
+    ``prior`` adds that much weight of unshared items: a short text's share is shrunk."""
     if not small or not sketch:
         return 0.0
     if len(sketch) >= k:
@@ -580,8 +612,8 @@ def sketch_containment(
         if not small:
             return 0.0
     if weights is None:
-        return len(small & sketch) / len(small)
-    total = sum(weights.get(s, 1.0) for s in small)
+        return len(small & sketch) / (len(small) + prior)
+    total = sum(weights.get(s, 1.0) for s in small) + prior
     return sum(weights.get(s, 1.0) for s in small & sketch) / total if total else 0.0
 
 
