@@ -7,6 +7,7 @@ by the patterns below before any handler reads it (anything else is an expired b
 ``w:XX``               watch a country (/start's buttons, "Did you mean …?" answers)
 ``uw:XX``              stop watching a country (an alert's button)
 ``mute:XX-YY``         mute a country pair for a week (an alert's button)
+``why:STORY``          show why an alert was sent: its evidence (an alert's button)
 ``set:FIELD:CHOICE``   one of the /settings buttons (``SETTING_CHOICES``)
 ``use:NAME``           follow a named watchlist (/lists)
 ``drop:NAME``          stop following a named watchlist (/lists)
@@ -31,6 +32,7 @@ PATTERNS = {
     "watch": r"^w:[A-Z]{2}$",
     "unwatch": r"^uw:[A-Z]{2}$",
     "mute": r"^mute:[A-Z]{2}-[A-Z]{2}$",
+    "why": r"^why:\d{1,19}$",
     "setting": r"^set:[a-z]{1,12}:[a-z]{1,12}$",
     "follow": r"^(use|drop):[a-z0-9][a-z0-9_-]{0,31}$",
     "page": r"^pg:(w|[A-Z]{2}(,[A-Z]{2}){0,7}):\d{1,2}:\d{1,4}:\d{1,4}$",
@@ -144,9 +146,13 @@ def mute_pair_of(participants: Sequence[str]) -> tuple[str, str] | None:
 
 
 def alert_markup(
-    participants: Sequence[str], matched: Sequence[str], t: Tr = ENGLISH
+    participants: Sequence[str],
+    matched: Sequence[str],
+    t: Tr = ENGLISH,
+    story_id: int | None = None,
 ) -> InlineKeyboardMarkup | None:
-    """An alert's buttons: unwatch the watched countries it matched; mute its pair a week."""
+    """An alert's buttons: unwatch the watched countries it matched; mute its pair a week;
+    why it was sent (its evidence, as ``/why`` in reply to it shows)."""
     watched = [term.partition(":")[2] for term in matched if term.startswith("country:")]
     rows = [
         [
@@ -157,12 +163,15 @@ def alert_markup(
         ]
         for code in watched[:MAX_UNWATCH_BUTTONS]
     ]
+    last = []
     pair = mute_pair_of(participants)
     if pair is not None:
         flags = flag(pair[0]) + flag(pair[1])
         label = t._("🔇 Mute {flags} for a week", flags=flags)
-        rows.append([InlineKeyboardButton(label, callback_data=callback("mute", "-".join(pair)))])
-    return keyboard(rows)
+        last.append(InlineKeyboardButton(label, callback_data=callback("mute", "-".join(pair))))
+    if story_id is not None:
+        last.append(InlineKeyboardButton(t._("❓ Why"), callback_data=callback("why", story_id)))
+    return keyboard([*rows, last])
 
 
 def latest_markup(

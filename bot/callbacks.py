@@ -1,5 +1,9 @@
 """Button callbacks of bot.buttons' keyboards: settings, named lists, and an alert's buttons.
 
+An alert's "❓ Why" button answers, as a reply to the alert, with what ``/why`` shows: the
+reasons in words and the classifier's raw evidence (``bot.explain``). It shows only stories
+this chat was alerted to; anyone in the chat may tap it (it changes nothing).
+
 Every callback answers its query (a toast saying what happened). Changes go through
 ``bot.gates.may_change`` like the commands they replace; ``bot.app`` registers each with its
 pattern from ``bot.buttons.PATTERNS``, so a handler only sees data of its own shape.
@@ -9,16 +13,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from telegram import Update
+from telegram import ReplyParameters, Update
 from telegram.ext import ContextTypes
 
-from bot import buttons, formatting
+from bot import buttons, explain, formatting
 from bot.commands.named import lists_view
 from bot.commands.settings import settings_text
 from bot.gates import may_change
 from bot.i18n import ENGLISH, Tr, tr_of
 from bot.state import chat_of, edit, ensure_chat, named_lists, state
-from monitors import subscriptions
+from monitors import outbox, store, subscriptions
 
 
 def query_data(update: Update) -> list[str]:
@@ -131,4 +135,31 @@ async def on_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             second=formatting.country_name(second, t),
             until=t.when(until),
         )
+    )
+
+
+async def on_why(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An alert's "Why" button: its evidence, as a reply to the alert."""
+    query = update.callback_query
+    assert query is not None
+    story_id = int(query_data(update)[1])
+    chat_id = chat_of(update)[0]
+    t = tr_of(context)
+    async with state(context).sessions() as session:
+        alerted = await outbox.was_alerted(session, chat_id, story_id)
+        stories = await store.story_views(session, [story_id]) if alerted else []
+    if not stories:
+        await query.answer(
+            t._("Nothing to show: that story was not alerted here, or is no longer stored."),
+            show_alert=True,
+        )
+        return
+    await query.answer()
+    message_id = query.message.message_id if query.message is not None else None
+    await context.bot.send_message(
+        chat_id,
+        explain.evidence_text(stories, t),
+        reply_parameters=ReplyParameters(message_id, allow_sending_without_reply=True)
+        if message_id is not None
+        else None,
     )

@@ -6,7 +6,13 @@ Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0`` s
 can repeat at most the messages that were in flight (see ``monitors.outbox``).
 
 A chat receives a burst of alerts oldest story first. Each alert carries buttons to unwatch
-the countries it matched and to mute its country pair for a week (``bot.buttons``).
+the countries it matched, to mute its country pair for a week, and to show why it was sent
+(``bot.buttons``).
+
+Mutes count at delivery time too: just before each send (and before a digest), the alert is
+checked against the chat's current watch (``monitors.watch.WatchIndex.withdrawn``). An alert
+queued before its chat stopped, muted the story's pair or unwatched what it matched is not
+sent; it is marked ``skipped`` with the reason.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from bot import formatting
 from bot.buttons import alert_markup
 from bot.i18n import N_, Tr, tr
 from bot.outcomes import Action, DeliveryOutcome, backoff, outcome_for
-from monitors import metrics, outbox, store, subscriptions
+from monitors import metrics, outbox, store, subscriptions, watch
 from monitors.domain import StoryView
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,7 @@ class DeliveryReport:
     deactivated: int = 0
     migrated: int = 0
     retry_after_seen: int = 0
+    skipped: int = 0
     outcomes: list[Action] = field(default_factory=list)
 
 
@@ -208,12 +215,16 @@ class Deliverer:
                 await outbox.mark_failed(session, [alert.id], error="story no longer stored")
             return "fail"
         await self._wait_if_paused()
+        reason = await self.withdrawn(alert, story)
+        if reason is not None:
+            await self._skip([alert], reason, report)
+            return "skipped"
         try:
             t, zone = speech
             message = await self.bot.send_message(
                 alert.chat_id,
                 formatting.format_alert(story, alert.matched, t=t, zone=zone),
-                reply_markup=alert_markup(story.participants, alert.matched, t),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story.id),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -227,6 +238,27 @@ class Deliverer:
         report.sent += 1
         report.outcomes.append("sent")
         return "sent"
+
+    async def withdrawn(self, alert: outbox.ClaimedAlert, story: StoryView) -> str | None:
+        """Why the chat no longer wants this alert (muted, stopped, unwatched), or None."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        return index.withdrawn(alert.chat_id, story.participants, alert.matched, self.clock())
+
+    async def _skip(
+        self, alerts: Sequence[outbox.ClaimedAlert], reason: str, report: DeliveryReport
+    ) -> None:
+        async with self._writing() as session:
+            await outbox.mark_skipped(session, [a.id for a in alerts], reason=reason)
+        report.skipped += len(alerts)
+        report.outcomes += ["skipped"] * len(alerts)
+        log.info(
+            "alerts %s to chat %s skipped: %s",
+            [a.id for a in alerts],
+            alerts[0].chat_id,
+            reason,
+            extra={"chat": alerts[0].chat_id},
+        )
 
     async def edit_stale(self) -> DeliveryReport:
         """Edit sent alerts whose story gained outlets: "Also reported by …" (issue 8).
@@ -269,7 +301,7 @@ class Deliverer:
                 formatting.format_alert(story, alert.matched, also_reported=True, t=t, zone=zone),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
-                reply_markup=alert_markup(story.participants, alert.matched, t),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story.id),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends
@@ -368,6 +400,27 @@ class Deliverer:
                 await give_up(session, alert_ids, chat_id, outcome, report, for_good=False)
         return outcome
 
+    async def _still_wanted(
+        self,
+        claimed: Sequence[outbox.ClaimedAlert],
+        stories: dict[int, StoryView],
+        report: DeliveryReport,
+    ) -> list[outbox.ClaimedAlert]:
+        """The claimed alerts still wanted; the others are marked skipped, with the reason."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        kept = []
+        now = self.clock()
+        for alert in claimed:
+            story = stories.get(alert.story_id)
+            participants = story.participants if story is not None else ()
+            reason = index.withdrawn(alert.chat_id, participants, alert.matched, now)
+            if reason is None:
+                kept.append(alert)
+            else:
+                await self._skip([alert], reason, report)
+        return kept
+
     async def send_held(self, chat_id: int, title: str) -> int:
         """Send a chat's held alerts as one digest message; how many alerts it covered.
         ``title`` is English (``HELD_TITLES``), said in the chat's language."""
@@ -376,10 +429,14 @@ class Deliverer:
             claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
             stories = await store.story_views(session, [a.story_id for a in claimed])
             t, zone = spoken((await subscriptions.chat_locales(session, [chat_id])).get(chat_id))
-        if not claimed:
-            return 0
-        ids = [a.id for a in claimed]
         report = DeliveryReport()
+        claimed = await self._still_wanted(claimed, {s.id: s for s in stories}, report)
+        if not claimed:
+            metrics.record_deliveries("digest", report.outcomes)
+            return 0
+        wanted = {a.story_id for a in claimed}
+        stories = [s for s in stories if s.id in wanted]
+        ids = [a.id for a in claimed]
         try:
             message: Message = await self.bot.send_message(
                 chat_id, formatting.format_digest(t._(title), stories, t=t, zone=zone)

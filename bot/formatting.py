@@ -126,7 +126,8 @@ def format_alert(
 ) -> str:
     """One alert: linked title, countries, type, outlets and time, summary, why, matched terms.
 
-    "Why" is said in a reader's words (``bot.why``); the raw evidence is behind ``/why``.
+    "Why" is said in a reader's words (``bot.why``); the raw evidence is behind ``/why`` and
+    the alert's "❓ Why" button.
 
     ``also_reported`` (an edit after later reports joined the story): the first outlet on the
     📰 line and an "Also reported by" line for the others. Headings, country names and the

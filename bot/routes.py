@@ -63,6 +63,7 @@ def register(application: Application) -> None:
         "watch": watchlist.on_watch_button,
         "unwatch": callbacks.on_unwatch,
         "mute": callbacks.on_mute,
+        "why": callbacks.on_why,
         "setting": callbacks.on_setting,
         "follow": callbacks.on_follow,
         "page": reading.on_page,

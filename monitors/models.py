@@ -259,7 +259,7 @@ class Alert(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
     story_id: Mapped[int] = mapped_column(ForeignKey("story.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    # pending | held (digest/quiet hours) | sending | sent | failed | dropped
+    # pending | held (digest/quiet hours) | sending | sent | failed | dropped | skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

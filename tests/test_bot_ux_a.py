@@ -5,6 +5,7 @@ Each test sends what a user typed and asserts the reply a user now gets.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -457,6 +458,24 @@ def test_alert_says_why_in_words(trilateral_alert: tuple[TgUser, BotMessage]) ->
     assert TRILATERAL in evidence and "term:" in evidence and "score" in evidence
     assert "not one of my alerts" in person.ask("/why", reply_to=evidence_message(person)).text
     assert "Reply /why to an alert" in person.ask("/why").text
+
+
+@pytest.mark.emulator
+def test_why_button_shows_the_evidence(trilateral_alert: tuple[TgUser, BotMessage]) -> None:
+    person, alert = trilateral_alert
+    button = alert.button("Why")
+    assert len(str(button["callback_data"]).encode()) <= 64
+    person.press(alert, text="Why")
+    [answer] = person.wait_messages(1, predicate=lambda m: not m.edited)
+    print(f"Why button:\n{answer.text[:600]}")
+    assert TRILATERAL in answer.text and "score" in answer.text  # the story, its score
+    assert "defence ministers met" in answer.text  # the reasons in words
+    assert "term:" in answer.text  # and the raw evidence
+    replied = answer.params.get("reply_parameters") or {}
+    if isinstance(replied, str):
+        replied = json.loads(replied)
+    assert replied.get("message_id") == alert.message_id  # a reply to that alert
+    assert answer.text == person.ask("/why", reply_to=alert).text  # what /why shows
 
 
 def evidence_message(person: TgUser) -> BotMessage:

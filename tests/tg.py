@@ -378,7 +378,11 @@ class BotProcess:
                 raise RuntimeError(f"bot exited early:\n{self.log()[-3000:]}")
             return self.menus() > before
 
-        wait_until(polling, timeout, "the bot's post_init", interval=0.1)
+        try:
+            wait_until(polling, timeout, "the bot's post_init", interval=0.1)
+        except BaseException:  # not ready in time: never leave it running (or unreaped)
+            self.kill()
+            raise
         return self
 
     def log(self) -> str:
