@@ -57,7 +57,7 @@ from bot.i18n import DEFAULT, LANGUAGES, Tr, tr
 from bot.state import BotState, state
 from monitors import health, metrics, outbox, subscriptions
 from monitors.cli import exit_without_teardown
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.errors import ConfigError
 from monitors.jobs import JOB_KWARGS, jobs_for
 from monitors.runner import Monitor

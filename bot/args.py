@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bot.i18n import Said, SaidN
 from config import data_path
 from monitors import subscriptions
-from monitors.countries import Gazetteer, default_gazetteer, fold
+from monitors.detect.countries import Gazetteer, default_gazetteer, fold
 from monitors.domain import StoryView
 from monitors.errors import UnknownCountry
 

@@ -24,7 +24,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.formatting import callback, country_button_label
 from bot.i18n import ENGLISH, N_, Tr
-from monitors.countries import flag
+from monitors.detect.countries import flag
 from monitors.errors import UnknownCountry
 from monitors.subscriptions import ChatSettings
 

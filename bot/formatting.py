@@ -5,7 +5,7 @@ through ``html.escape`` exactly once, here. Messages stay within Telegram's 4096
 limit by construction: free text is clipped *before* escaping (so no entity or tag is ever
 cut), and multi-story messages add whole stories until the next one would not fit.
 Callback data is kept within Telegram's 64 bytes. Country names and flags come from the
-gazetteer's data (``monitors.countries``), which is pure too.
+gazetteer's data (``monitors.detect.countries``), which is pure too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 from bot import why
 from bot.i18n import ENGLISH, N_, Tr
 from bot.parties import heading_states
-from monitors.countries import default_gazetteer, flag
+from monitors.detect.countries import default_gazetteer, flag
 from monitors.domain import StoryView
 
 MAX_MESSAGE = 4096

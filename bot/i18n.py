@@ -175,7 +175,7 @@ class Tr:
 
     def country(self, code: str) -> str:
         """The country's name in this language ('AZ' -> 'Азербайджан')."""
-        from monitors.countries import default_gazetteer
+        from monitors.detect.countries import default_gazetteer
 
         return default_gazetteer().name(code, self.language)
 

@@ -12,7 +12,7 @@ from bot.args import AmbiguousCode, Cut
 from bot.formatting import callback, esc
 from bot.i18n import ENGLISH, N_, Tr
 from monitors import subscriptions
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.errors import UnknownCountry
 
 MAX_LISTED = 5  # unknown names / refused items named in one reply; the rest are counted

@@ -18,7 +18,7 @@ from bot.delivery import Deliverer
 from bot.limits import TokenBucket
 from bot.outcomes import outcome_for
 from monitors import subscriptions
-from monitors.countries import Gazetteer
+from monitors.detect.countries import Gazetteer
 from monitors.settings import Settings
 from monitors.watchlists import Watchlist, WatchlistRegistry
 

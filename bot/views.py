@@ -22,8 +22,8 @@ from bot.formatting import clip, esc, link, tg_len
 from bot.i18n import ENGLISH, N_, Joined, Said, Tr, say, tr_of
 from bot.replies import unknown_lines
 from bot.state import reply, state
-from monitors.errors import UnknownCountry
-from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
+from monitors.errors import PeriodError, UnknownCountry
+from monitors.views.analysis import TOO_FEW, Network, Partners, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
 from monitors.views.service import ViewService

@@ -39,9 +39,10 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, metrics, outbox, store
+from monitors import metrics, outbox, store
 from monitors.backoff import next_poll_delay
-from monitors.classify import classify
+from monitors.detect import cluster
+from monitors.detect.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
 from monitors.errors import FeedError, FeedHTTPError, LeaseLost
 from monitors.fetch import Fetcher

@@ -472,7 +472,7 @@ async def candidate_stories(
 
 @dataclass(frozen=True, slots=True)
 class StoryDefinition:
-    """What a story is: its defining report (``monitors.cluster`` files it by ``keys``)."""
+    """What a story is: its defining report (``monitors.detect.cluster`` files it by ``keys``)."""
 
     article_id: int
     entry: NormalisedEntry
@@ -555,7 +555,8 @@ async def set_story_signature(
     session: AsyncSession, story_id: int, signature: dict[str, Any]
 ) -> None:
     """What the story is matched against: its defining report and its confirmed reports
-    (``monitors.cluster.confirmed``); its index keys and window stay the defining report's."""
+    (``monitors.detect.cluster.confirmed``); its index keys and window stay the defining
+    report's."""
     await session.execute(update(Story).where(Story.id == story_id).values(signature=signature))
 
 

@@ -32,9 +32,19 @@ from monitors.store import FeedHealth
 from monitors.subscriptions import ChatSettings, Rule
 from monitors.watch import enqueue_alerts
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss
+from tests.test_bot_e2e import add_story, rss
 from tests.test_bot_watchlists import store_story
-from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
+from tests.tg import (
+    ADMIN,
+    BotMessage,
+    BotProcess,
+    Emulator,
+    TgUser,
+    db_rows,
+    running_bot,
+    settled,
+    wait_until,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -300,15 +310,14 @@ def bot(
             "bot_is_admin": True,
         },
     )
-    env = {**bot_env(tg_emulator, folder, TOKEN), "DEFWATCH_WATCHLISTS": str(lists_file)}
-    (folder / "feeds.toml").write_text(feed_list(DISABLED_FEEDS + ENABLED_FEEDS, DISABLED_FEEDS))
-    process = BotProcess(tg_emulator, TOKEN, env, folder / "bot.log").start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    with running_bot(
+        tg_emulator,
+        folder,
+        TOKEN,
+        env={"DEFWATCH_WATCHLISTS": str(lists_file)},
+        feeds=feed_list(DISABLED_FEEDS + ENABLED_FEEDS, DISABLED_FEEDS),
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -317,8 +326,8 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-def db_of(bot: BotProcess) -> Path:
-    return bot.db  # type: ignore[attr-defined,no-any-return]
+def db_of(bot: BotProcess) -> Path | None:
+    return bot.db
 
 
 def edited(u: TgUser) -> BotMessage:
@@ -486,7 +495,12 @@ def test_alert_buttons_unwatch_and_mute_a_pair(tg_emulator: Emulator, bot: BotPr
 
     u.press(other, text="Unwatch")
     wait_until(lambda: rules(bot, chat) == [], 10, "Moldova unwatched")
-    assert any("No longer watching Moldova" in a for a in answers(tg_emulator, chat))
+    # the callback is answered after the change is committed: wait for the answer too
+    wait_until(
+        lambda: any("No longer watching Moldova" in a for a in answers(tg_emulator, chat)),
+        10,
+        "the unwatch answer",
+    )
 
 
 @pytest.mark.emulator
@@ -604,7 +618,7 @@ def test_channel_named_by_username_receives_its_list(
         return [m for m in tg_emulator.messages(TOKEN, CHANNEL) if title in m.text]
 
     wait_until(delivered, 20, "the @channel's alert")
-    time.sleep(1.0)
+    settled(db_of(bot), CHANNEL)
     assert len(delivered()) == 1
     assert f"@{CHANNEL_NAME} skipped" not in bot.log()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitors import textfeatures as tf
-from monitors.cluster import (
+from monitors.detect import textfeatures as tf
+from monitors.detect.cluster import (
     COUNTRYLESS_KEY,
     MEMBER_SCORE,
     EventSignature,
@@ -29,6 +29,7 @@ from monitors.cluster import (
     recurring_title_key,
     signature,
 )
+from monitors.errors import ConfigError
 from monitors.regroup import cluster_rows
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -698,6 +699,7 @@ def figure(pattern: str, report: str) -> tuple[str, ...]:
     return found.groups()
 
 
+@pytest.mark.slow  # the shared scorer, twice in a subprocess
 def test_dev_set_meets_the_issue_targets(tmp_path: Path) -> None:
     gold = EVAL / "dedup-dev.jsonl"
     scorer = EVAL / "score_dedup.py"
@@ -726,6 +728,7 @@ def test_dev_set_meets_the_issue_targets(tmp_path: Path) -> None:
     assert merged <= 1, report
 
 
+@pytest.mark.slow  # runs a benchmark script as a subprocess
 def test_benchmark_runs_small() -> None:
     bench = Path(__file__).resolve().parents[1] / "bench" / "bench_cluster.py"
     args = ["--sizes", "100,300", "--articles", "40", "--naive-sample", "3"]
@@ -734,3 +737,18 @@ def test_benchmark_runs_small() -> None:
     )
     rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 2, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        pytest.param(("weekdays", "monday"), "'weekdays'", id="missing table"),
+        pytest.param(("months", "exact"), "'months.exact'", id="missing key inside a table"),
+    ],
+)
+def test_missing_word_list_names_file_and_key(
+    monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...], named: str
+) -> None:
+    monkeypatch.setattr(tf, "_WORDS", {"months": {}})
+    with pytest.raises(ConfigError, match=rf"textfeatures\.toml: missing key {named}"):
+        tf._table(*keys)

@@ -288,7 +288,7 @@ async def test_welcome_back_counts_in_the_language(
 )
 def test_watch_resolves_names_in_every_language(typed: str, code: str) -> None:
     from bot.args import make_resolver, resolve_countries
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
 
     assert resolve_countries([typed], make_resolver(default_gazetteer())).codes == (code,)
 
@@ -301,7 +301,7 @@ def test_watch_resolves_names_in_every_language(typed: str, code: str) -> None:
     ],
 )
 def test_persian_azerbaijan_in_text(text: str, codes: list[str]) -> None:
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
 
     assert [m.code for m in default_gazetteer().find(text)] == codes
 

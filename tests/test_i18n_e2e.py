@@ -17,8 +17,8 @@ import pytest
 from babel import dates
 
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, STORY_SUMMARY, STORY_TITLE, bot_env, rss
-from tests.tg import BotProcess, Emulator, wait_until
+from tests.test_bot_e2e import STORY_SUMMARY, STORY_TITLE, rss
+from tests.tg import ADMIN, BotProcess, Emulator, running_bot, wait_until
 
 TOKEN = "434343:DEFWATCH-I18N"
 
@@ -82,15 +82,8 @@ def feeds() -> Iterator[FeedServer]:
 @pytest.fixture
 def bot(tg_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
     """A bot with a database of its own per flow: each flow's story is news to it."""
-    folder = tmp_path_factory.mktemp("i18n-bot")
-    process = BotProcess(
-        tg_emulator, TOKEN, bot_env(tg_emulator, folder, TOKEN), folder / "bot.log"
-    ).start()
-    try:
+    with running_bot(tg_emulator, tmp_path_factory.mktemp("i18n-bot"), TOKEN) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-3000:]}")
 
 
 @pytest.mark.emulator

@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import cli, store
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
-from monitors.errors import UnknownCountry
+from monitors.errors import PeriodError, UnknownCountry
 from monitors.models import Story, StoryCountry
 from monitors.views import analysis, atom, charts, tables
-from monitors.views.analysis import PeriodError, parse_period
+from monitors.views.analysis import parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.commands import resolver
 from monitors.views.service import ViewService

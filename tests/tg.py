@@ -6,6 +6,12 @@
 ``emu.user(token, chat_id)`` is a simulated Telegram user: ``send("/watch azerbaijan")``,
 ``wait_messages()``, ``press(message, text=…)``. ``BotProcess`` runs ``python -m bot.app``
 against it with a given environment, and stops it by PID (SIGTERM, or SIGKILL to crash it).
+``running_bot(emu, folder, token)`` is the one way the end-to-end tests start a bot: its own
+SQLite file and config in ``folder``, no default feeds, the token kept out of its log.
+
+"Nothing else arrives" is asserted with counts, not sleeps: ``unsent(db, chat)`` is 0 once the
+bot's outbox holds nothing more for a chat, and then ``emu.sent(token, chat)`` (the emulator's
+own record of the bot's successful sends) is final.
 
 Only the standard library and httpx; every wait is bounded.
 """
@@ -15,10 +21,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,6 +290,23 @@ class Emulator:
     ) -> list[dict[str, Any]]:
         return self.get("/_emu/calls", method=method, chat_id=chat_id, token=token)["result"]  # type: ignore[no-any-return]
 
+    def sent(
+        self,
+        token: str,
+        chat_id: int | None = None,
+        containing: str = "",
+        methods: tuple[str, ...] = ("sendMessage", "sendPhoto", "sendDocument"),
+    ) -> int:
+        """How many messages the bot sent to ``chat_id`` (whose text or caption contains
+        ``containing``), counted from the emulator's call log: successful calls only."""
+        return sum(
+            1
+            for method in methods
+            for call in self.calls(method=method, chat_id=chat_id, token=token)
+            if call["status"] == 200
+            and containing in str(call["params"].get("text") or call["params"].get("caption"))
+        )
+
     def in_flight(self, *methods: str) -> int:
         """Calls of ``methods`` (any bot) the emulator has received but not answered yet."""
         stats = self.get("/_emu/stats")["result"]["methods"]
@@ -327,6 +352,8 @@ class BotProcess:
     def __init__(self, emu: Emulator, token: str, env: dict[str, str], log_path: Path) -> None:
         self.emu, self.token, self.env, self.log_path = emu, token, env, log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        url = env.get("DEFWATCH_DATABASE_URL", "")
+        self.db = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
     def menus(self) -> int:
         """How many command menus for everyone the bot has published."""
@@ -374,3 +401,91 @@ class BotProcess:
     def kill(self) -> None:
         """Crash it (SIGKILL): no shutdown code runs."""
         self.stop(signal.SIGKILL)
+
+
+# --- the bot as the end-to-end tests run it ---------------------------------------------------
+
+ADMIN = 9001  # the operator of every test bot (``[telegram] admin_ids``)
+
+
+def bot_config(
+    folder: Path,
+    *,
+    lease: float = 10.0,
+    delivery_interval: float = 0.3,
+    per_minute: int = 600,
+    burst: int | None = None,
+    interval: float = 1,
+) -> Path:
+    """``folder/defwatch.toml`` for a test bot: fast polls and delivery, no default feeds."""
+    (folder / "feeds.toml").write_text("# no default feeds in tests\n")
+    config = folder / "defwatch.toml"
+    config.write_text(
+        f'[poll]\ninterval_seconds = {interval}\nfeeds_file = "feeds.toml"\n'
+        f"lease_seconds = {lease}\n\n"
+        f"[telegram]\nadmin_ids = [{ADMIN}]\ndelivery_interval_seconds = {delivery_interval}\n"
+        f"requests_per_minute = {per_minute}\nrequests_burst = {burst or per_minute}\n"
+        "max_watch_items = 20\n"
+    )
+    return config
+
+
+def bot_env(
+    emu: Emulator, folder: Path, token: str, *, private_feeds: bool = True, **config: float
+) -> dict[str, str]:
+    """The environment of a test bot: the emulator's API, a SQLite file and config in
+    ``folder`` (``config`` goes to ``bot_config``), private feed URLs allowed unless not."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": emu.bot_api_base,
+        "DEFWATCH_DATABASE_URL": f"sqlite:///{folder / 'defwatch.db'}",
+        "DEFWATCH_CONFIG": str(bot_config(folder, **config)),
+    }
+    return env | ({"DEFWATCH_ALLOW_PRIVATE_FEEDS": "1"} if private_feeds else {})
+
+
+@contextmanager
+def running_bot(
+    emu: Emulator,
+    folder: Path,
+    token: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    feeds: str | None = None,
+    timeout: float = 30.0,
+    private_feeds: bool = True,
+    **config: float,
+) -> Iterator[BotProcess]:
+    """A started bot (``bot_env`` plus ``env``; ``feeds`` replaces the empty feed list),
+    stopped afterwards; the token must not reach its log, whose tail is printed."""
+    merged = {**bot_env(emu, folder, token, private_feeds=private_feeds, **config), **(env or {})}
+    if feeds is not None:
+        (folder / "feeds.toml").write_text(feeds)
+    process = BotProcess(emu, token, merged, folder / "bot.log").start(timeout)
+    try:
+        yield process
+    finally:
+        process.stop()
+        log = process.log()
+        print(f"--- bot log ---\n{log[-4000:]}")
+        assert token.split(":")[1] not in log, "the bot token reached the log"
+
+
+def db_rows(db: Path | None, query: str, *params: object) -> list[tuple[Any, ...]]:
+    assert db is not None, "not a SQLite bot"
+    with sqlite3.connect(db) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def unsent(db: Path | None, chat_id: int) -> int:
+    """Alerts the bot may still send to ``chat_id`` (pending, sending or held)."""
+    query = (
+        "select count(*) from alert where chat_id = ? and status in ('pending', 'sending', 'held')"
+    )
+    return int(db_rows(db, query, chat_id)[0][0])
+
+
+def settled(db: Path | None, chat_id: int, timeout: float = 20.0) -> None:
+    """Wait until the bot's outbox holds nothing more for ``chat_id``: what the emulator has
+    recorded for it is then all it will get (until something new is stored)."""
+    wait_until(lambda: unsent(db, chat_id) == 0, timeout, f"chat {chat_id}'s outbox to drain")

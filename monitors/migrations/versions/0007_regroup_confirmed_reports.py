@@ -1,6 +1,6 @@
 """stories matched by their defining report and confirmed reports; stored stories re-grouped once
 
-A story's signature now also holds its confirmed reports (``monitors.cluster.confirmed``) and
+A story's signature now also holds its confirmed reports (``monitors.detect.cluster.confirmed``) and
 an article's wording is read from its headline and lead. Flags ``stories_rebuild`` in ``meta``
 (as 0005 does): the next start re-groups every stored article under the current rules
 (``monitors.regroup.rebuild_if_flagged``), sending no alert again. No schema change.

@@ -61,14 +61,13 @@ import dataclasses
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from config import data_path
-from monitors import textfeatures as tf
+from monitors.detect import textfeatures as tf
+from monitors.detect.data import read_toml
 
 K = TypeVar("K")
 
@@ -278,8 +277,7 @@ DIGEST = "digest"
 
 @functools.cache
 def _digest_markers() -> tuple[str, ...]:
-    with data_path("event_kinds.toml").open("rb") as handle:
-        markers = tomllib.load(handle).get("digests", {}).get("markers", [])
+    markers = read_toml("event_kinds.toml", "event kinds").get("digests", {}).get("markers", [])
     return tuple(m.casefold() for m in markers)
 
 
@@ -290,8 +288,7 @@ def _digest_mark(title: str) -> frozenset[str]:
 
 @functools.cache
 def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    with data_path("event_kinds.toml").open("rb") as handle:
-        kinds = tomllib.load(handle)["kinds"]
+    kinds = read_toml("event_kinds.toml", "event kinds")["kinds"]
     return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
 
 
