@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    from monitors.classify import classify, default_classifier
+    from monitors.detect.classify import classify, default_classifier
 
     default_classifier()
     load_seconds = time.perf_counter() - started

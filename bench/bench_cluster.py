@@ -38,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select
 
-from monitors import cluster, pipeline, store
-from monitors.cluster import EventSignature, best_match
+from monitors import pipeline, store
 from monitors.db import open_database
+from monitors.detect import cluster
+from monitors.detect.cluster import EventSignature, best_match
 from monitors.domain import Classification, NormalisedEntry
 from monitors.models import Feed, Story, StoryKey
 

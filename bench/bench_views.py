@@ -32,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, verdict
 
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.models import Article, Feed, Story, StoryCountry
 from monitors.runner import cpu_pool
 from monitors.views import analysis, charts, queries

@@ -38,7 +38,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -52,11 +52,12 @@ from telegram.request import BaseRequest
 from bot import routes, views
 from bot.args import make_resolver
 from bot.commands.general import bot_commands
-from bot.delivery import Deliverer
+from bot.delivery import HELD_TITLES, Deliverer
+from bot.i18n import DEFAULT, LANGUAGES, Tr, tr
 from bot.state import BotState, state
 from monitors import health, metrics, outbox, subscriptions
 from monitors.cli import exit_without_teardown
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.errors import ConfigError
 from monitors.jobs import JOB_KWARGS, jobs_for
 from monitors.runner import Monitor
@@ -149,7 +150,23 @@ async def post_init(application: Application) -> None:
     async with monitor.sessions() as session:
         for chat in await subscriptions.digest_chats(session):
             schedule_digest(application, chat)
-    await application.bot.set_my_commands([*bot_commands(), *views.bot_commands()])
+    application.bot_data["commands_for"] = commands_in
+    await publish_commands(application.bot)
+
+
+def commands_in(t: Tr) -> list[BotCommand]:
+    """The command menu in ``t``'s language (the commands themselves are the same)."""
+    return [*bot_commands(t), *views.bot_commands(t)]
+
+
+async def publish_commands(bot: Any) -> None:
+    """The command menu for everyone (English) and for each language's users (Telegram shows
+    a user the list of their app's language); a chat that chose a language with /language
+    gets its own (``bot.language``)."""
+    for code in LANGUAGES:
+        if code != DEFAULT:
+            await bot.set_my_commands(commands_in(tr(code)), language_code=code)
+    await bot.set_my_commands(commands_in(tr(None)))  # last: tests take it as "started"
 
 
 async def post_shutdown(application: Application) -> None:
@@ -328,14 +345,14 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             and chat.delivery_mode == "instant"
             and not in_quiet_hours(now, chat.timezone, chat.quiet_start, chat.quiet_end)
         ):
-            await st.deliverer.send_held(chat.id, "While you were away")
+            await st.deliverer.send_held(chat.id, HELD_TITLES["away"])
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A digest-mode chat's daily digest of its held alerts."""
     job = context.job
     assert job is not None and job.chat_id is not None
-    await state(context).deliverer.send_held(job.chat_id, "Your daily digest")
+    await state(context).deliverer.send_held(job.chat_id, HELD_TITLES["daily"])
 
 
 def run_bot(settings: Settings) -> None:

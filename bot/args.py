@@ -14,15 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.i18n import Said, SaidN
 from config import data_path
 from monitors import subscriptions
-from monitors.countries import Gazetteer, default_gazetteer, fold
+from monitors.detect.countries import Gazetteer, default_gazetteer, fold
 from monitors.domain import StoryView
 from monitors.errors import UnknownCountry
 
 
 class UsageError(ValueError):
-    """The command's arguments are wrong; the message says how to use it."""
+    """The command's arguments are wrong; the message says how to use it (a ``Said``, so the
+    handler can say it in the chat's language: ``bot.i18n.say``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,34 +49,51 @@ MAX_KEYWORD_CHARS = subscriptions.MAX_PHRASE_CHARS
 MAX_REFUSALS_NAMED = 5
 
 
-def keyword_problem(text: str) -> str | None:
+def keyword_problem(text: str) -> Said | None:
     """Why a keyword as typed cannot be kept or could never match (None when fine)."""
     if len(text) > MAX_KEYWORD_CHARS:
-        return f"a keyword has at most {MAX_KEYWORD_CHARS} characters; this one has {len(text)}"
+        return Said(
+            "a keyword has at most {limit} characters; this one has {count}",
+            limit=MAX_KEYWORD_CHARS,
+            count=len(text),
+        )
     words = subscriptions.fold_words(text)
     if len(" ".join(words)) > 2 * MAX_KEYWORD_CHARS:  # ligatures unfold: 'ﬃ' is 'ffi'
-        return f"a keyword has at most {MAX_KEYWORD_CHARS} characters once folded"
+        return Said("a keyword has at most {limit} characters once folded", limit=MAX_KEYWORD_CHARS)
     if not words:
-        return "it has no letters or digits, so it could never match a story"
+        return Said("it has no letters or digits, so it could never match a story")
     if len(words) > subscriptions.MAX_PHRASE_WORDS:
-        return f"a keyword needs 1 to {subscriptions.MAX_PHRASE_WORDS} words, not {len(words)}"
+        return Said(
+            "a keyword needs 1 to {most} words, not {count}",
+            most=subscriptions.MAX_PHRASE_WORDS,
+            count=len(words),
+        )
     return None
 
 
-def keyword_items(terms: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def keyword_items(terms: Sequence[str]) -> tuple[list[tuple[str, str]], list[Said]]:
     """(folded value, as typed) for each acceptable keyword, and a plain-text line per refusal
     (the first few named, the rest counted): nothing is cut or changed silently."""
     items: list[tuple[str, str]] = []
-    refused: list[str] = []
+    refused: list[Said] = []
     for term in terms:
         problem = keyword_problem(term)
         if problem is None:
             items.append((subscriptions.normalise_keyword(term), term))
         else:
-            refused.append(f"Not added “{clip(term, 60)}”: {problem}.")
+            refused.append(
+                Said("Not added “{term}”: {problem}.", term=clip(term, 60), problem=problem)
+            )
     if len(refused) > MAX_REFUSALS_NAMED:
         more = len(refused) - MAX_REFUSALS_NAMED
-        refused = [*refused[:MAX_REFUSALS_NAMED], f"… and {more} more keywords not added."]
+        refused = [
+            *refused[:MAX_REFUSALS_NAMED],
+            SaidN(
+                "… and {count} more keyword not added.",
+                "… and {count} more keywords not added.",
+                more,
+            ),
+        ]
     return items, refused
 
 
@@ -107,8 +126,11 @@ def parse_latest_args(args: Sequence[str]) -> tuple[str, int]:
         count = max(1, min(MAX_LATEST, int(words.pop())))
     elif words and words[-1].isnumeric():  # '²', '٣': digits to Unicode, but int() refuses them
         raise UsageError(
-            f"{clip(words[-1], 20)!r} is not a count; use 1 to {MAX_LATEST}, "
-            "e.g. /latest azerbaijan 10"
+            Said(
+                "{shown} is not a count; use 1 to {most}, e.g. /latest azerbaijan 10",
+                shown=repr(clip(words[-1], 20)),
+                most=MAX_LATEST,
+            )
         )
     return " ".join(words), count
 
@@ -118,12 +140,13 @@ def parse_hhmm(text: str) -> str:
     hours, sep, minutes = text.strip().partition(":")
     shown = clip(text, 40)
     digits = f"{hours}{minutes}"
+    not_a_time = Said("{shown} is not a time; use HH:MM, e.g. 08:00", shown=repr(shown))
     if not sep or not (digits.isascii() and hours.isdigit() and minutes.isdigit()):
-        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
+        raise UsageError(not_a_time)
     if len(minutes) != 2 or len(hours) > 2:
-        raise UsageError(f"{shown!r} is not a time; use HH:MM, e.g. 08:00")
+        raise UsageError(not_a_time)
     if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-        raise UsageError(f"{shown!r} is not a time of day")
+        raise UsageError(Said("{shown} is not a time of day", shown=repr(shown)))
     return f"{int(hours):02d}:{minutes}"
 
 
@@ -167,8 +190,10 @@ def parse_settings_args(args: Sequence[str]) -> dict[str, str | None]:
     if what in ("tz", "timezone") and 1 <= len(rest) <= MAX_ZONE_WORDS:
         return {"timezone": parse_timezone(" ".join(rest))}
     raise UsageError(
-        "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
-        "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
+        Said(
+            "Usage: /settings instant | digest HH:MM [zone] | quiet HH:MM-HH:MM | quiet off | "
+            "scope all|cooperation | tz zone (Asia/Baku, baku or UTC+4)"
+        )
     )
 
 

@@ -7,6 +7,7 @@ by the patterns below before any handler reads it (anything else is an expired b
 ``w:XX``               watch a country (/start's buttons, "Did you mean …?" answers)
 ``uw:XX``              stop watching a country (an alert's button)
 ``mute:XX-YY``         mute a country pair for a week (an alert's button)
+``why:STORY``          show why an alert was sent: its evidence (an alert's button)
 ``set:FIELD:CHOICE``   one of the /settings buttons (``SETTING_CHOICES``)
 ``use:NAME``           follow a named watchlist (/lists)
 ``drop:NAME``          stop following a named watchlist (/lists)
@@ -22,7 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.formatting import callback, country_button_label
-from monitors.countries import flag
+from bot.i18n import ENGLISH, N_, Tr
+from monitors.detect.countries import flag
 from monitors.errors import UnknownCountry
 from monitors.subscriptions import ChatSettings
 
@@ -30,6 +32,7 @@ PATTERNS = {
     "watch": r"^w:[A-Z]{2}$",
     "unwatch": r"^uw:[A-Z]{2}$",
     "mute": r"^mute:[A-Z]{2}-[A-Z]{2}$",
+    "why": r"^why:\d{1,19}$",
     "setting": r"^set:[a-z]{1,12}:[a-z]{1,12}$",
     "follow": r"^(use|drop):[a-z0-9][a-z0-9_-]{0,31}$",
     "page": r"^pg:(w|[A-Z]{2}(,[A-Z]{2}){0,7}):\d{1,2}:\d{1,4}:\d{1,4}$",
@@ -46,15 +49,15 @@ NIGHT = ("22:00", "07:00")  # the quiet hours one tap sets; /settings quiet HH:M
 
 # (field, choice) -> (button label, the settings it sets)
 SETTING_CHOICES: dict[tuple[str, str], tuple[str, dict[str, str | None]]] = {
-    ("mode", "instant"): ("Instant alerts", {"delivery_mode": "instant"}),
-    ("mode", "digest"): ("Daily digest", {"delivery_mode": "digest"}),
+    ("mode", "instant"): (N_("Instant alerts"), {"delivery_mode": "instant"}),
+    ("mode", "digest"): (N_("Daily digest"), {"delivery_mode": "digest"}),
     ("quiet", "night"): (
-        f"Quiet {NIGHT[0]} to {NIGHT[1]}",
+        N_("Quiet {start} to {end}"),
         {"quiet_start": NIGHT[0], "quiet_end": NIGHT[1]},
     ),
-    ("quiet", "off"): ("No quiet hours", {"quiet_start": None, "quiet_end": None}),
-    ("scope", "cooperation"): ("Cooperation only", {"scope": "cooperation"}),
-    ("scope", "all"): ("All stories", {"scope": "all"}),
+    ("quiet", "off"): (N_("No quiet hours"), {"quiet_start": None, "quiet_end": None}),
+    ("scope", "cooperation"): (N_("Cooperation only"), {"scope": "cooperation"}),
+    ("scope", "all"): (N_("All stories"), {"scope": "all"}),
 }
 
 
@@ -78,13 +81,14 @@ def suggestion_codes(unknown: Sequence[UnknownCountry], resolve: Callable[[str],
 
 
 def suggestions_markup(
-    unknown: Sequence[UnknownCountry], resolve: Callable[[str], str]
+    unknown: Sequence[UnknownCountry], resolve: Callable[[str], str], t: Tr = ENGLISH
 ) -> InlineKeyboardMarkup | None:
     """One "Watch …" button per suggested country: accepting a suggestion is one tap."""
     return keyboard(
         [
             InlineKeyboardButton(
-                f"Watch {country_button_label(code)}", callback_data=callback("w", code)
+                t._("Watch {country}", country=country_button_label(code, t)),
+                callback_data=callback("w", code),
             )
         ]
         for code in suggestion_codes(unknown, resolve)
@@ -96,25 +100,37 @@ def choice_selected(chat: ChatSettings, field: str, choice: str) -> bool:
     return all(getattr(chat, name) == value for name, value in values.items())
 
 
-def settings_markup(chat: ChatSettings) -> InlineKeyboardMarkup | None:
+def choice_label(field: str, choice: str, t: Tr = ENGLISH) -> str:
+    """A /settings button's text in ``t``'s language."""
+    return t._(SETTING_CHOICES[(field, choice)][0], start=NIGHT[0], end=NIGHT[1])
+
+
+def settings_markup(chat: ChatSettings, t: Tr = ENGLISH) -> InlineKeyboardMarkup | None:
     """/settings as buttons: delivery mode, quiet hours, scope; the current choice ticked."""
     rows: dict[str, list[InlineKeyboardButton]] = {}
-    for (field, choice), (label, _) in SETTING_CHOICES.items():
+    for field, choice in SETTING_CHOICES:
         tick = "✓ " if choice_selected(chat, field, choice) else ""
+        label = choice_label(field, choice, t)
         rows.setdefault(field, []).append(
             InlineKeyboardButton(tick + label, callback_data=callback("set", field, choice))
         )
     return keyboard(rows.values())
 
 
-def lists_markup(names: Iterable[str], followed: Iterable[str]) -> InlineKeyboardMarkup | None:
+def lists_markup(
+    names: Iterable[str], followed: Iterable[str], t: Tr = ENGLISH
+) -> InlineKeyboardMarkup | None:
     """/lists: a Follow (or Stop following) button per named watchlist."""
     following = set(followed)
     return keyboard(
         [
-            InlineKeyboardButton(f"✖ Stop following {name}", callback_data=callback("drop", name))
+            InlineKeyboardButton(
+                t._("✖ Stop following {name}", name=name), callback_data=callback("drop", name)
+            )
             if name in following
-            else InlineKeyboardButton(f"🔔 Follow {name}", callback_data=callback("use", name))
+            else InlineKeyboardButton(
+                t._("🔔 Follow {name}", name=name), callback_data=callback("use", name)
+            )
         ]
         for name in names
     )
@@ -130,27 +146,37 @@ def mute_pair_of(participants: Sequence[str]) -> tuple[str, str] | None:
 
 
 def alert_markup(
-    participants: Sequence[str], matched: Sequence[str]
+    participants: Sequence[str],
+    matched: Sequence[str],
+    t: Tr = ENGLISH,
+    *,
+    story_id: int | None = None,
 ) -> InlineKeyboardMarkup | None:
-    """An alert's buttons: unwatch the watched countries it matched; mute its pair a week."""
-    watched = [t.partition(":")[2] for t in matched if t.startswith("country:")]
+    """An alert's buttons: unwatch the watched countries it matched; mute its pair a week;
+    why it was sent (its evidence, as ``/why`` in reply to it shows)."""
+    watched = [term.partition(":")[2] for term in matched if term.startswith("country:")]
     rows = [
         [
             InlineKeyboardButton(
-                f"🔕 Unwatch {country_button_label(code)}", callback_data=callback("uw", code)
+                t._("🔕 Unwatch {country}", country=country_button_label(code, t)),
+                callback_data=callback("uw", code),
             )
         ]
         for code in watched[:MAX_UNWATCH_BUTTONS]
     ]
+    last = []
     pair = mute_pair_of(participants)
     if pair is not None:
-        label = f"🔇 Mute {flag(pair[0])}{flag(pair[1])} for a week"
-        rows.append([InlineKeyboardButton(label, callback_data=callback("mute", "-".join(pair)))])
-    return keyboard(rows)
+        flags = flag(pair[0]) + flag(pair[1])
+        label = t._("🔇 Mute {flags} for a week", flags=flags)
+        last.append(InlineKeyboardButton(label, callback_data=callback("mute", "-".join(pair))))
+    if story_id is not None:
+        last.append(InlineKeyboardButton(t._("❓ Why"), callback_data=callback("why", story_id)))
+    return keyboard([*rows, last])
 
 
 def latest_markup(
-    key: str, count: int, offset: int, page: int, older_offset: int | None
+    key: str, count: int, offset: int, page: int, older_offset: int | None, t: Tr = ENGLISH
 ) -> InlineKeyboardMarkup | None:
     """/latest's Newer and Older buttons (no Newer on page 1, no Older on the last page)."""
     row = []
@@ -158,23 +184,27 @@ def latest_markup(
         newer = 0 if page == 2 else max(0, offset - count)
         row.append(
             InlineKeyboardButton(
-                "◀ Newer", callback_data=callback("pg", key, count, newer, page - 1)
+                t._("◀ Newer"), callback_data=callback("pg", key, count, newer, page - 1)
             )
         )
     if older_offset is not None:
         row.append(
             InlineKeyboardButton(
-                "Older ▶", callback_data=callback("pg", key, count, older_offset, page + 1)
+                t._("Older ▶"), callback_data=callback("pg", key, count, older_offset, page + 1)
             )
         )
     return keyboard([row])
 
 
-def pages_markup(prefix: str, page: int, pages: int) -> InlineKeyboardMarkup | None:
+def pages_markup(
+    prefix: str, page: int, pages: int, t: Tr = ENGLISH
+) -> InlineKeyboardMarkup | None:
     """◀ Previous / Next ▶ buttons for a paged listing (pages numbered from 1)."""
     row = []
     if page > 1:
-        row.append(InlineKeyboardButton("◀ Previous", callback_data=callback(prefix, page - 1)))
+        row.append(
+            InlineKeyboardButton(t._("◀ Previous"), callback_data=callback(prefix, page - 1))
+        )
     if page < pages:
-        row.append(InlineKeyboardButton("Next ▶", callback_data=callback(prefix, page + 1)))
+        row.append(InlineKeyboardButton(t._("Next ▶"), callback_data=callback(prefix, page + 1)))
     return keyboard([row])

@@ -6,7 +6,13 @@ Sends are paced by PTB's ``AIORateLimiter`` (configured with ``max_retries=0`` s
 can repeat at most the messages that were in flight (see ``monitors.outbox``).
 
 A chat receives a burst of alerts oldest story first. Each alert carries buttons to unwatch
-the countries it matched and to mute its country pair for a week (``bot.buttons``).
+the countries it matched, to mute its country pair for a week, and to show why it was sent
+(``bot.buttons``).
+
+Mutes count at delivery time too: just before each send (and before a digest), the alert is
+checked against the chat's current watch (``monitors.watch.WatchIndex.withdrawn``). An alert
+queued before its chat stopped, muted the story's pair or unwatched what it matched is not
+sent; it is marked ``skipped`` with the reason.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from telegram import Bot, Message
 
 from bot import formatting
 from bot.buttons import alert_markup
+from bot.i18n import N_, Tr, tr
 from bot.outcomes import Action, DeliveryOutcome, backoff, outcome_for
-from monitors import metrics, outbox, store
+from monitors import metrics, outbox, store, subscriptions, watch
 from monitors.domain import StoryView
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,7 @@ class DeliveryReport:
     deactivated: int = 0
     migrated: int = 0
     retry_after_seen: int = 0
+    skipped: int = 0
     outcomes: list[Action] = field(default_factory=list)
 
 
@@ -65,6 +73,17 @@ def oldest_first(
         return (story.published_at if story is not None else never, alert.id)
 
     return sorted(alerts, key=when)
+
+
+# The titles of the digests of held alerts (bot.app says which).
+HELD_TITLES = {"away": N_("While you were away"), "daily": N_("Your daily digest")}
+
+
+def spoken(locale: tuple[str | None, str] | None) -> tuple[Tr, str]:
+    """(language, time zone) of a chat from ``subscriptions.chat_locales``; English, UTC."""
+    if locale is None:
+        return tr(None), "UTC"
+    return tr(locale[0]), locale[1] or "UTC"
 
 
 async def give_up(
@@ -135,6 +154,7 @@ class Deliverer:
                     s.id: s
                     for s in await store.story_views(session, sorted({a.story_id for a in claimed}))
                 }
+                locales = await subscriptions.chat_locales(session, {a.chat_id for a in claimed})
             if not claimed:
                 break
             # One task per chat, its alerts in order: Telegram allows about one message per
@@ -145,7 +165,9 @@ class Deliverer:
             gate = asyncio.Semaphore(self.concurrency)
             await asyncio.gather(
                 *(
-                    self._deliver_chat(gate, alerts, stories, report, keep_going)
+                    self._deliver_chat(
+                        gate, alerts, stories, report, keep_going, locales.get(alerts[0].chat_id)
+                    )
                     for alerts in by_chat.values()
                 )
             )
@@ -158,7 +180,9 @@ class Deliverer:
         stories: dict[int, StoryView],
         report: DeliveryReport,
         keep_going: Callable[[], bool] = lambda: True,
+        locale: tuple[str | None, str] | None = None,
     ) -> None:
+        speech = spoken(locale)
         async with gate:
             for index, alert in enumerate(alerts):
                 if not keep_going():  # stopping: sends under way finish, the rest goes back
@@ -166,7 +190,7 @@ class Deliverer:
                         rest = [a.id for a in alerts[index:]]
                         await outbox.release_now(session, rest, now=self.clock())
                     return
-                action = await self._deliver_one(alert, stories.get(alert.story_id), report)
+                action = await self._deliver_one(alert, stories.get(alert.story_id), report, speech)
                 if action == "migrate":  # the rest moved with the chat: send them at once
                     async with self._writing() as session:
                         rest = [a.id for a in alerts[index + 1 :]]
@@ -180,18 +204,27 @@ class Deliverer:
             await asyncio.sleep(delay)
 
     async def _deliver_one(
-        self, alert: outbox.ClaimedAlert, story: StoryView | None, report: DeliveryReport
+        self,
+        alert: outbox.ClaimedAlert,
+        story: StoryView | None,
+        report: DeliveryReport,
+        speech: tuple[Tr, str] = (tr(None), "UTC"),
     ) -> Action:
         if story is None:  # deleted by retention while queued
             async with self._writing() as session:
                 await outbox.mark_failed(session, [alert.id], error="story no longer stored")
             return "fail"
         await self._wait_if_paused()
+        reason = await self.withdrawn(alert, story)
+        if reason is not None:
+            await self._skip([alert], reason, report)
+            return "skipped"
         try:
+            t, zone = speech
             message = await self.bot.send_message(
                 alert.chat_id,
-                formatting.format_alert(story, alert.matched),
-                reply_markup=alert_markup(story.participants, alert.matched),
+                formatting.format_alert(story, alert.matched, t=t, zone=zone),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story_id=story.id),
             )
         except Exception as exc:  # every failure is classified by outcome_for
             outcome = await self.record_failure(
@@ -206,6 +239,27 @@ class Deliverer:
         report.outcomes.append("sent")
         return "sent"
 
+    async def withdrawn(self, alert: outbox.ClaimedAlert, story: StoryView) -> str | None:
+        """Why the chat no longer wants this alert (muted, stopped, unwatched), or None."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        return index.withdrawn(alert.chat_id, story.participants, alert.matched, self.clock())
+
+    async def _skip(
+        self, alerts: Sequence[outbox.ClaimedAlert], reason: str, report: DeliveryReport
+    ) -> None:
+        async with self._writing() as session:
+            await outbox.mark_skipped(session, [a.id for a in alerts], reason=reason)
+        report.skipped += len(alerts)
+        report.outcomes += ["skipped"] * len(alerts)
+        log.info(
+            "alerts %s to chat %s skipped: %s",
+            [a.id for a in alerts],
+            alerts[0].chat_id,
+            reason,
+            extra={"chat": alerts[0].chat_id},
+        )
+
     async def edit_stale(self) -> DeliveryReport:
         """Edit sent alerts whose story gained outlets: "Also reported by …" (issue 8).
 
@@ -218,13 +272,19 @@ class Deliverer:
                 session, now=self.clock(), lease=self.lease, limit=self.batch
             )
             views = await store.story_views(session, sorted({c.story_id for c in claimed}))
+            locales = await subscriptions.chat_locales(session, {c.chat_id for c in claimed})
         stories = {s.id: s for s in views}
         for alert in claimed:
-            await self._edit_one(alert, stories.get(alert.story_id), report)
+            speech = spoken(locales.get(alert.chat_id))
+            await self._edit_one(alert, stories.get(alert.story_id), report, speech)
         return report
 
     async def _edit_one(
-        self, alert: outbox.ClaimedEdit, story: StoryView | None, report: DeliveryReport
+        self,
+        alert: outbox.ClaimedEdit,
+        story: StoryView | None,
+        report: DeliveryReport,
+        speech: tuple[Tr, str] = (tr(None), "UTC"),
     ) -> None:
         if story is None:
             async with self._writing() as session:
@@ -236,11 +296,12 @@ class Deliverer:
             return
         await self._wait_if_paused()
         try:
+            t, zone = speech
             await self.bot.edit_message_text(
-                formatting.format_alert(story, alert.matched, also_reported=True),
+                formatting.format_alert(story, alert.matched, also_reported=True, t=t, zone=zone),
                 chat_id=alert.chat_id,
                 message_id=alert.message_id,
-                reply_markup=alert_markup(story.participants, alert.matched),
+                reply_markup=alert_markup(story.participants, alert.matched, t, story_id=story.id),
             )
             outcome = DeliveryOutcome("sent")
         except Exception as exc:  # classified by outcome_for, like sends
@@ -339,19 +400,46 @@ class Deliverer:
                 await give_up(session, alert_ids, chat_id, outcome, report, for_good=False)
         return outcome
 
+    async def _still_wanted(
+        self,
+        claimed: Sequence[outbox.ClaimedAlert],
+        stories: dict[int, StoryView],
+        report: DeliveryReport,
+    ) -> list[outbox.ClaimedAlert]:
+        """The claimed alerts still wanted; the others are marked skipped, with the reason."""
+        async with self.sessions() as session:
+            index = await watch.current_index(session)
+        kept = []
+        now = self.clock()
+        for alert in claimed:
+            story = stories.get(alert.story_id)
+            participants = story.participants if story is not None else ()
+            reason = index.withdrawn(alert.chat_id, participants, alert.matched, now)
+            if reason is None:
+                kept.append(alert)
+            else:
+                await self._skip([alert], reason, report)
+        return kept
+
     async def send_held(self, chat_id: int, title: str) -> int:
-        """Send a chat's held alerts as one digest message; how many alerts it covered."""
+        """Send a chat's held alerts as one digest message; how many alerts it covered.
+        ``title`` is English (``HELD_TITLES``), said in the chat's language."""
         now = self.clock()
         async with self.sessions.begin() as session:
             claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
             stories = await store.story_views(session, [a.story_id for a in claimed])
-        if not claimed:
-            return 0
-        ids = [a.id for a in claimed]
+            t, zone = spoken((await subscriptions.chat_locales(session, [chat_id])).get(chat_id))
         report = DeliveryReport()
+        claimed = await self._still_wanted(claimed, {s.id: s for s in stories}, report)
+        if not claimed:
+            metrics.record_deliveries("digest", report.outcomes)
+            return 0
+        wanted = {a.story_id for a in claimed}
+        stories = [s for s in stories if s.id in wanted]
+        ids = [a.id for a in claimed]
         try:
             message: Message = await self.bot.send_message(
-                chat_id, formatting.format_digest(title, stories)
+                chat_id, formatting.format_digest(t._(title), stories, t=t, zone=zone)
             )
         except Exception as exc:  # classified like any alert, but kept as held
             await self.record_failure(

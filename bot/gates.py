@@ -29,6 +29,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.i18n import ENGLISH, N_, Tr, tr_of
 from bot.limits import TokenBucket
 from bot.state import reply, state
 
@@ -53,6 +54,32 @@ def whose_update(update: Update, *, capital: bool = False) -> str:
     return whose(chat.type if chat is not None else None, capital=capital)
 
 
+# The chat's watchlist named as a whole phrase, so each language says it its own way:
+# (private, group, channel) x (in a sentence, at its start).
+WATCHLIST_OF = {
+    ("private", False): N_("your watchlist"),
+    ("private", True): N_("Your watchlist"),
+    ("group", False): N_("this group's watchlist"),
+    ("group", True): N_("This group's watchlist"),
+    ("channel", False): N_("this channel's watchlist"),
+    ("channel", True): N_("This channel's watchlist"),
+}
+
+
+def watchlist_of(update: Update, t: Tr = ENGLISH, *, capital: bool = False) -> str:
+    """'your watchlist', "this group's watchlist", … in ``t``'s language."""
+    chat = update.effective_chat
+    kind = chat.type if chat is not None else ChatType.PRIVATE
+    owner = (
+        "private"
+        if kind == ChatType.PRIVATE
+        else "channel"
+        if kind == ChatType.CHANNEL
+        else "group"
+    )
+    return t._(WATCHLIST_OF[(owner, capital)])
+
+
 def is_operator(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """The user is one of the bot's operators (``telegram.admin_ids``)."""
     user = update.effective_user
@@ -69,16 +96,17 @@ async def group_admins(chat: Any, cache: dict[int, tuple[float, frozenset[int]]]
     return admins
 
 
-def admin_check_failed(exc: TelegramError) -> str:
+def admin_check_failed(exc: TelegramError, t: Tr = ENGLISH) -> str:
     """The reply when the administrators cannot be listed: what happened and what to do."""
-    return (
-        "I could not check who administers this group: Telegram answered "
-        f"“{html.escape(exc.message[:200])}”. Make sure I am still a member of the group "
-        "(an administrator in a channel), then try again."
+    return t._(
+        "I could not check who administers this group: Telegram answered “{answer}”. "
+        "Make sure I am still a member of the group (an administrator in a channel), "
+        "then try again.",
+        answer=html.escape(exc.message[:200]),
     )
 
 
-NOT_AN_ADMIN = (
+NOT_AN_ADMIN = N_(
     "Only this group's administrators (or the bot's operators) can change this group's "
     "watchlist and settings."
 )
@@ -102,11 +130,11 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
         admins = await group_admins(chat, context.bot_data["state"].admins_cache)
     except TelegramError as exc:
         log.warning("cannot list administrators of chat %s: %s", chat.id, exc)
-        text = admin_check_failed(exc)
+        text = admin_check_failed(exc, tr_of(context))
     else:
         if user is not None and user.id in admins:
             return True
-        text = NOT_AN_ADMIN
+        text = tr_of(context)._(NOT_AN_ADMIN)
     if update.callback_query is not None:
         await update.callback_query.answer(text[:200], show_alert=True)
     elif message is not None:
@@ -140,9 +168,12 @@ async def rate_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     verdict = bucket.take(time.monotonic())
     if verdict.allowed:
         return
-    text = (
-        f"Too many requests: at most {st.settings.requests_per_minute} a minute "
-        f"(after a burst of {st.settings.requests_burst}). Try again in {verdict.wait_seconds} s."
+    text = tr_of(context)._(
+        "Too many requests: at most {per_minute} a minute (after a burst of {burst}). "
+        "Try again in {seconds} s.",
+        per_minute=st.settings.requests_per_minute,
+        burst=st.settings.requests_burst,
+        seconds=verdict.wait_seconds,
     )
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)

@@ -1,7 +1,7 @@
 """The states a story is headed with: its participants, and the states its headline lists
 with them. Pure; the joiners are data (``config/headline.toml``).
 
-Rule: the headline's country mentions (``monitors.countries``) are read left to right; two
+Rule: the headline's country mentions (``monitors.detect.countries``) are read left to right; two
 mentions next to each other with only joiners and spaces between them ("Azerbaijan, Georgia
 and Turkey") belong to one list, when some joiner is more than a comma. A state the
 classifier counted as *mentioned* is a party when it is in the same list as a participant.
@@ -16,7 +16,7 @@ import re
 import tomllib
 
 from config import data_path
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryView
 
 

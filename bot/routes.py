@@ -1,6 +1,7 @@
 """Which update goes to which handler: every command, button and fallback, in one table.
 
-Group -1 is the rate gate (``bot.gates.rate_gate``); then the commands by name, the buttons by
+Group -2 loads the chat's language (``bot.language.language_gate``), group -1 is the rate
+gate (``bot.gates.rate_gate``); then the commands by name, the buttons by
 their callback-data patterns (``bot.buttons.PATTERNS``), answers for expired buttons, the
 "not understood" reply in private chats, and the error handler.
 """
@@ -17,12 +18,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, buttons, callbacks, explain, gates, views
+from bot import admin, buttons, callbacks, explain, gates, language, views
 from bot.commands import general, named, reading, settings, subscription, watchlist
 
 
 def register(application: Application) -> None:
     """Every handler, in one place."""
+    application.add_handler(TypeHandler(Update, language.language_gate), group=-2)
     application.add_handler(TypeHandler(Update, gates.rate_gate), group=-1)
     commands = {
         "start": subscription.start,
@@ -46,17 +48,22 @@ def register(application: Application) -> None:
         "addfeed": admin.addfeed,
         "removefeed": admin.removefeed,
         "broadcast": admin.broadcast,
+        "language": language.language_command,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(reading.on_latest_code, pattern=r"^lt:[A-Z]{2}$"))
     views.register(application)
     application.add_handler(CallbackQueryHandler(watchlist.on_remove, pattern=r"^rm:\d+$"))
+    application.add_handler(
+        CallbackQueryHandler(language.on_language_button, pattern=language.PATTERN)
+    )
     pattern = buttons.PATTERNS
     for name, callback in {
         "watch": watchlist.on_watch_button,
         "unwatch": callbacks.on_unwatch,
         "mute": callbacks.on_mute,
+        "why": callbacks.on_why,
         "setting": callbacks.on_setting,
         "follow": callbacks.on_follow,
         "page": reading.on_page,

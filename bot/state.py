@@ -18,7 +18,7 @@ from bot.delivery import Deliverer
 from bot.limits import TokenBucket
 from bot.outcomes import outcome_for
 from monitors import subscriptions
-from monitors.countries import Gazetteer
+from monitors.detect.countries import Gazetteer
 from monitors.settings import Settings
 from monitors.watchlists import Watchlist, WatchlistRegistry
 
@@ -72,6 +72,13 @@ async def add_to_watchlist(
         result = await add(session, chat_id, st.settings.max_watch_items)
         chat = await subscriptions.get_chat(session, chat_id)
     return result, chat is not None and chat.active
+
+
+async def chat_zone(st: BotState, chat_id: int) -> str:
+    """The chat's time zone (UTC for a chat not stored)."""
+    async with st.sessions() as session:
+        chat = await subscriptions.get_chat(session, chat_id)
+    return chat.timezone if chat else "UTC"
 
 
 async def ensure_chat(session: AsyncSession, update: Update, st: BotState) -> int:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 
 from bot.args import UsageError
+from bot.i18n import Joined, Said
 from config import data_path
 
 MAX_ZONE_TEXT = 64
@@ -92,11 +93,14 @@ def _offset_zone(text: str) -> str | None:
             and not z.startswith("Etc/")
             and now.astimezone(zoneinfo.ZoneInfo(z)).utcoffset() == timedelta(seconds=seconds)
         ]
-        hint = f" Zones at that offset now: {', '.join(same[:3])}." if same else ""
+        hint = Said("Zones at that offset now: {zones}.", zones=", ".join(same[:3])) if same else ""
         written = f"UTC{'-' if sign < 0 else '+'}{hours}:{minutes:02d}"
-        raise UsageError(f"{written} has no fixed time zone; name a place instead.{hint}")
+        problem = Said("{written} has no fixed time zone; name a place instead.", written=written)
+        raise UsageError(Joined(problem, hint))
     if not (-12 <= sign * hours <= 14):
-        raise UsageError(f"{text!r} is not a UTC offset; offsets run from -12 to +14")
+        raise UsageError(
+            Said("{shown} is not a UTC offset; offsets run from -12 to +14", shown=repr(text))
+        )
     if hours == 0:
         return "UTC"
     return f"Etc/GMT{'-' if sign > 0 else '+'}{hours}"
@@ -109,7 +113,11 @@ def parse_zone(text: str, country: Callable[[str], str | None] = lambda name: No
     """
     shown = " ".join(text.split())[:40]
     if len(text) > MAX_ZONE_TEXT:
-        raise UsageError(f"{shown!r}… is not a time zone; use e.g. Asia/Baku, baku or UTC+4")
+        raise UsageError(
+            Said(
+                "{shown}… is not a time zone; use e.g. Asia/Baku, baku or UTC+4", shown=repr(shown)
+            )
+        )
     key = fold_zone(text)
     if key in _aliases():
         return _aliases()[key]
@@ -126,8 +134,9 @@ def parse_zone(text: str, country: Callable[[str], str | None] = lambda name: No
     if len(zones) == 1:
         return zones[0]
     suggestions = list(zones[:3]) or nearest_zones(key)
-    hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
-    raise UsageError(f"{shown!r} is not a time zone.{hint} Use e.g. Asia/Baku, baku or UTC+4.")
+    hint = Said("Did you mean {zones}?", zones=" or ".join(suggestions)) if suggestions else ""
+    problem = Said("{shown} is not a time zone.", shown=repr(shown))
+    raise UsageError(Joined(problem, hint, Said("Use e.g. Asia/Baku, baku or UTC+4.")))
 
 
 def nearest_zones(key: str, most: int = 3) -> list[str]:

@@ -19,9 +19,11 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.args import UsageError, resolve_countries
 from bot.formatting import clip, esc, link, tg_len
+from bot.i18n import ENGLISH, N_, Joined, Said, Tr, say, tr_of
 from bot.replies import unknown_lines
 from bot.state import reply, state
-from monitors.views.analysis import TOO_FEW, Network, Partners, PeriodError, Trend, parse_period
+from monitors.errors import PeriodError, UnknownCountry
+from monitors.views.analysis import TOO_FEW, Network, Partners, Trend, parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.queries import MAX_VIEW_STORIES
 from monitors.views.service import ViewService
@@ -34,9 +36,9 @@ MAX_NETWORK_COUNTRIES = 12
 CAPTION_LIMIT = 1024 - 60  # Telegram's 1024, less room for the cut note
 TOP_PARTNERS = 3
 COMMANDS: list[tuple[str, str]] = [
-    ("partners", "a country's defence partners as a picture: /partners azerbaijan 90d"),
-    ("trend", "stories per week by partner: /trend azerbaijan 12w"),
-    ("network", "who cooperates with whom: /network caucasus or /network az ge am"),
+    ("partners", N_("a country's defence partners as a picture: /partners azerbaijan 90d")),
+    ("trend", N_("stories per week by partner: /trend azerbaijan 12w")),
+    ("network", N_("who cooperates with whom: /network caucasus or /network az ge am")),
 ]
 
 
@@ -66,50 +68,77 @@ def parse_view_args(
     period = default
     if words and words[-1][:1].isdigit():
         period = words.pop()
-    usage = f"Usage: /{command} azerbaijan {default}"
+    usage = Said("Usage: /{command} azerbaijan {default}", command=command, default=default)
     try:
         amount = parse_period(period, unit=unit, maximum_days=MAX_DAYS)
     except PeriodError as exc:
-        raise UsageError(esc(f"{exc}. {usage}")) from None
+        raise UsageError(Joined(esc(f"{exc}."), usage)) from None
     if lists is not None and len(words) == 1 and words[0].lower() in lists:
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:
-            raise UsageError(f"The watchlist {esc(watchlist.name)} names no countries.")
+            raise UsageError(
+                Said("The watchlist {name} names no countries.", name=esc(watchlist.name))
+            )
         if len(watchlist.countries) > MAX_NETWORK_COUNTRIES:
             raise UsageError(
-                f"The watchlist {esc(watchlist.name)} names {len(watchlist.countries)} countries;"
-                f" a network shows at most {MAX_NETWORK_COUNTRIES}. Name them instead."
+                Said(
+                    "The watchlist {name} names {count} countries; a network shows at most "
+                    "{most}. Name them instead.",
+                    name=esc(watchlist.name),
+                    count=len(watchlist.countries),
+                    most=MAX_NETWORK_COUNTRIES,
+                )
             )
         return ViewRequest(tuple(sorted(watchlist.countries)), amount, watchlist.name)
     found = resolve_countries(words, resolve)
     if found.unknown:
-        raise UsageError("\n".join(unknown_lines(found.unknown)))
+        raise UnknownNames(found.unknown)
     if not found.codes:
         raise UsageError(usage)
     if lists is None and len(found.codes) > 1:
-        raise UsageError(f"One country at a time, please. {usage}")
+        raise UsageError(Joined(Said("One country at a time, please."), usage))
     if len(found.codes) > MAX_NETWORK_COUNTRIES:
-        raise UsageError(f"At most {MAX_NETWORK_COUNTRIES} countries in one network.")
+        raise UsageError(
+            Said("At most {most} countries in one network.", most=MAX_NETWORK_COUNTRIES)
+        )
     return ViewRequest(found.codes, amount)
 
 
-def _few(stories: int) -> str:
+class UnknownNames(UsageError):
+    """Country names the view did not know (said in the chat's language by the handler)."""
+
+    def __init__(self, unknown: Sequence[UnknownCountry]) -> None:
+        super().__init__("\n".join(unknown_lines(unknown)))
+        self.unknown = unknown
+
+
+def _few(stories: int, t: Tr = ENGLISH) -> str:
     if stories == 0:
-        return "\nNo stories in this period: try a longer one."
-    return f"\nOnly {stories}: too few to show a pattern." if stories < TOO_FEW else ""
+        return "\n" + t._("No stories in this period: try a longer one.")
+    if stories < TOO_FEW:
+        return "\n" + t._("Only {count}: too few to show a pattern.", count=stories)
+    return ""
 
 
-def partners_caption(data: Partners, name: Callable[[str], str], days: int) -> str:
+def partners_caption(data: Partners, name: Callable[[str], str], days: int, t: Tr = ENGLISH) -> str:
     """Title, then the three latest stories per top partner as links (within 1024 chars)."""
+    title = t._n(
+        "{country} ({code}): defence partners, last {count} day",
+        "{country} ({code}): defence partners, last {count} days",
+        days,
+        country=esc(name(data.country)),
+        code=data.country,
+    )
     head = (
-        f"<b>{esc(name(data.country))} ({data.country}): defence partners, last {days} days</b>\n"
-        f"{data.stories} stories with a partner." + _few(data.stories)
+        f"<b>{title}</b>\n"
+        + t._n("{count} story with a partner.", "{count} stories with a partner.", data.stories)
+        + _few(data.stories, t)
     )
     for width in (70, 45, 25):
         blocks = [head]
         for row in data.rows[:TOP_PARTNERS]:
             items = [
-                f"• {link(clip(ref.title, width), ref.url)} · {ref.published_at:%d %b}"
+                f"• {link(clip(ref.title, width), ref.url)} · {esc(t.short_day(ref.published_at))}"
                 for ref in row.latest
             ]
             blocks.append(f"\n<b>{row.code} {esc(name(row.code))}</b> ({row.stories})")
@@ -125,30 +154,43 @@ def _rendered(caption: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", caption))
 
 
-def trend_caption(data: Trend, name: Callable[[str], str]) -> str:
+def trend_caption(data: Trend, name: Callable[[str], str], t: Tr = ENGLISH) -> str:
     top = ", ".join(f"{code} {sum(counts)}" for code, counts in data.series)
-    return (
-        f"<b>{esc(name(data.country))} ({data.country}): stories per week, "
-        f"{len(data.weeks)} weeks</b>\n{data.stories} stories with a partner"
-        + (f"; contacts: {esc(top)}" if top else "")
-        + "."
-        + _few(data.stories)
+    title = t._n(
+        "{country} ({code}): stories per week, {count} week",
+        "{country} ({code}): stories per week, {count} weeks",
+        len(data.weeks),
+        country=esc(name(data.country)),
+        code=data.country,
     )
+    stories = t._n("{count} story with a partner", "{count} stories with a partner", data.stories)
+    contacts = "; " + t._("contacts: {top}", top=esc(top)) if top else ""
+    return f"<b>{title}</b>\n{stories}{contacts}." + _few(data.stories, t)
 
 
-def network_caption(data: Network, days: int, label: str | None) -> str:
+def network_caption(data: Network, days: int, label: str | None, t: Tr = ENGLISH) -> str:
     focus = esc(label) if label else ", ".join(data.focus)
     ties = ", ".join(f"{e.a}-{e.b} {e.stories}" for e in data.edges[:5])
-    return (
-        f"<b>Cooperation among and around {focus}, last {days} days</b>\n"
-        f"{data.stories} stories" + (f"; strongest ties: {ties}" if ties else "") + "."
-        + (f"\n{data.cut} more partners not drawn." if data.cut else "")
-        + _few(data.stories)
-    )  # fmt: skip
+    title = t._n(
+        "Cooperation among and around {focus}, last {count} day",
+        "Cooperation among and around {focus}, last {count} days",
+        days,
+        focus=focus,
+    )
+    stories = t._n("{count} story", "{count} stories", data.stories)
+    strongest = "; " + t._("strongest ties: {ties}", ties=ties) if ties else ""
+    cut = (
+        "\n" + t._n("{count} more partner not drawn.", "{count} more partners not drawn.", data.cut)
+        if data.cut
+        else ""
+    )
+    return f"<b>{title}</b>\n{stories}{strongest}.{cut}" + _few(data.stories, t)
 
 
-def cut_note(cut: bool) -> str:
-    return f"\nCounted from the newest {MAX_VIEW_STORIES} stories only." if cut else ""
+def cut_note(cut: bool, t: Tr = ENGLISH) -> str:
+    if not cut:
+        return ""
+    return "\n" + t._("Counted from the newest {count} stories only.", count=MAX_VIEW_STORIES)
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -176,7 +218,13 @@ async def _request(
             context.args or [], st.resolve, command=command, default=default, unit=unit, lists=lists
         )
     except UsageError as exc:
-        await reply(update, str(exc))
+        t = tr_of(context)
+        said = (
+            "\n".join(unknown_lines(exc.unknown, t))
+            if isinstance(exc, UnknownNames)
+            else say(exc, t)
+        )
+        await reply(update, said)
         return None
 
 
@@ -185,9 +233,10 @@ async def partners(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "partners", "90d", "d")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).partners(request.codes[0], request.period)
-    caption = partners_caption(picture.data, state(context).gazetteer.name, request.period)
-    caption += cut_note(picture.cut)
+    t = tr_of(context)
+    picture = await service(context).partners(request.codes[0], request.period, say=t)
+    caption = partners_caption(picture.data, t.country, request.period, t)
+    caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -196,8 +245,9 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "trend", "12w", "w")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).trend(request.codes[0], request.period)
-    caption = trend_caption(picture.data, state(context).gazetteer.name) + cut_note(picture.cut)
+    t = tr_of(context)
+    picture = await service(context).trend(request.codes[0], request.period, say=t)
+    caption = trend_caption(picture.data, t.country, t) + cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -206,8 +256,12 @@ async def network(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _request(update, context, "network", "90d", "d")
     if request is None or update.effective_message is None:
         return
-    picture = await service(context).network(request.codes, request.period, label=request.label)
-    caption = network_caption(picture.data, request.period, request.label) + cut_note(picture.cut)
+    t = tr_of(context)
+    picture = await service(context).network(
+        request.codes, request.period, label=request.label, say=t
+    )
+    caption = network_caption(picture.data, request.period, request.label, t)
+    caption += cut_note(picture.cut, t)
     await update.effective_message.reply_photo(picture.png or b"", caption=caption)
 
 
@@ -234,8 +288,8 @@ async def start_atom_endpoint(context: ContextTypes.DEFAULT_TYPE) -> None:
     context.bot_data["stack"].push_async_callback(server.close)
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, description) for name, description in COMMANDS]
+def bot_commands(t: Tr = ENGLISH) -> list[BotCommand]:
+    return [BotCommand(name, t._(description)) for name, description in COMMANDS]
 
 
 def register(application: Application) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.args import UsageError
+from bot.i18n import Said
 from monitors import subscriptions
 from monitors.errors import ConfigError
 from monitors.subscriptions import normalise_keyword
@@ -63,20 +64,30 @@ def imported_displays(text: str, name: str, key: str) -> dict[str, str]:
     return {normalise_keyword(v): v for v in tables.get(name, {}).get(key, [])}
 
 
+def too_large(source: str) -> Said:
+    return Said("{source} is larger than {size} KB", source=source, size=MAX_IMPORT_BYTES // 1024)
+
+
 def parse_import(data: bytes, source: str, resolver: object) -> tuple[Watchlist, str]:
     """The one watchlist of an uploaded document and its text; UsageError naming the problem."""
     if len(data) > MAX_IMPORT_BYTES:
-        raise UsageError(f"{source} is larger than {MAX_IMPORT_BYTES // 1024} KB")
+        raise UsageError(too_large(source))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{source} is not UTF-8 text") from None
+        raise UsageError(Said("{source} is not UTF-8 text", source=source)) from None
     try:
         lists = parse_watchlists(text, source=source, resolver=resolver)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if len(lists) != 1:
-        raise UsageError(f"{source} must contain exactly one [watchlist.NAME], not {len(lists)}")
+        raise UsageError(
+            Said(
+                "{source} must contain exactly one [watchlist.NAME], not {count}",
+                source=source,
+                count=len(lists),
+            )
+        )
     return next(iter(lists.values())), text
 
 

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _country_code(text: str) -> str:
     """A feed's source country: an ISO code, name or demonym resolved by the gazetteer."""
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
 
     try:
         return default_gazetteer().resolve(text)
@@ -435,8 +435,8 @@ async def _latest(
     settings: Settings, country: str, limit: int, as_json: bool, include_all: bool
 ) -> int:
     from monitors import store
-    from monitors.countries import default_gazetteer
     from monitors.db import open_database
+    from monitors.detect.countries import default_gazetteer
 
     code = default_gazetteer().resolve(country)
     engine, sessions = await open_database(settings.database_url)
@@ -481,7 +481,7 @@ def story_json(view: StoryView) -> dict[str, Any]:
 
 
 def _watchlists(settings: Settings, args: argparse.Namespace) -> int:
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
     from monitors.watchlists import load_watchlists
 
     path = getattr(args, "file", None) or settings.watchlists_file
@@ -588,7 +588,7 @@ def source_country_of(item: dict[str, Any], feed_countries: dict[str, str]) -> s
 
 
 def _classify(name: str) -> int:
-    from monitors.classify import classify
+    from monitors.detect.classify import classify
 
     feed_countries = _feed_countries()
     failures = 0
@@ -655,7 +655,7 @@ async def _rebuild_stories(settings: Settings) -> int:
 
 
 def _eval(path: Path) -> int:
-    from monitors.evaluate import evaluate, format_report
+    from monitors.detect.evaluate import evaluate, format_report
 
     rows = []
     for _, item in _read_jsonl(path):

@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from config import data_path
+from monitors.errors import ConfigError
+from monitors.feedlist import load_feed_list
 
 Regions = Mapping[str, tuple[str, ...]]
 
@@ -49,17 +51,13 @@ def load_regions(path: Path | None = None) -> dict[str, tuple[str, ...]]:
 
 
 def feed_regions(feeds_file: Path) -> list[str]:
-    """The ``region`` of every enabled feed in a feed list (an unreadable file: none)."""
+    """The ``region`` of every enabled feed in a feed list (an invalid file: none; the
+    runner refuses to start on it and names the file and key)."""
     try:
-        with feeds_file.open("rb") as handle:
-            feeds = tomllib.load(handle).get("feed", [])
-    except (OSError, tomllib.TOMLDecodeError):
+        feeds = load_feed_list(feeds_file)
+    except ConfigError:
         return []
-    return [
-        str(feed["region"])
-        for feed in feeds
-        if isinstance(feed, dict) and feed.get("enabled", True) and feed.get("region")
-    ]
+    return [feed.region for feed in feeds if feed.enabled and feed.region]
 
 
 @cache

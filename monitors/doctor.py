@@ -284,7 +284,7 @@ async def check_token(settings: Settings) -> Check:
 def check_watchlists(settings: Settings) -> Check:
     if settings.watchlists_file is None:
         return Check("watchlists", True, "no watchlists file set")
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
     from monitors.watchlists import load_watchlists
 
     try:

@@ -12,6 +12,7 @@ DefwatchError
 │   │       └── FeedTLSError  the certificate did not verify
 │   ├── NotAFeed           the document is not RSS/Atom/RDF at all
 │   └── UnsafeFeedURL      a URL we refuse to fetch (also a ValueError; see monitors.netguard)
+├── PeriodError            a period such as "90d" that cannot be read (also a ValueError)
 ├── LeaseLost              a worker's lease on a feed ran out and was taken over: its poll's
 │                          result is discarded (the new holder stores it)
 └── UnknownCountry         a country name we cannot resolve (carries suggestions)
@@ -79,6 +80,10 @@ class UnsafeFeedURL(FeedError, ValueError):
     """A feed URL we refuse to fetch; the message says why, in words a user understands."""
 
     kind = "unsafe_url"
+
+
+class PeriodError(DefwatchError, ValueError):
+    """A period such as '90d' or '12w' that cannot be read; the message says why."""
 
 
 class LeaseLost(DefwatchError):

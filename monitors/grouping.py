@@ -11,7 +11,10 @@ itself is ``cluster.best_match``, the one used by ``defwatch cluster`` and ``sto
    same batch are filed like stored ones (at their first report's day), with ids above every
    stored one (they are inserted after the batch is placed).
    The report joins ``cluster.best_match`` over them, or starts a story of its own.
-3. A story's signature and index keys are its first report's and never change; what it is
+3. A story's index keys are its first report's and never change; its signature is its first
+   report's plus the reports ``cluster.confirmed`` adds as they join (the next report of
+   the batch is compared with the grown signature, as it would be one transaction later,
+   since the story's cached decoded signature is replaced in memory); what it is
    (title, countries, cooperation flag, type, evidence) is its defining report's: a
    cooperation report joining a story that is not one redefines it, and only a new story or
    such a redefinition looks for chats to alert.
@@ -34,7 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the store imports this module; the clustering is imported when used
-    from monitors import cluster
+    from monitors.detect import cluster
 
 NEW_STORY_BASE = 1 << 62
 """Provisional ids of stories started in a batch (above any stored id, in creation order)."""
@@ -143,7 +146,7 @@ can never be stale."""
 @functools.lru_cache(maxsize=SIGNATURE_CACHE)
 def decode_signature(raw: str) -> cluster.EventSignature | None:
     """A stored story's signature from its JSON text (an empty one: never a candidate)."""
-    from monitors import cluster
+    from monitors.detect import cluster
 
     stored = json.loads(raw)
     return cluster.EventSignature.from_json(stored) if stored else None

@@ -10,7 +10,7 @@ Article     one feed entry, stored once per (feed, entry key), with its classifi
 Story       the real-world event that one or more articles report
 StoryCountry  (story, ISO code, role) indexed by code and time for ``latest``
 StoryKey    (story, key) from the story's defining report, indexed by key and time: the
-            candidate rule of the clustering (``monitors.cluster.index_keys``)
+            candidate rule of the clustering (``monitors.detect.cluster.index_keys``)
 Chat        a Telegram chat (or channel) that subscribed
 WatchRule   what a chat watches: a country, a keyword, an excluded keyword or a named list
 ChatMute    a country pair a chat muted until a time (an alert's "Mute this pair" button)
@@ -130,7 +130,7 @@ class Story(Base):
     is_defence_cooperation: Mapped[bool] = mapped_column(Boolean, default=False)
     cooperation_type: Mapped[str | None] = mapped_column(String(32))
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # the event signature of the defining report (``monitors.cluster``): what the story is
+    # the event signature of the defining report (``monitors.detect.cluster``): what the story is
     signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
     # the report the story is about: its first cooperation report, else its first report
@@ -259,7 +259,7 @@ class Alert(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chat.id", ondelete="CASCADE"))
     story_id: Mapped[int] = mapped_column(ForeignKey("story.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    # pending | held (digest/quiet hours) | sending | sent | failed | dropped
+    # pending | held (digest/quiet hours) | sending | sent | failed | dropped | skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

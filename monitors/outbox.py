@@ -6,6 +6,7 @@ Life of an alert row::
        ^                   |  lease expired (process died)      \\-> pending (retry later)
        |                   +--------------------------------------> failed | dropped
     held (digest mode / quiet hours) --claim_held--> sending --> sent (as one digest)
+    sending --> skipped (no longer wanted when its turn came: ``mark_skipped``)
 
 Story edits (issue 8): when a later report joins a story, ``request_story_edits`` turns its
 ``sent`` alerts into ``sent_stale`` (still sent: never re-sent, never dropped); the delivery
@@ -153,6 +154,15 @@ async def mark_failed(session: AsyncSession, alert_ids: Sequence[int], *, error:
             attempts=Alert.attempts + 1,
             last_error=error[:MAX_ERROR_CHARS],
         )
+    )
+
+
+async def mark_skipped(session: AsyncSession, alert_ids: Sequence[int], *, reason: str) -> None:
+    """Not sent, on purpose: the chat muted, stopped or unwatched it while it was queued."""
+    await session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids))
+        .values(status="skipped", claimed_until=None, last_error=reason[:MAX_ERROR_CHARS])
     )
 
 
@@ -400,6 +410,18 @@ async def give_up_edit(session: AsyncSession, alert_id: int, *, error: str) -> N
             last_error=error[:MAX_ERROR_CHARS],
         )
     )
+
+
+async def was_alerted(session: AsyncSession, chat_id: int, story_id: int) -> bool:
+    """Whether the chat was sent an alert (or a digest) with this story."""
+    found = await session.scalar(
+        select(Alert.id).where(
+            Alert.chat_id == chat_id,
+            Alert.story_id == story_id,
+            Alert.status.in_(("sent", "sent_stale", "editing")),
+        )
+    )
+    return found is not None
 
 
 async def stories_of_message(session: AsyncSession, chat_id: int, message_id: int) -> list[int]:

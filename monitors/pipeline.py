@@ -40,9 +40,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, grouping, metrics, outbox, store
+from monitors import grouping, metrics, outbox, store
 from monitors.backoff import next_poll_delay
-from monitors.classify import classify
+from monitors.detect import cluster
+from monitors.detect.classify import classify
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
 from monitors.errors import FeedError, FeedHTTPError, LeaseLost
 from monitors.fetch import Fetcher
@@ -318,6 +319,7 @@ class _Plan:
     joined: dict[int, int] = field(default_factory=dict)  # stored story -> articles joined
     redefined: dict[int, store.StoryDefinition] = field(default_factory=dict)
     alerts: list[tuple[int, ClassifiedEntry]] = field(default_factory=list)
+    confirmed: dict[int, cluster.EventSignature] = field(default_factory=dict)  # new signatures
 
     def place(
         self,
@@ -335,6 +337,11 @@ class _Plan:
             ranked = self.candidates.ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
             match = cluster.best_match(signature, ranked)
             story_id, reason = (match.key, match.reason) if match else (0, None)
+            if match is not None:  # a strong report joins what the story is matched against
+                story = dict(ranked)[match.key]
+                if (confirmed := cluster.confirmed(story, signature, match)) is not story:
+                    self.candidates.stories[match.key].decoded = confirmed
+                    self.confirmed[match.key] = confirmed
         if story_id == 0:  # no story reports it yet: it starts one
             story_id = self.candidates.file(
                 signature,
@@ -382,6 +389,12 @@ def _definition(
     )
 
 
+def _signature(plan: _Plan, story_id: int, first: store.StoryDefinition) -> dict[str, Any]:
+    """A new story's signature: its first report's, with the reports confirmed since."""
+    confirmed = plan.confirmed.get(story_id)
+    return first.signature if confirmed is None else confirmed.to_json()
+
+
 async def _write_plan(
     session: AsyncSession,
     plan: _Plan,
@@ -391,10 +404,14 @@ async def _write_plan(
 ) -> None:
     """The plan's rows, in bulk: stories, articles' story ids, edit requests, alerts."""
     new = [
-        store.NewStory(first, defined_by, count) for first, defined_by, count in plan.new.values()
+        store.NewStory(first, defined_by, count, _signature(plan, story_id, first))
+        for story_id, (first, defined_by, count) in plan.new.items()
     ]
     real = dict(zip(plan.new, await store.insert_stories(session, new, now=now), strict=True))
     await store.grow_stories(session, plan.joined, plan.redefined, now=now)
+    for story_id, signature in plan.confirmed.items():
+        if not grouping.is_new(story_id):
+            await store.set_story_signature(session, story_id, signature.to_json())
     await store.attach_articles(
         session, [(article, real.get(story, story), why) for article, story, why in plan.placed]
     )
@@ -446,9 +463,13 @@ async def place_in_story(
     filings = await store.candidate_filings(session, lookup, limit=cluster.CANDIDATE_LIMIT)
     known = await store.known_stories(session, {filing.story_id for filing in filings})
     ranked = grouping.Candidates.of(filings, known).ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
+    stories = dict(ranked)
     match = cluster.best_match(signature, ranked)
     if match is not None:
         became = await store.join_story(session, match.key, definition, now=now)
+        story = stories[match.key]
+        if (confirmed := cluster.confirmed(story, signature, match)) is not story:
+            await store.set_story_signature(session, match.key, confirmed.to_json())
         return match.key, match.reason, False, became
     story_id = await store.create_story(session, definition, now=now)
     return story_id, None, True, True

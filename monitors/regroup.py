@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import cluster, pipeline, store
+from monitors import pipeline, store
+from monitors.detect import cluster
 from monitors.domain import NormalisedEntry
 from monitors.models import REBUILD_FLAG, Alert, Article, Feed, Meta, Story, StoryKey
 

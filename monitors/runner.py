@@ -358,7 +358,7 @@ def open_watchlists(settings: Settings) -> WatchlistRegistry | None:
     """The named watchlists of the settings, loaded (a broken file stops the start)."""
     if settings.watchlists_file is None:
         return None
-    from monitors.countries import default_gazetteer
+    from monitors.detect.countries import default_gazetteer
 
     registry = WatchlistRegistry(settings.watchlists_file, resolver=default_gazetteer())
     try:

@@ -536,7 +536,7 @@ async def candidate_stories(
 
 @dataclass(frozen=True, slots=True)
 class StoryDefinition:
-    """What a story is: its defining report (``monitors.cluster`` files it by ``keys``)."""
+    """What a story is: its defining report (``monitors.detect.cluster`` files it by ``keys``)."""
 
     article_id: int
     entry: NormalisedEntry
@@ -621,6 +621,15 @@ async def join_story(
         await _define(session, story, definition)
         return True
     return False
+
+
+async def set_story_signature(
+    session: AsyncSession, story_id: int, signature: dict[str, Any]
+) -> None:
+    """What the story is matched against: its defining report and its confirmed reports
+    (``monitors.detect.cluster.confirmed``); its index keys and window stay the defining
+    report's."""
+    await session.execute(update(Story).where(Story.id == story_id).values(signature=signature))
 
 
 async def attach_article(
@@ -713,6 +722,7 @@ class NewStory:
     first: StoryDefinition
     defined_by: StoryDefinition
     articles: int
+    signature: dict[str, Any]  # the first report's, with the reports confirmed since
 
 
 async def insert_stories(
@@ -728,7 +738,7 @@ async def insert_stories(
             "first_seen_at": now,
             "last_seen_at": now,
             "article_count": story.articles,
-            "signature": story.first.signature,
+            "signature": story.signature,
         }
         for story in stories
     ]

@@ -85,6 +85,7 @@ class ChatSettings:
     quiet_end: str | None
     scope: str
     last_digest_at: datetime | None
+    language: str | None = None  # None: not chosen yet (the user's Telegram language applies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ def _settings(chat: Chat) -> ChatSettings:
         quiet_end=chat.quiet_end,
         scope=chat.scope,
         last_digest_at=chat.last_digest_at,
+        language=chat.language,
     )
 
 
@@ -268,7 +270,15 @@ async def watched_countries(session: AsyncSession, chat_id: int) -> list[str]:
     )
 
 
-_SETTABLE = {"delivery_mode", "digest_time", "timezone", "quiet_start", "quiet_end", "scope"}
+_SETTABLE = {
+    "delivery_mode",
+    "digest_time",
+    "timezone",
+    "quiet_start",
+    "quiet_end",
+    "scope",
+    "language",
+}
 
 
 async def update_settings(
@@ -293,6 +303,19 @@ async def digest_chats(session: AsyncSession) -> list[ChatSettings]:
         select(Chat).where(Chat.active.is_(True), Chat.delivery_mode == "digest")
     )
     return [_settings(c) for c in rows]
+
+
+async def chat_locales(
+    session: AsyncSession, chat_ids: Iterable[int]
+) -> dict[int, tuple[str | None, str]]:
+    """{chat id: (language or None, time zone)} of the given chats: how alerts speak to them."""
+    ids = sorted(set(chat_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Chat.id, Chat.language, Chat.timezone).where(Chat.id.in_(ids))
+    )
+    return {row.id: (row.language, row.timezone) for row in rows}
 
 
 async def active_chat_ids(session: AsyncSession) -> list[int]:

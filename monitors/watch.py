@@ -24,6 +24,10 @@ list's terms, unless one of their own ``exclude`` phrases occurs. Still one aler
 
 Mutes: a chat that muted a country pair (``chat_mute``, until a time) gets no alert for a
 story in which both countries take part, however it matched.
+
+The same facts are checked again when a queued alert is about to be sent
+(``WatchIndex.withdrawn``): an alert queued before the chat stopped, muted its pair or
+unwatched what it matched is not sent (the outbox records it as ``skipped``).
 """
 
 from __future__ import annotations
@@ -198,6 +202,34 @@ class WatchIndex:
             for pair, until in self.mutes.get(chat_id, ())
             if until > now and pair <= codes
         }
+
+    def withdrawn(
+        self, chat_id: int, participants: Iterable[str], matched: Sequence[str], now: datetime
+    ) -> str | None:
+        """Why a queued alert is no longer wanted at delivery time (None: send it).
+
+        The chat stopped; it muted a pair of the story's countries; or none of the terms the
+        alert matched still holds (the country unwatched, the keyword removed, the list no
+        longer followed). A term of an unknown kind holds: a change of spelling never loses
+        an alert.
+        """
+        chat = self.chats.get(chat_id)
+        if chat is None or not chat.active:
+            return "the chat stopped its alerts"
+        codes = set(participants)
+        for pair, until in self.mutes.get(chat_id, ()):
+            if until > now and pair <= codes:
+                return f"muted {'-'.join(sorted(pair))} until {until:%Y-%m-%d %H:%M}"
+        if not matched or any(self._holds(chat_id, term) for term in matched):
+            return None
+        return "no longer watched: " + ", ".join(matched)
+
+    def _holds(self, chat_id: int, term: str) -> bool:
+        kind, _, value = term.partition(":")
+        kinds = {"country": ("country",), "keyword": ("keyword",), "list": _LIST_KINDS}
+        if kind not in kinds:
+            return True
+        return any(chat_id in self.rules.get(k, {}).get(value, ()) for k in kinds[kind])
 
     def matches(
         self,

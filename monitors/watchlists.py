@@ -60,7 +60,7 @@ class Watchlist:
         return ChatWatch(0, self.scope, self.countries, self.keywords, self.excludes)
 
 
-Resolver = Any  # anything with .resolve(name) -> ISO code (monitors.countries.Gazetteer)
+Resolver = Any  # anything with .resolve(name) -> ISO code (monitors.detect.countries.Gazetteer)
 
 
 def _strings(value: Any, where: str) -> list[str]:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbfixtures import database_url, postgres_url, sessions, sqlite_url  # noqa: F401
+from tests.dbfixtures import (  # noqa: F401
+    database_url,
+    migrated_sqlite,
+    postgres_url,
+    sessions,
+    sqlite_url,
+)
 from tests.feedserver import FeedServer
 from tests.tg import Emulator
 

@@ -3,13 +3,19 @@
 ``database_url`` is parametrised over the backends: ``sqlite`` always, ``postgresql`` when
 ``DEFWATCH_TEST_POSTGRES_URL`` names a server (``.ci/run`` sets it to the local one). Each
 PostgreSQL test gets a database of its own, dropped afterwards.
+
+``sessions`` on SQLite starts from a copy of one database migrated once per test session
+(a file copy instead of running every migration for each test); ``database_url`` itself
+stays an empty database, for the tests of migrating.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
@@ -74,8 +80,27 @@ def _fresh_postgres_database(server: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest migration, made once per test session (read only: copy it)."""
+    import asyncio
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+
+    async def migrate() -> None:
+        engine, _ = await open_database(f"sqlite:///{path}")
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def sessions(
+    database_url: str, migrated_sqlite: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    if database_url.startswith("sqlite:///"):
+        shutil.copyfile(migrated_sqlite, database_url.removeprefix("sqlite:///"))
     engine, factory = await open_database(database_url)
     try:
         yield factory

@@ -120,10 +120,15 @@ class OfflineBot:
     errors: list[BaseException] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    async def command(self, chat_id: int, text: str) -> list[Call]:
-        """The user of private chat ``chat_id`` sends ``text``; the bot's replies to it."""
+    async def command(
+        self, chat_id: int, text: str, language_code: str | None = None
+    ) -> list[Call]:
+        """The user of private chat ``chat_id`` sends ``text`` (from a Telegram set to
+        ``language_code``); the bot's replies to it."""
         before = len(self.api.calls)
-        user = {"id": chat_id, "is_bot": False, "first_name": "Tester"}
+        user: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": "Tester"}
+        if language_code is not None:
+            user["language_code"] = language_code
         message: dict[str, Any] = {
             "message_id": next(self._update_ids),
             "date": int(time.time()),
@@ -140,6 +145,38 @@ class OfflineBot:
         )
         await self.application.process_update(update)
         return self.api.sent(chat_id, since=before)
+
+    async def press(self, chat_id: int, data: str) -> list[Call]:
+        """The user of private chat ``chat_id`` taps a button with callback ``data``; the
+        bot's messages and edits after it (its answerCallbackQuery is in ``api.calls``)."""
+        before = len(self.api.calls)
+        chat = {"id": chat_id, "type": "private", "first_name": "Tester"}
+        query = {
+            "id": str(next(self._update_ids)),
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Tester"},
+            "chat_instance": f"ci-{chat_id}",
+            "data": data,
+            "message": {
+                "message_id": next(self._update_ids),
+                "date": int(time.time()),
+                "chat": chat,
+                "from": BOT_USER,
+                "text": "…",
+            },
+        }
+        update = Update.de_json(
+            {"update_id": next(self._update_ids), "callback_query": query}, self.application.bot
+        )
+        await self.application.process_update(update)
+        return self.api.sent(chat_id, since=before)
+
+    def answers(self, since: int = 0) -> list[str]:
+        """The texts of the answerCallbackQuery calls from call ``since`` on."""
+        return [
+            str(c.params.get("text", ""))
+            for c in self.api.calls[since:]
+            if c.method == "answerCallbackQuery"
+        ]
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,14 +26,25 @@ from bot.args import (
     split_terms,
 )
 from bot.delivery import CONCURRENCY
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert
 from monitors.models import Story, StoryCountry
 from monitors.netguard import UnsafeFeedURL, check_feed_url
 from monitors.watch import enqueue_alerts
 from tests.feedserver import FeedServer
-from tests.tg import BotProcess, Emulator, TgUser, wait_until
+from tests.tg import (
+    ADMIN,
+    BotProcess,
+    Emulator,
+    TgUser,
+    bot_env,
+    db_rows,
+    running_bot,
+    settled,
+    unsent,
+    wait_until,
+)
 
 
 def feed_url_problem(url: str, *, allow_private: bool) -> str | None:
@@ -164,7 +174,6 @@ def test_feed_url_problem(url: str, allow_private: bool, refused: bool) -> None:
 # --- end to end -------------------------------------------------------------------------------
 
 TOKEN = "424242:DEFWATCH-E2E"
-ADMIN = 9001
 STORY_TITLE = "Azerbaijan and China discuss military collaboration"
 STORY_SUMMARY = (
     "Azerbaijan's defence minister Zakir Hasanov received a delegation of the Chinese People's "
@@ -187,36 +196,6 @@ def rss(*items: tuple[str, str, str, datetime]) -> str:
     )
 
 
-def bot_config(
-    folder: Path,
-    *,
-    lease: float = 10.0,
-    delivery_interval: float = 0.3,
-    per_minute: int = 600,
-    burst: int | None = None,
-) -> Path:
-    (folder / "feeds.toml").write_text("# no default feeds in tests\n")
-    config = folder / "defwatch.toml"
-    config.write_text(
-        '[poll]\ninterval_seconds = 1\nfeeds_file = "feeds.toml"\n'
-        f"lease_seconds = {lease}\n\n"
-        f"[telegram]\nadmin_ids = [{ADMIN}]\ndelivery_interval_seconds = {delivery_interval}\n"
-        f"requests_per_minute = {per_minute}\nrequests_burst = {burst or per_minute}\n"
-        "max_watch_items = 20\n"
-    )
-    return config
-
-
-def bot_env(emu: Emulator, folder: Path, token: str, **config: float) -> dict[str, str]:
-    return {
-        "TELEGRAM_BOT_TOKEN": token,
-        "TELEGRAM_API_BASE_URL": emu.bot_api_base,
-        "DEFWATCH_DATABASE_URL": f"sqlite:///{folder / 'defwatch.db'}",
-        "DEFWATCH_CONFIG": str(bot_config(folder, **config)),
-        "DEFWATCH_ALLOW_PRIVATE_FEEDS": "1",
-    }
-
-
 @pytest.fixture(scope="module")
 def feeds() -> Iterator[FeedServer]:
     with FeedServer() as server:
@@ -225,23 +204,8 @@ def feeds() -> Iterator[FeedServer]:
 
 @pytest.fixture(scope="module")
 def bot(tg_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
-    folder = tmp_path_factory.mktemp("bot")
-    process = BotProcess(
-        tg_emulator, TOKEN, bot_env(tg_emulator, folder, TOKEN), folder / "bot.log"
-    ).start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    with running_bot(tg_emulator, tmp_path_factory.mktemp("bot"), TOKEN) as process:
         yield process
-    finally:
-        process.stop()
-        log = process.log()
-        assert TOKEN not in log and TOKEN.split(":")[1] not in log, "the bot token reached the log"
-        print(f"--- bot log ---\n{log[-4000:]}")
-
-
-def db_rows(db: Path, query: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(query, params).fetchall()
 
 
 def add_story(
@@ -336,9 +300,17 @@ def test_start_watch_feed_alert_latest(
         20,
         "more polls",
     )
-    time.sleep(1.0)
+    # both outlets' copies stored (and alerts enqueued with them), the outbox drained: the
+    # emulator's count of sends is final
+    wire2 = (
+        "select count(*) from article join feed on feed.id = article.feed_id where feed.url like ?"
+    )
+    wait_until(lambda: db_rows(bot.db, wire2, "%/wire2.xml") == [(1,)], 20, "the second copy")
+    settled(bot.db, user.chat_id)
+    assert tg_emulator.sent(TOKEN, user.chat_id, STORY_TITLE) == 1, (
+        "the story reached the chat twice"
+    )
     user.poll()
-    assert user.inbox == [], "the story reached the chat twice"
 
     latest = user.ask("/latest azerbaijan")
     assert STORY_TITLE in latest.text
@@ -359,7 +331,7 @@ def test_latest_more_pages_by_editing(tg_emulator: Emulator, bot: BotProcess) ->
             bot.db,
             5000 + i,
             f"Georgia story {i:02d}",
-            ("GE", "TR"),  # type: ignore[attr-defined]
+            ("GE", "TR"),
             base + timedelta(minutes=i),
         )
     user = subscribe(tg_emulator, 1002)
@@ -383,7 +355,7 @@ def test_latest_more_pages_by_editing(tg_emulator: Emulator, bot: BotProcess) ->
     intro = newcomer.ask("/start")
     newcomer.press(intro, text="Georgia")
     wait_until(
-        lambda: db_rows(bot.db, "select value from watch_rule where chat_id = 1008") == [("GE",)],  # type: ignore[attr-defined]
+        lambda: db_rows(bot.db, "select value from watch_rule where chat_id = 1008") == [("GE",)],
         10,
         "the button to add Georgia",
     )
@@ -398,7 +370,7 @@ def test_watchlist_remove_button(tg_emulator: Emulator, bot: BotProcess) -> None
     [edited] = user.wait_messages(1, predicate=lambda m: m.edited)
     assert "Georgia" not in edited.text and "Bayraktar" in edited.text
     assert len(edited.buttons) == 3
-    rules = db_rows(bot.db, "select kind, value from watch_rule where chat_id = ?", 1006)  # type: ignore[attr-defined]
+    rules = db_rows(bot.db, "select kind, value from watch_rule where chat_id = ?", 1006)
     assert sorted(rules) == [("country", "TR"), ("keyword", "bayraktar"), ("keyword", "s 400")]
     assert "did you mean" in user.ask("/watch azerbaijn").text.lower()
     assert "/help" in user.ask("hello there").text
@@ -413,19 +385,18 @@ def test_quiet_hours_hold_then_release_as_digest(tg_emulator: Emulator, bot: Bot
     span = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
     user = subscribe(tg_emulator, 1007, "/watch serbia", "/settings tz UTC")
     assert "Quiet hours: " in user.ask(f"/settings quiet {span}").text
-    add_story(bot.db, 8001, "Serbia and Hungary agree on joint patrols", ("RS", "HU"), now)  # type: ignore[attr-defined]
-    add_story(bot.db, 8002, "Serbia buys Chinese air defence", ("RS", "CN"), now)  # type: ignore[attr-defined]
+    add_story(bot.db, 8001, "Serbia and Hungary agree on joint patrols", ("RS", "HU"), now)
+    add_story(bot.db, 8002, "Serbia buys Chinese air defence", ("RS", "CN"), now)
     statuses = "select status from alert where chat_id = 1007"
-    assert db_rows(bot.db, statuses) == [("held",), ("held",)]  # type: ignore[attr-defined]
-    time.sleep(1.0)
-    user.poll()
-    assert user.inbox == [], "an alert was sent during quiet hours"
+    assert db_rows(bot.db, statuses) == [("held",), ("held",)]
+    for title in ("joint patrols", "air defence"):
+        assert tg_emulator.sent(TOKEN, 1007, title) == 0, "an alert was sent during quiet hours"
     user.ask("/settings quiet off")
     [digest] = user.wait_messages(1, predicate=lambda m: "While you were away" in m.text)
     assert "joint patrols" in digest.text and "air defence" in digest.text
     # The digest arrives before its rows are marked sent (same delivery pass): wait for that.
     wait_until(
-        lambda: db_rows(bot.db, statuses) == [("sent",), ("sent",)],  # type: ignore[attr-defined]
+        lambda: db_rows(bot.db, statuses) == [("sent",), ("sent",)],
         10,
         "the held alerts marked sent",
     )
@@ -438,28 +409,25 @@ def test_groups_only_admins_change_and_addressed_commands_work(
     member = tg_emulator.user(TOKEN, -100777, user_id=1777, chat_type="group")
     # The emulator cannot list a group's administrators, so nobody counts as one.
     assert "administrators" in member.ask("/watch georgia").text
-    assert db_rows(bot.db, "select count(*) from watch_rule where chat_id = -100777") == [(0,)]  # type: ignore[attr-defined]
+    assert db_rows(bot.db, "select count(*) from watch_rule where chat_id = -100777") == [(0,)]
     assert "Stories stored" in member.ask("/status@TestNameBot").text
+    before = tg_emulator.sent(TOKEN, -100777)
     member.send("/status@SomeOtherBot")
-    time.sleep(1.0)
-    member.poll()
-    assert member.inbox == [], "answered a command addressed to another bot"
+    # updates are handled in order: once this one is answered, the one before was handled
+    assert "Stories stored" in member.ask("/status@TestNameBot").text
+    assert tg_emulator.sent(TOKEN, -100777) == before + 1, "answered another bot's command"
 
 
 @pytest.mark.emulator
 def test_per_chat_request_limit(tg_emulator: Emulator, tmp_path: Path) -> None:
     token = "464646:DEFWATCH-LIMIT"
-    env = bot_env(tg_emulator, tmp_path, token, per_minute=3)
-    process = BotProcess(tg_emulator, token, env, tmp_path / "bot.log").start()
-    try:
+    with running_bot(tg_emulator, tmp_path, token, per_minute=3):
         user = tg_emulator.user(token, 1101)
         for _ in range(3):
             assert "Too many" not in user.ask("/help").text
         assert "Too many requests: at most 3 a minute" in user.ask("/help").text
         other = tg_emulator.user(token, 1102)
         assert "Too many" not in other.ask("/help").text  # the limit is per chat
-    finally:
-        process.stop()
 
 
 @pytest.mark.emulator
@@ -472,7 +440,7 @@ def test_injected_429_delays_but_delivers(tg_emulator: Emulator, bot: BotProcess
         bot.db,
         6001,
         "Armenia and India sign defence deal",
-        ("AM", "IN"),  # type: ignore[attr-defined]
+        ("AM", "IN"),
         datetime.now(UTC),
     )
     [alert] = user.wait_messages(1, timeout=30)
@@ -481,9 +449,8 @@ def test_injected_429_delays_but_delivers(tg_emulator: Emulator, bot: BotProcess
     [limited] = [c for c in calls if c["status"] == 429]
     [ok] = [c for c in calls if c["status"] == 200 and "Armenia and India" in c["params"]["text"]]
     assert (ok["ts"] - limited["ts"]) / 1000 >= 1.9  # it waited retry_after
-    time.sleep(1.0)
-    user.poll()
-    assert user.inbox == []
+    settled(bot.db, 1003)
+    assert tg_emulator.sent(TOKEN, 1003, "Armenia and India") == 1
 
 
 @pytest.mark.emulator
@@ -494,7 +461,7 @@ def test_injected_403_deactivates_the_chat(tg_emulator: Emulator, bot: BotProces
         bot.db,
         7001,
         "Moldova and Romania hold joint drills",
-        ("MD", "RO"),  # type: ignore[attr-defined]
+        ("MD", "RO"),
         datetime.now(UTC),
     )
     wait_until(
@@ -506,21 +473,22 @@ def test_injected_403_deactivates_the_chat(tg_emulator: Emulator, bot: BotProces
     )
     wait_until(
         lambda: db_rows(bot.db, "select active from chat where id = 1004") == [(0,)],
-        10,  # type: ignore[attr-defined]
+        10,
         "the chat to be deactivated",
     )
-    assert db_rows(bot.db, "select status from alert where chat_id = 1004") == [("dropped",)]  # type: ignore[attr-defined]
+    assert db_rows(bot.db, "select status from alert where chat_id = 1004") == [("dropped",)]
     attempts = len(tg_emulator.calls(method="sendMessage", chat_id=1004))
     add_story(
         bot.db,
         7002,
         "Moldova and Romania sign a second deal",
-        ("MD", "RO"),  # type: ignore[attr-defined]
+        ("MD", "RO"),
         datetime.now(UTC),
     )
-    time.sleep(1.5)
+    # the story is stored with its alerts: none for the deactivated chat, so none can be sent
+    assert db_rows(bot.db, "select count(*) from alert where chat_id = 1004") == [(1,)]
+    assert unsent(bot.db, 1004) == 0
     assert len(tg_emulator.calls(method="sendMessage", chat_id=1004)) == attempts
-    assert db_rows(bot.db, "select count(*) from alert where chat_id = 1004") == [(1,)]  # type: ignore[attr-defined]
 
 
 # --- fan-out and restarts ---------------------------------------------------------------------
@@ -587,7 +555,11 @@ def test_restart_mid_fanout_delivers_each_alert_once(
             60,
             "every chat to get its alert",
         )
-        time.sleep(1.0)
+        wait_until(
+            lambda: db_rows(db, "select count(*) from alert where status != 'sent'") == [(0,)],
+            20,
+            "every alert marked sent",
+        )
         counts = delivered(tg_emulator, token, title)
         duplicates = sum(n - 1 for n in counts.values())
         print(

@@ -5,6 +5,7 @@ Each test sends what a user typed and asserts the reply a user now gets.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -27,11 +28,21 @@ from bot.formatting import format_digest, story_item
 from bot.limits import TokenBucket
 from bot.parties import heading_states
 from bot.timezones import zone_label
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryView
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss
-from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
+from tests.test_bot_e2e import add_story, rss
+from tests.tg import (
+    ADMIN,
+    BotMessage,
+    BotProcess,
+    Emulator,
+    TgUser,
+    db_rows,
+    running_bot,
+    settled,
+    wait_until,
+)
 
 TOKEN = "474747:DEFWATCH-UXA"
 
@@ -252,16 +263,8 @@ async def test_migration_refolds_stored_keywords(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def ux_bot(tg_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
-    folder = tmp_path_factory.mktemp("uxa")
-    process = BotProcess(
-        tg_emulator, TOKEN, bot_env(tg_emulator, folder, TOKEN), folder / "bot.log"
-    ).start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    with running_bot(tg_emulator, tmp_path_factory.mktemp("uxa"), TOKEN) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-3000:]}")
 
 
 def user(emu: Emulator, chat_id: int, *commands: str) -> TgUser:
@@ -301,9 +304,7 @@ def test_time_zones_as_people_write_them(tg_emulator: Emulator, ux_bot: BotProce
 @pytest.mark.emulator
 def test_burst_allowed_flood_held(tg_emulator: Emulator, tmp_path: Path) -> None:
     token = "484848:DEFWATCH-BURST"
-    env = bot_env(tg_emulator, tmp_path, token, per_minute=6, burst=10)
-    process = BotProcess(tg_emulator, token, env, tmp_path / "bot.log").start()
-    try:
+    with running_bot(tg_emulator, tmp_path, token, per_minute=6, burst=10):
         person = tg_emulator.user(token, 11_701)
         for _ in range(20):  # a flood: twenty commands at once
             person.send("/status")
@@ -317,8 +318,6 @@ def test_burst_allowed_flood_held(tg_emulator: Emulator, tmp_path: Path) -> None
         print(f"flood of 20: {len(answered)} answered, one warning: {refused[0]}")
         time.sleep(10.5)  # one token back at 6 a minute
         assert "Stories stored" in person.ask("/status").text
-    finally:
-        process.stop()
 
 
 # --- 3. every cut is said ---------------------------------------------------------------------
@@ -358,7 +357,7 @@ def test_every_cut_is_said(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
     assert "a keyword has at most 100 characters; this one has 5000" in refused
     print(f"/keywords add x*5000:\n{refused}")
     rules = "select count(*) from watch_rule where chat_id = 13002"
-    assert db_rows(ux_bot.db, rules) == [(0,)]  # type: ignore[attr-defined]
+    assert db_rows(ux_bot.db, rules) == [(0,)]
 
 
 # --- 4. lower-case codes ----------------------------------------------------------------------
@@ -373,12 +372,12 @@ def test_lower_case_codes(tg_emulator: Emulator, ux_bot: BotProcess) -> None:
     print(f"/watch it:\n{asked.text}\nbuttons: {asked.buttons}")
     person.press(asked, text="Italy")
     wait_until(
-        lambda: ("IT",) in db_rows(ux_bot.db, "select value from watch_rule where chat_id = 14001"),  # type: ignore[attr-defined]
+        lambda: ("IT",) in db_rows(ux_bot.db, "select value from watch_rule where chat_id = 14001"),
         10,
         "the button to watch Italy",
     )
     add_story(
-        ux_bot.db,  # type: ignore[attr-defined]
+        ux_bot.db,
         14_100,
         "India and France sign submarine deal",
         ("IN", "FR"),
@@ -404,18 +403,20 @@ def test_keywords_kept_as_typed(tg_emulator: Emulator, ux_bot: BotProcess) -> No
     assert "Now watching: صاروخ, מִלְחָמָה." in person.ask("/keywords add صاروخ, מִלְחָמָה").text
     print(f"/keywords add 🚀🛡:\n{refused}")
     rules = "select value, display from watch_rule where chat_id = 18001 order by id"
-    assert db_rows(ux_bot.db, rules) == [("صاروخ", "صاروخ"), ("מלחמה", "מִלְחָמָה")]  # type: ignore[attr-defined]
+    assert db_rows(ux_bot.db, rules) == [("صاروخ", "صاروخ"), ("מלחמה", "מִלְחָמָה")]
     # (watch rules are read through the watch-version row: this process sees the edit at once)
     now = datetime.now(UTC)
     add_story(
         ux_bot.db, 18_100, "Rocket shield drills", ("US", "PL"), now, summary="Rocket shield."
-    )  # type: ignore[attr-defined]
-    add_story(ux_bot.db, 18_101, "صاروخ جديد للجيش", ("EG", "SA"), now, summary="تعاون عسكري")  # type: ignore[attr-defined]
+    )
+    add_story(ux_bot.db, 18_101, "صاروخ جديد للجيش", ("EG", "SA"), now, summary="تعاون عسكري")
     [alert] = person.wait_messages(1, timeout=20)
     assert "صاروخ جديد" in alert.text
-    time.sleep(1.0)
-    person.poll()
-    assert person.inbox == [], "a keyword matched a story it does not occur in"
+    # both stories are stored with their alerts; once the outbox is empty, the count is final
+    settled(ux_bot.db, person.chat_id)
+    assert tg_emulator.sent(TOKEN, person.chat_id, "Rocket shield") == 0, (
+        "a keyword matched a story it does not occur in"
+    )
 
 
 # --- 2 and 5: a story through the real pipeline: why in words, every listed state's flag ------
@@ -439,7 +440,7 @@ def trilateral_alert(
         [alert] = person.wait_messages(1, timeout=30)
         sent = "select message_id from alert where chat_id = 12001 and status = 'sent'"
         # The row is marked sent once Telegram accepted the message, a moment after it arrived.
-        wait_until(lambda: db_rows(ux_bot.db, sent), 10, "the alert marked sent")  # type: ignore[attr-defined]
+        wait_until(lambda: db_rows(ux_bot.db, sent), 10, "the alert marked sent")
         yield person, alert
 
 
@@ -457,6 +458,24 @@ def test_alert_says_why_in_words(trilateral_alert: tuple[TgUser, BotMessage]) ->
     assert TRILATERAL in evidence and "term:" in evidence and "score" in evidence
     assert "not one of my alerts" in person.ask("/why", reply_to=evidence_message(person)).text
     assert "Reply /why to an alert" in person.ask("/why").text
+
+
+@pytest.mark.emulator
+def test_why_button_shows_the_evidence(trilateral_alert: tuple[TgUser, BotMessage]) -> None:
+    person, alert = trilateral_alert
+    button = alert.button("Why")
+    assert len(str(button["callback_data"]).encode()) <= 64
+    person.press(alert, text="Why")
+    [answer] = person.wait_messages(1, predicate=lambda m: not m.edited)
+    print(f"Why button:\n{answer.text[:600]}")
+    assert TRILATERAL in answer.text and "score" in answer.text  # the story, its score
+    assert "defence ministers met" in answer.text  # the reasons in words
+    assert "term:" in answer.text  # and the raw evidence
+    replied = answer.params.get("reply_parameters") or {}
+    if isinstance(replied, str):
+        replied = json.loads(replied)
+    assert replied.get("message_id") == alert.message_id  # a reply to that alert
+    assert answer.text == person.ask("/why", reply_to=alert).text  # what /why shows
 
 
 def evidence_message(person: TgUser) -> BotMessage:

@@ -8,8 +8,10 @@ database whose feed list covers the Caucasus, a group with registered administra
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import admin, buttons
 from bot.delivery import oldest_first
+from bot.formatting import tg_len
 from bot.watchfile import FOLLOWS_COMMENT, export_document, followed_in_export
 from monitors.coverage import rank_countries, region_countries
 from monitors.db import open_database
@@ -29,9 +32,19 @@ from monitors.store import FeedHealth
 from monitors.subscriptions import ChatSettings, Rule
 from monitors.watch import enqueue_alerts
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, rss
+from tests.test_bot_e2e import add_story, rss
 from tests.test_bot_watchlists import store_story
-from tests.tg import BotMessage, BotProcess, Emulator, TgUser, wait_until
+from tests.tg import (
+    ADMIN,
+    BotMessage,
+    BotProcess,
+    Emulator,
+    TgUser,
+    db_rows,
+    running_bot,
+    settled,
+    wait_until,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -44,6 +57,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
         pytest.param(buttons.callback("w", "AZ"), "watch", id="watch"),
         pytest.param(buttons.callback("uw", "AZ"), "unwatch", id="unwatch"),
         pytest.param(buttons.callback("mute", "AZ-CN"), "mute", id="mute"),
+        pytest.param(buttons.callback("why", 2**63 - 1), "why", id="why, the largest story id"),
         pytest.param(buttons.callback("set", "scope", "all"), "setting", id="setting"),
         pytest.param(buttons.callback("use", "central-asia"), "follow", id="follow"),
         pytest.param(buttons.callback("pg", "AZ,CN,GE", 20, 400, 21), "page", id="page"),
@@ -78,6 +92,10 @@ def test_alert_markup(
     markup = buttons.alert_markup(participants, matched)
     labels = [b.text for row in markup.inline_keyboard for b in row] if markup else []
     assert labels == expected
+    with_story = buttons.alert_markup(participants, matched, story_id=12)
+    assert with_story is not None
+    last = with_story.inline_keyboard[-1][-1]
+    assert (last.text, last.callback_data) == ("❓ Why", "why:12")
 
 
 def test_settings_markup_ticks_the_current_choices() -> None:
@@ -166,11 +184,62 @@ def test_feed_pages_keep_every_feed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "refused"),
-    [pytest.param(4093, False, id="fits"), pytest.param(4094, True, id="one over")],
+    ("size", "parts", "refused"),
+    [
+        pytest.param(4093, 1, False, id="fits one message"),
+        pytest.param(4094, 2, False, id="one over: two parts"),
+        pytest.param(40_000, 10, False, id="ten parts"),
+        pytest.param(41_000, 0, True, id="over ten parts: refused"),
+    ],
 )
-def test_broadcast_problem(size: int, refused: bool) -> None:
+def test_broadcast_parts(size: int, parts: int, refused: bool) -> None:
+    sent = admin.broadcast_parts("x" * size)
+    assert len(sent) == parts
+    assert all(tg_len(html.unescape(part)) <= 4096 for part in sent)
     assert (admin.broadcast_problem("x" * size) is not None) is refused
+
+
+PARA = "word " * 500  # 2,500 characters
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "expected"),
+    [
+        pytest.param("a b", 10, ["a b"], id="fits"),
+        pytest.param(f"{PARA}\n\n{PARA}", 4000, [PARA.strip(), PARA.strip()], id="paragraphs"),
+        pytest.param(
+            "one line\n" + "x" * 20 + "\ntwo", 25, ["one line", "x" * 20 + "\ntwo"], id="a line"
+        ),
+        pytest.param("aa bb cc dd", 6, ["aa bb", "cc dd"], id="words"),
+        pytest.param("abcdefgh", 3, ["abc", "def", "gh"], id="one long word: anywhere"),
+        pytest.param("🚀🚀🚀", 3, ["🚀", "🚀", "🚀"], id="never inside a surrogate pair"),
+        pytest.param("x\n\n" + "y" * 9, 10, ["x", "y" * 9], id="a short first paragraph"),
+        pytest.param("x\ny yy", 5, ["x\ny", "yy"], id="half full at a space before a line"),
+        pytest.param("Tom & Jerry <b>x</b>", 12, ["Tom & Jerry", "<b>x</b>"], id="escaped after"),
+    ],
+)
+def test_split_text(text: str, room: int, expected: list[str]) -> None:
+    assert admin.split_text(text, room) == expected
+
+
+@pytest.mark.parametrize(
+    ("chats", "parts", "failures", "expected"),
+    [
+        pytest.param(3, 1, {}, ["Broadcast sent to 3 of 3 chats."], id="one message"),
+        pytest.param(
+            4,
+            2,
+            {"Forbidden: bot was blocked by the user": 1},
+            [
+                "Broadcast sent to 3 of 4 chats (2 parts each).",
+                "Not sent to 1: Forbidden: bot was blocked by the user",
+            ],
+            id="in parts, one blocked",
+        ),
+    ],
+)
+def test_broadcast_report(chats: int, parts: int, failures: dict, expected: list[str]) -> None:
+    assert admin.broadcast_report(chats, parts, Counter(failures)).splitlines() == expected
 
 
 def test_export_names_followed_lists_and_import_reads_them() -> None:
@@ -241,15 +310,14 @@ def bot(
             "bot_is_admin": True,
         },
     )
-    env = {**bot_env(tg_emulator, folder, TOKEN), "DEFWATCH_WATCHLISTS": str(lists_file)}
-    (folder / "feeds.toml").write_text(feed_list(DISABLED_FEEDS + ENABLED_FEEDS, DISABLED_FEEDS))
-    process = BotProcess(tg_emulator, TOKEN, env, folder / "bot.log").start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    with running_bot(
+        tg_emulator,
+        folder,
+        TOKEN,
+        env={"DEFWATCH_WATCHLISTS": str(lists_file)},
+        feeds=feed_list(DISABLED_FEEDS + ENABLED_FEEDS, DISABLED_FEEDS),
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -258,8 +326,8 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-def db_of(bot: BotProcess) -> Path:
-    return bot.db  # type: ignore[attr-defined,no-any-return]
+def db_of(bot: BotProcess) -> Path | None:
+    return bot.db
 
 
 def edited(u: TgUser) -> BotMessage:
@@ -405,7 +473,7 @@ def test_alert_buttons_unwatch_and_mute_a_pair(tg_emulator: Emulator, bot: BotPr
     add_story(db_of(bot), 40_001, "Moldova and Romania hold joint drills", ("MD", "RO"), now)
     [first] = u.wait_messages(1, timeout=20)
     labels = [b["text"] for b in first.buttons]
-    assert labels == ["🔕 Unwatch 🇲🇩 Moldova", "🔇 Mute 🇲🇩🇷🇴 for a week"]
+    assert labels == ["🔕 Unwatch 🇲🇩 Moldova", "🔇 Mute 🇲🇩🇷🇴 for a week", "❓ Why"]
 
     u.press(first, text="Mute")
     wait_until(
@@ -427,7 +495,51 @@ def test_alert_buttons_unwatch_and_mute_a_pair(tg_emulator: Emulator, bot: BotPr
 
     u.press(other, text="Unwatch")
     wait_until(lambda: rules(bot, chat) == [], 10, "Moldova unwatched")
-    assert any("No longer watching Moldova" in a for a in answers(tg_emulator, chat))
+    # the callback is answered after the change is committed: wait for the answer too
+    wait_until(
+        lambda: any("No longer watching Moldova" in a for a in answers(tg_emulator, chat)),
+        10,
+        "the unwatch answer",
+    )
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(
+    ("chat", "button", "reason"),
+    [
+        pytest.param(80_411, "Mute", "muted LY-MT until", id="pair muted"),
+        pytest.param(80_412, "Unwatch", "no longer watched: country:MT", id="country unwatched"),
+    ],
+)
+def test_a_queued_alert_is_not_sent_once_muted(
+    tg_emulator: Emulator, bot: BotProcess, chat: int, button: str, reason: str
+) -> None:
+    """The second alert waits in the outbox (flood control); the chat mutes or unwatches
+    meanwhile; when its turn comes it is skipped, not sent."""
+    db = db_of(bot)
+    u = tg_emulator.user(TOKEN, chat)
+    for command in ("/start", "/watch malta"):
+        u.ask(command)
+    now = datetime.now(UTC)
+    first_id, queued_id, other_id = chat * 10 + 1, chat * 10 + 2, chat * 10 + 3
+    add_story(db, first_id, "Malta and Libya hold joint drills", ("MT", "LY"), now)
+    [first] = u.wait_messages(1, timeout=20)
+    tg_emulator.add_fault(
+        method="sendMessage", chat_id=chat, token=TOKEN, error_code=429, retry_after=4, times=1
+    )
+    add_story(db, queued_id, "Malta and Libya sign a second plan", ("MT", "LY"), now)
+    status = "select status, attempts, last_error from alert where story_id = ?"
+    wait_until(lambda: db_rows(db, status, queued_id)[0][:2] == ("pending", 1), 20, "a retry")
+    u.press(first, text=button)
+    wait_until(lambda: db_rows(db, status, queued_id)[0][0] == "skipped", 20, "the skip")
+    assert reason in db_rows(db, status, queued_id)[0][2]
+    assert f"to chat {chat} skipped: {reason}" in bot.log()
+    add_story(db, other_id, "Malta and Italy patrol together", ("MT", "IT"), now)
+    if button == "Mute":  # still watching Malta: a story of another pair comes
+        [other] = u.wait_messages(1, timeout=20, predicate=lambda m: not m.edited)
+        assert "Malta and Italy" in other.text
+    sent = [m.text for m in tg_emulator.messages(TOKEN, chat) if "second plan" in m.text]
+    assert sent == []  # the queued alert never reached the chat
 
 
 @pytest.mark.emulator
@@ -506,7 +618,7 @@ def test_channel_named_by_username_receives_its_list(
         return [m for m in tg_emulator.messages(TOKEN, CHANNEL) if title in m.text]
 
     wait_until(delivered, 20, "the @channel's alert")
-    time.sleep(1.0)
+    settled(db_of(bot), CHANNEL)
     assert len(delivered()) == 1
     assert f"@{CHANNEL_NAME} skipped" not in bot.log()
 
@@ -534,15 +646,41 @@ def test_feeds_pages_and_status_explains_disabled(tg_emulator: Emulator, bot: Bo
     assert f"{DISABLED_FEEDS} disabled" in status and "never polled" in status
 
 
+BROADCAST = "\n\n".join(
+    f"Notice {n}: maintenance <b>&</b> upgrades.\n" + " ".join([f"Line {n} of the notice."] * 170)
+    for n in range(1, 4)
+)  # three paragraphs of ~4,100 characters each, with HTML metacharacters
+
+
 @pytest.mark.emulator
-def test_broadcast_too_long_is_refused_up_front(tg_emulator: Emulator, bot: BotProcess) -> None:
+def test_broadcast_over_one_message_goes_in_parts(tg_emulator: Emulator, bot: BotProcess) -> None:
+    readers = [tg_emulator.user(TOKEN, chat) for chat in (80_551, 80_552)]
+    blocked = tg_emulator.user(TOKEN, 80_553)
+    for person in (*readers, blocked):
+        person.ask("/start")
+    tg_emulator.add_fault(preset="blocked", chat_id=80_553, token=TOKEN)
+    tg_emulator.add_fault(  # flood control on a reader's second part: waited out
+        method="sendMessage", chat_id=80_552, token=TOKEN, error_code=429, retry_after=1, skip=1,
+        times=1,
+    )  # fmt: skip
+    active = db_rows(db_of(bot), "select count(*) from chat where active")[0][0]
     operator = tg_emulator.user(TOKEN, ADMIN)
-    sends = len(tg_emulator.calls(method="sendMessage", token=TOKEN))
-    answer = operator.ask("/broadcast " + "x" * 4100).text
-    assert answer.startswith("Refused: the text is 4,100 characters")
-    assert "Nothing was sent" in answer
-    assert len(tg_emulator.calls(method="sendMessage", token=TOKEN)) == sends + 1  # the reply
-    assert "broadcast refused: the text is 4,100 characters" in bot.log()
+    answer = operator.ask("/broadcast " + BROADCAST, timeout=90).text
+    assert answer.splitlines() == [
+        f"Broadcast sent to {active - 1} of {active} chats (3 parts each).",
+        "Not sent to 1: Forbidden: bot was blocked by the user",
+    ]
+    for person in readers:
+        parts = person.wait_messages(3, timeout=30)
+        assert [p.text[:8] for p in parts] == [f"📣 ({n}/3) " for n in range(1, 4)]
+        assert all(tg_len(p.text) <= 4096 for p in parts)
+        assert "\n\n".join(p.text[8:] for p in parts) == BROADCAST  # cut at paragraphs
+        assert all(not p.text.endswith(" ") and "&amp;" in p.html for p in parts)
+    assert "broadcast to chat 80553 failed after 0 of 3 parts: Forbidden" in bot.log()
+    assert db_rows(db_of(bot), "select active from chat where id = 80553") == [(0,)]
+    tg_emulator.clear_faults()
+    refused = operator.ask("/broadcast " + "x " * 21_000).text
+    assert refused.startswith("Refused: the text is 41,999 characters; a broadcast is at most 10")
 
 
 @pytest.mark.emulator

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitors.classify import Classifier, Lexicon, classify
-from monitors.countries import default_gazetteer
+from monitors.detect.classify import Classifier, Lexicon, classify
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import COOPERATION_TYPES
 from monitors.errors import ConfigError
 
@@ -324,6 +324,9 @@ def test_injected_lexicon(tmp_path: Path) -> None:
         pytest.param('[terms.en]\n"x" = "mil"\n', id="missing weight"),
         pytest.param('[terms.en]\n"x" = "bogus 0.1"\n', id="unknown group"),
         pytest.param("[terms.en\n", id="broken toml"),
+        pytest.param(
+            '[scoring]\nthreshold = 0.5\n[languages]\nen = ["en"]\n', id="scoring without caps"
+        ),
     ],
 )
 def test_bad_lexicon_is_config_error(tmp_path: Path, content: str) -> None:
@@ -660,7 +663,7 @@ def test_pipeline_passes_the_feed_country_to_the_classifier() -> None:
 
 
 def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
-    from monitors.relations import Relations
+    from monitors.detect.relations import Relations
 
     path = tmp_path / "relations.toml"
     path.write_text('[rivalries]\npairs = [["US"]]\n', encoding="utf-8")

@@ -6,6 +6,7 @@ see ``real-feeds/SOURCES.md``); the whole module is skipped when they are absent
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,15 @@ def _body(path: Path) -> bytes:
     return gzip.decompress(raw) if path.suffix == ".gz" else raw
 
 
+@functools.cache
+def _parsed(path: Path) -> ParsedFeed:
+    """A corpus document parsed once per session (read only: ParsedFeed is frozen)."""
+    return parse_feed(
+        _body(path), url="https://example.org/feed", fetched_at=FETCHED_AT,
+        content_type=content_type_for(path),
+    )  # fmt: skip
+
+
 def _check_invariants(parsed: ParsedFeed) -> None:
     keys = [entry.entry_key for entry in parsed.entries]
     assert len(keys) == len(set(keys)), "entry keys must be unique within a document"
@@ -61,13 +71,7 @@ def test_real_feed_parses_or_is_not_a_feed(path: Path) -> None:
         with pytest.raises(NotAFeed, match="HTML page"):
             parse_feed(body, url="https://example.org/feed", fetched_at=FETCHED_AT)
         return
-    parsed = parse_feed(
-        body,
-        url="https://example.org/feed",
-        fetched_at=FETCHED_AT,
-        content_type=content_type_for(path),
-    )
-    _check_invariants(parsed)
+    _check_invariants(_parsed(path))
 
 
 @pytest.mark.parametrize(
@@ -109,11 +113,7 @@ def test_undecoded_gzip_and_notes_are_not_feeds(path: Path) -> None:
     ],
 )
 def test_real_feed_yields_titled_entries(name: str, minimum: int, sample: str | None) -> None:
-    path = REAL_FEEDS / name
-    parsed = parse_feed(
-        _body(path), url="https://example.org/feed", fetched_at=FETCHED_AT,
-        content_type=content_type_for(path),
-    )  # fmt: skip
+    parsed = _parsed(REAL_FEEDS / name)
     assert len(parsed.entries) >= minimum
     assert all(entry.title for entry in parsed.entries)
     text = " ".join(entry.title + " " + entry.summary for entry in parsed.entries)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.countries import CountryMention, Gazetteer, default_gazetteer, flag, fold
+from monitors.detect.countries import CountryMention, Gazetteer, default_gazetteer, flag, fold
 from monitors.errors import ConfigError, UnknownCountry
 
 

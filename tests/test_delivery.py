@@ -24,7 +24,7 @@ from telegram.error import (
 from bot.delivery import Deliverer
 from bot.outcomes import DeliveryOutcome, backoff, outcome_for
 from monitors import subscriptions
-from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry
+from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry, WatchRule
 from tests import dbfixtures
 
 # the database fixtures, on SQLite and (when configured) PostgreSQL
@@ -180,6 +180,7 @@ async def seed(
         )
         for chat_id in chat_ids:
             await subscriptions.subscribe(s, chat_id, type="private", title=None, now=NOW)
+            s.add(WatchRule(chat_id=chat_id, kind="country", value="AZ", display="Azerbaijan"))
             s.add_all(
                 Alert(
                     chat_id=chat_id,
@@ -237,6 +238,31 @@ async def test_deliver_maps_each_outcome(
     assert (await statuses(sessions))[2] == "sent"
     assert [c for c, _ in bot.sent].count(2) == 1
     assert "&lt;talk&gt;" in bot.sent[0][1]
+
+
+@pytest.mark.parametrize("queued", ["pending", "held"], ids=["instant", "digest"])
+async def test_queued_alerts_no_longer_wanted_are_skipped(
+    sessions: async_sessionmaker[AsyncSession], queued: str
+) -> None:
+    """Chat 1 mutes AZ-CN, chat 2 unwatches AZ, chat 3 changes nothing; then delivery runs."""
+    await seed(sessions, [1, 2, 3])
+    async with sessions.begin() as s:
+        s.add(StoryCountry(story_id=1, code="CN", role="participant", published_at=NOW))
+        await s.execute(update(Alert).values(status=queued))
+        await subscriptions.mute_pair(s, 1, ("CN", "AZ"), until=NOW + timedelta(days=7))
+        await subscriptions.remove_rules(s, 2, "country", ["AZ"])
+    bot = RecordingBot()
+    deliverer = Deliverer(bot, sessions, clock=lambda: NOW)  # type: ignore[arg-type]
+    if queued == "held":
+        assert [await deliverer.send_held(chat, "Digest") for chat in (1, 2, 3)] == [0, 0, 1]
+    else:
+        assert (await deliverer.deliver_due()).skipped == 2
+    assert await statuses(sessions) == {1: "skipped", 2: "skipped", 3: "sent"}
+    assert [chat for chat, _ in bot.sent] == [3]
+    async with sessions() as s:
+        reasons = dict((await s.execute(select(Alert.chat_id, Alert.last_error))).all())
+    assert reasons[1].startswith("muted AZ-CN until")
+    assert reasons[2] == "no longer watched: country:AZ"
 
 
 async def test_expired_lease_is_reclaimed(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from monitors.detect.evaluate import evaluate, format_report
 from monitors.domain import Classification
-from monitors.evaluate import evaluate, format_report
 
 DEV_SET = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "dev.jsonl"
 

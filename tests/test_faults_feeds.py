@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import socket
 import ssl
 import threading
@@ -116,8 +117,10 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def harness_for(
-    tmp_path: Path, server: FeedServer, limits: FetchLimits = LIMITS
+    tmp_path: Path, server: FeedServer, limits: FetchLimits = LIMITS, migrated: Path | None = None
 ) -> AsyncIterator[Harness]:
+    if migrated is not None:  # start from the session's migrated copy: no migrations to run
+        shutil.copyfile(migrated, tmp_path / "faults.db")
     settings = dataclasses.replace(
         load_settings({}),
         database_url=f"sqlite:///{tmp_path / 'faults.db'}",
@@ -133,8 +136,10 @@ async def harness_for(
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, feed_server: FeedServer) -> AsyncIterator[Harness]:
-    async with harness_for(tmp_path, feed_server) as h:
+async def harness(
+    tmp_path: Path, feed_server: FeedServer, migrated_sqlite: Path
+) -> AsyncIterator[Harness]:
+    async with harness_for(tmp_path, feed_server, migrated=migrated_sqlite) as h:
         yield h
 
 

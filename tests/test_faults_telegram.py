@@ -27,8 +27,17 @@ import pytest
 
 from tests.conftest import TG_EMULATOR_DIR
 from tests.hostile import start_emulator_on
-from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows, seed_chats
-from tests.tg import BotProcess, Emulator, free_port, wait_until
+from tests.test_bot_e2e import add_story, seed_chats
+from tests.tg import (
+    ADMIN,
+    BotProcess,
+    Emulator,
+    bot_env,
+    db_rows,
+    free_port,
+    running_bot,
+    wait_until,
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -65,18 +74,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 @pytest.fixture(scope="module")
 def bot(api: Api) -> Iterator[BotProcess]:
-    folder = api.folder
-    process = BotProcess(
-        api.emu, TOKEN, bot_env(api.emu, folder, TOKEN, lease=10.0), folder / "bot.log"
-    ).start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    with running_bot(api.emu, api.folder, TOKEN, lease=10.0) as process:
         yield process
-    finally:
-        process.stop()
-        log = process.log()
-        assert TOKEN.split(":")[1] not in log, "the bot token reached the log"
-        print(f"--- bot log (tail) ---\n{log[-3000:]}")
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +130,7 @@ def sends(emu: Emulator, chats: range | list[int]) -> list[dict]:
 
 
 def test_429_storm_over_a_fanout_delivers_each_alert_once(api: Api, bot: BotProcess) -> None:
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chats = range(710_000, 710_050)
     seed_chats(db, chats, "GE")
     # The first 40 sends all get 429 (retry_after 1 s), and an emulated flood limit of
@@ -158,7 +157,7 @@ def test_429_storm_over_a_fanout_delivers_each_alert_once(api: Api, bot: BotProc
 
 
 def test_500_and_502_are_retried_with_backoff(api: Api, bot: BotProcess) -> None:
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chats = range(720_000, 720_010)
     seed_chats(db, chats, "AM")
     emu.add_fault(method="sendMessage", token=TOKEN, error_code=500, times=5)
@@ -191,7 +190,7 @@ def test_send_timeout_at_the_emulator_is_retried(api: Api, bot: BotProcess) -> N
     message, so this case cannot produce a duplicate; the proxy test below covers a timed-out
     send that Telegram did accept.
     """
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chats = range(730_000, 730_004)
     slow = chats[0]
     seed_chats(db, chats, "KZ")
@@ -331,7 +330,7 @@ def test_timed_out_send_that_telegram_accepted_is_counted(
 
 
 def test_403_for_one_chat_among_many(api: Api, bot: BotProcess) -> None:
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chats = range(750_000, 750_020)
     blocked = chats[7]
     seed_chats(db, chats, "RS")
@@ -390,7 +389,7 @@ def press_raw(emu: Emulator, chat_id: int, data: str, message_id: int) -> None:
 
 
 def test_buttons_on_a_message_that_is_gone(api: Api, bot: BotProcess) -> None:
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chat = 760_001
     for i in range(7):
         add_story(db, 100 + i, f"Moldova story {i}", ("MD", "RO"), datetime.now(UTC))
@@ -431,7 +430,7 @@ def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProce
     from tests.test_story_edits import SUMMARY, TITLE
     from tests.test_story_edits import rss as outlet_rss
 
-    emu, db = api.emu, bot.db  # type: ignore[attr-defined]
+    emu, db = api.emu, bot.db
     chat = 765_001
     user = emu.user(TOKEN, chat)
     user.ask("/start")
@@ -495,7 +494,7 @@ def test_story_edit_of_a_deleted_message_is_not_an_error(api: Api, bot: BotProce
 
 
 def test_bot_api_unreachable_then_back_on_the_same_port(api: Api, bot: BotProcess) -> None:
-    db = bot.db  # type: ignore[attr-defined]
+    db = bot.db
     chats = range(770_000, 770_005)
     seed_chats(db, chats, "PL")
     api.emu.stop()  # connection refused from now on

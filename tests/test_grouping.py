@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, event, func, select
 
-from monitors import cluster, pipeline, store
+from monitors import pipeline, store
 from monitors.db import INSERT_PAGE, open_database
+from monitors.detect import cluster
 from monitors.grouping import NEW_STORY_BASE, Candidates, Filing, KnownStory, merged_horizons
 from monitors.models import Alert, Article, Feed, Story, StoryCountry, StoryKey
 from monitors.regroup import row_entry

@@ -24,9 +24,15 @@ async def bot(tmp_path: Path) -> AsyncIterator[OfflineBot]:
 
 
 async def test_startup_publishes_the_command_list(bot: OfflineBot) -> None:
-    [call] = [c for c in bot.api.calls if c.method == "setMyCommands"]
-    names = [command["command"] for command in call.params["commands"]]
-    assert {"start", "help", "watch", "settings"} <= set(names)
+    """One list for everyone (English) and one per language of the bot, same commands."""
+    calls = [c for c in bot.api.calls if c.method == "setMyCommands"]
+    languages = [c.params.get("language_code") for c in calls]
+    assert languages == ["ru", "az", "tr", None]  # everyone's last: post_init's final step
+    names = [[command["command"] for command in c.params["commands"]] for c in calls]
+    assert {"start", "help", "watch", "settings", "language"} <= set(names[-1])
+    assert all(n == names[-1] for n in names)
+    russian = {c["command"]: c["description"] for c in calls[0].params["commands"]}
+    assert russian["help"] == "все команды с примерами"
 
 
 async def test_help_lists_commands_without_the_operator_part(bot: OfflineBot) -> None:

@@ -28,7 +28,7 @@ from bot.args import (
     split_terms,
 )
 from bot.replies import added_lines, unknown_lines
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
 from monitors.netguard import UnsafeFeedURL, check_feed_url
 from monitors.subscriptions import AddResult
@@ -43,8 +43,17 @@ from tests.hostile import (
     telegram_html_problems,
     unicode_text,
 )
-from tests.test_bot_e2e import ADMIN, add_story, bot_env, db_rows
-from tests.tg import BotProcess, Emulator, TgUser, wait_until
+from tests.test_bot_e2e import add_story
+from tests.tg import (
+    ADMIN,
+    BotProcess,
+    Emulator,
+    TgUser,
+    bot_env,
+    db_rows,
+    running_bot,
+    wait_until,
+)
 
 GAZETTEER = default_gazetteer()
 RESOLVE = make_resolver(GAZETTEER)
@@ -329,16 +338,9 @@ def hostile_bot(
     tg_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
     folder = tmp_path_factory.mktemp("hostile")
-    env = bot_env(tg_emulator, folder, TOKEN)
-    env.pop("DEFWATCH_ALLOW_PRIVATE_FEEDS")  # the operator did not allow private feeds
-    process = BotProcess(tg_emulator, TOKEN, env, folder / "bot.log").start()
-    process.db = folder / "defwatch.db"  # type: ignore[attr-defined]
-    try:
+    # the operator did not allow private feeds
+    with running_bot(tg_emulator, folder, TOKEN, private_feeds=False) as process:
         yield process
-    finally:
-        process.stop()
-        log = process.log()
-        assert TOKEN.split(":")[1] not in log, "the bot token reached the log"
 
 
 def reply_to(user: TgUser, text: str, timeout: float = 8.0) -> str:
@@ -407,7 +409,7 @@ def test_hostile_addfeed_urls_are_refused(tg_emulator: Emulator, hostile_bot: Bo
                 "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/feed"]:  # fmt: skip
         assert reply_to(admin, f"/addfeed {url}").startswith("Refused"), url
         sent += 1
-    assert db_rows(hostile_bot.db, "select count(*) from feed") == [(0,)]  # type: ignore[attr-defined]
+    assert db_rows(hostile_bot.db, "select count(*) from feed") == [(0,)]
     print(f"/addfeed: {sent} private/odd URLs, all refused, no feed stored")
 
 
@@ -464,7 +466,7 @@ def test_per_chat_limits_reply_clearly(tg_emulator: Emulator, hostile_bot: BotPr
     text = reply_to(user, f"/watch {countries}")
     assert "limit of 20 watch items reached" in text and "Remove some with /watchlist" in text
     kept = "select count(*) from watch_rule where chat_id = 850001"
-    assert db_rows(hostile_bot.db, kept) == [(20,)]  # type: ignore[attr-defined]
+    assert db_rows(hostile_bot.db, kept) == [(20,)]
     text = reply_to(user, "/keywords add " + ", ".join(f"kw{i}" for i in range(30)))
     assert "limit of 20 watch items reached" in text
     # A keyword of more than 6 words, and one of nothing but punctuation, are explained.
@@ -491,7 +493,7 @@ def press_raw(emu: Emulator, token: str, chat: dict, user_id: int, data: str, mi
 def test_forged_callbacks_cannot_touch_another_chat(
     tg_emulator: Emulator, hostile_bot: BotProcess
 ) -> None:
-    db = hostile_bot.db  # type: ignore[attr-defined]
+    db = hostile_bot.db
     alice = tg_emulator.user(TOKEN, 860_001)
     reply_to(alice, "/watch georgia turkey")
     reply_to(alice, "/keywords add Bayraktar secret plan")
@@ -549,7 +551,7 @@ def test_forged_watch_button_with_unknown_code_adds_nothing(
         10,
         "the press answered",
     )
-    rows = db_rows(hostile_bot.db, "select value from watch_rule where chat_id = 860003")  # type: ignore[attr-defined]
+    rows = db_rows(hostile_bot.db, "select value from watch_rule where chat_id = 860003")
     assert rows == []
 
 
@@ -577,7 +579,7 @@ def test_forged_callback_data_is_expired_not_an_error(
 def test_group_non_admin_and_non_operator_are_refused(
     tg_emulator: Emulator, hostile_bot: BotProcess
 ) -> None:
-    db = hostile_bot.db  # type: ignore[attr-defined]
+    db = hostile_bot.db
     group = -100_870_001
     member = tg_emulator.user(TOKEN, group, user_id=870_002, chat_type="group")
     for text in ["/start", "/watch georgia", "/keywords add drones", "/settings instant",
@@ -616,7 +618,7 @@ def test_group_non_admin_and_non_operator_are_refused(
 def test_feed_text_metacharacters_arrive_escaped(
     tg_emulator: Emulator, hostile_bot: BotProcess
 ) -> None:
-    db = hostile_bot.db  # type: ignore[attr-defined]
+    db = hostile_bot.db
     user = tg_emulator.user(TOKEN, 880_001)
     reply_to(user, "/start")
     reply_to(user, "/watch nauru")

@@ -103,6 +103,7 @@ async def test_claim_skips_feeds_the_cycle_took_and_feeds_due_after_it_began(
 # --- a poll slower than its lease ------------------------------------------------------------
 
 
+@pytest.mark.slow  # a poll held past several lease renewals (~4 s)
 async def test_slow_poll_keeps_its_lease_and_no_other_worker_fetches_it(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -271,6 +272,7 @@ def test_the_bot_applies_retention(tmp_path: Path, tg_emulator: Emulator) -> Non
     assert "retention: removed 1 old articles" in process.log()
 
 
+@pytest.mark.slow  # the console in a subprocess until its first purge
 def test_the_console_applies_retention(tmp_path: Path) -> None:
     from tests.test_faults_process import Worker, workers
 

@@ -97,6 +97,7 @@ def test_json_formatter_writes_one_object_with_context() -> None:
     assert "chat" not in data and data["time"].endswith("+00:00")
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_log_format_json_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "feeds.toml").write_text("# none\n")
     config = tmp_path / "defwatch.toml"

@@ -308,6 +308,7 @@ def worker_env(tmp_path: Path, listen: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # a poll worker subprocess
 def test_a_poll_worker_serves_metrics_until_it_stops(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -339,6 +340,7 @@ def test_a_poll_worker_serves_metrics_until_it_stops(tmp_path: Path) -> None:
     assert f"metrics and health checks on http://127.0.0.1:{port}" in stderr
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_a_taken_port_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -130,12 +130,6 @@ def test_no_story_chains_unrelated_events(polled: PolledCorpus) -> None:
     assert largest <= 25
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 acceptance not met yet: a few stored stories still join two labelled "
-    "events of one news topic (an envoys analysis with the US-Iran talks; Munich Security "
-    "Conference pieces; a Gaza pledge with a Gaza troops story); see the branch report",
-)
 def test_no_story_joins_two_labelled_events(polled: PolledCorpus) -> None:
     found = stories_of_labelled_events(polled.db, polled.urls)
     mixed = {story: dict(groups) for story, groups in found.items() if len(groups) > 1}

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from config import data_path
 from monitors.errors import ConfigError
+from monitors.feedlist import load_feed_list
 from monitors.settings import load_settings
 
 
@@ -84,3 +86,37 @@ def test_bad_environment_is_named(value: str) -> None:
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings({"DEFWATCH_CONFIG": str(tmp_path / "nope.toml")})
+
+
+# ---------------------------------------------------------------------------------------------
+# The feeds file ([poll] feeds_file, config/feeds.toml): as strict as the settings file
+
+FEED = '[[feed]]\nurl = "https://example.org/rss"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(FEED + "enabeld = false\n", "feed[0]: unknown key enabeld", id="misspelt key"),
+        pytest.param(FEED + "regoin = 'europe'\n", "feed[0]: unknown key regoin", id="unknown key"),
+        pytest.param(
+            FEED + FEED + "lang = 'en'\n", "feed[1]: unknown key lang", id="second feed named"
+        ),
+        pytest.param("[feeds]\nurl = 'x'\n", "unknown key feeds", id="unknown table"),
+        pytest.param(FEED + 'enabled = "no"\n', "feed[0].enabled has the wrong type", id="type"),
+        pytest.param('[[feed]]\nurl = "ftp://x"\n', "feed[0].url must be", id="not http"),
+        pytest.param(FEED + 'country = "USA"\n', "feed[0].country must be", id="bad country"),
+    ],
+)
+def test_bad_feeds_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"feeds\.toml") as info:
+        load_feed_list(path)
+    assert message in str(info.value)
+
+
+def test_shipped_feeds_file_is_valid() -> None:
+    feeds = load_feed_list(data_path("feeds.toml"))
+    assert feeds and all(feed.url.startswith("http") for feed in feeds)
+    assert any(feed.region for feed in feeds)

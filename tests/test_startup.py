@@ -63,7 +63,7 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-heavy = ("alembic", "httpx", "monitors.classify", "monitors.pipeline", "sqlalchemy")
+heavy = ("alembic", "httpx", "monitors.detect.classify", "monitors.pipeline", "sqlalchemy")
 print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 
@@ -84,6 +84,7 @@ def _imported_by(args: list[str], env: dict[str, str]) -> list[str]:
         pytest.param(["feeds", "list"], ["sqlalchemy"], id="feeds-list-only-sqlalchemy"),
     ],
 )
+@pytest.mark.slow  # two CLI subprocesses a case
 def test_commands_import_only_what_they_use(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:

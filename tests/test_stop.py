@@ -139,6 +139,7 @@ MODES = [
 ]
 
 
+@pytest.mark.slow  # a poller subprocess stopped mid-cycle: ~6 s a case
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(("command", "sig", "bot"), MODES)
 def test_stop_mid_cycle_is_quick_and_loses_nothing(

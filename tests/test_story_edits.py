@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
-from tests.test_bot_e2e import ADMIN, bot_env, db_rows
-from tests.tg import BotProcess, Emulator, wait_until
+from tests.tg import ADMIN, BotProcess, Emulator, db_rows, running_bot, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,14 +57,8 @@ def one_alert_settled(emu: Emulator, database: Path) -> bool:
 
 @pytest.fixture
 def bot(tg_emulator: Emulator, tmp_path: Path) -> Iterator[BotProcess]:
-    process = BotProcess(
-        tg_emulator, TOKEN, bot_env(tg_emulator, tmp_path, TOKEN), tmp_path / "bot.log"
-    ).start()
-    try:
+    with running_bot(tg_emulator, tmp_path, TOKEN) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-4000:]}")
 
 
 @pytest.mark.emulator

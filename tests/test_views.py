@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import cli, store
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import Outlet, StoryView
-from monitors.errors import UnknownCountry
+from monitors.errors import PeriodError, UnknownCountry
 from monitors.models import Story, StoryCountry
 from monitors.views import analysis, atom, charts, tables
-from monitors.views.analysis import PeriodError, parse_period
+from monitors.views.analysis import parse_period
 from monitors.views.atom_server import AtomServer
 from monitors.views.commands import resolver
 from monitors.views.service import ViewService
@@ -194,6 +194,45 @@ async def seeded(
     return sessions, now
 
 
+@dataclasses.dataclass
+class Recorder:
+    """A Speaker that says English and keeps every text a picture asked for."""
+
+    language: str = "en"
+    asked: list[str] = dataclasses.field(default_factory=list)
+
+    def _(self, text: str, **values: object) -> str:
+        self.asked.append(text)
+        return text.format(**values)
+
+    def _n(self, singular: str, plural: str, count: int, **values: object) -> str:
+        self.asked.append(singular)
+        return (singular if count == 1 else plural).format(count=count, **values)
+
+
+async def test_pictures_speak_the_chats_language(seeded: tuple) -> None:
+    """Every word on a picture goes through its speaker; each language is drawn (with no
+    missing glyph: warnings are errors) and cached apart."""
+    from bot.i18n import tr
+
+    sessions, now = seeded
+    views = ViewService(sessions, NAME, clock=lambda: now)
+    recorder = Recorder()
+    await views.partners("AZ", 90, say=recorder)
+    await views.trend("AZ", 12, say=recorder)
+    await views.network(("AZ", "GE"), 90, say=recorder)
+    assert {"{country} ({code}): partners", "stories", "{country} ({code}): per week"} <= set(
+        recorder.asked
+    )
+    assert "week starting (Monday, UTC)" in recorder.asked
+    for language in ("ru", "az", "tr"):
+        picture = await views.partners("AZ", 90, say=tr(language))
+        assert picture.png is not None and png_size(picture.png) == charts.SIZES["partners"]
+    assert views.renders == 6  # three views for the recorder, then one picture per language
+    await views.partners("AZ", 90, say=tr("ru"))
+    assert views.renders == 6  # the Russian picture is cached
+
+
 async def test_partners_picture_from_the_database(seeded: tuple) -> None:
     sessions, now = seeded
     views = ViewService(sessions, NAME, clock=lambda: now)
@@ -293,9 +332,9 @@ async def test_pictures_are_drawn_off_the_event_loop(
     threads: list[int] = []
     real = charts.render_partners
 
-    def recording(*args: object) -> bytes:
+    def recording(*args: object, **kwargs: object) -> bytes:
         threads.append(threading.get_ident())
-        return real(*args)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(charts, "render_partners", recording)
     await ViewService(sessions, NAME, clock=lambda: now).partners("AZ", 90)

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from bot.args import UsageError, make_resolver
 from bot.formatting import tg_len
 from bot.views import parse_view_args, partners_caption
-from monitors.countries import default_gazetteer
 from monitors.db import open_database
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryView
 from monitors.views import analysis, charts
 from monitors.watchlists import parse_watchlists
 from tests.hostile import check_telegram_html, hostile_args, long_args
-from tests.tg import BotProcess, Emulator, free_port, wait_until
+from tests.tg import BotProcess, Emulator, free_port, running_bot, wait_until
 from tests.viewdata import seed_stories
 
 TOKEN = "160016:VIEWS"
@@ -151,25 +151,15 @@ def views_bot(
             await engine.dispose()
 
     asyncio.run(seed())
-    (folder / "feeds.toml").write_text("# no feeds\n")
     port = free_port()
-    config = folder / "defwatch.toml"
+    config = folder / "views.toml"  # instead of running_bot's defwatch.toml (which has no atom)
     config.write_text(
         '[poll]\ninterval_seconds = 60\nfeeds_file = "feeds.toml"\n\n'
         f'[atom]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
     )
-    env = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": tg_emulator.bot_api_base,
-        "DEFWATCH_DATABASE_URL": f"sqlite:///{db}",
-        "DEFWATCH_CONFIG": str(config),
-    }
-    process = BotProcess(tg_emulator, TOKEN, env, folder / "bot.log").start(timeout=60)
-    try:
+    env = {"DEFWATCH_CONFIG": str(config)}  # the database is running_bot's: folder/defwatch.db
+    with running_bot(tg_emulator, folder, TOKEN, env=env, timeout=60) as process:
         yield process, port
-    finally:
-        process.stop()
-        print(f"--- bot log ---\n{process.log()[-3000:]}")
 
 
 @pytest.mark.emulator

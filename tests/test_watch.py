@@ -256,6 +256,40 @@ def test_merge_terms(own: dict, lists: dict, expected: dict) -> None:
     assert watch.merge_terms(own, lists) == expected
 
 
+WEEK = NOW.replace(day=30)
+ACTIVE = watch.ChatInfo(True, "cooperation", "instant", "UTC", None, None)
+INDEX = watch.WatchIndex.build(
+    "v",
+    [(1, "country", "AZ"), (1, "keyword", "s 400"), (1, "list", "caucasus"), (2, "target", "x")],
+    {1: ACTIVE, 2: ACTIVE, 3: watch.ChatInfo(False, "all", "instant", "UTC", None, None)},
+    [(1, "CN-TR", WEEK), (1, "AZ-GE", NOW)],
+)
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "participants", "matched", "expected"),
+    [
+        pytest.param(1, ("AZ", "CN"), ("country:AZ",), None, id="still watched"),
+        pytest.param(1, ("TR", "CN", "AZ"), ("country:AZ",), "muted CN-TR", id="pair muted"),
+        pytest.param(1, ("AZ", "GE"), ("country:AZ",), None, id="mute over"),
+        pytest.param(1, ("AM",), ("country:AM",), "no longer watched", id="unwatched"),
+        pytest.param(1, ("AM",), ("country:AM", "keyword:s 400"), None, id="one term holds"),
+        pytest.param(1, ("AM",), ("list:caucasus", "country:AM"), None, id="list followed"),
+        pytest.param(1, ("AM",), ("list:other", "country:AM"), "no longer", id="list dropped"),
+        pytest.param(2, ("KZ",), ("list:x", "country:KZ"), None, id="a list's target"),
+        pytest.param(1, ("AM",), ("region:x",), None, id="unknown kind holds"),
+        pytest.param(1, ("AM",), (), None, id="no terms"),
+        pytest.param(3, ("AZ",), ("country:AZ",), "stopped", id="chat stopped"),
+        pytest.param(4, ("AZ",), ("country:AZ",), "stopped", id="chat gone"),
+    ],
+)
+def test_withdrawn_at_delivery(
+    chat_id: int, participants: tuple[str, ...], matched: tuple[str, ...], expected: str | None
+) -> None:
+    reason = INDEX.withdrawn(chat_id, participants, matched, NOW)
+    assert reason == expected if expected is None else expected in (reason or "")
+
+
 async def test_list_followers_and_targets_get_one_alert(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import data_path
-from monitors.countries import default_gazetteer
+from monitors.detect.countries import default_gazetteer
 from monitors.domain import StoryForAlert
 from monitors.errors import ConfigError
 from monitors.watchlists import (

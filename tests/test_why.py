@@ -6,7 +6,7 @@ import pytest
 
 from bot.explain import evidence_text
 from bot.why import raw_lines, reasons
-from monitors.classify import classify
+from monitors.detect.classify import classify
 from tests.test_formatting import check_html, story
 
 RAW = (

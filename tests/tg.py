@@ -6,6 +6,12 @@
 ``emu.user(token, chat_id)`` is a simulated Telegram user: ``send("/watch azerbaijan")``,
 ``wait_messages()``, ``press(message, text=…)``. ``BotProcess`` runs ``python -m bot.app``
 against it with a given environment, and stops it by PID (SIGTERM, or SIGKILL to crash it).
+``running_bot(emu, folder, token)`` is the one way the end-to-end tests start a bot: its own
+SQLite file and config in ``folder``, no default feeds, the token kept out of its log.
+
+"Nothing else arrives" is asserted with counts, not sleeps: ``unsent(db, chat)`` is 0 once the
+bot's outbox holds nothing more for a chat, and then ``emu.sent(token, chat)`` (the emulator's
+own record of the bot's successful sends) is final.
 
 Only the standard library and httpx; every wait is bounded.
 """
@@ -15,10 +21,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,15 +115,19 @@ class TgUser:
     user_id: int | None = None  # defaults to the chat id (a private chat)
     chat_type: str = "private"
     inbox: list[BotMessage] = field(default_factory=list)
+    language_code: str | None = None  # the language of the user's Telegram app ("ru")
 
     @property
     def _from(self) -> dict[str, Any]:
-        return {
+        sender = {
             "id": self.user_id or self.chat_id,
             "is_bot": False,
             "first_name": "Tester",
             "username": f"user{self.chat_id}",
         }
+        if self.language_code is not None:
+            sender["language_code"] = self.language_code
+        return sender
 
     @property
     def _chat(self) -> dict[str, Any]:
@@ -278,6 +290,23 @@ class Emulator:
     ) -> list[dict[str, Any]]:
         return self.get("/_emu/calls", method=method, chat_id=chat_id, token=token)["result"]  # type: ignore[no-any-return]
 
+    def sent(
+        self,
+        token: str,
+        chat_id: int | None = None,
+        containing: str = "",
+        methods: tuple[str, ...] = ("sendMessage", "sendPhoto", "sendDocument"),
+    ) -> int:
+        """How many messages the bot sent to ``chat_id`` (whose text or caption contains
+        ``containing``), counted from the emulator's call log: successful calls only."""
+        return sum(
+            1
+            for method in methods
+            for call in self.calls(method=method, chat_id=chat_id, token=token)
+            if call["status"] == 200
+            and containing in str(call["params"].get("text") or call["params"].get("caption"))
+        )
+
     def in_flight(self, *methods: str) -> int:
         """Calls of ``methods`` (any bot) the emulator has received but not answered yet."""
         stats = self.get("/_emu/stats")["result"]["methods"]
@@ -314,7 +343,8 @@ class Emulator:
 class BotProcess:
     """``python -m bot.app`` as a child process, ready once its post_init has run.
 
-    Readiness is the bot's ``setMyCommands`` call (the last step of post_init): the emulator
+    Readiness is the bot's ``setMyCommands`` call for everyone (no ``language_code``: the
+    last step of post_init, after the per-language menus): the emulator
     records a long-polling ``getUpdates`` only when it returns, and updates sent before
     polling starts are queued for the bot, not lost.
     """
@@ -322,9 +352,16 @@ class BotProcess:
     def __init__(self, emu: Emulator, token: str, env: dict[str, str], log_path: Path) -> None:
         self.emu, self.token, self.env, self.log_path = emu, token, env, log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        url = env.get("DEFWATCH_DATABASE_URL", "")
+        self.db = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    def menus(self) -> int:
+        """How many command menus for everyone the bot has published."""
+        calls = self.emu.calls(method="setMyCommands", token=self.token)
+        return sum(1 for c in calls if not (c.get("params") or {}).get("language_code"))
 
     def start(self, timeout: float = 30.0) -> BotProcess:
-        before = len(self.emu.calls(method="setMyCommands", token=self.token))
+        before = self.menus()
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1", "PTB_TIMEDELTA": "1"}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -339,9 +376,13 @@ class BotProcess:
         def polling() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"bot exited early:\n{self.log()[-3000:]}")
-            return len(self.emu.calls(method="setMyCommands", token=self.token)) > before
+            return self.menus() > before
 
-        wait_until(polling, timeout, "the bot's post_init", interval=0.1)
+        try:
+            wait_until(polling, timeout, "the bot's post_init", interval=0.1)
+        except BaseException:  # not ready in time: never leave it running (or unreaped)
+            self.kill()
+            raise
         return self
 
     def log(self) -> str:
@@ -360,3 +401,91 @@ class BotProcess:
     def kill(self) -> None:
         """Crash it (SIGKILL): no shutdown code runs."""
         self.stop(signal.SIGKILL)
+
+
+# --- the bot as the end-to-end tests run it ---------------------------------------------------
+
+ADMIN = 9001  # the operator of every test bot (``[telegram] admin_ids``)
+
+
+def bot_config(
+    folder: Path,
+    *,
+    lease: float = 10.0,
+    delivery_interval: float = 0.3,
+    per_minute: int = 600,
+    burst: int | None = None,
+    interval: float = 1,
+) -> Path:
+    """``folder/defwatch.toml`` for a test bot: fast polls and delivery, no default feeds."""
+    (folder / "feeds.toml").write_text("# no default feeds in tests\n")
+    config = folder / "defwatch.toml"
+    config.write_text(
+        f'[poll]\ninterval_seconds = {interval}\nfeeds_file = "feeds.toml"\n'
+        f"lease_seconds = {lease}\n\n"
+        f"[telegram]\nadmin_ids = [{ADMIN}]\ndelivery_interval_seconds = {delivery_interval}\n"
+        f"requests_per_minute = {per_minute}\nrequests_burst = {burst or per_minute}\n"
+        "max_watch_items = 20\n"
+    )
+    return config
+
+
+def bot_env(
+    emu: Emulator, folder: Path, token: str, *, private_feeds: bool = True, **config: float
+) -> dict[str, str]:
+    """The environment of a test bot: the emulator's API, a SQLite file and config in
+    ``folder`` (``config`` goes to ``bot_config``), private feed URLs allowed unless not."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": emu.bot_api_base,
+        "DEFWATCH_DATABASE_URL": f"sqlite:///{folder / 'defwatch.db'}",
+        "DEFWATCH_CONFIG": str(bot_config(folder, **config)),
+    }
+    return env | ({"DEFWATCH_ALLOW_PRIVATE_FEEDS": "1"} if private_feeds else {})
+
+
+@contextmanager
+def running_bot(
+    emu: Emulator,
+    folder: Path,
+    token: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    feeds: str | None = None,
+    timeout: float = 30.0,
+    private_feeds: bool = True,
+    **config: float,
+) -> Iterator[BotProcess]:
+    """A started bot (``bot_env`` plus ``env``; ``feeds`` replaces the empty feed list),
+    stopped afterwards; the token must not reach its log, whose tail is printed."""
+    merged = {**bot_env(emu, folder, token, private_feeds=private_feeds, **config), **(env or {})}
+    if feeds is not None:
+        (folder / "feeds.toml").write_text(feeds)
+    process = BotProcess(emu, token, merged, folder / "bot.log").start(timeout)
+    try:
+        yield process
+    finally:
+        process.stop()
+        log = process.log()
+        print(f"--- bot log ---\n{log[-4000:]}")
+        assert token.split(":")[1] not in log, "the bot token reached the log"
+
+
+def db_rows(db: Path | None, query: str, *params: object) -> list[tuple[Any, ...]]:
+    assert db is not None, "not a SQLite bot"
+    with sqlite3.connect(db) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def unsent(db: Path | None, chat_id: int) -> int:
+    """Alerts the bot may still send to ``chat_id`` (pending, sending or held)."""
+    query = (
+        "select count(*) from alert where chat_id = ? and status in ('pending', 'sending', 'held')"
+    )
+    return int(db_rows(db, query, chat_id)[0][0])
+
+
+def settled(db: Path | None, chat_id: int, timeout: float = 20.0) -> None:
+    """Wait until the bot's outbox holds nothing more for ``chat_id``: what the emulator has
+    recorded for it is then all it will get (until something new is stored)."""
+    wait_until(lambda: unsent(db, chat_id) == 0, timeout, f"chat {chat_id}'s outbox to drain")

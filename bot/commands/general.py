@@ -12,31 +12,33 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.gates import is_operator
+from bot.i18n import ENGLISH, N_, Tr, tr_of
 from bot.state import reply, state
 
 log = logging.getLogger(__name__)
 
 COMMANDS: list[tuple[str, str]] = [
-    ("start", "subscribe and see what I do"),
-    ("watch", "watch countries: /watch azerbaijan china"),
-    ("unwatch", "stop watching countries: /unwatch china"),
-    ("keywords", "/keywords add|remove|exclude Bayraktar, S-400"),
-    ("watchlist", "what this chat watches (tap to remove)"),
-    ("lists", "named watchlists you can follow"),
-    ("use", "follow a named watchlist: /use caucasus"),
-    ("drop", "stop following a named watchlist: /drop caucasus"),
-    ("export", "this chat's watchlist as a TOML file"),
-    ("import", "reply to a watchlist.toml with /import to add it"),
-    ("latest", "newest stories: /latest azerbaijan 10"),
-    ("digest", "last 24 h matching your watchlist"),
-    ("why", "reply to an alert: the evidence behind it"),
-    ("settings", "delivery mode, quiet hours, scope"),
-    ("status", "feeds polled, stories stored, your pending alerts"),
-    ("stop", "unsubscribe (watchlist kept)"),
-    ("help", "all commands with examples"),
+    ("start", N_("subscribe and see what I do")),
+    ("watch", N_("watch countries: /watch azerbaijan china")),
+    ("unwatch", N_("stop watching countries: /unwatch china")),
+    ("keywords", N_("/keywords add|remove|exclude Bayraktar, S-400")),
+    ("watchlist", N_("what this chat watches (tap to remove)")),
+    ("lists", N_("named watchlists you can follow")),
+    ("use", N_("follow a named watchlist: /use caucasus")),
+    ("drop", N_("stop following a named watchlist: /drop caucasus")),
+    ("export", N_("this chat's watchlist as a TOML file")),
+    ("import", N_("reply to a watchlist.toml with /import to add it")),
+    ("latest", N_("newest stories: /latest azerbaijan 10")),
+    ("digest", N_("last 24 h matching your watchlist")),
+    ("why", N_("reply to an alert: the evidence behind it")),
+    ("settings", N_("delivery mode, quiet hours, scope")),
+    ("status", N_("feeds polled, stories stored, your pending alerts")),
+    ("stop", N_("unsubscribe (watchlist kept)")),
+    ("language", N_("the language I speak here: /language")),
+    ("help", N_("all commands with examples")),
 ]
 
-HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between states.
+HELP = N_("""<b>defwatch</b> alerts you to defence-cooperation stories between states.
 
 /start — subscribe; /stop — unsubscribe (your watchlist is kept)
 /watch azerbaijan china — watch countries (names, demonyms, ISO codes, local names)
@@ -55,29 +57,31 @@ HELP = """<b>defwatch</b> alerts you to defence-cooperation stories between stat
 /settings quiet 22:00-07:00 | /settings quiet off — hold alerts at night, then send one digest
 /settings scope all | /settings scope cooperation — any story, or cooperation only (default)
 /settings tz Asia/Baku — your time zone (also a city, baku, or an offset, UTC+4)
+/language — the language I speak in this chat (buttons)
 /status — feeds polled, last poll, stories stored, alerts waiting for this chat
 /partners azerbaijan 90d — a picture of a country's defence partners
 /trend azerbaijan 12w — stories per week, stacked by partner
 /network caucasus — the cooperation graph of a named list or of countries
-In groups only administrators change the watchlist and settings."""
+In groups only administrators change the watchlist and settings.""")
 
 ADMIN_HELP = """Admin: /feeds, /addfeed URL [COUNTRY], /removefeed URL, /broadcast text"""
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List every command with an example."""
-    await reply(update, HELP + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
+    text = tr_of(context)._(HELP)
+    await reply(update, text + ("\n\n" + ADMIN_HELP if is_operator(update, context) else ""))
 
 
 async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Point at /help for anything not understood."""
-    await reply(update, "I did not understand that. /help lists what I can do.")
+    await reply(update, tr_of(context)._("I did not understand that. /help lists what I can do."))
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer buttons from old messages we no longer understand."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button has expired.")
+        await update.callback_query.answer(tr_of(context)._("This button has expired."))
 
 
 async def button_country(
@@ -99,8 +103,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.callback_query is not None:
         with contextlib.suppress(TelegramError):  # the query may be too old to answer
-            await update.callback_query.answer("Something went wrong.")
+            await update.callback_query.answer(tr_of(context)._("Something went wrong."))
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, description) for name, description in COMMANDS]
+def bot_commands(t: Tr = ENGLISH) -> list[BotCommand]:
+    return [BotCommand(name, t._(description)) for name, description in COMMANDS]

@@ -26,14 +26,15 @@ from bot.args import (
 )
 from bot.commands.general import button_country
 from bot.formatting import callback, esc
-from bot.gates import whose_update
+from bot.gates import watchlist_of
+from bot.i18n import ENGLISH, Tr, say, tr_of
 from bot.replies import (
     cut_lines,
     question_lines,
     question_markup,
     unknown_lines,
 )
-from bot.state import BotState, chat_of, edit, reply, state
+from bot.state import BotState, chat_of, chat_zone, edit, reply, state
 from monitors import store, subscriptions
 from monitors.matching import ChatWatch, matches
 
@@ -46,41 +47,46 @@ LATEST_CODE_DATA = re.compile(r"lt:[A-Z]{2}")
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Newest stories for a country, or for the watchlist when none is given."""
     st = state(context)
+    t = tr_of(context)
     try:
         name, count = parse_latest_args(context.args or [])
     except UsageError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(say(exc, t)))
         return
     chat_id = chat_of(update)[0]
-    asked = await (named_codes(update, st, name) if name else watched_codes(update, st, chat_id))
+    asked = await (
+        named_codes(update, st, name, t) if name else watched_codes(update, st, chat_id, t)
+    )
     if asked is None:
         return
     codes, key, note = asked
-    text, markup = await latest_page(st, chat_id, codes, key, count, note=note)
+    text, markup = await latest_page(st, chat_id, codes, key, count, note=note, t=t)
     await reply(update, text, reply_markup=markup)
 
 
 async def named_codes(
-    update: Update, st: BotState, name: str
+    update: Update, st: BotState, name: str, t: Tr = ENGLISH
 ) -> tuple[Sequence[str], str, str] | None:
     """/latest NAME: (codes, the buttons' key, a note of what was left out); None once the
     reply asked about a code that is also a word or named the unknown names."""
     found = resolve_countries(name.split(), st.resolve)
     if found.questions and not found.unresolved and not found.codes:
-        asked = question_lines(found.questions, "see its stories")
-        await reply(update, "\n".join(asked), reply_markup=question_markup(found.questions, "lt"))
+        asked = question_lines(found.questions, "see its stories", t)
+        markup = question_markup(found.questions, "lt", t)
+        await reply(update, "\n".join(asked), reply_markup=markup)
         return None
     if found.unknown or not found.codes:
-        await reply(update, "\n".join(unknown_lines(found.unknown)) or "Usage: /latest azerbaijan")
+        unknown = "\n".join(unknown_lines(found.unknown, t))
+        await reply(update, unknown or t._("Usage: /latest azerbaijan"))
         return None
     # The "More" button carries the codes in its 64-byte callback data: at most 8.
     codes, cut = take(found.codes, MAX_LATEST_COUNTRIES)
-    note = latest_cut_note(cut) + "\n".join(cut_lines(found.cut, "/latest"))
+    note = latest_cut_note(cut, t) + "\n".join(cut_lines(found.cut, "/latest", t))
     return codes, ",".join(codes), note
 
 
 async def watched_codes(
-    update: Update, st: BotState, chat_id: int
+    update: Update, st: BotState, chat_id: int, t: Tr = ENGLISH
 ) -> tuple[Sequence[str], str, str] | None:
     """/latest alone: the watchlist's countries; None once the reply said there are none."""
     async with st.sessions() as session:
@@ -88,20 +94,25 @@ async def watched_codes(
     if not codes:
         await reply(
             update,
-            f"{whose_update(update, capital=True)} watchlist has no countries. "
-            "Try /latest azerbaijan or /watch azerbaijan.",
+            t._(
+                "{watchlist} has no countries. Try /latest azerbaijan or /watch azerbaijan.",
+                watchlist=watchlist_of(update, t, capital=True),
+            ),
         )
         return None
     return codes, "w", ""  # "w": "More" re-reads the watchlist, however long it is
 
 
-def latest_cut_note(cut: Cut) -> str:
+def latest_cut_note(cut: Cut, t: Tr = ENGLISH) -> str:
     if not cut.happened:
         return ""
-    left_out = ", ".join(formatting.country_label(c) for c in cut.dropped)
-    return (
-        f"Showing {cut.kept} of the {cut.given} countries (at most {MAX_LATEST_COUNTRIES} in one "
-        f"/latest); not shown: {left_out}."
+    return t._(
+        "Showing {kept} of the {given} countries (at most {most} in one /latest); "
+        "not shown: {left_out}.",
+        kept=cut.kept,
+        given=cut.given,
+        most=MAX_LATEST_COUNTRIES,
+        left_out=", ".join(formatting.country_label(c, t) for c in cut.dropped),
     )
 
 
@@ -114,7 +125,7 @@ async def on_latest_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     await query.answer()
     text, markup = await latest_page(
-        state(context), chat_of(update)[0], [code], code, DEFAULT_LATEST
+        state(context), chat_of(update)[0], [code], code, DEFAULT_LATEST, t=tr_of(context)
     )
     await edit(query, text, markup)
 
@@ -133,6 +144,7 @@ async def latest_page(
     page: int = 1,
     before: tuple[datetime, int] | None = None,
     note: str = "",
+    t: Tr = ENGLISH,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Page ``page`` of /latest: ``count`` stories after the newest ``offset`` (or before the
     ``before`` cursor of an older "More" button), with Newer and Older buttons."""
@@ -148,26 +160,40 @@ async def latest_page(
         )
         stories = stories[offset:]
         last_poll = await store.last_poll_at(session) if not stories else None
-    names = ", ".join(formatting.country_label(c) for c in codes)
+    zone = chat.timezone if chat else "UTC"
+    names = ", ".join(formatting.country_label(c, t) for c in codes)
     if not stories:
-        polled = formatting.when(last_poll) if last_poll else "not yet"
-        more = "No older stories" if before or offset else "No stories stored yet"
-        text = f"{more} for {names}. Feeds last polled: {esc(polled)}."
+        polled = esc(t.when(last_poll, zone)) if last_poll else t._("not yet")
+        text = (
+            t._(
+                "No older stories for {names}. Feeds last polled: {polled}.",
+                names=names,
+                polled=polled,
+            )
+            if before or offset
+            else t._(
+                "No stories stored yet for {names}. Feeds last polled: {polled}.",
+                names=names,
+                polled=polled,
+            )
+        )
         return text + (f"\n\n{note}" if note else ""), None
     items, has_more = stories[:count], len(stories) > count
-    numbered = f" — page {page}" if page > 1 or has_more else ""
-    text, shown = formatting.story_list(
-        f"<b>Latest for {names}</b>{numbered}", items, focus=codes, footer=note
+    header = (
+        t._("<b>Latest for {names}</b> — page {page}", names=names, page=page)
+        if page > 1 or has_more
+        else t._("<b>Latest for {names}</b>", names=names)
     )
+    text, shown = formatting.story_list(header, items, focus=codes, footer=note, t=t, zone=zone)
     further = has_more or shown < len(items)
     if before is not None:  # an older message's "More" button: keep paging by its cursor
         last = items[max(shown, 1) - 1]
         data = callback("more", key, count, encode_before(last))
-        older = [[InlineKeyboardButton("Older ▶", callback_data=data)]] if further else []
+        older = [[InlineKeyboardButton(t._("Older ▶"), callback_data=data)]] if further else []
         return text, InlineKeyboardMarkup(older) if older else None
     next_offset = offset + max(shown, 1)
     older_offset = next_offset if further and next_offset <= MAX_PAGE_OFFSET else None
-    return text, buttons.latest_markup(key, count, offset, page, older_offset)
+    return text, buttons.latest_markup(key, count, offset, page, older_offset, t)
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -202,7 +228,7 @@ async def show_page(
         codes = key.split(",")
     await query.answer()
     text, markup = await latest_page(
-        st, chat_id, codes, key, max(1, min(count, MAX_LATEST)), **where
+        st, chat_id, codes, key, max(1, min(count, MAX_LATEST)), t=tr_of(context), **where
     )
     await edit(query, text, markup)
 
@@ -234,17 +260,22 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             since=st.clock() - timedelta(hours=24),
             cooperation_only=watch_.scope == "cooperation",
         )
+    t = tr_of(context)
     if not (watch_.countries or watch_.keywords):
         await reply(
             update,
-            f"{whose_update(update, capital=True)} watchlist is empty: "
-            "/watch azerbaijan or /keywords add Bayraktar.",
+            t._(
+                "{watchlist} is empty: /watch azerbaijan or /keywords add Bayraktar.",
+                watchlist=watchlist_of(update, t, capital=True),
+            ),
         )
         return
     stories = [s for s in recent if matches(s.for_alert(), watch_)]
     if not stories:
-        await reply(
-            update, f"Nothing in the last 24 hours matches {whose_update(update)} watchlist."
+        said = t._(
+            "Nothing in the last 24 hours matches {watchlist}.", watchlist=watchlist_of(update, t)
         )
+        await reply(update, said)
         return
-    await reply(update, formatting.format_digest("Last 24 hours", stories))
+    zone = await chat_zone(st, chat_id)
+    await reply(update, formatting.format_digest(t._("Last 24 hours"), stories, t=t, zone=zone))

@@ -12,35 +12,43 @@ from bot.args import (
 )
 from bot.formatting import esc
 from bot.gates import may_change
+from bot.i18n import ENGLISH, N_, Tr, say, tr_of
 from bot.state import ensure_chat, reply, state
 from monitors import subscriptions
 
+SCOPES = {"cooperation": N_("defence cooperation only"), "all": N_("all stories")}
 
-def settings_text(chat: subscriptions.ChatSettings) -> str:
+
+def settings_text(chat: subscriptions.ChatSettings, t: Tr = ENGLISH) -> str:
     mode = (
-        "instant alerts"
+        t._("instant alerts")
         if chat.delivery_mode == "instant"
-        else f"one daily digest at {chat.digest_time}"
+        else t._("one daily digest at {time}", time=chat.digest_time)
     )
     quiet = (
-        f"{chat.quiet_start} to {chat.quiet_end}" if chat.quiet_start and chat.quiet_end else "off"
+        t._("{start} to {end}", start=chat.quiet_start, end=chat.quiet_end)
+        if chat.quiet_start and chat.quiet_end
+        else t._("off")
     )
-    scope = "defence cooperation only" if chat.scope == "cooperation" else "all stories"
-    zone = timezones.zone_label(chat.timezone)
-    return (
-        f"<b>Settings</b>\nDelivery: {esc(mode)}\nTime zone: {esc(zone)}\n"
-        f"Quiet hours: {esc(quiet)}\nScope: {scope}\n\n"
+    return t._(
+        "<b>Settings</b>\nDelivery: {mode}\nTime zone: {zone}\nQuiet hours: {quiet}\n"
+        "Scope: {scope}\n\n"
         "Change: /settings instant | digest 08:00 Asia/Baku | quiet 22:00-07:00 | "
-        "quiet off | scope all | tz Asia/Baku"
+        "quiet off | scope all | tz Asia/Baku",
+        mode=esc(mode),
+        zone=esc(timezones.zone_label(chat.timezone)),
+        quiet=esc(quiet),
+        scope=t._(SCOPES.get(chat.scope, SCOPES["all"])),
     )
 
 
 async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show or change delivery mode, digest time, time zone, quiet hours and scope."""
+    t = tr_of(context)
     try:
         change = parse_settings_args(context.args or [])
     except UsageError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(say(exc, t)))
         return
     if change and not await may_change(update, context):
         return
@@ -55,5 +63,5 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert chat is not None
     if change:
         st.reschedule_digest(chat)
-    text = ("Saved.\n" if change else "") + settings_text(chat)
-    await reply(update, text, reply_markup=buttons.settings_markup(chat))
+    text = (t._("Saved.") + "\n" if change else "") + settings_text(chat, t)
+    await reply(update, text, reply_markup=buttons.settings_markup(chat, t))

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot import formatting
+from bot import formatting, language
 from bot.formatting import callback
-from bot.gates import may_change, whose_update
+from bot.gates import may_change, watchlist_of
+from bot.i18n import ENGLISH, N_n, Tr, tr_of
 from bot.state import chat_of, reply, reply_whether, state
 from monitors import store, subscriptions
 from monitors.coverage import covered_countries
@@ -27,31 +28,38 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         resumed = await subscriptions.subscribe(
             session, chat_id, type=kind, title=title, now=st.clock()
         )
+        t = await language.remember(session, update, context, chat_id)
         top = [code for code, _ in await store.top_countries(session, 6)]
     # A fresh database has no stories yet: offer what the feed list covers best.
     codes = top or list(covered_countries(st.settings.feeds_file))
     row = [
-        InlineKeyboardButton(formatting.country_button_label(c), callback_data=callback("w", c))
+        InlineKeyboardButton(formatting.country_button_label(c, t), callback_data=callback("w", c))
         for c in codes
     ]
     markup = InlineKeyboardMarkup([row[i : i + 3] for i in range(0, len(row), 3)])
-    text = formatting.intro([(c, 0) for c in codes])
+    text = formatting.intro([(c, 0) for c in codes], t)
     if resumed and rules:
-        text = f"{kept_line(update, rules)}\n\n{text}"
+        text = f"{kept_line(update, rules, t)}\n\n{text}"
     await reply(update, text, reply_markup=markup if row else None)
 
 
-def kept_line(update: Update, rules: Sequence[subscriptions.Rule]) -> str:
+def kept_line(update: Update, rules: Sequence[subscriptions.Rule], t: Tr = ENGLISH) -> str:
     """'Welcome back: your watchlist was kept (2 countries, 1 keyword). /watchlist shows it.'"""
-    names = {"country": "country", "keyword": "keyword", "exclude": "exclusion", "list": "list"}
+    counted = {
+        "country": N_n("{count} country", "{count} countries"),
+        "keyword": N_n("{count} keyword", "{count} keywords"),
+        "exclude": N_n("{count} exclusion", "{count} exclusions"),
+        "list": N_n("{count} list", "{count} lists"),
+    }
     counts = [
-        f"{n} {'countries' if word == 'country' else word + 's'}" if n != 1 else f"1 {word}"
-        for kind, word in names.items()
+        t._n(one, many, n)
+        for kind, (one, many) in counted.items()
         if (n := sum(1 for r in rules if r.kind == kind))
     ]
-    return (
-        f"Welcome back: {whose_update(update)} watchlist was kept ({', '.join(counts)}). "
-        "/watchlist shows it."
+    return t._(
+        "Welcome back: {watchlist} was kept ({counts}). /watchlist shows it.",
+        watchlist=watchlist_of(update, t),
+        counts=", ".join(counts),
     )
 
 
@@ -62,9 +70,13 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     st = state(context)
     async with st.sessions.begin() as session:
         was = await subscriptions.unsubscribe(session, chat_of(update)[0])
+    t = tr_of(context)
     await reply_whether(
         update,
         was,
-        f"Unsubscribed. {whose_update(update, capital=True)} watchlist is kept: /start to resume.",
-        "This chat was not subscribed. /start to subscribe.",
+        t._(
+            "Unsubscribed. {watchlist} is kept: /start to resume.",
+            watchlist=watchlist_of(update, t, capital=True),
+        ),
+        t._("This chat was not subscribed. /start to subscribe."),
     )

@@ -19,15 +19,18 @@ from bot.args import (
 )
 from bot.commands.general import button_country, on_unknown_button
 from bot.formatting import callback, esc
-from bot.gates import given_and_allowed, may_change, whose_update
+from bot.gates import given_and_allowed, may_change, watchlist_of
+from bot.i18n import ENGLISH, Tr, say, tr_of
 from bot.replies import (
+    EXCLUDING,
     NOT_SUBSCRIBED,
+    WATCHING,
     added_lines,
     cut_lines,
     question_lines,
     unknown_lines,
 )
-from bot.state import BotState, add_to_watchlist, chat_of, edit, ensure_chat, reply, state
+from bot.state import add_to_watchlist, chat_of, edit, ensure_chat, reply, state
 from monitors import subscriptions
 from monitors.subscriptions import normalise_keyword
 
@@ -45,26 +48,27 @@ async def countries_to_change(
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Watch countries by name, demonym or code; a code that is also a word is asked about."""
-    found = await countries_to_change(update, context, "Usage: /watch azerbaijan china")
+    t = tr_of(context)
+    found = await countries_to_change(update, context, t._("Usage: /watch azerbaijan china"))
     if found is None:
         return
     st = state(context)
-    lines = unknown_lines(found.unresolved) + cut_lines(found.cut, "/watch")
-    asked = question_lines(found.questions, "watch it")  # answered by the "Watch …" buttons
+    lines = unknown_lines(found.unresolved, t) + cut_lines(found.cut, "/watch", t)
+    asked = question_lines(found.questions, "watch it", t)  # answered by the "Watch …" buttons
     if found.codes:
-        result, active = await add_to_watchlist(update, st, countries_adder(st, found.codes))
-        lines[:0] = added_lines(result, st.settings.max_watch_items)
+        result, active = await add_to_watchlist(update, st, countries_adder(found.codes, t))
+        lines[:0] = added_lines(result, st.settings.max_watch_items, t)
         if not active:
-            lines.append(NOT_SUBSCRIBED)
-    markup = buttons.suggestions_markup(found.unknown, st.resolve)
+            lines.append(t._(NOT_SUBSCRIBED))
+    markup = buttons.suggestions_markup(found.unknown, st.resolve, t)
     await reply(update, "\n".join(lines + asked), reply_markup=markup)
 
 
 def countries_adder(
-    st: BotState, codes: Sequence[str]
+    codes: Sequence[str], t: Tr = ENGLISH
 ) -> Callable[[AsyncSession, int, int], Awaitable[subscriptions.AddResult]]:
-    """What ``add_to_watchlist`` runs to add these countries."""
-    items = [(c, st.gazetteer.name(c)) for c in codes]
+    """What ``add_to_watchlist`` runs to add these countries (named in ``t``'s language)."""
+    items = [(c, formatting.country_name(c, t)) for c in codes]
 
     def add(session: AsyncSession, chat_id: int, limit: int) -> Awaitable[subscriptions.AddResult]:
         return subscriptions.add_rules(session, chat_id, "country", items, limit=limit)
@@ -74,10 +78,11 @@ def countries_adder(
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop watching countries."""
-    found = await countries_to_change(update, context, "Usage: /unwatch china")
+    t = tr_of(context)
+    found = await countries_to_change(update, context, t._("Usage: /unwatch china"))
     if found is None:
         return
-    lines = unknown_lines(found.unknown) + cut_lines(found.cut, "/unwatch")
+    lines = unknown_lines(found.unknown, t) + cut_lines(found.cut, "/unwatch", t)
     if found.codes:
         async with state(context).sessions.begin() as session:
             removed = await subscriptions.remove_rules(
@@ -85,19 +90,20 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         lines.insert(
             0,
-            "No longer watching: " + ", ".join(esc(r) for r in removed) + "."
+            t._("No longer watching: {items}.", items=", ".join(esc(r) for r in removed))
             if removed
-            else "None of those were on the watchlist.",
+            else t._("None of those were on the watchlist."),
         )
     await reply(update, "\n".join(lines))
 
 
 async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/keywords add|remove|exclude phrase, phrase…"""
+    t = tr_of(context)
     args = context.args or []
     action = args[0].lower() if args else ""
     terms = split_terms(args[1:])
-    usage = (
+    usage = t._(
         "Usage: /keywords add Bayraktar, S-400 | /keywords remove S-400 | /keywords exclude parade"
     )
     given = action in ("add", "remove", "exclude") and terms
@@ -105,16 +111,22 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     items, refused = keyword_items(terms)
     if action == "remove":  # removing needs no checks: anything stored is found by its value
-        items, refused = [(normalise_keyword(t), t) for t in terms], []
+        items, refused = [(normalise_keyword(term), term) for term in terms], []
     st = state(context)
     async with st.sessions.begin() as session:
         chat_id = await ensure_chat(session, update, st)
-        done = await change_keywords(session, chat_id, action, items, st.settings.max_watch_items)
-    await reply(update, "\n".join(done + [esc(line) for line in refused]) or usage)
+        limit = st.settings.max_watch_items
+        done = await change_keywords(session, chat_id, action, items, limit, t)
+    await reply(update, "\n".join(done + [esc(say(line, t)) for line in refused]) or usage)
 
 
 async def change_keywords(
-    session: AsyncSession, chat_id: int, action: str, items: list[tuple[str, str]], limit: int
+    session: AsyncSession,
+    chat_id: int,
+    action: str,
+    items: list[tuple[str, str]],
+    limit: int,
+    t: Tr = ENGLISH,
 ) -> list[str]:
     """Add, exclude or remove the phrases ``items`` (folded, as typed); the reply's lines."""
     if action == "remove":
@@ -124,27 +136,29 @@ async def change_keywords(
                 session, chat_id, phrase_kind, [v for v, _ in items]
             )
         if removed:
-            return ["Removed: " + ", ".join(esc(r) for r in removed) + "."]
-        return ["None of those were on the watchlist."]
+            return [t._("Removed: {items}.", items=", ".join(esc(r) for r in removed))]
+        return [t._("None of those were on the watchlist.")]
     if not items:
         return []
     kind: subscriptions.RuleKind = "keyword" if action == "add" else "exclude"
     result = await subscriptions.add_rules(session, chat_id, kind, items, limit=limit)
-    lines = added_lines(result, limit)
-    if kind == "exclude" and result.added:
-        lines[0] = lines[0].replace("Now watching", "Now excluding")
-    return lines
+    return added_lines(result, limit, t, EXCLUDING if kind == "exclude" else WATCHING)
 
 
 async def watchlist_markup(
-    session: AsyncSession, chat_id: int, owner: str = "Your"
+    session: AsyncSession, chat_id: int, owner: str = "", t: Tr = ENGLISH
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The chat's rules (countries named in ``t``'s language) with a remove button each."""
     rules = await subscriptions.list_rules(session, chat_id)
-    text = formatting.watchlist_text([(r.kind, r.display) for r in rules], owner)
+    shown = [
+        (r.kind, formatting.country_name(r.value, t) if r.kind == "country" else r.display)
+        for r in rules
+    ]
+    text = formatting.watchlist_text(shown, owner, t)
     buttons = [
         [
             InlineKeyboardButton(
-                formatting.rule_button_label(r.kind, r.value, r.display),
+                formatting.rule_button_label(r.kind, r.value, r.display, t),
                 callback_data=callback("rm", r.id),
             )
         ]
@@ -156,9 +170,10 @@ async def watchlist_markup(
 async def watchlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the watchlist with a button per item to remove it."""
     st = state(context)
+    t = tr_of(context)
     async with st.sessions() as session:
         text, markup = await watchlist_markup(
-            session, chat_of(update)[0], whose_update(update, capital=True)
+            session, chat_of(update)[0], watchlist_of(update, t, capital=True), t
         )
     await reply(update, text, reply_markup=markup)
 
@@ -189,8 +204,12 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if rule_id <= MAX_ROW_ID
             else None
         )
-        text, markup = await watchlist_markup(session, chat_id, whose_update(update, capital=True))
-    await query.answer(f"Removed {removed.display}" if removed else "Already removed")
+        t = tr_of(context)
+        owner = watchlist_of(update, t, capital=True)
+        text, markup = await watchlist_markup(session, chat_id, owner, t)
+    await query.answer(
+        t._("Removed {item}", item=removed.display) if removed else t._("Already removed")
+    )
     await edit(query, text, markup)
 
 
@@ -202,5 +221,6 @@ async def on_watch_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if code is None or not await may_change(update, context):
         return
     st = state(context)
-    result, _ = await add_to_watchlist(update, st, countries_adder(st, [code]))
-    await query.answer(" ".join(added_lines(result, st.settings.max_watch_items))[:190])
+    t = tr_of(context)
+    result, _ = await add_to_watchlist(update, st, countries_adder([code], t))
+    await query.answer(" ".join(added_lines(result, st.settings.max_watch_items, t))[:190])

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from monitors.domain import COOPERATION_TYPES, StoryView
+from monitors.errors import PeriodError
 
 TOO_FEW = 3
 LATEST_PER_PARTNER = 3
@@ -36,10 +37,6 @@ TREND_TOP = 5
 OTHERS = "others"
 MAX_NEIGHBOURS = 12
 _PERIOD = re.compile(r"^([0-9]{1,4})([dw]?)$")
-
-
-class PeriodError(ValueError):
-    """A period such as '90d' or '12w' that cannot be read; the message says why."""
 
 
 def parse_period(text: str, *, unit: str, maximum_days: int) -> int:

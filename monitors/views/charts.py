@@ -8,6 +8,9 @@ Rules:
   ``analysis.TOO_FEW``: the picture is drawn with a plain warning under the title.
 - matplotlib's object API with the Agg canvas (no pyplot, no global state), so pictures can be
   rendered in worker threads.
+- Every word on a picture goes through a ``Speaker`` (``_``, ``_n`` and ``day``, as the bot's
+  ``bot.i18n.Tr`` has them; picklable, so it can go to a worker process): English by default;
+  the bot passes the chat's language. Its catalogues hold these texts too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import io
 import math
 import textwrap
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,6 +35,33 @@ from monitors.views.analysis import OTHERS, TOO_FEW, Network, Partners, Trend
 from monitors.views.labels import TYPE_COLOURS, TYPE_LABELS
 
 Namer = Callable[[str], str]
+
+
+class Speaker(Protocol):
+    """Says a picture's texts in one language (``bot.i18n.Tr`` is one)."""
+
+    @property
+    def language(self) -> str: ...
+
+    def _(self, text: str, **values: Any) -> str: ...
+
+    def _n(self, singular: str, plural: str, count: int, **values: Any) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class English:
+    """The pictures' own language: the texts as written."""
+
+    language: str = "en"
+
+    def _(self, text: str, **values: Any) -> str:
+        return text.format(**values) if values else text
+
+    def _n(self, singular: str, plural: str, count: int, **values: Any) -> str:
+        return (singular if count == 1 else plural).format(count=count, **values)
+
+
+ENGLISH = English()
 
 DPI = 100
 SIZES = {"partners": (1080, 1350), "trend": (1080, 1350), "network": (1080, 1080)}
@@ -60,8 +92,21 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+def _day(moment: date, say: Speaker = ENGLISH) -> str:
+    """'3 Dec 2026'; CLDR's long date in another language."""
+    if say.language == "en":
+        return f"{moment.day} {moment:%b %Y}"
+    from babel import dates
+
+    return dates.format_date(moment, "long", locale=say.language)
+
+
+def _day_month(moment: date, say: Speaker = ENGLISH) -> str:
+    if say.language == "en":
+        return f"{moment.day} {moment:%b}"
+    from babel import dates
+
+    return dates.format_skeleton("MMMd", moment, locale=say.language)
 
 
 def _label(code: str, name: Namer, width: int = 13) -> str:
@@ -69,14 +114,20 @@ def _label(code: str, name: Namer, width: int = 13) -> str:
     return code if full == code else f"{code} {textwrap.shorten(full, width, placeholder='…')}"
 
 
-def _header(figure: Figure, title: str, subtitle: str, stories: int) -> None:
+def _header(
+    figure: Figure, title: str, subtitle: str, stories: int, say: Speaker = ENGLISH
+) -> None:
     figure.text(0.04, 0.965, title, fontsize=TITLE_PT, weight="bold", color=INK, va="top")
     figure.text(0.04, 0.912, subtitle, fontsize=SUBTITLE_PT, color=MUTED, va="top")
     if 0 < stories < TOO_FEW:
         figure.text(
             0.04,
             0.875,
-            f"Only {stories} {'story' if stories == 1 else 'stories'}: too few to show a pattern",
+            say._n(
+                "Only {count} story: too few to show a pattern",
+                "Only {count} stories: too few to show a pattern",
+                stories,
+            ),
             fontsize=SUBTITLE_PT,
             color=WARN,
             va="top",
@@ -95,19 +146,34 @@ def _plain(ax: Axes) -> None:
     ax.tick_params(labelsize=LABEL_PT, colors=INK)
 
 
-def render_partners(data: Partners, name: Namer) -> bytes:
+def _period(days: int, until: datetime, stories: int, say: Speaker) -> str:
+    """'Last 90 days to 3 Dec 2026 · 12 stories'."""
+    return (
+        say._n(
+            "Last {count} day to {day}", "Last {count} days to {day}", days, day=_day(until, say)
+        )
+        + " · "
+        + say._n("{count} story", "{count} stories", stories)
+    )
+
+
+def render_partners(data: Partners, name: Namer, say: Speaker = ENGLISH) -> bytes:
     """Horizontal bars, one per partner (most active on top), split by cooperation type."""
     figure = _figure("partners")
     days = round((data.until - data.since).total_seconds() / 86400)
-    title = f"{name(data.country)} ({data.country}): partners"
-    plural = "story" if data.stories == 1 else "stories"
-    subtitle = f"Last {days} days to {_day(data.until)} · {data.stories} {plural}"
-    _header(figure, title, subtitle, data.stories)
+    title = say._("{country} ({code}): partners", country=name(data.country), code=data.country)
+    _header(figure, title, _period(days, data.until, data.stories, say), data.stories, say)
     if not data.rows:
         return _nothing(
             figure,
-            f"No defence-cooperation stories with a partner of {name(data.country)} "
-            f"in the last {days} days. Try a longer period.",
+            say._n(
+                "No defence-cooperation stories with a partner of {country} in the last "
+                "{count} day. Try a longer period.",
+                "No defence-cooperation stories with a partner of {country} in the last "
+                "{count} days. Try a longer period.",
+                days,
+                country=name(data.country),
+            ),
         )
     rows = data.rows[:MAX_BARS]
     ax = figure.add_axes((0.30, 0.22, 0.62, 0.62))
@@ -123,14 +189,14 @@ def render_partners(data: Partners, name: Namer) -> bytes:
     ax.set_yticks(positions, [_label(r.code, name) for r in rows])
     ax.set_xlim(0, max(r.stories for r in rows) * 1.18)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("stories", fontsize=SMALL_PT, color=MUTED)
+    ax.set_xlabel(say._("stories"), fontsize=SMALL_PT, color=MUTED)
     _plain(ax)
-    _legend(figure, [(TYPE_LABELS[k], TYPE_COLOURS[k]) for k in present], top=0.13)
+    _legend(figure, [(say._(TYPE_LABELS[k]), TYPE_COLOURS[k]) for k in present], top=0.13)
     if len(data.rows) > MAX_BARS:
         figure.text(
             0.04,
             0.025,
-            f"+ {len(data.rows) - MAX_BARS} more partners not shown",
+            _more_partners(len(data.rows) - MAX_BARS, say),
             fontsize=SMALL_PT,
             color=MUTED,
         )
@@ -151,20 +217,38 @@ def _legend(figure: Figure, entries: list[tuple[str, str]], *, top: float) -> No
     )
 
 
-def render_trend(data: Trend, name: Namer) -> bytes:
+def _more_partners(count: int, say: Speaker) -> str:
+    return say._n("+ {count} more partner not shown", "+ {count} more partners not shown", count)
+
+
+def render_trend(data: Trend, name: Namer, say: Speaker = ENGLISH) -> bytes:
     """Stories per week, stacked by partner (top five, then "others"); totals above bars."""
     figure = _figure("trend")
     weeks = len(data.weeks)
-    title = f"{name(data.country)} ({data.country}): per week"
-    plural = "story" if data.stories == 1 else "stories"
+    title = say._("{country} ({code}): per week", country=name(data.country), code=data.country)
     end = data.weeks[-1]
-    subtitle = f"{weeks} weeks to week of {end.day} {end:%b %Y} · {data.stories} {plural}"
-    _header(figure, title, subtitle, data.stories)
+    subtitle = (
+        say._n(
+            "{count} week to week of {day}",
+            "{count} weeks to week of {day}",
+            weeks,
+            day=_day(end, say),
+        )
+        + " · "
+        + say._n("{count} story", "{count} stories", data.stories)
+    )
+    _header(figure, title, subtitle, data.stories, say)
     if not data.stories:
         return _nothing(
             figure,
-            f"No defence-cooperation stories with a partner of {name(data.country)} "
-            f"in the last {weeks} weeks. Try a longer period.",
+            say._n(
+                "No defence-cooperation stories with a partner of {country} in the last "
+                "{count} week. Try a longer period.",
+                "No defence-cooperation stories with a partner of {country} in the last "
+                "{count} weeks. Try a longer period.",
+                weeks,
+                country=name(data.country),
+            ),
         )
     ax = figure.add_axes((0.12, 0.30, 0.84, 0.54))
     positions = list(range(weeks))
@@ -174,45 +258,57 @@ def render_trend(data: Trend, name: Namer) -> bytes:
         colour = OTHERS_COLOUR if code == OTHERS else SERIES_COLOURS[index % len(SERIES_COLOURS)]
         ax.bar(positions, counts, bottom=bottom, color=colour, width=0.8)
         bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
-        entries.append((code if code == OTHERS else _label(code, name), colour))
+        entries.append((say._(OTHERS) if code == OTHERS else _label(code, name), colour))
     for x, (height, total) in enumerate(zip(bottom, data.totals, strict=True)):
         if total:
             ax.text(x, height, str(total), ha="center", va="bottom", fontsize=SMALL_PT, color=INK)
     step = max(1, math.ceil(weeks / 6))
     ax.set_xticks(
-        positions[::step], [f"{m.day} {m:%b}" for m in data.weeks[::step]], fontsize=SMALL_PT
+        positions[::step], [_day_month(m, say) for m in data.weeks[::step]], fontsize=SMALL_PT
     )
     ax.set_ylim(0, max(bottom) * 1.15 + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("week starting (Monday, UTC)", fontsize=SMALL_PT, color=MUTED)
+    ax.set_xlabel(say._("week starting (Monday, UTC)"), fontsize=SMALL_PT, color=MUTED)
     _plain(ax)
     ax.tick_params(axis="x", labelsize=SMALL_PT)
     _legend(figure, entries, top=0.20)
     figure.text(
         0.04,
         0.025,
-        "Bars: contacts per partner. Numbers: stories\n(a story with two partners counts once).",
+        say._(
+            "Bars: contacts per partner. Numbers: stories\n(a story with two partners counts once)."
+        ),
         fontsize=SMALL_PT - 2,
         color=MUTED,
     )
     return _png(figure)
 
 
-def render_network(data: Network, name: Namer, label: str | None = None) -> bytes:
+def render_network(
+    data: Network, name: Namer, label: str | None = None, say: Speaker = ENGLISH
+) -> bytes:
     """States as circles (focus in the middle), edges as wide as their story count."""
     figure = _figure("network")
     days = round((data.until - data.since).total_seconds() / 86400)
     focus = ", ".join(data.focus)
-    title = f"{label}: cooperation" if label else f"Cooperation: {textwrap.shorten(focus, 24)}"
-    plural = "story" if data.stories == 1 else "stories"
-    subtitle = f"Last {days} days to {_day(data.until)} · {data.stories} {plural}"
-    _header(figure, title, subtitle, data.stories)
+    title = (
+        say._("{name}: cooperation", name=label)
+        if label
+        else say._("Cooperation: {codes}", codes=textwrap.shorten(focus, 24))
+    )
+    _header(figure, title, _period(days, data.until, data.stories, say), data.stories, say)
     if not data.edges:
         names = ", ".join(name(code) for code in data.focus[:4])
         return _nothing(
             figure,
-            f"No defence-cooperation stories among or around {names} in the last {days} "
-            "days. Try a longer period.",
+            say._n(
+                "No defence-cooperation stories among or around {names} in the last {count} "
+                "day. Try a longer period.",
+                "No defence-cooperation stories among or around {names} in the last {count} "
+                "days. Try a longer period.",
+                days,
+                names=names,
+            ),
         )
     ax = figure.add_axes((0.03, 0.12, 0.94, 0.74))
     ax.set_axis_off()
@@ -266,11 +362,9 @@ def render_network(data: Network, name: Namer, label: str | None = None) -> byte
             zorder=5,
         )
     present = [k for k in COOPERATION_TYPES if any(e.dominant_type == k for e in data.edges)]
-    _legend(figure, [(TYPE_LABELS[k], TYPE_COLOURS[k]) for k in present], top=0.11)
+    _legend(figure, [(say._(TYPE_LABELS[k]), TYPE_COLOURS[k]) for k in present], top=0.11)
     if data.cut:
-        figure.text(
-            0.04, 0.015, f"+ {data.cut} more partners not shown", fontsize=SMALL_PT, color=MUTED
-        )
+        figure.text(0.04, 0.015, _more_partners(data.cut, say), fontsize=SMALL_PT, color=MUTED)
     return _png(figure)
 
 

@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitors.countries import Gazetteer, default_gazetteer, fold
 from monitors.db import open_database
-from monitors.errors import ConfigError, UnknownCountry
+from monitors.detect.countries import Gazetteer, default_gazetteer, fold
+from monitors.errors import ConfigError, PeriodError, UnknownCountry
 from monitors.settings import Settings
 from monitors.views import atom, export, queries
-from monitors.views.analysis import PeriodError, parse_period
+from monitors.views.analysis import parse_period
 from monitors.watchlists import Watchlist, load_watchlists
 
 MAX_DAYS = 730

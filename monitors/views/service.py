@@ -9,7 +9,8 @@ Rules:
 - Rendering (CPU-bound matplotlib) never runs on the event loop: it runs in ``executor`` (the
   monitor's process pool in the bot, so drawing does not hold this process's GIL either), or
   in a worker thread when there is none. The renderer gets the country names it needs as a
-  plain mapping, so it can be sent to another process.
+  plain mapping and the language as a picklable ``charts.Speaker``, so it can be sent to
+  another process; the language is part of the cache key.
 - At most ``max_stories`` stories are read per view (the newest); ``Picture.cut``
   says when that limit was reached, and callers say so.
 """
@@ -65,7 +66,7 @@ class ViewService:
         self.renders = 0  # pictures drawn (not served from the cache): for tests and logs
 
     async def partners(
-        self, country: str, days: int, *, draw: bool = True
+        self, country: str, days: int, *, draw: bool = True, say: charts.Speaker = charts.ENGLISH
     ) -> Picture[analysis.Partners]:
         now = self.clock()
         since = now - timedelta(days=days)
@@ -75,11 +76,11 @@ class ViewService:
 
         return await self._view(
             ("partners", country, days), [country], since, now, compute, draw,
-            charts.render_partners,
+            partial(charts.render_partners, say=say), say,
         )  # fmt: skip
 
     async def trend(
-        self, country: str, weeks: int, *, draw: bool = True
+        self, country: str, weeks: int, *, draw: bool = True, say: charts.Speaker = charts.ENGLISH
     ) -> Picture[analysis.Trend]:
         now = self.clock()
         since, _ = analysis.trend_window(now, weeks)
@@ -89,11 +90,17 @@ class ViewService:
 
         return await self._view(
             ("trend", country, weeks), [country], since, now, compute, draw,
-            charts.render_trend,
+            partial(charts.render_trend, say=say), say,
         )  # fmt: skip
 
     async def network(
-        self, codes: Sequence[str], days: int, *, label: str | None = None, draw: bool = True
+        self,
+        codes: Sequence[str],
+        days: int,
+        *,
+        label: str | None = None,
+        draw: bool = True,
+        say: charts.Speaker = charts.ENGLISH,
     ) -> Picture[analysis.Network]:
         now = self.clock()
         since = now - timedelta(days=days)
@@ -103,7 +110,7 @@ class ViewService:
 
         return await self._view(
             ("network", tuple(codes), days, label), codes, since, now, compute, draw,
-            partial(charts.render_network, label=label),
+            partial(charts.render_network, label=label, say=say), say,
         )  # fmt: skip
 
     async def _view(
@@ -115,10 +122,11 @@ class ViewService:
         compute: Callable[[Sequence[StoryView]], Viewed],
         draw: bool,
         render: Callable[[Viewed, charts.Namer], bytes],
+        say: charts.Speaker = charts.ENGLISH,
     ) -> Picture[Viewed]:
         async with self.sessions() as session:
             version = await queries.data_version(session)
-            key = (*request, until.date(), version)
+            key = (*request, say.language, until.date(), version)
             cached = self._cache.get(key)
             if cached is not None and (cached.png is not None or not draw):
                 self._cache.move_to_end(key)
@@ -129,7 +137,8 @@ class ViewService:
         data = compute(stories)
         png = None
         if draw:
-            names = partial(charts.lookup, {code: self.name(code) for code in data.codes})
+            country = getattr(say, "country", self.name)  # bot.i18n.Tr names them in its language
+            names = partial(charts.lookup, {code: country(code) for code in data.codes})
             png = await asyncio.get_running_loop().run_in_executor(
                 self.executor, partial(render, data, names)
             )

@@ -2,7 +2,7 @@
 
 Adds ``story_key`` (the clustering's candidate index) and ``story.defining_article_id``, and
 flags ``stories_rebuild`` in ``meta``: the next start re-groups every stored article under the
-rules of ``monitors.cluster`` (``monitors.regroup.rebuild_if_flagged``), sending no alert
+rules of ``monitors.detect.cluster`` (``monitors.regroup.rebuild_if_flagged``), sending no alert
 again.
 
 Revision ID: 0005

@@ -9,32 +9,44 @@ of the same deal, a later interview citing the event: all **different events**. 
 places, amounts and participants tell look-alikes apart; country pairs and wording do not.
 
 How it is applied, comparing an article's ``EventSignature`` with the signature of a story's
-*first report* (which never changes: a story does not drift towards whichever member is
-nearest, so unrelated reports cannot chain into one story):
+*defining report* (which never changes: a story does not drift towards whichever member is
+nearest, so unrelated reports cannot chain into one story) and, once the article shares the
+states and the days with that report (``MEMBER_FLOOR``), with the story's *confirmed reports*:
+at most ``MEMBERS`` reports of other outlets that joined it on strong evidence
+(``MEMBER_SCORE``). Every member is thus one step from the defining report, never two.
 
 1. **Vetoes** — any one keeps the article out of the story:
    * both name states and share none;
    * both are dated and lie more than ``candidate_window`` apart (``retrospective_window``
      when they share a round);
    * the same outlet under the same recurring headline (a weekly gallery, a column, a
-     digest, a live blog: ``recurring_title_key``);
+     digest, a live blog: ``recurring_title_key``); a roundup of several topics;
+     headlines that name different kinds of occasion (``config/event_kinds.toml``);
    * both name a round of a series and no round agrees; both name money amounts and none
      agree (within 1.5 %); both report dates and none agree within two days (unless they
      share a round); an undated text cites a year after the other's last report.
 2. **Evidence** adds up: same round, same written-out date (a date that is just the day both
-   were published counts only across languages, with another shared key), same amount, same
-   codes or measured numbers, same proper names (transliterated to a phonetic key; counted
-   per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES`` candidate stories
-   also carry is in the news, not the mark of an occasion), overlap of content stems and
-   word pairs above what unrelated reports share, the same kind of occasion between the same
-   two or more states (``config/event_kinds.toml``; only confirming other content), closeness
-   in time, shared states. Two items of one outlet are compared on their headlines only
-   (their summaries share the outlet's boilerplate). Text that failed to decode is no
-   evidence.
+   were published, or a weekday, counts only across languages, with another shared key), same
+   amount, same codes or measured numbers, same proper names (transliterated to a phonetic
+   key; counted per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES``
+   candidate stories also carry is in the news, not the mark of an occasion), overlap of
+   content stems and word pairs of the headline and lead above what unrelated reports share
+   (shrunk for a short text: ``TEXT_PRIOR``; a long description counts by its lead,
+   ``LEAD_CHARS``, and bullet points summing up other stories are left out), the same kind of
+   occasion between the same two or more states (only confirming other content), closeness
+   in time, shared states. Two items of one outlet are compared on their headlines, names
+   and kind of occasion only (their summaries share the outlet's boilerplate). Text that
+   failed to decode is no evidence; a lone "X" or "V" after a word is no round ("With X").
+   Counts ("kills 11 people") are content, never a key.
 3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
    to the day, with at least ``CONTENT_MIN`` from the occasion itself (states, time and type
-   together never suffice). A report dated only to the month or year, or not at all, must
-   clear a higher bar, bring an *anchor* and fit one story clearly better than any other.
+   together never suffice). Two headlines in one language must share a word other than a
+   state's name unless a key to the occasion (a round, a date, a measured number) is shared:
+   wording, the states and famous names are shared by a week's pieces on one topic. A report
+   dated only to the month or year, or not at all, gets no credit for closeness in time; it
+   must bring an *anchor* (``THRESHOLD_COARSE``, ``THRESHOLD_UNDATED``) and fit one story
+   clearly better than any other. Names shared by two items of one outlet are no anchor
+   (the outlet's regular subjects).
 
 Candidates (``lookup_keys``): stories filed (``index_keys``) under the article's states,
 rounds, codes and names, or "*" for an article without states, whose first report lies within
@@ -45,17 +57,17 @@ stage (``monitors.pipeline.place_in_story``), so what is measured is what runs.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from config import data_path
-from monitors import textfeatures as tf
+from monitors.detect import textfeatures as tf
+from monitors.detect.data import read_toml
 
 K = TypeVar("K")
 
@@ -71,7 +83,7 @@ STORY_SMALL_SET = 24  # dates, amounts, codes, years, rounds
 
 THRESHOLD_DATED = 2.3
 THRESHOLD_COARSE = 2.2  # one side dated only to the month or year
-THRESHOLD_UNDATED = 2.4
+THRESHOLD_UNDATED = 2.0
 AMBIGUITY_MARGIN = 0.5
 WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
@@ -108,6 +120,7 @@ class EventSignature:
     announced: frozenset[str] = frozenset()
     amounts: frozenset[float] = frozenset()
     codes: frozenset[str] = frozenset()
+    counts: frozenset[int] = frozenset()
     names: frozenset[str] = frozenset()
     tokens: frozenset[str] = frozenset()
     shingles: frozenset[str] = frozenset()
@@ -117,6 +130,12 @@ class EventSignature:
     title_digest: str = ""
     title_tokens: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
+    members: tuple[EventSignature, ...] = ()
+
+    @functools.cached_property
+    def headline_terms(self) -> frozenset[str]:
+        """The headline's words other than names of states and peoples."""
+        return frozenset(t for t in self.title_tokens if not tf.is_country_word(t))
 
     @functools.cached_property
     def round_values(self) -> frozenset[str]:
@@ -144,6 +163,8 @@ class EventSignature:
             value = getattr(self, name)
             if value:
                 d[name] = sorted(value)
+        if self.members:
+            d["members"] = [member.to_json() for member in self.members]
         return d
 
     @classmethod
@@ -160,12 +181,13 @@ class EventSignature:
             source=d.get("source"),
             title_key=d.get("title_key", ""),
             title_digest=d.get("title_digest", ""),
+            members=tuple(cls.from_json(m) for m in d.get("members", ())),
             **{name: frozenset(d.get(name, ())) for name in _SET_FIELDS},
         )
 
 
 _SET_FIELDS = (
-    "rounds", "years", "dates", "announced", "amounts", "codes", "names", "tokens",
+    "rounds", "years", "dates", "announced", "amounts", "codes", "counts", "names", "tokens",
     "shingles", "title_tokens", "kinds",
 )  # fmt: skip
 
@@ -192,12 +214,13 @@ def signature(
     outlet's recurring headline ("Photos of the week") names a series, not an occasion.
     Text that failed to decode (mojibake) yields no names, words or phrasing: it is no evidence.
     """
-    title, summary = tf.clean(title), tf.clean(summary)
+    title, summary = tf.clean(title), _BULLETS.sub(" ", tf.clean(summary))
     garbled_title, garbled_summary = is_garbled(title), is_garbled(summary)
     title_key = "" if garbled_title else recurring_title_key(title)
     title = "" if garbled_title else title
     summary = "" if garbled_summary else summary
     text = f"{title}\n{summary}"
+    lead = f"{title}\n{_lead(summary)}"
     dated = published_at is not None
     start = _aware(published_at) if published_at else datetime(1970, 1, 1, tzinfo=UTC)
     end = max(start, _aware(published_until) if published_until else start)
@@ -219,9 +242,10 @@ def signature(
         announced=frozenset(announced),
         amounts=frozenset(tf.amounts(text)),
         codes=frozenset(tf.codes(text)),
+        counts=frozenset(tf.counts(lead)),
         names=frozenset(tf.name_keys(title, summary)),
-        tokens=tf.bottom_k(tf.content_tokens(text), ARTICLE_TOKENS),
-        shingles=tf.bottom_k(tf.shingles(text), ARTICLE_TOKENS),
+        tokens=tf.bottom_k(tf.content_tokens(lead), ARTICLE_TOKENS),
+        shingles=tf.bottom_k(tf.shingles(lead), ARTICLE_TOKENS),
         source=source,
         title_key=title_key,
         title_digest=f"{tf.stable_hash(title.casefold()):08x}" if title_key else "",
@@ -230,6 +254,22 @@ def signature(
     )
 
 
+LEAD_CHARS = 400
+
+
+def _lead(summary: str) -> str:
+    """The lead of a long description (a feed that carries the whole article): its later
+    paragraphs give background that related stories of the week share."""
+    if len(summary) <= LEAD_CHARS:
+        return summary
+    cut = summary.rfind(" ", 0, LEAD_CHARS)
+    return summary[: cut if cut > 0 else LEAD_CHARS]
+
+
+_BULLETS = re.compile(r"[•▪●][^•▪●]*?(?=[•▪●]|\b[A-Z][A-Z/ ]{2,}:|$)")
+"""Bullet points ahead of a lead ("• Italy offers to train… • Trump announces… JAKARTA: …")
+sum up other stories of the day: only the lead after them reports the item's occasion."""
+
 DIGEST = "digest"
 """The kind given to a roundup of several unrelated topics (``[digests]`` in
 ``config/event_kinds.toml``): it reports no one occasion, so it never joins or takes reports."""
@@ -237,8 +277,7 @@ DIGEST = "digest"
 
 @functools.cache
 def _digest_markers() -> tuple[str, ...]:
-    with data_path("event_kinds.toml").open("rb") as handle:
-        markers = tomllib.load(handle).get("digests", {}).get("markers", [])
+    markers = read_toml("event_kinds.toml", "event kinds").get("digests", {}).get("markers", [])
     return tuple(m.casefold() for m in markers)
 
 
@@ -249,8 +288,7 @@ def _digest_mark(title: str) -> frozenset[str]:
 
 @functools.cache
 def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    with data_path("event_kinds.toml").open("rb") as handle:
-        kinds = tomllib.load(handle)["kinds"]
+    kinds = read_toml("event_kinds.toml", "event kinds")["kinds"]
     return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
 
 
@@ -466,11 +504,32 @@ def _across_languages_on_one_occasion(article: EventSignature, story: EventSigna
     )
 
 
+def _fits_publication(undated: EventSignature, dated: EventSignature) -> bool:
+    """An undated report names a day (its year unknown) that falls in the days around the
+    other report's publication: the day of the occasion it reports."""
+    if undated.dated or not dated.precise:
+        return False
+    return any(
+        d[0] == "x" and _on_publication_day(_with_year(d, dated), dated)
+        for d in _all_dates(undated)
+    )
+
+
+def _with_year(date: str, sig: EventSignature) -> str:
+    return f"{sig.published_at.year:04d}{date[4:10]}"
+
+
 def _on_publication_day(date: str, sig: EventSignature) -> bool:
+    """Whether the date is the day before, of or after publication (compared as days: a
+    report of 22:00 on the 17th says "Monday" for the 16th)."""
     if not sig.precise:
         return False
-    moment = datetime.fromisoformat(date[:10]).replace(tzinfo=UTC)
-    return sig.published_at - timedelta(days=1) <= moment <= sig.published_until + timedelta(days=1)
+    try:
+        day = datetime.fromisoformat(date[:10]).date()
+    except ValueError:  # 29 February of a year without one
+        return False
+    first, last = sig.published_at.date(), sig.published_until.date()
+    return first - timedelta(days=1) <= day <= last + timedelta(days=1)
 
 
 def _all_dates(sig: EventSignature) -> frozenset[str]:
@@ -512,12 +571,16 @@ class _Evidence:
     anchors: int = 0
     content: float = 0.0
 
-    def add(self, points: float, reason: str, *, anchor: bool = False) -> None:
+    key_anchors: int = 0
+    """Anchors other than wording: a round, a date, a measured number, names."""
+
+    def add(self, points: float, reason: str, *, anchor: bool = False, key: bool = True) -> None:
         if points <= 0:
             return
         self.score += points
         self.reasons.append(reason)
         self.anchors += anchor
+        self.key_anchors += anchor and key
 
 
 def veto(article: EventSignature, story: EventSignature) -> str | None:
@@ -598,13 +661,14 @@ def _shares_occasion_marker(a: EventSignature, b: EventSignature) -> bool:
 
 
 def evidence(
-    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
+    article: EventSignature, story: EventSignature, context: Context | None = None
 ) -> _Evidence:
     """Points for everything the article and the story's defining report have in common.
 
     ``content`` counts only what names the occasion itself (rounds, dates, amounts, numbers,
     names, wording); states, closeness in time and the kind of cooperation do not.
     """
+    context = context or Context()
     ev = _Evidence()
     shared_countries = article.countries & story.countries
     if not article.countries or not story.countries:
@@ -624,8 +688,13 @@ def evidence(
     before = ev.score
     if article.source is not None and article.source == story.source:
         # one outlet's items share its boilerplate (a sign-off, a show's blurb, the day's
-        # date): only their headlines tell whether they report one occasion
+        # date): only their headlines, names and kinds tell whether they report one occasion
         _headline_evidence(ev, article, story)
+        anchors = ev.anchors
+        _name_evidence(ev, article, story, context.common)
+        ev.anchors = anchors  # an outlet's items name its regular subjects: no anchor
+        if ev.score - before >= KIND_CONFIRMS:
+            _kind_evidence(ev, article, story)
         ev.content = ev.score - before
         return ev
     _round_evidence(ev, article, story, bool(shared_countries))
@@ -639,7 +708,9 @@ def evidence(
         else:
             ev.add(1.2, "same date " + ",".join(dates), anchor=True)
     elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
-        ev.add(0.6, "same day of year " + ",".join(dates))
+        # "on 5 March" in an undated report and a report of 5 March: the occasion's day
+        fits = _fits_publication(article, story) or _fits_publication(story, article)
+        ev.add(0.6, "same day of year " + ",".join(dates), anchor=fits)
     if amounts := _shared_amounts(article.amounts, story.amounts):
         # not an anchor: the same amount recurs in every step of a deal
         ev.add(1.0, "same amount " + ",".join(map(_format_amount, amounts)))
@@ -648,9 +719,14 @@ def evidence(
         # only the platform, which comes back for the next visit
         measured = any(c[0].isdigit() for c in codes)
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
-    _name_evidence(ev, article, story, common)
+    if counts := sorted(article.counts & story.counts):
+        # "kills 11 people", "8,000 troops": content, never a key (a count recurs in follow-ups)
+        ev.add(min(1.0, COUNT_POINTS * len(counts)), "same counts " + ",".join(map(str, counts)))
+    _name_evidence(ev, article, story, context.common)
     _text_evidence(ev, article, story)
-    if ev.score > before:  # the kind of occasion confirms other content, never replaces it
+    if ev.score - before >= KIND_CONFIRMS:
+        # the kind of occasion confirms other content, never replaces it: two pieces about
+        # one week's talks share the states, the kind and a few words
         _kind_evidence(ev, article, story)
     ev.content = ev.score - before
     if article.cooperation_type and article.cooperation_type == story.cooperation_type:
@@ -703,14 +779,17 @@ def _kind_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
         and kinds == story.kinds
         and len(article.countries) >= 2
         and article.countries == story.countries
-        and article.precise
-        and story.precise
-        and _gap(article, story) <= PRECISE_SPAN
+        and (
+            (article.precise and story.precise and _gap(article, story) <= PRECISE_SPAN)
+            or _certain_shared_dates(_all_dates(article), _all_dates(story))
+        )
     ):
         ev.add(KIND_POINTS, "same states, same kind of occasion " + ",".join(sorted(kinds)))
 
 
+COUNT_POINTS = 0.5
 KIND_POINTS = 1.2
+KIND_CONFIRMS = 0.01
 
 
 def _name_evidence(
@@ -725,7 +804,13 @@ def _name_evidence(
     full_name = any(k != p and k.startswith(p) for k in shared for p in shared)
     # one shared name (a president, a capital) is in half the news of the day: a hint only
     points = NAME_POINTS[min(people, len(NAME_POINTS) - 1)] + (FULL_NAME_POINTS if full_name else 0)
-    ev.add(points, "same names " + ",".join(sorted(shared)[:6]), anchor=people >= 2 or full_name)
+    # not a key to the occasion on their own: two leaders meet at more than one occasion
+    ev.add(
+        points,
+        "same names " + ",".join(sorted(shared)[:6]),
+        anchor=people >= 2 or full_name,
+        key=False,
+    )
 
 
 NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
@@ -750,24 +835,31 @@ def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSigna
 
 
 def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
-    overlap = tf.sketch_containment(article.tokens, story.tokens, ARTICLE_TOKENS)
-    copied = tf.sketch_containment(article.shingles, story.shingles, ARTICLE_TOKENS)
+    overlap = tf.sketch_containment(article.tokens, story.tokens, ARTICLE_TOKENS, prior=TEXT_PRIOR)
+    copied = tf.sketch_containment(
+        article.shingles, story.shingles, ARTICLE_TOKENS, prior=TEXT_PRIOR
+    )
     # unrelated reports on one topic already share some stems: only overlap above that counts
     # most of the wording in common: a rewrite or a translation-faithful retelling
     ev.add(
         3.0 * max(0.0, overlap - TEXT_BASELINE),
         f"text similarity {overlap:.2f}",
         anchor=overlap >= TEXT_ANCHOR,
+        key=False,
     )
     ev.add(
         2.5 * max(0.0, copied - TEXT_BASELINE / 3),
         f"shared phrasing {copied:.2f}",
         anchor=copied >= 0.5,
+        key=False,
     )
 
 
 TEXT_BASELINE = 0.10
 TEXT_ANCHOR = 0.45
+TEXT_PRIOR = 2.0
+"""Weight of words a text might have had: a headline of five words shares most of them by
+chance ("tensions", "Iran", "Trump"), so a short text's overlap is shrunk towards none."""
 
 
 def compare(article: EventSignature, story: EventSignature) -> tuple[float, str] | None:
@@ -780,12 +872,20 @@ _Assessment = tuple[float, str, bool, bool]  # score, reason, passes, anchored
 
 
 def _assess(
-    article: EventSignature, story: EventSignature, common: frozenset[str] = frozenset()
+    article: EventSignature, story: EventSignature, context: Context | None = None
 ) -> _Assessment | None:
     """(score, reason, whether it passes the bar, whether it has an anchor), None if vetoed."""
     if veto(article, story):
         return None
-    ev = evidence(article, story, common)
+    ev = evidence(article, story, context)
+    matched = story
+    if story.members and ev.score >= MEMBER_FLOOR:
+        for member in story.members:
+            if veto(article, member) is None:
+                seen = evidence(article, member, context)
+                if seen.score > ev.score:
+                    seen.reasons.insert(0, "as a confirmed report")
+                    ev, matched = seen, member
     # a report dated only to the month or year gets no credit for closeness in time and must
     # clear a higher bar, as an undated one must
     both_precise = article.precise and story.precise
@@ -796,10 +896,26 @@ def _assess(
     else:
         threshold = THRESHOLD_UNDATED
     passes = (
-        ev.score >= threshold and ev.content >= CONTENT_MIN and (both_precise or ev.anchors > 0)
+        ev.score >= threshold
+        and ev.content >= CONTENT_MIN
+        and (both_precise or ev.anchors > 0)
+        and (ev.key_anchors > 0 or _headlines_meet(article, matched))
     )
     return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
 
+
+def _headlines_meet(article: EventSignature, story: EventSignature) -> bool:
+    """Two headlines in one language share a word besides names of states: reports of one
+    occasion name it ("Hormuz", "guiding principles"); two pieces of one week's news about a
+    state ("tensions with Iran", "drills in Hormuz") need more than that (an anchor)."""
+    if not (article.headline_terms and story.headline_terms):
+        return True  # no headline on one side: nothing to compare
+    if article.language and story.language and article.language != story.language:
+        return True  # (a feed that names no language is taken to be in the other's)
+    return len(article.headline_terms & story.headline_terms) >= HEADLINE_TERMS
+
+
+HEADLINE_TERMS = 1
 
 CONTENT_MIN = 1.0
 """What the occasion itself must contribute: states, the day and the kind of cooperation
@@ -819,11 +935,11 @@ def best_match(
     sharing an anchor with it, even one just below the bar.
     """
     stories = list(candidates)
-    common = common_names(article, (story for _, story in stories))
+    context = Context.of(article, [story for _, story in stories])
     best: Match[K] | None = None
     runner_up = -math.inf
     for key, story in stories:
-        assessed = _assess(article, story, common)
+        assessed = _assess(article, story, context)
         if assessed is None:
             continue
         score, reason, passes, anchored = assessed
@@ -840,6 +956,37 @@ def best_match(
     return best
 
 
+MEMBER_FLOOR = 1.2
+"""What an article must share with a story's defining report itself (the same states within
+days) before the story's confirmed reports are compared with it."""
+MEMBER_SCORE = 3.0
+"""A report that joined with this much evidence confirms the story: later reports may match it
+(as long as they also meet ``MEMBER_FLOOR`` with the defining report)."""
+MEMBERS = 6
+
+
+def confirmed(story: EventSignature, report: EventSignature, match: Match[Any]) -> EventSignature:
+    """The story's signature with a report that joined it strongly among its confirmed
+    reports (at most ``MEMBERS``): unchanged otherwise."""
+    if match.score < MEMBER_SCORE or len(story.members) >= MEMBERS or report.source == story.source:
+        return story
+    return dataclasses.replace(
+        story, members=(*story.members, dataclasses.replace(report, members=()))
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the candidate stories of one article say about it: names that many of them carry
+    are in the news (a president, a capital), not the mark of one occasion."""
+
+    common: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, article: EventSignature, stories: list[EventSignature]) -> Context:
+        return cls(common_names(article, stories))
+
+
 COMMON_NAME_STORIES = 3
 """A name that this many candidate stories also carry (a president, a capital, a team) is
 in the news, not the mark of one occasion."""
@@ -852,6 +999,31 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
         for key in tf.shared_names(article.names, story.names):
             counts[key] = counts.get(key, 0) + 1
     return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
+
+
+DECODED_STORIES = 4096
+"""How many decoded story signatures a process keeps (``decoded``)."""
+_decoded: dict[tuple[Any, ...], EventSignature] = {}
+
+
+def decoded(story_id: int, stored: dict[str, Any]) -> EventSignature:
+    """A stored story signature, decoded once per process: a story's signature changes only
+    when a confirmed report is added, which the cache key (its defining report and its number
+    of confirmed reports) sees. The oldest entries go first when the cache is full."""
+    key = (
+        story_id,
+        stored.get("from"),
+        stored.get("title_digest"),
+        tuple(stored.get("tokens", ())[:3]),
+        len(stored.get("members", ())),
+    )
+    found = _decoded.get(key)
+    if found is None:
+        if len(_decoded) >= DECODED_STORIES:
+            for old in list(_decoded)[: DECODED_STORIES // 4]:
+                del _decoded[old]
+        found = _decoded[key] = EventSignature.from_json(stored)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -958,6 +1130,8 @@ __all__ = [
     "best_match",
     "candidate_window",
     "compare",
+    "confirmed",
+    "decoded",
     "filed_at",
     "index_keys",
     "is_garbled",

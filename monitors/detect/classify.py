@@ -7,8 +7,8 @@ kind of cooperation.  ``source_country`` is the state a ministry's or armed forc
 speaks for (``country`` of the feed), if any.
 
 Rules, in order
-    1. Countries: the gazetteer (monitors.countries) finds every state named.  A capital at the
-       very start of the lead followed by ``,`` ``(`` ``:`` or a dash is a *dateline* ("BAKU,
+    1. Countries: the gazetteer (monitors.detect.countries) finds every state named.  A capital
+       at the very start of the lead followed by ``,`` ``(`` ``:`` or a dash is a *dateline* ("BAKU,
        Azerbaijan, Oct 29 -"), as is a country named right after it: datelines say where the
        story was filed, not who took part.  A state named right after a background cue
        ("on the border with Armenia", "mediated by", "against") is only *mentioned*.
@@ -33,12 +33,14 @@ Rules, in order
        ("X and Y", "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's
        minister meets Y's chief") add a small ``coop`` weight.
        score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
-    4. Caps: fewer than two participant states -> at most 0.45 ("single country -> not
-       cooperation"); no military term -> at most 0.4; only weak visits/drills and no cue of
-       two sides acting together -> at most 0.45 (a minister visiting troops abroad, drills
-       near a rival); no act and no strong cooperation cue -> at most 0.45; a weak act (< 0.2)
-       and no cooperation cue -> at most 0.45 ("Babcock bullish on defence contracts").  A
-       named multinational exercise (RIMPAC) lifts the single-country cap.
+    4. Caps (the numbers are ``config/lexicon.toml [scoring]``: ``capped`` 0.45,
+       ``capped_not_military`` 0.4): fewer than two participant states -> at most 0.45
+       ("single country -> not cooperation"); no military term -> at most 0.4; only weak
+       visits/drills and no cue of two sides acting together -> at most 0.45 (a minister
+       visiting troops abroad, drills near a rival); no act and no strong cooperation cue ->
+       at most 0.45; a weak act (< 0.2) and no cooperation cue -> at most 0.45 ("Babcock
+       bullish on defence contracts").  A named multinational exercise (RIMPAC) lifts the
+       single-country cap.
     5. Main event: when the headline (or, without one, the lead's first sentence) reports a
        refusal or denial ("rejects meeting", "denies cooperation") or a protest ("protests
        arms sale") -> at most 0.45; hostility (a launch, strikes, a build-up, nuclear talks)
@@ -67,12 +69,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from config import data_path
-from monitors.countries import (
+from monitors.detect.countries import (
     CountryMention,
     Gazetteer,
     default_gazetteer,
@@ -80,9 +82,10 @@ from monitors.countries import (
     has_cjk,
     word_tokens,
 )
+from monitors.detect.data import read_toml
+from monitors.detect.relations import Relations, default_relations
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
-from monitors.relations import Relations, default_relations
 
 __all__ = ["Classifier", "Lexicon", "classify", "default_classifier"]
 
@@ -90,33 +93,6 @@ ACT_GROUPS = frozenset(COOPERATION_TYPES) | {"signing"}
 # Groups that describe the relation between the states rather than an act of cooperation
 # (rules 5-6 of the module doc); they add nothing to the score.
 RELATION_GROUPS = frozenset({"hostile", "refusal", "protest", "competition", "multinational"})
-# When acts tie, the earlier type wins; meetings come last because most stories involve one.
-_TYPE_PRIORITY = (
-    "agreement",
-    "industry",
-    "aid",
-    "other",
-    "exercise",
-    "arms_transfer",
-    "training",
-    "meeting_visit",
-)
-# Languages whose terms are also tried for a text in a given language.
-_LANGUAGE_FALLBACK = {
-    "az": ("az", "tr", "en"),
-    "tr": ("tr", "az", "en"),
-    "ru": ("ru", "en"),
-    "uk": ("uk", "ru", "en"),
-    "kk": ("kk", "ru", "en"),
-    "de": ("de", "en"),
-    "be": ("ru", "en"),
-    "fr": ("fr", "en"),
-    "zh": ("zh", "en"),
-    "ar": ("ar", "en"),
-    "el": ("el", "en"),
-    "en": ("en",),
-}
-
 
 # --------------------------------------------------------------------------------------------
 # Lexicon
@@ -150,18 +126,50 @@ class TermHit:
         return f"term:{self.matched or self.term}({parts})"
 
 
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """The numbers of rules 3-8 (``config/lexicon.toml [scoring]``) and the languages whose
+    terms a text in a language also tries (``[languages]``)."""
+
+    threshold: float
+    caps: dict[str, float]
+    capped: float  # a score held back by rules 4-6 stays just below the threshold
+    capped_not_military: float
+    pair_coop: float
+    pair_exercise: float
+    type_priority: tuple[str, ...]
+    fallbacks: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def parse(cls, path: Path, data: dict[str, Any]) -> Scoring:
+        try:
+            scoring = data["scoring"]
+            return cls(
+                threshold=float(scoring["threshold"]),
+                caps={group: float(scoring["cap"][group]) for group in ("mil", "coop", "act")},
+                capped=float(scoring["capped"]),
+                capped_not_military=float(scoring["capped_not_military"]),
+                pair_coop=float(scoring["pair"]["coop"]),
+                pair_exercise=float(scoring["pair"]["exercise"]),
+                type_priority=tuple(scoring["type_priority"]),
+                fallbacks={lang: tuple(tried) for lang, tried in data["languages"].items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: [scoring] or [languages]: missing or bad {exc}") from exc
+
+
 class Lexicon:
     """Topic terms per language (config/lexicon.toml), indexed for one pass over the words."""
 
     def __init__(
         self,
         terms: list[_Term],
-        threshold: float,
-        caps: dict[str, float],
+        scoring: Scoring,
         context: dict[str, list[str]],
     ) -> None:
-        self.threshold = threshold
-        self.caps = caps
+        self.scoring = scoring
+        self.threshold = scoring.threshold
+        self.caps = scoring.caps
         self.languages = frozenset(term.language for term in terms)
         self._exact: dict[str, list[_Term]] = {}
         self._prefix: dict[str, list[_Term]] = {}
@@ -179,24 +187,22 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
         path = path or data_path("lexicon.toml")
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read lexicon: {exc}") from exc
-        scoring = data.get("scoring", {})
+        data = read_toml(path, "lexicon")
         terms = [
             _parse_term(path, language, surface, spec)
             for language, table in data.get("terms", {}).items()
             for surface, spec in table.items()
         ]
-        caps = {"mil": 0.4, "coop": 0.3, "act": 0.5} | dict(scoring.get("cap", {}))
-        return cls(terms, float(scoring.get("threshold", 0.5)), caps, data.get("context", {}))
+        shipped = data_path("lexicon.toml")
+        if path != shipped and not ("scoring" in data and "languages" in data):
+            # a lexicon of terms only (tests, experiments) scores like the shipped one
+            return cls(terms, default_lexicon().scoring, data.get("context", {}))
+        return cls(terms, Scoring.parse(path, data), data.get("context", {}))
 
     def languages_for(self, language: str | None) -> frozenset[str]:
         if language is None:
             return self.languages
-        wanted = _LANGUAGE_FALLBACK.get(language.lower().split("-")[0])
+        wanted = self.scoring.fallbacks.get(language.lower().split("-")[0])
         return frozenset(wanted) if wanted else self.languages
 
     def match(
@@ -349,8 +355,6 @@ def _context_regex(cues: list[str]) -> re.Pattern[str]:
 # Classifier
 
 
-_PAIR_WEIGHT = 0.1
-_PAIR_EXERCISE_WEIGHT = 0.15
 _PAIR_GAP = re.compile(
     r"(?:'s)?\s*(?:,|&|/|-|–|—|and|и|və|ve|ilə|ile|et|with|с|со)?\s*(?:the\s+|la\s+|le\s+|les\s+|l')?$"
 )
@@ -362,7 +366,6 @@ _DIRECTED_GAP = re.compile(
     r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
-_CAPPED = 0.45  # a capped score stays just below the threshold
 _MAIN_EVENT_GROUPS = ("refusal", "protest", "hostile", "competition")
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
@@ -424,12 +427,14 @@ class Classifier:
                 evidence.append("rule:headline names an act -> later negatives are background")
         pair = _coordinated_pair(folded, mentions)
         if pair:
-            groups["coop"] = groups.get("coop", 0.0) + _PAIR_WEIGHT
-            evidence.append(f"pair:{pair[0]}-{pair[1]}(+{_PAIR_WEIGHT:.2f},coop)")
+            weight = self.lexicon.scoring.pair_coop
+            groups["coop"] = groups.get("coop", 0.0) + weight
+            evidence.append(f"pair:{pair[0]}-{pair[1]}(+{weight:.2f},coop)")
             if 0 < groups.get("exercise", 0.0) < 0.3:
                 # "France and India held the Varuna exercise": a pair running drills is joint.
-                groups["exercise"] += _PAIR_EXERCISE_WEIGHT
-                evidence.append(f"rule:pair + exercise -> joint(+{_PAIR_EXERCISE_WEIGHT:.2f})")
+                weight = self.lexicon.scoring.pair_exercise
+                groups["exercise"] += weight
+                evidence.append(f"rule:pair + exercise -> joint(+{weight:.2f})")
         score = self._score(groups, len(participants), evidence)
         central = (
             _main_pair(participants, mentioned, mentions, lead_start)[0]
@@ -439,7 +444,11 @@ class Classifier:
         score = self._relations(score, hits, groups, central, text, lead_start, evidence)
         positive = score >= self.lexicon.threshold
         cooperation_type = (
-            _cooperation_type(_type_groups(hits, text, lead_start)) if positive else None
+            _cooperation_type(
+                _type_groups(hits, text, lead_start), self.lexicon.scoring.type_priority
+            )
+            if positive
+            else None
         )
         several = len(participants) > 2 and cooperation_type != "exercise"
         listed = _headline_list(folded, mentions, lead_start) if several else set()
@@ -549,10 +558,11 @@ class Classifier:
                 f"rule:rivals {'-'.join(sorted(rivals))} need an explicit act of cooperation"
             )
         evidence.extend(reasons)
-        return min(score, _CAPPED) if reasons else score
+        return min(score, self.lexicon.scoring.capped) if reasons else score
 
     def _score(self, groups: dict[str, float], n_states: int, evidence: list[str]) -> float:
         caps = self.lexicon.caps
+        capped, not_military = self.lexicon.scoring.capped, self.lexicon.scoring.capped_not_military
         mil = min(groups.get("mil", 0.0), caps["mil"])
         coop = min(groups.get("coop", 0.0), caps["coop"])
         acts = min(sum(v for g, v in groups.items() if g in ACT_GROUPS), caps["act"])
@@ -560,26 +570,26 @@ class Classifier:
         score = max(0.0, min(1.0, mil + coop + acts + negative))
         if n_states == 1 and groups.get("multinational", 0) >= 0.3:
             evidence.append("rule:named multinational exercise -> several states")
-        elif n_states < 2 and score > 0.45:
-            score = 0.45
+        elif n_states < 2 and score > capped:
+            score = capped
             evidence.append("rule:single country -> not cooperation")
-        if mil <= 0 and score > 0.4:
-            score = 0.4
+        if mil <= 0 and score > not_military:
+            score = not_military
             evidence.append("rule:no military term -> not defence")
         # Visits and drills happen alone too (a minister visiting troops abroad, drills near a
         # rival): without any cue of two sides acting together they are not cooperation.
         one_sided = max(
             (v for g, v in groups.items() if g in _ONE_SIDED_ACTS), default=0.0
         ) < 0.3 and not any(groups.get(g, 0) > 0 for g in _TWO_SIDED_ACTS)
-        if coop <= 0 and one_sided and score > 0.45:
-            score = 0.45
+        if coop <= 0 and one_sided and score > capped:
+            score = capped
             evidence.append("rule:no cooperation cue -> not cooperation")
-        elif acts <= 0 and coop < 0.3 and score > 0.45:
-            score = 0.45
+        elif acts <= 0 and coop < 0.3 and score > capped:
+            score = capped
             evidence.append("rule:no act of cooperation")
-        elif coop <= 0 and acts < 0.2 and score > 0.45:
+        elif coop <= 0 and acts < 0.2 and score > capped:
             # "Babcock bullish on defence contracts": a weak act with no cue of two sides.
-            score = 0.45
+            score = capped
             evidence.append("rule:weak act, no cue of two sides acting together")
         return round(score, 4)
 
@@ -671,7 +681,7 @@ def _group_sums(hits: list[TermHit]) -> dict[str, float]:
     return sums
 
 
-def _cooperation_type(groups: dict[str, float]) -> str:
+def _cooperation_type(groups: dict[str, float], priority: tuple[str, ...]) -> str:
     """README rules: signed document > co-production > aid > port call > strongest act."""
     agreement = groups.get("agreement", 0.0)
     others = [
@@ -688,7 +698,7 @@ def _cooperation_type(groups: dict[str, float]) -> str:
     talks = groups.get("meeting_visit", 0.0) + groups.get("agreement", 0.0)
     scored = [
         (talks if kind == "meeting_visit" else groups.get(kind, 0.0), -rank, kind)
-        for rank, kind in enumerate(_TYPE_PRIORITY)
+        for rank, kind in enumerate(priority)
         if kind != "agreement"
     ]
     best = max(scored)
@@ -729,9 +739,15 @@ def _first_sentence_end(text: str, lead_start: int) -> int:
 
 
 @functools.cache
+def default_lexicon() -> Lexicon:
+    """The shipped lexicon (config/lexicon.toml), loaded once per process."""
+    return Lexicon.load()
+
+
+@functools.cache
 def default_classifier() -> Classifier:
     """Classifier over the shipped gazetteer and lexicon, built once per process."""
-    return Classifier(default_gazetteer(), Lexicon.load(), default_relations())
+    return Classifier(default_gazetteer(), default_lexicon(), default_relations())
 
 
 def classify(

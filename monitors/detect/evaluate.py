@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitors.classify import classify
+from monitors.detect.classify import classify
 from monitors.domain import Classification
 
 __all__ = ["EvalReport", "evaluate", "format_report"]

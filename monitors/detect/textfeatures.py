@@ -8,10 +8,11 @@ reduced to a transliterated phonetic key so that spellings across scripts meet (
 ``Həsənov`` = ``Гасанов``), and content stems / word-pair shingles for within-language
 similarity.
 
-The month, weekday, ordinal and stop-word tables are the only hand-written language knowledge;
-they are small and cover the languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr,
-de, es, ar, hy, zh, ja). Names of states and peoples, which are compared as states and not as
-names, come from CLDR (babel) in a dozen locales.
+The month, weekday, ordinal, stop-word, scale-word and name-spelling tables are the only
+hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
+languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr, de, es, ar, hy, zh, ja).
+Names of states and peoples, which are compared as states and not as names, come from CLDR
+(babel) in the locales of ``[words] state_name_locales`` of that file.
 """
 
 from __future__ import annotations
@@ -23,8 +24,27 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from anyascii import anyascii
+
+from config import data_path
+from monitors.detect.data import read_toml
+from monitors.errors import ConfigError
+
+_WORDS_PATH = data_path("textfeatures.toml")
+_WORDS = read_toml(_WORDS_PATH, "word lists")
+
+
+def _table(*keys: str) -> Any:
+    """``_WORDS[keys[0]][keys[1]]...``; a missing key is a ConfigError naming file and key."""
+    value: Any = _WORDS
+    for i, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise ConfigError(f"{_WORDS_PATH}: missing key {'.'.join(keys[: i + 1])!r}")
+        value = value[key]
+    return value
+
 
 # ---------------------------------------------------------------------------------------------
 # Month names. Slavic, Turkic and Polish month names inflect, so those match by stem (prefix);
@@ -43,46 +63,10 @@ def _add_months(words: str, *, stems: bool = False) -> None:
                 _MONTH_EXACT[word] = number
 
 
-_add_months(
-    "january|jan february|feb march|mar april|apr may june|jun july|jul august|aug "
-    "september|sept|sep october|oct november|nov december|dec"
-)
-_add_months(
-    "janvier février|fevrier mars avril mai juin juillet août|aout septembre octobre novembre "
-    "décembre|decembre"
-)
-_add_months(
-    "januar februar märz|marz april mai juni juli august september oktober november dezember"
-)
-_add_months(
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
-)
-_add_months(
-    "يناير فبراير مارس أبريل|ابريل مايو يونيو يوليو أغسطس|اغسطس سبتمبر أكتوبر|اكتوبر نوفمبر ديسمبر"
-)
-_add_months(
-    "январ феврал март апрел ма|мая|май июн июл август сентябр октябр ноябр декабр", stems=True
-)
-_add_months("січ лют берез квіт трав черв лип серп верес жовт листопад груд", stems=True)
-_add_months(
-    "януари февруари март април май юни юли август септември октомври ноември декември", stems=True
-)
-_add_months(
-    "yanvar fevral mart aprel may iyun iyul avqust sentyabr oktyabr noyabr dekabr", stems=True
-)
-_add_months(
-    "ocak şubat|subat mart nisan mayıs|mayis haziran temmuz ağustos|agustos eylül|eylul "
-    "ekim kasım|kasim aralık|aralik",
-    stems=True,
-)
-_add_months("stycz lut marc kwie maj czerw lip sierp wrze paźdz|pazdz listopad grud", stems=True)
-_add_months(
-    "հունվար փետրվար մարտ ապրիլ մայիս հունիս հուլիս օգոստոս սեպտեմբեր հոկտեմբեր նոյեմբեր դեկտեմբեր",
-    stems=True,
-)
-# The Russian "ма" stem would swallow too much; May is matched exactly instead.
-_MONTH_STEMS[:] = [(s, n) for s, n in _MONTH_STEMS if s != "ма"]
-_MONTH_EXACT.update({"мая": 5, "май": 5})
+for _words in _table("months", "exact").values():
+    _add_months(_words)
+for _words in _table("months", "stems").values():
+    _add_months(_words, stems=True)
 _MONTH_STEMS.sort(key=lambda item: -len(item[0]))
 
 
@@ -195,21 +179,10 @@ def _year_near(toks: list[Token], i: int) -> int | None:
     return None
 
 
-_WEEKDAYS: dict[str, int] = {}
-for _day, _forms in enumerate(
-    [
-        "monday lundi montag lunes pazartesi понедельник понеділок понеділка понеделник "
-        "poniedziałek",
-        "tuesday mardi dienstag martes salı вторник вівторок вівторка wtorek",
-        "wednesday mercredi mittwoch miércoles çarşamba среду середу сряда środę środa",
-        "thursday jeudi donnerstag jueves perşembe четверг четвер четвъртък czwartek",
-        "friday vendredi freitag viernes cuma пятницу п'ятницю п’ятницю петък piątek",
-        "saturday samedi samstag sábado cumartesi субботу суботу събота sobotę sobota",
-        "sunday dimanche sonntag domingo pazar воскресенье неділю неділя неделя niedzielę",
-    ]
-):
-    for _form in _forms.split():
-        _WEEKDAYS[_form] = _day
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS: dict[str, int] = {
+    form: day for day, name in enumerate(_WEEKDAY_NAMES) for form in _table("weekdays", name)
+}
 _CJK_WEEKDAY = re.compile(r"(?:星期|周|週)([一二三四五六日天])")
 
 
@@ -237,33 +210,10 @@ _ROMAN = re.compile(
 )
 _CJK_ORDINAL = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[次届屆回]")
 _CN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九", start=0)}
-_ORDINAL_WORDS: dict[str, int] = {}
-for _n, _forms in enumerate(
-    [
-        "",
-        "",
-        "",
-        "",
-        "fourth четвёрт четверт",
-        "fifth пят",
-        "sixth шест",
-        "seventh седьм",
-        "eighth восьм",
-        "ninth девят",
-        "tenth десят",
-        "eleventh одиннадцат",
-        "twelfth двенадцат",
-    ]
-):
-    for _form in _forms.split():
-        _ORDINAL_WORDS[_form] = _n
-# first/second/third are left out: "first batch", "second time" are not series rounds.
-
-_NOT_SERIES = {
-    "in", "of", "since", "from", "to", "by", "until", "and", "the", "year", "years", "fy",
-    "в", "во", "с", "до", "по", "года", "год", "році", "рік", "ili", "il", "ilin", "yılı",
-    "en", "de", "le", "la", "du", "w", "roku", "im", "seit", "bis", "del",
-}  # fmt: skip
+_ORDINAL_WORDS: dict[str, int] = {
+    form: int(number) for number, forms in _table("ordinals").items() for form in forms
+}
+_NOT_SERIES = frozenset(_table("words", "not_series"))
 
 
 def _roman_value(numeral: str) -> int:
@@ -326,11 +276,15 @@ def rounds(text: str) -> set[Round]:
         # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
         if word[0].isupper():
             found.add(Round(name_key(word), year))
-    for word, numeral in _ROMAN.findall(text):
-        if numeral and (len(numeral) >= 2 or numeral in {"V", "X"}):
-            value = _roman_value(numeral)
-            if 2 <= value <= 99:
-                found.add(Round(name_key(word) if word else "", f"#{value}"))
+    for m in _ROMAN.finditer(text):
+        word, numeral = m.group(1), m.group(2)
+        between = text[m.end(1) : m.start(2)]
+        # hyphenated ("Shaheen-X") or written on in another script ("雄鹰IV"); with a space only
+        # after a name and from two letters ("Shaheen IX"): "With X" names a platform
+        attached = bool(between.strip()) or (not between and not word.isascii())
+        spaced = len(numeral) >= 2 and bool(word) and _is_name_word(word)
+        if numeral and (attached or spaced) and 2 <= (value := _roman_value(numeral)) <= 99:
+            found.add(Round(name_key(word) if word else "", f"#{value}"))
     for n in _CJK_ORDINAL.findall(text):
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
@@ -349,12 +303,7 @@ def round_years(text: str) -> set[int]:
 # ---------------------------------------------------------------------------------------------
 # Money amounts and other telling numbers
 
-_SCALE = {
-    "thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "mln": 1e6, "m": 1e6, "millions": 1e6,
-    "billion": 1e9, "bn": 1e9, "b": 1e9, "billions": 1e9, "crore": 1e7, "lakh": 1e5,
-    "млн": 1e6, "миллиона": 1e6, "миллионов": 1e6, "миллион": 1e6, "млрд": 1e9,
-    "миллиарда": 1e9, "миллиардов": 1e9, "milyon": 1e6, "milyar": 1e9, "mln.": 1e6,
-}  # fmt: skip
+_SCALE: dict[str, float] = {word: float(n) for word, n in _table("amounts", "scale").items()}
 _CURRENCY = (
     r"(?:US\$|USD|\$|€|EUR|£|GBP|₹|Rs\.?|INR|RUB|₽|TL|AZN|manat|доллар\w*|dollars?|euros?|евро)"
 )
@@ -391,6 +340,33 @@ def amounts(text: str) -> set[float]:
     return found
 
 
+_COUNT = re.compile(r"(?<![\w.,$€£₹/:#-])\d[\d,]*(?![\d.,:/%-]?\d)(?!\s*%)(?![\w-])")
+_NUMBER_WORDS: dict[str, int] = {
+    word: int(n) for word, n in _table("amounts", "number_words").items()
+}
+
+
+def counts(text: str) -> set[int]:
+    """Counts the text gives ("kills 11 people", "8,000 troops", "three strikes"): whole
+    numbers from 3 up that are not years, days of a month, money, percentages, times or parts
+    of a designation ("F-16", "#10")."""
+    found: set[int] = set()
+    toks = tokens(text)
+    for i, tok in enumerate(toks):
+        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+            found.add(value)
+            continue
+        if "." in tok.text or not _COUNT.match(text, tok.start):
+            continue
+        value = int(tok.text.replace(",", ""))
+        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        dated = any(month_number(w) for w in near if not w[0].isdigit())
+        if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
+            found.add(value)
+    return found
+
+
 def codes(text: str) -> set[str]:
     """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
     found = {
@@ -405,31 +381,9 @@ def codes(text: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 # Names: capitalised words (in any cased script), transliterated and reduced to a key.
 
-_GENERIC_CAPITALISED = set(
-    # one string, split: a list literal of 200 short words would be unreadable
-    """
-    the a an and of in on at for to from with by as after before during over under about amid
-    this that these those it its their his her our we they he she i you there here
-    monday tuesday wednesday thursday friday saturday sunday today yesterday
-    new news report reports said says according photo video foto update live breaking
-    ministry minister ministers defense defence foreign affairs president prime chief general
-    commander army navy air force forces military naval joint exercise exercises drill drills
-    government state states republic national international people peoples federation union
-    agency office department embassy statement press service spokesman spokesperson
-    north south east west northern southern eastern western central
-    mr mrs ms dr gen lt col adm sec jan feb mar apr jun jul aug sep sept oct nov dec
-    u s us uss usns
-    в на и с по для из о об от к у при за это как что также
-    новости минобороны министерство министр президент
-    və ilə bu bir üçün ki də
-    """.split()  # noqa: SIM905
-)  # fmt: skip
-_SURNAME_ENDINGS = ("ova", "eva", "yeva", "ov", "ev", "yev", "ovich", "evich", "skiy", "ski", "sky")
-_PHONETIC = [
-    ("kh", "h"), ("gh", "h"), ("ph", "f"), ("sch", "s"), ("sh", "s"), ("ch", "c"), ("zh", "s"),
-    ("ts", "s"), ("tz", "s"), ("ck", "k"), ("q", "k"), ("x", "h"), ("g", "h"), ("w", "v"),
-    ("z", "s"), ("j", "y"), ("c", "k"), ("dh", "d"), ("th", "t"),
-]  # fmt: skip
+_GENERIC_CAPITALISED = frozenset(_table("words", "generic_capitalised"))
+_SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
+_PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
 
 def name_key(word: str) -> str:
@@ -556,7 +510,6 @@ def _add_run(found: set[str], run: list[str]) -> None:
 
 
 _country_words: tuple[frozenset[str], frozenset[str]] | None = None
-_COUNTRY_LOCALES = ("en", "ru", "uk", "bg", "az", "tr", "fr", "de", "es", "pl", "vi", "it", "pt")
 
 
 def _ascii_word(word: str) -> str:
@@ -570,30 +523,14 @@ def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
         from babel import Locale
 
         words: set[str] = set()
-        for code in _COUNTRY_LOCALES:
+        for code in _table("words", "state_name_locales"):
             locale = Locale.parse(code)
             # languages only by two-letter code: the big ones double as demonyms ("Turkish"),
             # the hundreds of rare ones would collide with ordinary names
             languages = [n for c, n in locale.languages.items() if len(c) == 2]
             for name in [*locale.territories.values(), *languages]:
                 words.update(_ascii_word(w) for w in re.findall(r"[^\W\d_]{4,}", name))
-        generic = {
-            "islands",
-            "island",
-            "republic",
-            "united",
-            "states",
-            "kingdom",
-            "saint",
-            "north",
-            "south",
-            "east",
-            "west",
-            "central",
-            "new",
-            "guinea",
-            "territory",
-        }
+        generic = set(_table("words", "country_name_generic"))
         words -= generic
         _country_words = (
             frozenset(w[:5] for w in words if len(w) >= 5),
@@ -615,17 +552,7 @@ def is_country_word(word: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Content tokens and shingles, for similarity within one language (or across scripts for names)
 
-_STOPWORDS = set(
-    """
-    the and for that with from this was were are has have had been will would which who whom
-    its their his her they them than then also into onto over under about after before said
-    says according two three one between while other such more most some any all not but
-    monday tuesday wednesday thursday friday saturday sunday
-    что как это для его она они при также после было были будет который которые года году
-    и в во на с по из о об от к у за до не а но же бы ли
-    və ilə bu bir üçün olan
-    """.split()  # noqa: SIM905
-)  # fmt: skip
+_STOPWORDS = frozenset(_table("words", "stopwords"))
 _STEM = 6
 
 
@@ -672,9 +599,11 @@ def sketch_containment(
     sketch: frozenset[str],
     k: int,
     weights: Mapping[str, float] | None = None,
+    prior: float = 0.0,
 ) -> float:
     """(Weighted) share of ``small``'s items found in ``sketch``, counting only the hash range
-    the sketch covers (a capped sketch only holds the k smallest hashes of its set)."""
+    the sketch covers (a capped sketch only holds the k smallest hashes of its set).
+    ``prior`` adds that much weight of unshared items: a short text's share is shrunk."""
     if not small or not sketch:
         return 0.0
     if len(sketch) >= k:
@@ -683,8 +612,8 @@ def sketch_containment(
         if not small:
             return 0.0
     if weights is None:
-        return len(small & sketch) / len(small)
-    total = sum(weights.get(s, 1.0) for s in small)
+        return len(small & sketch) / (len(small) + prior)
+    total = sum(weights.get(s, 1.0) for s in small) + prior
     return sum(weights.get(s, 1.0) for s in small & sketch) / total if total else 0.0
 
 

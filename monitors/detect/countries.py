@@ -47,7 +47,6 @@ import difflib
 import functools
 import itertools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from typing import Any
 from anyascii import anyascii
 
 from config import data_path
+from monitors.detect.data import read_toml
 from monitors.errors import ConfigError, UnknownCountry
 
 __all__ = [
@@ -225,7 +225,11 @@ class Gazetteer:
         turkic_suffixes: tuple[str, ...],
         turkic_min_stem: int,
         arabic_proclitics: tuple[str, ...] = (),
+        word_codes: frozenset[str] = frozenset(),
+        not_first_names: frozenset[str] = frozenset(),
     ) -> None:
+        self._word_codes = word_codes
+        self._not_first_names = not_first_names
         self._exact = tables.exact
         self._stems = tables.stems
         self._resolve = tables.resolve
@@ -254,12 +258,7 @@ class Gazetteer:
     def load(cls, path: Path | None = None) -> Gazetteer:
         """Gazetteer from ``path`` (default: the shipped countries.toml) plus CLDR names."""
         path = path or data_path("countries.toml")
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read country gazetteer: {exc}") from exc
-        return _Builder(path, data).build()
+        return _Builder(path, read_toml(path, "country gazetteer")).build()
 
     # ---- public queries --------------------------------------------------------------------
 
@@ -287,7 +286,7 @@ class Gazetteer:
         candidates = [" ".join(_key(cleaned)), " ".join(_key(anyascii(cleaned)))]
         if len(cleaned) == 2 and cleaned.isascii() and cleaned.upper() in self._codes:
             code = cleaned.upper()
-            if cleaned.isupper() or cleaned.lower() not in _WORD_CODES:
+            if cleaned.isupper() or cleaned.lower() not in self._word_codes:
                 return code
             # "in", "it", "no" typed in lower case are more likely words than India, Italy...
             raise UnknownCountry(name, [self.name(code)])
@@ -532,25 +531,6 @@ def _word_edge_after(after: str, word: str) -> bool:
     return len(after) == len(word) or not after[len(word)].isalnum()
 
 
-# ISO codes that are also common short words; resolve() accepts them only in capitals.
-_WORD_CODES = frozenset(
-    "in at be no is it to my me do am as so by an id ie ne mo pa la hu ag ar".split()  # noqa: SIM905
-)
-
-# Words that may stand capitalised right before/after a country name without making it a person.
-_NOT_A_FIRST_NAME = frozenset(
-    """
-    in of and or the to from with for on at by as into via about against between across visit
-    visits visited says said say tells told after before over under near amid while when where
-    king queen prince president minister army navy armed air military defence defense forces
-    force government foreign prime royal embassy border ministry times news river valley post
-    agency radio tv daily media airlines kingdom republic state national chief general
-    official officials troops soldiers welcomes welcomed hosts hosted signs signed joins
-    joined meets met backs urges calls warns
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
-
-
 def _looks_like_person(gazetteer: Gazetteer, text: str, start: int, end: int) -> bool:
     """'Michael Jordan', 'Chad Smith': a capitalised non-country word glued to the surface."""
     line_start = text.rfind("\n", 0, start) + 1
@@ -566,7 +546,7 @@ def _looks_like_person(gazetteer: Gazetteer, text: str, start: int, end: int) ->
         word = match.group(1)
         if (
             word[0].isupper()
-            and fold(word) not in _NOT_A_FIRST_NAME
+            and fold(word) not in gazetteer._not_first_names
             and not gazetteer._is_known_word(fold(word))
         ):
             return True
@@ -753,6 +733,8 @@ class _Builder:
             self.turkic_suffixes,
             self.turkic_min,
             self.arabic_proclitics,
+            frozenset(self.data.get("settings", {}).get("word_codes", ())),
+            frozenset(fold(w) for w in self.data.get("settings", {}).get("not_first_names", ())),
         )
 
     def _add_curated(self) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from config import data_path
-from monitors.countries import fold, has_cjk
+from monitors.detect.countries import fold, has_cjk
+from monitors.detect.data import read_toml
 from monitors.errors import ConfigError
 
 __all__ = ["Relations", "default_relations"]
@@ -37,11 +37,7 @@ class Relations:
     @classmethod
     def load(cls, path: Path | None = None) -> Relations:
         path = path or data_path("relations.toml")
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read relations: {exc}") from exc
+        data = read_toml(path, "relations")
         pairs = data.get("rivalries", {}).get("pairs", [])
         if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise ConfigError(f"{path}: rivalries.pairs must be pairs of ISO codes")
