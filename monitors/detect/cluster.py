@@ -1001,31 +1001,6 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
     return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
 
 
-DECODED_STORIES = 4096
-"""How many decoded story signatures a process keeps (``decoded``)."""
-_decoded: dict[tuple[Any, ...], EventSignature] = {}
-
-
-def decoded(story_id: int, stored: dict[str, Any]) -> EventSignature:
-    """A stored story signature, decoded once per process: a story's signature changes only
-    when a confirmed report is added, which the cache key (its defining report and its number
-    of confirmed reports) sees. The oldest entries go first when the cache is full."""
-    key = (
-        story_id,
-        stored.get("from"),
-        stored.get("title_digest"),
-        tuple(stored.get("tokens", ())[:3]),
-        len(stored.get("members", ())),
-    )
-    found = _decoded.get(key)
-    if found is None:
-        if len(_decoded) >= DECODED_STORIES:
-            for old in list(_decoded)[: DECODED_STORIES // 4]:
-                del _decoded[old]
-        found = _decoded[key] = EventSignature.from_json(stored)
-    return found
-
-
 # ---------------------------------------------------------------------------------------------
 # The candidate rule (one rule for the poll, `defwatch cluster`, `stories rebuild` and the bench)
 
@@ -1131,7 +1106,6 @@ __all__ = [
     "candidate_window",
     "compare",
     "confirmed",
-    "decoded",
     "filed_at",
     "index_keys",
     "is_garbled",
