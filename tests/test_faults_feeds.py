@@ -34,10 +34,12 @@ from monitors.settings import load_settings
 from tests.feedserver import FeedServer
 
 KiB = 1024
+# Short enough for the timeout tests to be quick, long enough that the healthy feed beside each
+# fault never times out on a loaded machine (it did at 0.5 / 1.0 / 1.5 s).
 LIMITS = FetchLimits(
-    connect_timeout=0.5,
-    read_timeout=1.0,
-    total_timeout=1.5,
+    connect_timeout=1.0,
+    read_timeout=2.0,
+    total_timeout=3.0,
     max_body_bytes=256 * KiB,
     max_redirects=4,
     max_connections=10,
