@@ -149,6 +149,10 @@ LANGUAGES = [
         "hy", "Թուրքիայի և ադրբեջանական զինված ուժերի", {"TR", "AZ"}, id="hy genitive adjective"
     ),
     pytest.param("ja", "アメリカ海軍の空母がベトナムに入港", {"US", "VN"}, id="ja katakana"),
+    pytest.param("ja", "新しいタイプのサブマリン", set(), id="ja loanwords hide no short names"),
+    pytest.param(
+        "en", "The carrier left Norfolk for an indie gig", set(), id="en norfolk is no state"
+    ),
     pytest.param("bg", "беларуски войски край Брест", {"BY"}, id="bg adjective"),
     pytest.param("en", "Poland and Belarusian troops", {"PL", "BY"}, id="en untouched by pl stems"),
 ]

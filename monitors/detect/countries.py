@@ -24,6 +24,10 @@ Matching rules (``Gazetteer.find``)
        "الصين", "للهند" -> "الهند", "بروسيا" -> "روسيا").  Arabic demonyms are generated
        from their nisba stem (``[arabic_demonyms]``: "أمريكي" -> "الأمريكية", ...), German
        ones from their adjective stem (``[german_demonyms]``: "polnisch" -> "polnischen").
+       Armenian words are stemmed like Cyrillic ones (``armenian_endings``) and match in lower
+       case.  In text of a language with ``[inflection] latin_endings`` (Polish; a text of
+       unknown language using its ``latin_hints`` letters), a capitalised word is also tried
+       as an inflected CLDR name of that language ("Białorusi" -> "Białoruś").
     4. Case: a surface written capitalised in the gazetteer must be capitalised in the text
        ("turkey" the bird and "china" the porcelain do not match); ``codes`` must be written
        in capitals ("us" is a pronoun) inside text that is not all capitals.
@@ -32,7 +36,8 @@ Matching rules (``Gazetteer.find``)
        turkey", "Washington Post".  ``person_name`` drops "Firstname Surface" and
        "Surface Surname" uses outside Title-Case headlines.
     6. Chinese (and other CJK) surfaces are matched as substrings, longest first, through a
-       first-character index.
+       first-character index; Japanese names of one or two katakana ("タイ", "マリ") are left
+       out, being parts of loanwords ("タイプ", "マリン").
 
 Resolution rules (``Gazetteer.resolve``)
     A user-typed name, demonym, capital or ISO code is folded and looked up exactly (also in a
@@ -844,9 +849,13 @@ class _Builder:
                 if code in self.exclude:
                     continue
                 for variant in _cldr_variants(name):
+                    if _SHORT_KATAKANA_RE.fullmatch(variant):
+                        continue  # "タイ", "マリ" are also inside loanwords ("タイプ", "マリン")
+                    # inflected lookup applies to text in that language only: an English
+                    # word among its names ("Indie", "Norfolk") is dropped from the exact table
+                    self._add_latin(locale, variant, code)
                     if " ".join(_key(variant)) not in self.drop_cldr:
                         self.add(variant, (code,), NAME, curated=False)
-                        self._add_latin(locale, variant, code)
         for code in _cldr_names("en"):
             if code not in self.exclude:
                 self._add_resolvable(code.lower(), code, curated=False)
@@ -867,6 +876,7 @@ class _Builder:
 
 
 _NO_ENTRY = _Entry((), _BLOCKER, True, False)
+_SHORT_KATAKANA_RE = re.compile(r"[\u30a0-\u30ff]{1,2}")
 
 
 def _arabic_nisba_forms(stem: str) -> Iterator[str]:
