@@ -23,6 +23,7 @@ from monitors.detect.cluster import (
     common_names,
     confirmed,
     distinct_names,
+    event_kinds,
     index_keys,
     is_garbled,
     lookup_keys,
@@ -523,6 +524,30 @@ def test_similar_names_with_different_vowels_stay_apart() -> None:
 
 def test_hyphenated_names_count_once() -> None:
     assert tf.name_keys("", "Talks on the Indo-Pacific region.") == {"andpk"}
+
+
+def test_names_of_a_kind_of_agreement_are_not_names() -> None:
+    # every pair of states signs a "Reciprocal Access Agreement": only Kishida names anyone
+    text = "On Thursday Fumio Kishida signed the Reciprocal Access Agreement."
+    plain = "On Thursday Fumio Kishida signed the agreement."
+    assert tf.name_keys("", text) == tf.name_keys("", plain)
+    assert len(tf.name_keys("", plain)) == 3  # Fumio, Kishida, Fumio Kishida
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        pytest.param(
+            "中国空军和巴基斯坦空军联合训练在西北某地举行", "exercise", id="zh joint training"
+        ),
+        pytest.param("بدأت تدريبا مشتركا في موقع", "exercise", id="ar training"),
+        pytest.param("برای برگزاری تمرینات مشترک", "exercise", id="fa exercises"),
+        pytest.param("空母がベトナムのダナンに入港した", "visit", id="ja port call"),
+        pytest.param("岸田首相と会談", "talks", id="ja talks"),
+    ],
+)
+def test_kinds_of_occasion_in_more_languages(text: str, kind: str) -> None:
+    assert event_kinds(text) == {kind}
 
 
 def test_state_names_are_not_names() -> None:

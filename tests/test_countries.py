@@ -141,11 +141,27 @@ LANGUAGES = [
     pytest.param("zh", "中国海军舰艇抵达巴基斯坦卡拉奇港", {"CN", "PK"}, id="zh substring names"),
     pytest.param("zh", "南海局势与华盛顿", {"US"}, id="zh south china sea blocked"),
     pytest.param("zh", "中國與俄羅斯舉行聯合軍演", {"CN", "RU"}, id="zh traditional"),
+    pytest.param("pl", "manewry na zachodzie Białorusi", {"BY"}, id="pl genitive"),
+    pytest.param("pl", "ćwiczenia Chin i Stanów Zjednoczonych", {"CN", "US"}, id="pl multiword"),
+    pytest.param(None, "wizyta w Chinach i Białorusi", {"CN", "BY"}, id="pl letters unnamed"),
+    pytest.param("pl", "chińskie porcelana i indyk", set(), id="pl lower case is no name"),
+    pytest.param(
+        "hy", "Թուրքիայի և ադրբեջանական զինված ուժերի", {"TR", "AZ"}, id="hy genitive adjective"
+    ),
+    pytest.param("ja", "アメリカ海軍の空母がベトナムに入港", {"US", "VN"}, id="ja katakana"),
+    pytest.param("ja", "新しいタイプのサブマリン", set(), id="ja loanwords hide no short names"),
+    pytest.param(
+        "en", "The carrier left Norfolk for an indie gig", set(), id="en norfolk is no state"
+    ),
+    pytest.param("bg", "беларуски войски край Брест", {"BY"}, id="bg adjective"),
+    pytest.param("en", "Poland and Belarusian troops", {"PL", "BY"}, id="en untouched by pl stems"),
 ]
 
 
 @pytest.mark.parametrize(("language", "text", "expected"), LANGUAGES)
-def test_languages(gazetteer: Gazetteer, language: str, text: str, expected: set[str]) -> None:
+def test_languages(
+    gazetteer: Gazetteer, language: str | None, text: str, expected: set[str]
+) -> None:
     assert codes_in(gazetteer, text, language) == expected
 
 

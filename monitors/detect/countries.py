@@ -24,6 +24,10 @@ Matching rules (``Gazetteer.find``)
        "الصين", "للهند" -> "الهند", "بروسيا" -> "روسيا").  Arabic demonyms are generated
        from their nisba stem (``[arabic_demonyms]``: "أمريكي" -> "الأمريكية", ...), German
        ones from their adjective stem (``[german_demonyms]``: "polnisch" -> "polnischen").
+       Armenian words are stemmed like Cyrillic ones (``armenian_endings``) and match in lower
+       case.  In text of a language with ``[inflection] latin_endings`` (Polish; a text of
+       unknown language using its ``latin_hints`` letters), a capitalised word is also tried
+       as an inflected CLDR name of that language ("Białorusi" -> "Białoruś").
     4. Case: a surface written capitalised in the gazetteer must be capitalised in the text
        ("turkey" the bird and "china" the porcelain do not match); ``codes`` must be written
        in capitals ("us" is a pronoun) inside text that is not all capitals.
@@ -32,7 +36,8 @@ Matching rules (``Gazetteer.find``)
        turkey", "Washington Post".  ``person_name`` drops "Firstname Surface" and
        "Surface Surname" uses outside Title-Case headlines.
     6. Chinese (and other CJK) surfaces are matched as substrings, longest first, through a
-       first-character index.
+       first-character index; Japanese names of one or two katakana ("タイ", "マリ") are left
+       out, being parts of loanwords ("タイプ", "マリン").
 
 Resolution rules (``Gazetteer.resolve``)
     A user-typed name, demonym, capital or ISO code is folded and looked up exactly (also in a
@@ -181,6 +186,25 @@ def _is_cyrillic(token: str) -> bool:
     return "\u0400" <= token[0] <= "\u04ff"
 
 
+def _is_armenian(token: str) -> bool:
+    return "\u0531" <= token[0] <= "\u058f"
+
+
+def _is_stemmed(token: str) -> bool:
+    """Scripts whose words are looked up by stem (``[inflection] cyrillic/armenian_endings``)."""
+    return _is_cyrillic(token) or _is_armenian(token)
+
+
+_LATIN_MIN_STEM = 4
+
+
+def _latin_stems(word: str, endings: tuple[str, ...]) -> tuple[str, ...]:
+    """``word`` and ``word`` without each ending it carries, keeping ``_LATIN_MIN_STEM``
+    letters: "bialorusi" -> ("bialorusi", "bialorus")."""
+    stems = (e for e in endings if word.endswith(e) and len(word) - len(e) >= _LATIN_MIN_STEM)
+    return (word, *(word[: -len(e)] for e in stems))
+
+
 def has_cjk(text: str) -> bool:
     """True when ``text`` contains Chinese/Japanese characters (matched as substrings)."""
     return _CJK_RE.search(text) is not None
@@ -208,6 +232,8 @@ class _Tables:
     exact: dict[tuple[str, ...], _Entry] = field(default_factory=dict)
     stems: dict[tuple[str, ...], list[tuple[str, _Entry]]] = field(default_factory=dict)
     cjk: dict[str, _Entry] = field(default_factory=dict)
+    # language -> stemmed CLDR name of that locale -> entry (``[inflection] latin_endings``)
+    latin: dict[str, dict[tuple[str, ...], _Entry]] = field(default_factory=dict)
     resolve: dict[str, str | None] = field(default_factory=dict)  # None = ambiguous
     curated: set[tuple[str, ...]] = field(default_factory=set)
 
@@ -227,7 +253,12 @@ class Gazetteer:
         arabic_proclitics: tuple[str, ...] = (),
         word_codes: frozenset[str] = frozenset(),
         not_first_names: frozenset[str] = frozenset(),
+        latin_endings: dict[str, tuple[str, ...]] | None = None,
+        latin_hints: dict[str, re.Pattern[str]] | None = None,
     ) -> None:
+        self._latin = tables.latin
+        self._latin_endings = latin_endings or {}
+        self._latin_hints = latin_hints or {}
         self._word_codes = word_codes
         self._not_first_names = not_first_names
         self._exact = tables.exact
@@ -332,11 +363,12 @@ class Gazetteer:
         words = [tok for tok, _, _ in tokens]
         if self._arabic_proclitics and _ARABIC_RE.search(text):
             words = [self._arabic_word(word) if _is_arabic(word) else word for word in words]
-        stems = [self._cyr_stems(tok) if _is_cyrillic(tok) else () for tok in words]
+        stems = [self._cyr_stems(tok) if _is_stemmed(tok) else () for tok in words]
         language = language.lower().replace("_", "-").split("-")[0] if language else None
         try_turkic = language in ("az", "tr") or (
             language is None and _TURKIC_HINT_RE.search(text) is not None
         )
+        latin = self._latin_language(text, language)
         any_upper = any(ch.isupper() for ch in text)
         any_lower = any(ch.islower() for ch in text)
         first_exact, first_stem = self._first_exact, self._first_stem
@@ -346,11 +378,11 @@ class Gazetteer:
             if not (
                 words[i] in first_exact
                 or (stems[i] and not first_stem.isdisjoint(stems[i]))
-                or (try_turkic and text[tokens[i][1]].isupper())
+                or ((try_turkic or latin) and text[tokens[i][1]].isupper())
             ):
                 i += 1
                 continue
-            hit = self._match_at(words, stems, i, text, tokens, try_turkic)
+            hit = self._match_at(words, stems, i, text, tokens, try_turkic, latin)
             if hit is None:
                 i += 1
                 continue
@@ -372,12 +404,16 @@ class Gazetteer:
         text: str,
         tokens: list[tuple[str, int, int]],
         try_turkic: bool,
+        latin: str | None = None,
     ) -> tuple[int, _Entry] | None:
-        """Longest phrase starting at token ``i``: exact, then Cyrillic stem, then Turkic."""
+        """Longest phrase starting at token ``i``: exact, then Cyrillic/Armenian stem, then
+        Turkic suffix, then a stemmed name of the text's Latin-script language (Polish)."""
         in_exact = words[i] in self._first_exact
         in_stem = any(stem in self._first_stem for stem in stems[i])
-        turkic = try_turkic and text[tokens[i][1]].isupper()
-        if not (in_exact or in_stem or turkic):
+        capital = text[tokens[i][1]].isupper()
+        turkic = try_turkic and capital
+        latin = latin if capital else None
+        if not (in_exact or in_stem or turkic or latin):
             return None
         for n in range(min(_MAX_NGRAM, len(words) - i), 0, -1):
             if in_exact and (entry := self._exact.get(tuple(words[i : i + n]))):
@@ -386,6 +422,25 @@ class Gazetteer:
                 return n, entry
             if turkic and (entry := self._turkic(words[i : i + n])):
                 return n, entry
+            if latin and (entry := self._latin_entry(latin, words[i : i + n])):
+                return n, entry
+        return None
+
+    def _latin_language(self, text: str, language: str | None) -> str | None:
+        """The language whose inflected names are looked for: the item's own language, or
+        (unknown language) the one whose letters the text uses ("ł", "ś" for Polish)."""
+        if language is not None:
+            return language if language in self._latin else None
+        return next((lang for lang, hint in self._latin_hints.items() if hint.search(text)), None)
+
+    def _latin_entry(self, language: str, words: list[str]) -> _Entry | None:
+        """A CLDR name of ``language`` inflected in the text: "Białorusi" -> "Białoruś"."""
+        table = self._latin[language]
+        options = [_latin_stems(word, self._latin_endings[language]) for word in words]
+        for combo in itertools.product(*options):
+            entry = table.get(combo)
+            if entry is not None:
+                return entry
         return None
 
     def _stem_entry(self, words: list[str], stems: list[tuple[str, ...]]) -> _Entry | None:
@@ -605,7 +660,15 @@ class _Builder:
         self.locales: list[str] = list(settings.get("locales", ["en"]))
         inflection = data.get("inflection", {})
         self.cyr_endings = tuple(
-            sorted((fold(e) for e in inflection.get("cyrillic_endings", ())), key=len, reverse=True)
+            sorted(
+                (
+                    fold(e)
+                    for name in ("cyrillic_endings", "armenian_endings")
+                    for e in inflection.get(name, ())
+                ),
+                key=len,
+                reverse=True,
+            )
         )
         self.cyr_min = int(inflection.get("cyrillic_min_stem", 4))
         self.turkic_suffixes = tuple(
@@ -617,6 +680,14 @@ class _Builder:
                 (fold(p) for p in inflection.get("arabic_proclitics", ())), key=len, reverse=True
             )
         )
+        self.latin_endings = {
+            lang: tuple(sorted((fold(e) for e in endings), key=len, reverse=True))
+            for lang, endings in inflection.get("latin_endings", {}).items()
+        }
+        self.latin_hints = {
+            lang: re.compile(f"[{re.escape(letters)}]")
+            for lang, letters in inflection.get("latin_hints", {}).items()
+        }
         self.guards = self._guards()
 
     def _require(self, value: Any, kind: type, key: str) -> Any:
@@ -638,7 +709,7 @@ class _Builder:
         return guards
 
     def stem_key(self, key: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(self._stem(tok) if _is_cyrillic(tok) else tok for tok in key)
+        return tuple(self._stem(tok) if _is_stemmed(tok) else tok for tok in key)
 
     def _stem(self, token: str) -> str:
         for ending in self.cyr_endings:
@@ -661,12 +732,13 @@ class _Builder:
         entry = _Entry(
             codes=codes,
             kind=kind,
-            needs_capital=bool(letters) and letters[0].isupper(),
+            # Armenian adjectives and oblique forms are written in lower case ("ադրբեջանական").
+            needs_capital=bool(letters) and letters[0].isupper() and not _is_armenian(key[0]),
             all_caps=kind == CODE,
             guard_key=" ".join(key) if " ".join(key) in self.guards else None,
         )
         self._put(self.tables.exact, key, entry, curated)
-        if any(_is_cyrillic(tok) for tok in key):
+        if any(_is_stemmed(tok) for tok in key):
             self._put_stem(key, entry)
         if kind != _BLOCKER and len(codes) == 1:
             self._add_resolvable(" ".join(key), codes[0], curated)
@@ -735,6 +807,8 @@ class _Builder:
             self.arabic_proclitics,
             frozenset(self.data.get("settings", {}).get("word_codes", ())),
             frozenset(fold(w) for w in self.data.get("settings", {}).get("not_first_names", ())),
+            self.latin_endings,
+            self.latin_hints,
         )
 
     def _add_curated(self) -> None:
@@ -775,11 +849,34 @@ class _Builder:
                 if code in self.exclude:
                     continue
                 for variant in _cldr_variants(name):
+                    if _SHORT_KATAKANA_RE.fullmatch(variant):
+                        continue  # "タイ", "マリ" are also inside loanwords ("タイプ", "マリン")
+                    # inflected lookup applies to text in that language only: an English
+                    # word among its names ("Indie", "Norfolk") is dropped from the exact table
+                    self._add_latin(locale, variant, code)
                     if " ".join(_key(variant)) not in self.drop_cldr:
                         self.add(variant, (code,), NAME, curated=False)
         for code in _cldr_names("en"):
             if code not in self.exclude:
                 self._add_resolvable(code.lower(), code, curated=False)
+
+    def _add_latin(self, locale: str, name: str, code: str) -> None:
+        """File a CLDR name of a language with ``latin_endings`` under each of its stems;
+        a stem two states share is dropped (nothing is guessed)."""
+        endings = self.latin_endings.get(locale)
+        key = _key(name)
+        if endings is None or not key or not name[0].isupper():
+            return
+        table = self.tables.latin.setdefault(locale, {})
+        entry = _Entry((code,), NAME, True, False)
+        options = [_latin_stems(word, endings) for word in key]
+        for combo in itertools.product(*options):
+            old = table.get(combo)
+            table[combo] = entry if old is None or old.codes == entry.codes else _NO_ENTRY
+
+
+_NO_ENTRY = _Entry((), _BLOCKER, True, False)
+_SHORT_KATAKANA_RE = re.compile(r"[\u30a0-\u30ff]{1,2}")
 
 
 def _arabic_nisba_forms(stem: str) -> Iterator[str]:

@@ -382,6 +382,7 @@ def codes(text: str) -> set[str]:
 # Names: capitalised words (in any cased script), transliterated and reduced to a key.
 
 _GENERIC_CAPITALISED = frozenset(_table("words", "generic_capitalised"))
+_INSTRUMENTS = frozenset(_table("words", "instruments"))
 _SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
 _PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
@@ -503,6 +504,11 @@ def _is_name_word(word: str) -> bool:
 
 
 def _add_run(found: set[str], run: list[str]) -> None:
+    if len(run) >= 2 and run[-1].lower() in _INSTRUMENTS:
+        # "Reciprocal Access Agreement", "Status of Forces Agreement": a kind of document
+        # that each pair of states signs in turn, not the name of one occasion or person
+        found.difference_update(name_token(w) for w in run)
+        return
     if 2 <= len(run) <= 3 and not any(is_country_word(w) for w in run):
         key = name_key("".join(run))
         if len(key) >= 3:
