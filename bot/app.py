@@ -52,7 +52,8 @@ from telegram.request import BaseRequest
 from bot import routes, views
 from bot.args import make_resolver
 from bot.commands.general import bot_commands
-from bot.delivery import HELD_TITLES, Deliverer
+from bot.delivery import Deliverer
+from bot.digests import HELD_TITLES, send_held
 from bot.i18n import DEFAULT, LANGUAGES, Tr, tr
 from bot.state import BotState, state
 from monitors import health, metrics, outbox, subscriptions
@@ -345,14 +346,14 @@ async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             and chat.delivery_mode == "instant"
             and not in_quiet_hours(now, chat.timezone, chat.quiet_start, chat.quiet_end)
         ):
-            await st.deliverer.send_held(chat.id, HELD_TITLES["away"])
+            await send_held(st.deliverer, chat.id, HELD_TITLES["away"])
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """A digest-mode chat's daily digest of its held alerts."""
     job = context.job
     assert job is not None and job.chat_id is not None
-    await state(context).deliverer.send_held(job.chat_id, HELD_TITLES["daily"])
+    await send_held(state(context).deliverer, job.chat_id, HELD_TITLES["daily"])
 
 
 def run_bot(settings: Settings) -> None:

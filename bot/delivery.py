@@ -22,16 +22,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, Message
+from telegram import Bot
 
 from bot import formatting
 from bot.buttons import alert_markup
-from bot.i18n import N_, Tr, tr
-from bot.outcomes import Action, DeliveryOutcome, backoff, outcome_for
+from bot.i18n import Tr, spoken, tr
+from bot.outcomes import Action, DeliveryOutcome, DeliveryReport, backoff, outcome_for
 from monitors import metrics, outbox, store, subscriptions, watch
 from monitors.domain import StoryView
 
@@ -40,18 +39,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # network failures before an alert is given up as failed
 BATCH = 30
 CONCURRENCY = 8
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    deactivated: int = 0
-    migrated: int = 0
-    retry_after_seen: int = 0
-    skipped: int = 0
-    outcomes: list[Action] = field(default_factory=list)
 
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -73,17 +60,6 @@ def oldest_first(
         return (story.published_at if story is not None else never, alert.id)
 
     return sorted(alerts, key=when)
-
-
-# The titles of the digests of held alerts (bot.app says which).
-HELD_TITLES = {"away": N_("While you were away"), "daily": N_("Your daily digest")}
-
-
-def spoken(locale: tuple[str | None, str] | None) -> tuple[Tr, str]:
-    """(language, time zone) of a chat from ``subscriptions.chat_locales``; English, UTC."""
-    if locale is None:
-        return tr(None), "UTC"
-    return tr(locale[0]), locale[1] or "UTC"
 
 
 async def give_up(
@@ -215,9 +191,7 @@ class Deliverer:
                 await outbox.mark_failed(session, [alert.id], error="story no longer stored")
             return "fail"
         await self._wait_if_paused()
-        reason = await self.withdrawn(alert, story)
-        if reason is not None:
-            await self._skip([alert], reason, report)
+        if not await self.still_wanted([alert], {story.id: story}, report):
             return "skipped"
         try:
             t, zone = speech
@@ -238,12 +212,6 @@ class Deliverer:
         report.sent += 1
         report.outcomes.append("sent")
         return "sent"
-
-    async def withdrawn(self, alert: outbox.ClaimedAlert, story: StoryView) -> str | None:
-        """Why the chat no longer wants this alert (muted, stopped, unwatched), or None."""
-        async with self.sessions() as session:
-            index = await watch.current_index(session)
-        return index.withdrawn(alert.chat_id, story.participants, alert.matched, self.clock())
 
     async def _skip(
         self, alerts: Sequence[outbox.ClaimedAlert], reason: str, report: DeliveryReport
@@ -400,7 +368,7 @@ class Deliverer:
                 await give_up(session, alert_ids, chat_id, outcome, report, for_good=False)
         return outcome
 
-    async def _still_wanted(
+    async def still_wanted(
         self,
         claimed: Sequence[outbox.ClaimedAlert],
         stories: dict[int, StoryView],
@@ -420,36 +388,3 @@ class Deliverer:
             else:
                 await self._skip([alert], reason, report)
         return kept
-
-    async def send_held(self, chat_id: int, title: str) -> int:
-        """Send a chat's held alerts as one digest message; how many alerts it covered.
-        ``title`` is English (``HELD_TITLES``), said in the chat's language."""
-        now = self.clock()
-        async with self.sessions.begin() as session:
-            claimed = await outbox.claim_held(session, chat_id, now=now, lease=self.lease)
-            stories = await store.story_views(session, [a.story_id for a in claimed])
-            t, zone = spoken((await subscriptions.chat_locales(session, [chat_id])).get(chat_id))
-        report = DeliveryReport()
-        claimed = await self._still_wanted(claimed, {s.id: s for s in stories}, report)
-        if not claimed:
-            metrics.record_deliveries("digest", report.outcomes)
-            return 0
-        wanted = {a.story_id for a in claimed}
-        stories = [s for s in stories if s.id in wanted]
-        ids = [a.id for a in claimed]
-        try:
-            message: Message = await self.bot.send_message(
-                chat_id, formatting.format_digest(t._(title), stories, t=t, zone=zone)
-            )
-        except Exception as exc:  # classified like any alert, but kept as held
-            await self.record_failure(
-                ids, chat_id, min(a.attempts for a in claimed), exc, report, retry_status="held"
-            )
-            metrics.record_deliveries("digest", report.outcomes)
-            return 0
-        async with self.sessions.begin() as session:
-            await outbox.mark_digest_sent(
-                session, chat_id, ids, message_id=message.message_id, now=self.clock()
-            )
-        metrics.record_deliveries("digest", ["sent"])
-        return len(ids)

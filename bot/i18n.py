@@ -231,3 +231,10 @@ def tr_of(context: Any) -> Tr:
     """The language of the chat a handler serves (``context.chat_data``; English if none)."""
     data = getattr(context, "chat_data", None)
     return tr(data.get(CHAT_KEY) if data is not None else None)
+
+
+def spoken(locale: tuple[str | None, str] | None) -> tuple[Tr, str]:
+    """(language, time zone) of a chat from ``subscriptions.chat_locales``; English, UTC."""
+    if locale is None:
+        return tr(None), "UTC"
+    return tr(locale[0]), locale[1] or "UTC"

@@ -10,7 +10,7 @@ adds ``sent`` and ``skipped`` (an alert no longer wanted when its turn came: ``b
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
@@ -71,3 +71,15 @@ def outcome_for(exc: Exception) -> DeliveryOutcome:
 def backoff(attempts: int) -> float:
     """Seconds before retry number ``attempts + 1`` after a network error: 5 s doubling to 1 h."""
     return min(5.0 * 2 ** max(attempts, 0), 3600.0)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deactivated: int = 0
+    migrated: int = 0
+    retry_after_seen: int = 0
+    skipped: int = 0
+    outcomes: list[Action] = field(default_factory=list)

@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, buttons, callbacks, explain, gates, language, views
+from bot import admin, broadcast, buttons, callbacks, explain, gates, language, views
 from bot.commands import general, named, reading, settings, subscription, watchlist
 
 
@@ -47,7 +47,7 @@ def register(application: Application) -> None:
         "feeds": admin.feeds,
         "addfeed": admin.addfeed,
         "removefeed": admin.removefeed,
-        "broadcast": admin.broadcast,
+        "broadcast": broadcast.broadcast,
         "language": language.language_command,
     }
     for name, callback in commands.items():

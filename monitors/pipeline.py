@@ -447,14 +447,7 @@ async def place_in_story(
     decide by ``cluster.best_match``.
     """
     signature = dataclasses.replace(item.signature, source=str(feed_id))
-    definition = store.StoryDefinition(
-        article_id=article_id,
-        entry=item.entry,
-        verdict=item.verdict,
-        signature=signature.to_json(),
-        keys=cluster.index_keys(signature),
-        filed_at=cluster.filed_at(signature),
-    )
+    definition = _definition(article_id, item, signature)
     if item.entry.url and item.entry.url in url_story:  # one page from two feeds: one story
         story_id = url_story[item.entry.url]
         became = await store.join_story(session, story_id, definition, now=now)

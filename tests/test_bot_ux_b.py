@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import admin, buttons
+from bot import admin, broadcast, buttons
 from bot.delivery import oldest_first
 from bot.formatting import tg_len
 from bot.watchfile import FOLLOWS_COMMENT, export_document, followed_in_export
@@ -193,10 +193,10 @@ def test_feed_pages_keep_every_feed() -> None:
     ],
 )
 def test_broadcast_parts(size: int, parts: int, refused: bool) -> None:
-    sent = admin.broadcast_parts("x" * size)
+    sent = broadcast.broadcast_parts("x" * size)
     assert len(sent) == parts
     assert all(tg_len(html.unescape(part)) <= 4096 for part in sent)
-    assert (admin.broadcast_problem("x" * size) is not None) is refused
+    assert (broadcast.broadcast_problem("x" * size) is not None) is refused
 
 
 PARA = "word " * 500  # 2,500 characters
@@ -219,7 +219,7 @@ PARA = "word " * 500  # 2,500 characters
     ],
 )
 def test_split_text(text: str, room: int, expected: list[str]) -> None:
-    assert admin.split_text(text, room) == expected
+    assert broadcast.split_text(text, room) == expected
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_split_text(text: str, room: int, expected: list[str]) -> None:
     ],
 )
 def test_broadcast_report(chats: int, parts: int, failures: dict, expected: list[str]) -> None:
-    assert admin.broadcast_report(chats, parts, Counter(failures)).splitlines() == expected
+    assert broadcast.broadcast_report(chats, parts, Counter(failures)).splitlines() == expected
 
 
 def test_export_names_followed_lists_and_import_reads_them() -> None:

@@ -22,6 +22,7 @@ from telegram.error import (
 )
 
 from bot.delivery import Deliverer
+from bot.digests import send_held
 from bot.outcomes import DeliveryOutcome, backoff, outcome_for
 from monitors import subscriptions
 from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry, WatchRule
@@ -254,7 +255,7 @@ async def test_queued_alerts_no_longer_wanted_are_skipped(
     bot = RecordingBot()
     deliverer = Deliverer(bot, sessions, clock=lambda: NOW)  # type: ignore[arg-type]
     if queued == "held":
-        assert [await deliverer.send_held(chat, "Digest") for chat in (1, 2, 3)] == [0, 0, 1]
+        assert [await send_held(deliverer, chat, "Digest") for chat in (1, 2, 3)] == [0, 0, 1]
     else:
         assert (await deliverer.deliver_due()).skipped == 2
     assert await statuses(sessions) == {1: "skipped", 2: "skipped", 3: "sent"}
@@ -425,6 +426,6 @@ async def test_digest_messages_are_never_edited(sessions: async_sessionmaker[Asy
     async with sessions.begin() as s:
         await s.execute(update(Alert).values(status="held"))
     deliverer = Deliverer(EditingBot(), sessions, clock=lambda: NOW)  # type: ignore[arg-type]
-    assert await deliverer.send_held(1, "Digest") == 1
+    assert await send_held(deliverer, 1, "Digest") == 1
     async with sessions.begin() as s:
         assert await outbox.request_story_edits(s, 1, now=NOW) == 0

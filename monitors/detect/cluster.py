@@ -1072,13 +1072,7 @@ def lookup_keys(sig: EventSignature) -> dict[str, datetime | None]:
 
     States, rounds, codes and names; an article without states also looks under "*".
     """
-    keys = {f"c:{c}" for c in sig.countries}
-    keys |= {f"r:{v}" for v in sig.round_values}
-    keys |= {f"k:{c}" for c in sig.codes}
-    keys |= {f"n:{tf.name_skeleton(n)}" for n in sig.names}
-    if not sig.countries:
-        keys.add(COUNTRYLESS_KEY)
-    return {key[:80]: _lookup_horizon(sig, key) for key in keys}
+    return {key: _lookup_horizon(sig, key) for key in index_keys(sig)}
 
 
 def _lookup_horizon(sig: EventSignature, key: str) -> datetime | None:
