@@ -18,12 +18,14 @@ from monitors.detect.cluster import (
     COUNTRYLESS_KEY,
     MEMBER_SCORE,
     EventSignature,
+    _shares_nothing,
     best_match,
     candidate_window,
     common_names,
     confirmed,
     distinct_names,
     event_kinds,
+    evidence,
     index_keys,
     is_garbled,
     lookup_keys,
@@ -471,6 +473,28 @@ def test_an_article_may_match_a_confirmed_report_one_step_from_the_defining_one(
 @pytest.mark.parametrize(("first", "second", "same"), RULE_CASES)
 def test_same_event_rule(first: EventSignature, second: EventSignature, same: bool) -> None:
     assert same_story(first, second) is same
+
+
+def _case_signatures() -> list[EventSignature]:
+    """Every signature of the rule and real-traffic cases, and one with a confirmed report."""
+    sigs = [sig for case in (*RULE_CASES, *REAL_TRAFFIC_CASES) for sig in case.values[:2]]
+    return [*sigs, replace(sigs[0], members=(replace(sigs[1], source="other"),))]
+
+
+def test_stories_skipped_as_sharing_nothing_give_no_content_and_no_anchor() -> None:
+    """``_assess`` skips a story that shares nothing with the article before scoring it; over
+    every pair of the cases' signatures, each skipped one (and its confirmed reports) must
+    indeed give neither the content a match needs nor an anchor."""
+    sigs = _case_signatures()
+    skipped = 0
+    for a in sigs:
+        for b in sigs:
+            if not _shares_nothing(a, b):
+                continue
+            skipped += 1
+            for seen in (evidence(a, b), *(evidence(a, m) for m in b.members)):
+                assert (seen.content, seen.anchors) == (0.0, 0), (a, b)
+    assert 0 < skipped < len(sigs) ** 2
 
 
 def test_match_explains_itself() -> None:

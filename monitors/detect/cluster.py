@@ -138,6 +138,12 @@ class EventSignature:
         return frozenset(t for t in self.title_tokens if not tf.is_country_word(t))
 
     @functools.cached_property
+    def name_skeletons(self) -> frozenset[str]:
+        """The names' keys without their final vowels: two signatures share a name
+        (``tf.shared_names``) only if these meet, so most pairs are told apart by one test."""
+        return frozenset(tf.name_skeleton(n) for n in self.names)
+
+    @functools.cached_property
     def round_values(self) -> frozenset[str]:
         """The rounds without their series: "2022", "#9"."""
         return frozenset(r.partition(":")[2] for r in self.rounds)
@@ -795,7 +801,7 @@ KIND_CONFIRMS = 0.01
 def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
-    shared = tf.shared_names(article.names, story.names) - common
+    shared = _shared_names(article, story) - common
     if not shared:
         return
     people = distinct_names(shared)
@@ -811,6 +817,13 @@ def _name_evidence(
         anchor=people >= 2 or full_name,
         key=False,
     )
+
+
+def _shared_names(article: EventSignature, story: EventSignature) -> set[str]:
+    """``tf.shared_names`` of the two, skipping the count when no key is shared at all."""
+    if article.name_skeletons.isdisjoint(story.name_skeletons):
+        return set()
+    return tf.shared_names(article.names, story.names)
 
 
 NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
@@ -874,8 +887,10 @@ _Assessment = tuple[float, str, bool, bool]  # score, reason, passes, anchored
 def _assess(
     article: EventSignature, story: EventSignature, context: Context | None = None
 ) -> _Assessment | None:
-    """(score, reason, whether it passes the bar, whether it has an anchor), None if vetoed."""
-    if veto(article, story):
+    """(score, reason, whether it passes the bar, whether it has an anchor), None if vetoed
+    or if it could neither pass nor be anchored (``_shares_nothing``: ``best_match`` would
+    skip it either way)."""
+    if _shares_nothing(article, story) or veto(article, story):
         return None
     ev = evidence(article, story, context)
     matched = story
@@ -902,6 +917,32 @@ def _assess(
         and (ev.key_anchors > 0 or _headlines_meet(article, matched))
     )
     return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
+
+
+def _shares_nothing(article: EventSignature, story: EventSignature) -> bool:
+    """A cheap proof that the story (and each of its confirmed reports) gives the article no
+    content and no anchor, so it cannot pass: ``evidence`` counts content and anchors only
+    from a shared round, dates or amounts on both sides, shared codes, counts or names, and
+    overlapping words, phrasing or headline words (kinds only confirm other content).
+    Keep it in step with ``evidence`` (``tests/test_cluster.py`` checks it on its cases)."""
+    return _nothing_in_common(article, story) and all(
+        _nothing_in_common(article, member) for member in story.members
+    )
+
+
+def _nothing_in_common(a: EventSignature, b: EventSignature) -> bool:
+    # what candidates most often share first, so a story that shares something costs one test
+    return (
+        a.tokens.isdisjoint(b.tokens)
+        and a.shingles.isdisjoint(b.shingles)
+        and a.title_tokens.isdisjoint(b.title_tokens)
+        and a.name_skeletons.isdisjoint(b.name_skeletons)
+        and not ((a.dates or a.announced) and (b.dates or b.announced))
+        and not (a.amounts and b.amounts)
+        and a.codes.isdisjoint(b.codes)
+        and a.counts.isdisjoint(b.counts)
+        and a.round_values.isdisjoint(b.round_values)
+    )
 
 
 def _headlines_meet(article: EventSignature, story: EventSignature) -> bool:
@@ -994,9 +1035,11 @@ in the news, not the mark of one occasion."""
 
 def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> frozenset[str]:
     """The article's names carried by at least ``COMMON_NAME_STORIES`` of the stories."""
+    if not article.names:
+        return frozenset()
     counts: dict[str, int] = {}
     for story in stories:
-        for key in tf.shared_names(article.names, story.names):
+        for key in _shared_names(article, story):
             counts[key] = counts.get(key, 0) + 1
     return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
 
