@@ -200,6 +200,7 @@ async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]
         return dict((await s.execute(select(Alert.chat_id, Alert.status))).all())
 
 
+@pytest.mark.slow  # waits out a flood-control retry (about 3 s)
 async def test_deliver_maps_each_outcome(
     sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -185,6 +185,7 @@ async def test_connect_timeout(harness: Harness, blackhole: str) -> None:
     await poll_one_fault(harness, blackhole, "timeout", "ConnectTimeout")
 
 
+@pytest.mark.slow  # waits for the total timeout (3 s)
 async def test_one_byte_per_second(harness: Harness) -> None:
     url = harness.server.add("/drip.xml", HEALTHY, chunk_delay=1.0, chunk_size=1)
     await poll_one_fault(harness, url, "timeout", "no complete response")
