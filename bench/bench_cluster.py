@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select
 
-from monitors import pipeline, store
+from monitors import grouping, pipeline, store
 from monitors.db import open_database
 from monitors.detect import cluster
 from monitors.detect.cluster import EventSignature, best_match
@@ -183,10 +183,16 @@ async def run(n: int, count: int, naive_sample: int) -> dict[str, float]:
             candidates = []
             async with sessions() as session:
                 for _, sig in articles[:100]:
-                    found = await store.candidate_stories(
-                        session, cluster.lookup_keys(sig), limit=cluster.CANDIDATE_LIMIT
+                    # The poll's own candidate rule (monitors.grouping over store's filings).
+                    lookup = cluster.lookup_keys(sig)
+                    filings = await store.candidate_filings(
+                        session, lookup, limit=cluster.CANDIDATE_LIMIT
                     )
-                    candidates.append(len(found))
+                    known = await store.known_stories(session, {f.story_id for f in filings})
+                    ranked = grouping.Candidates.of(filings, known).ranked(
+                        lookup, limit=cluster.CANDIDATE_LIMIT
+                    )
+                    candidates.append(len(ranked))
             durations, outcomes = [], []
             for i, (truth, sig) in enumerate(articles):
                 outcome = pipeline.FeedOutcome(feed_id=feed_id, url="", status="ok")

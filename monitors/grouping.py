@@ -1,6 +1,6 @@
 """Placing one feed's new reports in stories, in memory (the poll's clustering stage, batched).
 
-Rules (the same as one report at a time through ``store.candidate_stories``; the decision
+Rules (each report gets the candidates it would get if stored alone; the decision
 itself is ``cluster.best_match``, the one used by ``defwatch cluster`` and ``stories rebuild``):
 
 1. A report whose canonical URL is already stored (by any feed, or earlier in this batch)

@@ -498,42 +498,6 @@ async def insert_articles(
     return ids
 
 
-async def candidate_stories(
-    session: AsyncSession,
-    keys: Mapping[str, datetime | None],
-    *,
-    limit: int,
-) -> list[tuple[int, dict[str, Any]]]:
-    """Stories filed under any of ``keys`` no earlier than each key's horizon (None: any
-    time), newest first, at most ``limit``, with their defining report's signature.
-
-    One index range scan per key (``ix_story_key_lookup``): the cost depends on how many
-    stories were filed recently under the article's keys, not on how many are stored.
-    """
-    if not keys:
-        return []
-    conditions = [
-        and_(StoryKey.key == key, StoryKey.filed_at >= since)
-        if since is not None
-        else StoryKey.key == key
-        for key, since in keys.items()
-    ]
-    newest = (
-        select(StoryKey.story_id, func.max(StoryKey.filed_at).label("filed_at"))
-        .where(or_(*conditions))
-        .group_by(StoryKey.story_id)
-        .order_by(func.max(StoryKey.filed_at).desc(), StoryKey.story_id.desc())
-        .limit(limit)
-        .subquery()
-    )
-    query = (
-        select(Story.id, Story.signature)
-        .join(newest, newest.c.story_id == Story.id)
-        .order_by(newest.c.filed_at.desc(), Story.id.desc())
-    )
-    return [(row.id, row.signature) for row in await session.execute(query)]
-
-
 @dataclass(frozen=True, slots=True)
 class StoryDefinition:
     """What a story is: its defining report (``monitors.detect.cluster`` files it by ``keys``)."""
@@ -1008,7 +972,6 @@ __all__ = [
     "attach_article",
     "attach_articles",
     "candidate_filings",
-    "candidate_stories",
     "claim_due_feeds",
     "create_story",
     "existing_entry_keys",

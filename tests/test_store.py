@@ -178,36 +178,6 @@ async def test_existing_feeds_learn_their_listed_country(
     assert countries == {"https://navy.example/rss": "US", "https://army.example/rss": "GB"}
 
 
-async def test_candidates_come_by_key_within_each_keys_horizon(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    feed_id = await add_feed(sessions, "https://k.example/rss")
-    async with sessions.begin() as session:
-        ids = {}
-        for name, hours, keys in (
-            ("recent", 1, {"c:AZ"}),
-            ("old", 24 * 20, {"c:AZ", "r:2022"}),
-            ("elsewhere", 1, {"c:VN"}),
-        ):
-            item = entry(name, name, hours=hours)
-            article = await store.insert_article(
-                session, feed_id, item, COOPERATION, fetched_at=NOW
-            )
-            assert article is not None
-            story = definition(article, item, keys=frozenset(keys))
-            ids[name] = await store.create_story(session, story, now=NOW)
-        week = NOW - timedelta(days=7)
-        found = await store.candidate_stories(session, {"c:AZ": week}, limit=10)
-        assert [sid for sid, _ in found] == [ids["recent"]]
-        assert found[0][1] == {"title": "recent"}
-        by_round = await store.candidate_stories(
-            session, {"c:AZ": week, "r:2022": NOW - timedelta(days=45)}, limit=10
-        )
-        assert [sid for sid, _ in by_round] == [ids["recent"], ids["old"]]
-        capped = await store.candidate_stories(session, {"c:AZ": None, "c:VN": None}, limit=2)
-        assert len(capped) == 2
-
-
 async def test_candidate_filings_are_each_keys_newest_within_its_horizon(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
