@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -58,9 +58,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ClassifiedEntry:
+    """An entry with its verdict and its event signature; the signature is None when the
+    pool did not compute it because the entry's page was already stored in a story (it
+    joins that story by URL; ``signed`` computes it should the store need it after all)."""
+
     entry: NormalisedEntry
     verdict: Classification
-    signature: cluster.EventSignature
+    signature: cluster.EventSignature | None
+
+    def signed(self) -> cluster.EventSignature:
+        """The signature, computed now if the pool skipped it."""
+        if self.signature is not None:
+            return self.signature
+        return sign(self.entry, self.verdict)
 
 
 @dataclass(slots=True)
@@ -118,9 +128,11 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
     except FeedError as exc:
         return await _record_failure(feed, ctx, exc)
 
-    fresh = await _new_entries(feed, parsed, ctx)
+    fresh, placed_urls = await _new_entries(feed, parsed, ctx)
     started = metrics.now()
-    classified = await _off_loop(ctx, classify_entries, fresh, feed.country) if fresh else []
+    classified = (
+        await _off_loop(ctx, classify_entries, fresh, feed.country, placed_urls) if fresh else []
+    )
     metrics.observe_per_article("classify", started, len(classified))
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
     async with feed_transaction(ctx, feed) as session:
@@ -201,29 +213,38 @@ def _exit_with(parent_pid: int) -> None:
 
 
 def classify_entries(
-    entries: list[NormalisedEntry], source_country: str | None = None
+    entries: list[NormalisedEntry],
+    source_country: str | None = None,
+    stored_urls: Collection[str] = (),
 ) -> list[ClassifiedEntry]:
     """Classify and sign entries (pure; run off the event loop); ``source_country`` is the
-    state the feed speaks for, if any."""
+    state the feed speaks for, if any. An entry whose URL is in ``stored_urls`` (a page
+    already in a story) is not signed: it joins that story by URL (grouping rule 1)."""
     items = []
     for entry in entries:
         verdict = classify(entry.title, entry.summary, entry.language, source_country)
-        signature = cluster.signature(
-            entry.title,
-            entry.summary,
-            published_at=entry.published_at,
-            language=entry.language,
-            countries=verdict.participants,
-            cooperation_type=verdict.cooperation_type,
-        )
+        signature = None if entry.url and entry.url in stored_urls else sign(entry, verdict)
         items.append(ClassifiedEntry(entry, verdict, signature))
     return items
 
 
+def sign(entry: NormalisedEntry, verdict: Classification) -> cluster.EventSignature:
+    """The event signature of a classified entry."""
+    return cluster.signature(
+        entry.title,
+        entry.summary,
+        published_at=entry.published_at,
+        language=entry.language,
+        countries=verdict.participants,
+        cooperation_type=verdict.cooperation_type,
+    )
+
+
 async def _new_entries(
     feed: FeedSnapshot, parsed: ParsedFeed, ctx: PollContext
-) -> list[NormalisedEntry]:
-    """Entries not stored yet for this feed, by entry key and by canonical URL.
+) -> tuple[list[NormalisedEntry], set[str]]:
+    """Entries not stored yet for this feed, by entry key and by canonical URL, and the URLs
+    among theirs that some feed already stored in a story (those need no signature).
 
     The URL check keeps a feed that mints a new guid for the same page on every fetch from
     storing that page again and again.
@@ -232,7 +253,7 @@ async def _new_entries(
     urls = [entry.url for entry in parsed.entries if entry.url]
     async with ctx.sessions() as session:
         known = await store.existing_entry_keys(session, feed.id, keys)
-        known_urls = await store.existing_feed_urls(session, feed.id, urls)
+        known_urls, placed_urls = await store.stored_urls(session, feed.id, urls)
     seen: set[str] = set()
     fresh = []
     for entry in parsed.entries:
@@ -244,7 +265,7 @@ async def _new_entries(
         if entry.url:
             seen.add(entry.url)
         fresh.append(entry)
-    return fresh
+    return fresh, placed_urls
 
 
 @metrics.timed_per_article("grouping", items="classified")
@@ -280,12 +301,26 @@ async def store_classified(
     if not batch:
         return
     outcome.new_articles += len(batch)
-    signatures = [dataclasses.replace(item.signature, source=str(feed_id)) for _, item in batch]
-    lookups = [cluster.lookup_keys(signature) for signature in signatures]
-    plan = _Plan(await _candidates(session, lookups, url_story), url_story)
+    # Reports whose page is stored already, or earlier in the batch, join its story by URL
+    # (rule 1): they are neither signed nor looked up unless a redefinition needs it.
+    pages = set(url_story)
+    signatures: list[cluster.EventSignature | None] = []
+    for _, item in batch:
+        url = item.entry.url
+        by_url = bool(url) and url in pages
+        signatures.append(None if by_url else _with_source(item.signed(), feed_id))
+        if url:
+            pages.add(url)
+    lookups = [cluster.lookup_keys(sig) if sig is not None else None for sig in signatures]
+    found = await _candidates(session, [lookup for lookup in lookups if lookup], url_story)
+    plan = _Plan(found, url_story, str(feed_id))
     for (article_id, item), signature, lookup in zip(batch, signatures, lookups, strict=True):
         plan.place(article_id, item, signature, lookup)
     await _write_plan(session, plan, fetched_at, outcome, lists or {})
+
+
+def _with_source(signature: cluster.EventSignature, feed_id: int | str) -> cluster.EventSignature:
+    return dataclasses.replace(signature, source=str(feed_id))
 
 
 async def _candidates(
@@ -314,6 +349,7 @@ class _Plan:
 
     candidates: grouping.Candidates
     url_story: dict[str, int]
+    source: str  # the feed, as a signature names it
     placed: list[tuple[int, int, str | None]] = field(default_factory=list)
     new: dict[int, list[Any]] = field(default_factory=dict)  # id -> [first, defined by, count]
     joined: dict[int, int] = field(default_factory=dict)  # stored story -> articles joined
@@ -325,15 +361,18 @@ class _Plan:
         self,
         article_id: int,
         item: ClassifiedEntry,
-        signature: cluster.EventSignature,
-        lookup: Mapping[str, datetime | None],
+        signature: cluster.EventSignature | None,
+        lookup: Mapping[str, datetime | None] | None,
     ) -> None:
-        definition = _definition(article_id, item, signature)
+        """Place one report; ``signature`` and ``lookup`` may be None only for a report whose
+        URL is in ``url_story`` (it joins by URL and is signed only if it redefines)."""
         url = item.entry.url
         reason: str | None
         if url and url in self.url_story:  # one page from two feeds: one story
             story_id, reason = self.url_story[url], "same canonical URL"
         else:
+            # the candidates were read for the batch's lookups: a report ranked here has one
+            assert signature is not None and lookup is not None, "unsigned report ranked"
             ranked = self.candidates.ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
             match = cluster.best_match(signature, ranked)
             story_id, reason = (match.key, match.reason) if match else (0, None)
@@ -343,6 +382,8 @@ class _Plan:
                     self.candidates.stories[match.key].decoded = confirmed
                     self.confirmed[match.key] = confirmed
         if story_id == 0:  # no story reports it yet: it starts one
+            assert signature is not None  # only a ranked report starts a story
+            definition = _definition(article_id, item, signature)
             story_id = self.candidates.file(
                 signature,
                 cooperation=item.verdict.defence_cooperation,
@@ -352,7 +393,7 @@ class _Plan:
             self.new[story_id] = [definition, definition, 0]
             self.alerts.append((story_id, item))
         else:
-            self._join(story_id, item, definition)
+            self._join(story_id, item, article_id, signature)
         if grouping.is_new(story_id):
             self.new[story_id][2] += 1
         else:
@@ -362,13 +403,20 @@ class _Plan:
             self.url_story.setdefault(url, story_id)
 
     def _join(
-        self, story_id: int, item: ClassifiedEntry, definition: store.StoryDefinition
+        self,
+        story_id: int,
+        item: ClassifiedEntry,
+        article_id: int,
+        signature: cluster.EventSignature | None,
     ) -> None:
         """``store.join_story``'s rule: a cooperation report redefines a story that is none."""
         known = self.candidates.stories.setdefault(story_id, grouping.KnownStory(False))
         if not item.verdict.defence_cooperation or known.cooperation:
             return
         known.cooperation = True
+        if signature is None:
+            signature = _with_source(item.signed(), self.source)
+        definition = _definition(article_id, item, signature)
         if grouping.is_new(story_id):
             self.new[story_id][1] = definition
         else:
@@ -446,7 +494,7 @@ async def place_in_story(
     batch with ``store_classified``. Both rank candidates by ``monitors.grouping`` and
     decide by ``cluster.best_match``.
     """
-    signature = dataclasses.replace(item.signature, source=str(feed_id))
+    signature = _with_source(item.signed(), feed_id)
     definition = _definition(article_id, item, signature)
     if item.entry.url and item.entry.url in url_story:  # one page from two feeds: one story
         story_id = url_story[item.entry.url]

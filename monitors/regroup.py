@@ -64,7 +64,7 @@ async def _place_rows(
         dataclasses.replace(item, signature=_row_signature(item, until))
         for item, (_, until) in zip(classified, items, strict=True)
     ]
-    order = sorted(range(len(rows)), key=lambda i: _delivery_order(signed[i].signature, i))
+    order = sorted(range(len(rows)), key=lambda i: _delivery_order(signed[i].signed(), i))
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         feeds = {name: await _scratch_feed(session, name, now) for name in _sources(rows)}

@@ -425,6 +425,28 @@ async def existing_feed_urls(session: AsyncSession, feed_id: int, urls: Sequence
     return found
 
 
+async def stored_urls(
+    session: AsyncSession, feed_id: int, urls: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """(which of ``urls`` this feed has stored, which any feed has stored in a story): one
+    read for both."""
+    own: set[str] = set()
+    placed: set[str] = set()
+    for start in range(0, len(urls), 500):
+        chunk = padded(urls[start : start + 500])
+        rows = await session.execute(
+            select(Article.url, Article.feed_id, Article.story_id).where(Article.url.in_(chunk))
+        )
+        for url, feed, story_id in rows:
+            if url is None:
+                continue
+            if feed == feed_id:
+                own.add(url)
+            if story_id is not None:
+                placed.add(url)
+    return own, placed
+
+
 async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, int]:
     """Story ids of already stored articles with these canonical URLs (any feed)."""
     found: dict[str, int] = {}
@@ -997,6 +1019,7 @@ __all__ = [
     "renew_leases",
     "seed_feeds_once",
     "stats",
+    "stored_urls",
     "story_views",
     "top_countries",
 ]

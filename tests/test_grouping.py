@@ -8,6 +8,7 @@ report), on both backends, in a number of statements that does not grow with the
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -150,3 +151,62 @@ async def test_one_batch_groups_as_one_article_at_a_time(database_url: str) -> N
     # per feed: about a dozen statements, plus a page of rows per INSERT_PAGE articles and stories
     pages = -(-len(items) // INSERT_PAGE)
     assert statements <= 14 + 2 * pages
+
+
+def test_the_pool_does_not_sign_a_report_whose_page_is_stored() -> None:
+    entries = [item.entry for item in stream_items(3)]
+    stored = {entries[1].url} if entries[1].url else set()
+    assert stored, "the stream's rows carry URLs"
+    items = pipeline.classify_entries(entries, None, stored)
+    assert [item.signature is None for item in items] == [False, True, False]
+    assert items[1].signed() == pipeline.sign(entries[1], items[1].verdict)
+
+
+def unsigned_copies(items: list[pipeline.ClassifiedEntry]) -> list[pipeline.ClassifiedEntry]:
+    """``items`` as the pool hands them over when each page was stored before its copies."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        url = item.entry.url
+        out.append(dataclasses.replace(item, signature=None) if url and url in seen else item)
+        if url:
+            seen.add(url)
+    return out
+
+
+@pytest.mark.skipif(not STREAM.is_file(), reason="../shared/eval/stream-dev.jsonl absent")
+async def test_unsigned_copies_of_stored_pages_group_as_signed_ones(database_url: str) -> None:
+    items = stream_items(150)
+    # a second feed's copy (its own entry key) of every fifth page, after the page
+    copies = [
+        dataclasses.replace(i, entry=dataclasses.replace(i.entry, entry_key=f"copy-{n}"))
+        for n, i in enumerate(items[::5])
+        if i.entry.url
+    ]
+    items = [x for pair in itertools.zip_longest(items, copies) for x in pair if x is not None]
+    unsigned = unsigned_copies(items)
+    assert sum(item.signature is None for item in unsigned) >= len(copies) > 10
+    signed, _ = await stored_grouping(database_url, [[item] for item in items])
+    batched, _ = await stored_grouping(database_url, [unsigned])
+    one_by_one, _ = await stored_grouping(database_url, [[item] for item in unsigned])
+    assert batched == signed
+    assert one_by_one == signed
+
+
+@pytest.mark.parametrize("pool_signed", [True, False], ids=["signed copy", "unsigned copy"])
+async def test_a_cooperation_copy_of_a_stored_page_redefines_its_story(
+    database_url: str, pool_signed: bool
+) -> None:
+    item = next(i for i in stream_items(150) if i.entry.url)
+    item = dataclasses.replace(
+        item, verdict=dataclasses.replace(item.verdict, defence_cooperation=True)
+    )
+    plain = dataclasses.replace(
+        item,
+        entry=dataclasses.replace(item.entry, entry_key="plain", title="Plain page"),
+        verdict=dataclasses.replace(item.verdict, defence_cooperation=False),
+    )
+    copy = dataclasses.replace(item, signature=item.signature if pool_signed else None)
+    stories, _ = await stored_grouping(database_url, [[plain], [copy]])
+    [(count, cooperation, title, _countries)] = stories.values()
+    assert (count, cooperation, title) == (2, True, item.entry.title)

@@ -24,7 +24,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from anyascii import anyascii
 
@@ -70,8 +70,12 @@ for _words in _table("months", "stems").values():
 _MONTH_STEMS.sort(key=lambda item: -len(item[0]))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def month_number(word: str) -> int | None:
-    """The month a word names (1-12), or None. ``"Sept."``, ``"сентября"``, ``"Sentyabrın"``."""
+    """The month a word names (1-12), or None. ``"Sept."``, ``"сентября"``, ``"Sentyabrın"``.
+
+    Cached per word: a signature asks it of nearly every word of the text, and the stem scan
+    is the cost (the answer depends on the word alone)."""
     w = word.lower().rstrip(".")
     if w in _MONTH_EXACT:
         return _MONTH_EXACT[w]
@@ -94,15 +98,34 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One word or number of a text and where it is (a tuple: cheap to make by the thousand)."""
+
     text: str
     start: int
     end: int
 
 
 def tokens(text: str) -> list[Token]:
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    """The words and numbers of ``text`` with their offsets (a fresh list each call)."""
+    return list(_tokens(text))
+
+
+def words(text: str) -> list[str]:
+    """The texts of ``tokens(text)``, without their offsets."""
+    return list(_word_texts(text))
+
+
+# One signature tokenises its title, lead and text several times (dates, weekdays, counts,
+# stems, shingles): the last few texts' tokens are kept. The tuples are shared: read only.
+@functools.lru_cache(maxsize=16)
+def _tokens(text: str) -> tuple[Token, ...]:
+    return tuple([Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)])
+
+
+@functools.lru_cache(maxsize=16)
+def _word_texts(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,7 +157,7 @@ def day_mentions(text: str) -> list[DayMention]:
         found.append(DayMention(int(m), int(d), int(y)))
     for d, m, y in _DOTTED_DATE.findall(text):
         found.append(DayMention(int(m), int(d), int(y)))
-    toks = tokens(text)
+    toks = _tokens(text)
     for i, tok in enumerate(toks):
         month = month_number(tok.text) if not tok.text[0].isdigit() else None
         if month is None:
@@ -153,7 +176,7 @@ def _as_day(tok: Token) -> int | None:
     return None
 
 
-def _days_near(text: str, toks: list[Token], i: int) -> list[int]:
+def _days_near(text: str, toks: tuple[Token, ...], i: int) -> list[int]:
     """Day numbers written next to the month at ``toks[i]`` ("5 March", "March 5 to 9")."""
     days = []
     if i > 0 and (day := _as_day(toks[i - 1])) is not None:
@@ -171,7 +194,7 @@ def _days_near(text: str, toks: list[Token], i: int) -> list[int]:
     return days
 
 
-def _year_near(toks: list[Token], i: int) -> int | None:
+def _year_near(toks: tuple[Token, ...], i: int) -> int | None:
     for j in range(i + 1, min(i + 4, len(toks))):
         text = toks[j].text
         if len(text) == 4 and text.isdigit() and 1950 <= int(text) <= 2049:
@@ -188,7 +211,7 @@ _CJK_WEEKDAY = re.compile(r"(?:星期|周|週)([一二三四五六日天])")
 
 def weekdays(text: str) -> set[int]:
     """Weekdays the text names (0 = Monday): "arrived Thursday", "во вторник", "周五"."""
-    found = {_WEEKDAYS[t.text.lower()] for t in tokens(text) if t.text.lower() in _WEEKDAYS}
+    found = {_WEEKDAYS[w.lower()] for w in _word_texts(text) if w.lower() in _WEEKDAYS}
     for ch in _CJK_WEEKDAY.findall(text):
         found.add(6 if ch in "日天" else "一二三四五六".index(ch))
     return found
@@ -288,11 +311,19 @@ def rounds(text: str) -> set[Round]:
     for n in _CJK_ORDINAL.findall(text):
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
-    for tok in tokens(text.lower()):
-        for stem, number in _ORDINAL_WORDS.items():
-            if tok.text.startswith(stem) and len(tok.text) - len(stem) <= 3:
-                found.add(Round("", f"#{number}"))
+    for word in _word_texts(text.lower()):
+        found.update(Round("", f"#{number}") for number in _ordinals(word))
     return found
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ordinals(word: str) -> tuple[int, ...]:
+    """The ordinals a lower-case word spells ("eighth", "восьмые"), by stem; cached per word."""
+    return tuple(
+        number
+        for stem, number in _ORDINAL_WORDS.items()
+        if word.startswith(stem) and len(word) - len(stem) <= 3
+    )
 
 
 def round_years(text: str) -> set[int]:
@@ -351,7 +382,7 @@ def counts(text: str) -> set[int]:
     numbers from 3 up that are not years, days of a month, money, percentages, times or parts
     of a designation ("F-16", "#10")."""
     found: set[int] = set()
-    toks = tokens(text)
+    toks = _tokens(text)
     for i, tok in enumerate(toks):
         if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
             found.add(value)
@@ -387,6 +418,7 @@ _SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
 _PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(word: str) -> str:
     """A light phonetic key of one name word, equal across scripts and spellings.
 
@@ -409,6 +441,7 @@ def name_key(word: str) -> str:
     return key[:5]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_token(word: str) -> str:
     """``name_key`` plus, for a word in Latin script ending in a vowel, that vowel:
     "Manalo" → "mnl.o", "Manila" → "mnl.a". Other scripts inflect the ending (Кишиды,
@@ -464,7 +497,7 @@ def name_keys(title: str, summary: str) -> set[str]:
     parts = [summary] if _is_title_case(title) else [title, summary]
     # "Indo-Pacific", "Asia-Pacific": one name, not two
     sentences = [
-        [t.text for t in tokens(sentence)]
+        _word_texts(sentence)
         for part in parts
         for sentence in _SENTENCE_SPLIT.split(_NAME_HYPHEN.sub("", part))
     ]
@@ -493,6 +526,7 @@ def _long_enough(key: str, word: str) -> bool:
     return len(key) >= 3 or (len(key) == 2 and len(word) >= 5)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _is_name_word(word: str) -> bool:
     if not word[0].isalpha() or not word[0].isupper():
         return False
@@ -518,6 +552,7 @@ def _add_run(found: set[str], run: list[str]) -> None:
 _country_words: tuple[frozenset[str], frozenset[str]] | None = None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ascii_word(word: str) -> str:
     return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", anyascii(word).lower()))
 
@@ -545,6 +580,7 @@ def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
     return _country_words
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_country_word(word: str) -> bool:
     """True for a state or people's name in any of our locales, also inflected or as an
     adjective: "Philippine", "Türkiye", "Azərbaycan", "Китая", "Iranian"."""
@@ -568,25 +604,30 @@ def content_tokens(text: str) -> set[str]:
     CJK text has no spaces, so it contributes character bigrams instead.
     """
     found: set[str] = set()
-    for tok in tokens(text):
-        word = tok.text.lower()
+    for token in _word_texts(text):
+        word = token.lower()
         if _CJK.search(word):
             chars = [c for c in word if _CJK.match(c)]
             found |= {"".join(p) for p in itertools.pairwise(chars)}
             continue
         if len(word) < 3 or word in _STOPWORDS or word.isdigit():
             continue
-        found.add(anyascii(word)[:_STEM])
+        found.add(_stem(word))
     return found
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    return anyascii(word)[:_STEM]
 
 
 def shingles(text: str) -> set[str]:
     """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
     stems = []
-    for tok in tokens(text):
-        word = tok.text.lower()
+    for token in _word_texts(text):
+        word = token.lower()
         if len(word) >= 3 and word not in _STOPWORDS:
-            stems.append(anyascii(word)[:_STEM])
+            stems.append(_stem(word))
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
 
 
