@@ -252,8 +252,7 @@ async def _new_entries(
     keys = [entry.entry_key for entry in parsed.entries]
     urls = [entry.url for entry in parsed.entries if entry.url]
     async with ctx.sessions() as session:
-        known = await store.existing_entry_keys(session, feed.id, keys)
-        known_urls, placed_urls = await store.stored_urls(session, feed.id, urls)
+        known, known_urls, placed_urls = await store.stored_for_feed(session, feed.id, keys, urls)
     seen: set[str] = set()
     fresh = []
     for entry in parsed.entries:

@@ -28,10 +28,12 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy import (
@@ -425,26 +427,35 @@ async def existing_feed_urls(session: AsyncSession, feed_id: int, urls: Sequence
     return found
 
 
-async def stored_urls(
-    session: AsyncSession, feed_id: int, urls: Sequence[str]
-) -> tuple[set[str], set[str]]:
-    """(which of ``urls`` this feed has stored, which any feed has stored in a story): one
-    read for both."""
+async def stored_for_feed(
+    session: AsyncSession, feed_id: int, keys: Sequence[str], urls: Sequence[str]
+) -> tuple[set[str], set[str], set[str]]:
+    """(which of ``keys`` this feed has stored, which of ``urls`` it has stored, which of
+    ``urls`` any feed has stored in a story): one statement per 500 keys and URLs."""
+    known: set[str] = set()
     own: set[str] = set()
     placed: set[str] = set()
-    for start in range(0, len(urls), 500):
-        chunk = padded(urls[start : start + 500])
-        rows = await session.execute(
-            select(Article.url, Article.feed_id, Article.story_id).where(Article.url.in_(chunk))
+    for start in range(0, max(len(keys), len(urls), 1), 500):
+        key_chunk = padded(keys[start : start + 500]) or [""]
+        url_chunk = padded(urls[start : start + 500]) or [""]
+        by_key = select(literal(0), Article.entry_key, Article.feed_id, Article.story_id).where(
+            Article.feed_id == feed_id, Article.entry_key.in_(key_chunk)
         )
-        for url, feed, story_id in rows:
-            if url is None:
+        by_url = select(literal(1), Article.url, Article.feed_id, Article.story_id).where(
+            Article.url.in_(url_chunk)
+        )
+        rows: Any = await session.execute(union_all(by_key, by_url))
+        for is_url, value, feed, story_id in rows:
+            if value is None:
+                continue
+            if not is_url:
+                known.add(value)
                 continue
             if feed == feed_id:
-                own.add(url)
+                own.add(value)
             if story_id is not None:
-                placed.add(url)
-    return own, placed
+                placed.add(value)
+    return known, own, placed
 
 
 async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, int]:
@@ -1019,7 +1030,7 @@ __all__ = [
     "renew_leases",
     "seed_feeds_once",
     "stats",
-    "stored_urls",
+    "stored_for_feed",
     "story_views",
     "top_countries",
 ]

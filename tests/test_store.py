@@ -120,6 +120,31 @@ async def test_article_stored_once_per_feed_and_key(
     assert known == {"guid-1"}
 
 
+async def test_stored_for_feed_reads_keys_own_urls_and_placed_urls_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    mine = await add_feed(sessions, "https://x.example/rss")
+    other = await add_feed(sessions, "https://y.example/rss")
+    async with sessions.begin() as session:
+        for feed_id, key, url in [(mine, "a", "https://p/1"), (other, "b", "https://p/2")]:
+            item = entry(key, f"Story {key}", url=url)
+            article = await store.insert_article(
+                session, feed_id, item, COOPERATION, fetched_at=NOW
+            )
+            assert article is not None
+            if key == "b":  # only the other feed's page is in a story
+                story = await store.create_story(session, definition(article, item), now=NOW)
+                await store.attach_article(session, article, story, None)
+    async with sessions() as session:
+        found = await store.stored_for_feed(
+            session, mine, ["a", "b", "c"], ["https://p/1", "https://p/2", "https://p/3"]
+        )
+        none = await store.stored_for_feed(session, mine, [], [])
+    # (this feed's keys, this feed's URLs, URLs any feed has in a story)
+    assert found == ({"a"}, {"https://p/1"}, {"https://p/2"})
+    assert none == (set(), set(), set())
+
+
 async def test_latest_pages_newest_first(sessions: async_sessionmaker[AsyncSession]) -> None:
     feed_id = await add_feed(sessions, "https://x.example/rss")
     async with sessions.begin() as session:
