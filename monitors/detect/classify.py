@@ -42,8 +42,10 @@ Rules, in order
        bullish on defence contracts").  A named multinational exercise (RIMPAC) lifts the
        single-country cap.
     5. Main event: when the headline (or, without one, the lead's first sentence) reports a
-       refusal or denial ("rejects meeting", "denies cooperation") or a protest ("protests
-       arms sale") -> at most 0.45; hostility (a launch, strikes, a build-up, nuclear talks)
+       refusal or denial ("rejects meeting", "denies cooperation", "orders troops to leave") or
+       a protest ("protests arms sale") -> at most 0.45, unless an explicit act comes before it
+       in the headline (the first verb is the main event: "pledges military aid to Ukraine,
+       condemns Russian strikes"); hostility (a launch, strikes, a build-up, nuclear talks)
        or sellers competing ("vie to sell") -> at most 0.45 unless the headline itself names
        an explicit act (a sale, co-production, training, aid, a port call, a signed agreement
        or a joint exercise).
@@ -548,7 +550,10 @@ class Classifier:
         }
         reasons = []
         for group in _MAIN_EVENT_GROUPS:
-            overridden = group in ("hostile", "competition") and _explicit_act(headline)
+            if group in ("hostile", "competition"):
+                overridden = _explicit_act(headline)
+            else:
+                overridden = _act_before(hits, limit, group)
             if headline.get(group, 0) > 0 and not overridden:
                 reasons.append(
                     f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
@@ -606,6 +611,21 @@ def _explicit_act(groups: dict[str, float]) -> bool:
     if groups.get("exercise", 0) >= 0.3 and groups.get("coop", 0) > 0:
         return True
     return groups.get("agreement", 0) > 0 and groups.get("signing", 0) > 0
+
+
+def _act_before(hits: list[TermHit], limit: int, group: str) -> bool:
+    """True when the headline names an explicit act before its first ``group`` term: the
+    first verb is the main event ("Australia pledges military aid to Ukraine, condemns
+    Russian strikes"), the later clause its background; "China protests US arms sale" keeps
+    the protest as main event."""
+    first = next(
+        (hit.start for hit in hits if hit.start < limit and _contributes(hit, group)), limit
+    )
+    return _explicit_act(_group_sums([hit for hit in hits if hit.start < first]))
+
+
+def _contributes(hit: TermHit, group: str) -> bool:
+    return any(g == group and weight > 0 for g, weight in hit.contributions)
 
 
 def _main_pair(
