@@ -160,6 +160,14 @@ POSITIVES = [
         "exercise",
         id="zh joint exercise",
     ),
+    pytest.param(
+        "es",
+        "La fragata española Victoria hace escala en Uruguay",
+        "La fragata de la Armada llegó al puerto de Montevideo para una visita de cuatro días.",
+        {"ES", "UY"},
+        "other",
+        id="es port call, lower-case demonym",
+    ),
 ]
 
 
@@ -670,6 +678,26 @@ RELATION_RULES = [
         {"BD", "CN"},
         "term:接收",
         id="zh navy takes delivery of a Chinese-built submarine",
+    ),
+    pytest.param(
+        "en",
+        "Nordic neighbours sign pact on shared air surveillance",
+        "Norway, Sweden and Finland signed a defence agreement on sharing air surveillance data.",
+        None,
+        True,
+        {"NO", "SE", "FI"},
+        "rule:lead lists the parties",
+        id="lead lists three parties when the headline names none",
+    ),
+    pytest.param(
+        "en",
+        "Egypt puts Chinese fighter purchase talks on hold",
+        "Egypt paused negotiations with China over the purchase of J-10 fighter jets.",
+        None,
+        False,
+        None,
+        "rule:main event is refusal",
+        id="talks on hold are a refusal",
     ),
 ]
 
