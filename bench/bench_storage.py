@@ -381,7 +381,8 @@ def run_backend(label: str, url: str, plain_load, args, feeds, rows, checks) -> 
     decoded = decode_signature.cache_info()
     print(f"  {label} signatures decoded: {decoded.misses:,} ({decoded.hits:,} from the cache)",
           file=sys.stderr, flush=True)  # fmt: skip
-    print(f"  {label} insert: {stored / seconds:,.1f} articles/s", file=sys.stderr, flush=True)
+    print(f"  {label} insert: {stored:,} articles in {seconds:.2f} s, {stored / seconds:,.1f}"
+          " articles/s", file=sys.stderr, flush=True)  # fmt: skip
     checks.append([f"{label} insert: >= 1,000 articles/s", f"{stored / seconds:,.0f} /s",
                    verdict(stored / seconds >= 1000)])  # fmt: skip
     rows.append(
