@@ -171,7 +171,14 @@ async def publish_commands(bot: Any) -> None:
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close what post_init opened."""
+    """Close what post_init opened, after a last try at recording sends the database refused."""
+    st: BotState | None = application.bot_data.get("state")
+    if st is not None and not await st.deliverer.flush_unrecorded():
+        log.error(
+            "stopping with %d sent messages not recorded (the database is away): their alerts "
+            "will be sent again once their claims expire",
+            st.deliverer.unrecorded,
+        )
     if application.bot_data.pop("sighup", False):
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
     stack: AsyncExitStack | None = application.bot_data.pop("stack", None)

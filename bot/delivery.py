@@ -13,6 +13,13 @@ Mutes count at delivery time too: just before each send (and before a digest), t
 checked against the chat's current watch (``monitors.watch.WatchIndex.withdrawn``). An alert
 queued before its chat stopped, muted the story's pair or unwatched what it matched is not
 sent; it is marked ``skipped`` with the reason.
+
+A send that Telegram accepted is recorded (``sent``) right after it. When the database
+refuses that write (an outage, a restart, a full connection pool), the record is held in
+memory and written before anything else is claimed: the alert is not claimed, and so not
+sent, a second time while the database is away (``record_sends``). Only a process that
+stops before the database comes back loses what it held (it says so in the log); those
+alerts are sent again after their claims expire.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
@@ -43,6 +52,11 @@ CONCURRENCY = 8
 
 Sessions = async_sessionmaker[AsyncSession]
 Clock = Callable[[], datetime]
+# What a send did, to be written in a transaction (``Deliverer.record_sends``).
+Record = Callable[[AsyncSession], Awaitable[None]]
+
+# The database is away (refused, dropped, restarting, pool exhausted), not wrong: retry later.
+DATABASE_AWAY = (DBAPIError, PoolTimeout, OSError)
 
 
 def utcnow() -> datetime:
@@ -107,6 +121,7 @@ class Deliverer:
         self.concurrency = concurrency
         self._paused_until = 0.0  # monotonic; set by RetryAfter so the batch stops hammering
         self._write_lock = asyncio.Lock()
+        self._unrecorded: list[Record] = []  # sends Telegram accepted, not yet written
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
@@ -122,6 +137,8 @@ class Deliverer:
         """Send due alerts, batch by batch, until none is due or ``keep_going()`` is False."""
         report = DeliveryReport()
         while keep_going():
+            if not await self.flush_unrecorded():  # claim nothing until earlier sends are written
+                break
             async with self.sessions.begin() as session:
                 claimed = await outbox.claim_due(
                     session, now=self.clock(), lease=self.lease, limit=self.batch
@@ -171,7 +188,7 @@ class Deliverer:
                     async with self._writing() as session:
                         rest = [a.id for a in alerts[index + 1 :]]
                         await outbox.release_now(session, rest, now=self.clock())
-                if action in ("migrate", "deactivate"):
+                if action in ("migrate", "deactivate", "unrecorded"):
                     return
 
     async def _wait_if_paused(self) -> None:
@@ -205,13 +222,52 @@ class Deliverer:
                 [alert.id], alert.chat_id, alert.attempts, exc, report
             )
             return outcome.action
-        async with self._writing() as session:
-            await outbox.mark_sent(
-                session, [alert.id], message_id=message.message_id, now=self.clock()
+        sent_at, message_id = self.clock(), message.message_id
+        recorded = await self.record_sends(
+            lambda session: outbox.mark_sent(
+                session, [alert.id], message_id=message_id, now=sent_at
             )
+        )
         report.sent += 1
         report.outcomes.append("sent")
-        return "sent"
+        # The database is away: this chat's other claimed alerts wait for their claims to
+        # expire (unsent, so nothing repeats) instead of piling up more unwritten sends.
+        return "sent" if recorded else "unrecorded"
+
+    async def record_sends(self, record: Record) -> bool:
+        """Write what an accepted send did; False when the database refused (then it is held
+        in memory and written by the next ``flush_unrecorded``)."""
+        self._unrecorded.append(record)
+        return await self.flush_unrecorded()
+
+    async def flush_unrecorded(self) -> bool:
+        """Write the held records of accepted sends, oldest first, in one transaction; True
+        when none is left."""
+        async with self._write_lock:
+            records = list(self._unrecorded)
+            if not records:
+                return True
+            try:
+                async with self.sessions.begin() as session:
+                    for record in records:
+                        await record(session)
+            except DATABASE_AWAY as exc:
+                log.warning(
+                    "the database refused to record %d sent messages (%s); holding them, and "
+                    "claiming no alert until they are written",
+                    len(records),
+                    type(exc).__name__,
+                )
+                return False
+            del self._unrecorded[: len(records)]
+        if len(records) > 1:
+            log.info("recorded %d sent messages held while the database was away", len(records))
+        return True
+
+    @property
+    def unrecorded(self) -> int:
+        """How many accepted sends are waiting to be written."""
+        return len(self._unrecorded)
 
     async def _skip(
         self, alerts: Sequence[outbox.ClaimedAlert], reason: str, report: DeliveryReport

@@ -20,6 +20,8 @@ async def send_held(deliverer: Deliverer, chat_id: int, title: str) -> int:
     """Send a chat's held alerts as one digest message; how many alerts it covered.
     ``title`` is English (``HELD_TITLES``), said in the chat's language."""
     now = deliverer.clock()
+    if not await deliverer.flush_unrecorded():  # the database is away: claim nothing yet
+        return 0
     async with deliverer.sessions.begin() as session:
         claimed = await outbox.claim_held(session, chat_id, now=now, lease=deliverer.lease)
         stories = await store.story_views(session, [a.story_id for a in claimed])
@@ -42,9 +44,11 @@ async def send_held(deliverer: Deliverer, chat_id: int, title: str) -> int:
         )
         metrics.record_deliveries("digest", report.outcomes)
         return 0
-    async with deliverer.sessions.begin() as session:
-        await outbox.mark_digest_sent(
-            session, chat_id, ids, message_id=message.message_id, now=deliverer.clock()
+    sent_at, message_id = deliverer.clock(), message.message_id
+    await deliverer.record_sends(
+        lambda session: outbox.mark_digest_sent(
+            session, chat_id, ids, message_id=message_id, now=sent_at
         )
+    )
     metrics.record_deliveries("digest", ["sent"])
     return len(ids)

@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale, dates
+from babel import Locale, dates, lists
 from babel.messages import mofile, pofile
 from babel.support import NullTranslations, Translations
 
@@ -119,6 +120,21 @@ class Joined(Said):
         return self.sep.join(say(part, t) for part in self.parts)
 
 
+class Alternatives(Said):
+    """Choices to be joined with the language's "or" when said ("A, B, or C")."""
+
+    items: tuple[str, ...]
+
+    def __new__(cls, items: Sequence[str]) -> Alternatives:
+        kept = tuple(items)
+        said = str.__new__(cls, lists.format_list(list(kept), style="or", locale=DEFAULT))
+        said.text, said.values, said.items = str(said), {}, kept
+        return said
+
+    def in_(self, t: Tr) -> str:
+        return t.alternatives(self.items)
+
+
 def say(text: object, t: Tr) -> str:
     """``text`` in ``t``'s language when it is a ``Said`` (or an error carrying one as its
     message); any other text as it is."""
@@ -172,6 +188,10 @@ class Tr:
 
     def _n(self, singular: str, plural: str, count: int, **values: Any) -> str:
         return self._t.ngettext(singular, plural, count).format(count=count, **values)
+
+    def alternatives(self, items: Sequence[str]) -> str:
+        """'A, B, or C' / 'A, B или C': choices joined the way this language says "or" (CLDR)."""
+        return lists.format_list(list(items), style="or", locale=self.language) if items else ""
 
     def country(self, code: str) -> str:
         """The country's name in this language ('AZ' -> 'Азербайджан')."""

@@ -4,7 +4,8 @@ action, in exactly one place (pure, tested as a table), and ``backoff`` spaces t
 Actions: ``retry`` (flood control with its wait, network errors with backoff), ``migrate``
 (a group became a supergroup), ``deactivate`` (blocked, kicked), ``ignore`` (an edit that
 changes nothing or whose message is gone), ``fail`` (any other bad request). Delivery itself
-adds ``sent`` and ``skipped`` (an alert no longer wanted when its turn came: ``bot.delivery``).
+adds ``sent``, ``skipped`` (an alert no longer wanted when its turn came) and ``unrecorded``
+(sent, but the database refused to record it yet: ``bot.delivery``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from telegram.error import (
 
 IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
 
-Action = Literal["sent", "retry", "deactivate", "migrate", "fail", "ignore", "skipped"]
+Action = Literal[
+    "sent", "retry", "deactivate", "migrate", "fail", "ignore", "skipped", "unrecorded"
+]
 
 
 @dataclass(frozen=True, slots=True)

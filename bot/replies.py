@@ -45,7 +45,7 @@ def suggested(names: Sequence[str], t: Tr) -> str:
             shown.append(formatting.country_name(gazetteer.resolve(name), t))
         except UnknownCountry:
             shown.append(name)
-    return ", ".join(esc(s) for s in shown)
+    return t.alternatives([esc(s) for s in shown])
 
 
 def cut_lines(cut: Cut, command: str, t: Tr = ENGLISH) -> list[str]:

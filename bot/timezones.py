@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 
 from bot.args import UsageError
-from bot.i18n import Joined, Said
+from bot.i18n import Alternatives, Joined, Said
 from config import data_path
 
 MAX_ZONE_TEXT = 64
@@ -134,7 +134,7 @@ def parse_zone(text: str, country: Callable[[str], str | None] = lambda name: No
     if len(zones) == 1:
         return zones[0]
     suggestions = list(zones[:3]) or nearest_zones(key)
-    hint = Said("Did you mean {zones}?", zones=" or ".join(suggestions)) if suggestions else ""
+    hint = Said("Did you mean {zones}?", zones=Alternatives(suggestions)) if suggestions else ""
     problem = Said("{shown} is not a time zone.", shown=repr(shown))
     raise UsageError(Joined(problem, hint, Said("Use e.g. Asia/Baku, baku or UTC+4.")))
 

@@ -52,6 +52,13 @@ class ViewRequest:
     label: str | None = None  # the watchlist's name for /network caucasus
 
 
+def period_problem(exc: PeriodError) -> Said:
+    """What is wrong with a period, in words the catalogue translates."""
+    if exc.maximum_days is not None:
+        return Said("The period must be between 1 day and {days} days.", days=exc.maximum_days)
+    return Said("{shown} is not a period; use e.g. 90d or 12w.", shown=esc(repr(exc.text)))
+
+
 def parse_view_args(
     args: Sequence[str],
     resolve: Callable[[str], str],
@@ -72,7 +79,7 @@ def parse_view_args(
     try:
         amount = parse_period(period, unit=unit, maximum_days=MAX_DAYS)
     except PeriodError as exc:
-        raise UsageError(Joined(esc(f"{exc}."), usage)) from None
+        raise UsageError(Joined(period_problem(exc), usage)) from None
     if lists is not None and len(words) == 1 and words[0].lower() in lists:
         watchlist = lists[words[0].lower()]
         if not watchlist.countries:

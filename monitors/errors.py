@@ -83,7 +83,15 @@ class UnsafeFeedURL(FeedError, ValueError):
 
 
 class PeriodError(DefwatchError, ValueError):
-    """A period such as '90d' or '12w' that cannot be read; the message says why."""
+    """A period such as '90d' or '12w' that cannot be read; the message says why.
+
+    ``text`` is what was given; ``maximum_days`` is set when it was read but is out of range
+    (so a caller speaking another language can say the same thing in its own words)."""
+
+    def __init__(self, message: str, *, text: str = "", maximum_days: int | None = None):
+        super().__init__(message)
+        self.text = text
+        self.maximum_days = maximum_days
 
 
 class LeaseLost(DefwatchError):

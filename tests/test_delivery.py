@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import make_url, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -25,6 +25,7 @@ from bot.delivery import Deliverer
 from bot.digests import send_held
 from bot.outcomes import DeliveryOutcome, backoff, outcome_for
 from monitors import subscriptions
+from monitors.db import async_url, open_database
 from monitors.models import Alert, Article, Chat, Feed, Story, StoryCountry, WatchRule
 from tests import dbfixtures
 
@@ -430,3 +431,86 @@ async def test_digest_messages_are_never_edited(sessions: async_sessionmaker[Asy
     assert await send_held(deliverer, 1, "Digest") == 1
     async with sessions.begin() as s:
         assert await outbox.request_story_edits(s, 1, now=NOW) == 0
+
+
+class DatabaseSwitch:
+    """Takes one PostgreSQL database away (no new connections, current ones ended) and back;
+    the server keeps running, as in a failover or a restart of the database."""
+
+    def __init__(self, url: str) -> None:
+        server = dbfixtures.postgres_server_url()
+        assert server is not None
+        self.name = make_url(url).database
+        self.admin = create_async_engine(async_url(server), isolation_level="AUTOCOMMIT")
+
+    async def _run(self, statement: str) -> None:
+        async with self.admin.connect() as connection:
+            await connection.execute(text(statement))
+
+    async def away(self) -> None:
+        await self._run(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
+        await self._run(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
+        )
+
+    async def back(self) -> None:
+        await self._run(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
+
+
+class CutAfterFirstSend(RecordingBot):
+    """Telegram accepts the first message, and the database goes away right after."""
+
+    def __init__(self, switch: DatabaseSwitch) -> None:
+        super().__init__()
+        self.switch = switch
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Sent:
+        sent = await super().send_message(chat_id, text, **kwargs)
+        if len(self.sent) == 1:
+            await self.switch.away()
+        return sent
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("queued", ["pending", "held"], ids=["instant", "digest"])
+async def test_a_send_the_database_could_not_record_is_not_repeated(
+    postgres_url: str, queued: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sent, then the database refuses the "sent" mark: the mark is held and written when the
+    database is back, and nothing is claimed or sent again meanwhile, however long it takes."""
+    engine, sessions = await open_database(postgres_url)
+    switch = DatabaseSwitch(postgres_url)
+    try:
+        await seed(sessions, [1])
+        async with sessions.begin() as s:
+            await s.execute(update(Alert).values(status=queued))
+        bot = CutAfterFirstSend(switch)
+        now = [NOW]
+        deliverer = Deliverer(bot, sessions, clock=lambda: now[0], lease=30)  # type: ignore[arg-type]
+
+        async def deliver() -> None:
+            if queued == "held":
+                await send_held(deliverer, 1, "Digest")
+            else:
+                await deliverer.deliver_due()
+
+        await deliver()
+        assert len(bot.sent) == 1 and deliverer.unrecorded == 1
+        assert "holding them" in caplog.text
+        for minutes in (1, 5, 60):  # the claim expired long ago; still nothing is sent twice
+            now[0] = NOW + timedelta(minutes=minutes)
+            await deliver()
+        assert len(bot.sent) == 1 and deliverer.unrecorded == 1
+
+        await switch.back()
+        for _ in range(3):  # the pool may first hand out a connection the outage ended
+            await deliver()
+            if not deliverer.unrecorded:
+                break
+        assert deliverer.unrecorded == 0 and len(bot.sent) == 1
+        assert await statuses(sessions) == {1: "sent"}
+    finally:
+        await switch.back()
+        await switch.admin.dispose()
+        await engine.dispose()

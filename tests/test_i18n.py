@@ -109,6 +109,20 @@ def test_parse_language(typed: str, language: str | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        pytest.param("en", "A, B, or C", id="en"),
+        pytest.param("ru", "A, B или C", id="ru"),
+        pytest.param("az", "A, B, yaxud C", id="az"),
+        pytest.param("tr", "A, B veya C", id="tr"),
+    ],
+)
+def test_choices_joined_with_the_languages_or(language: str, said: str) -> None:
+    assert Tr(language).alternatives(["A", "B", "C"]) == said
+    assert Tr(language).alternatives(["A"]) == "A"
+
+
+@pytest.mark.parametrize(
     ("language", "count", "said"),
     [
         pytest.param("en", 1, "1 story", id="en one"),
@@ -233,6 +247,12 @@ REPLIES = [
     ("tr", "/settings quiet 22:00", "Kullanım: /settings instant"),
     ("tr", "/latest georgia", "🇬🇪 Gürcistan için henüz kayıtlı haber yok"),
     ("tr", "/keywords remove S-400", "Bunların hiçbiri izleme listesinde değildi."),
+    # errors made outside the bot (the views' period parser) and lists of choices
+    ("ru", "/partners azerbaijan 9000d", "Период должен быть от 1 до 730 дней."),
+    ("az", "/trend azerbaijan 5x", "'5x' müddət deyil"),
+    ("tr", "/partners azerbaijan 0d", "Süre 1 gün ile 730 gün arasında olmalıdır."),
+    ("ru", "/settings tz Europe/Berln", "Europe/Berlin, Europe/Dublin или Europe/Belfast?"),
+    ("tr", "/settings tz Americ/Chicag", "America/Chicago veya America/Bahia?"),
 ]
 
 

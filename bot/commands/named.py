@@ -82,7 +82,7 @@ async def use(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if name not in known:
         close = suggest_names(name, sorted(known))
         hint = (
-            t._("Did you mean {suggestions}?", suggestions=", ".join(esc(c) for c in close))
+            t._("Did you mean {suggestions}?", suggestions=t.alternatives([esc(c) for c in close]))
             if close
             else t._("See /lists.")
         )

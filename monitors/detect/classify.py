@@ -18,10 +18,13 @@ Rules, in order
        in order of appearance; when fewer than two are there, the next ones from the rest of
        the text.  Every other state found is ``mentioned``.  Except for exercises (where every
        named state counts), a positive keeps the two states most central to the story
-       (headline first, then most often named, then first named).  Source country: when the
-       item comes from a feed that speaks for a state and the text speaks of its own forces
-       without naming it ("Airmen trained with Mongolian counterparts"; ``[own_forces]`` cues),
-       that state takes part (``source:US(own forces: airmen)``).
+       (headline first, then most often named, then first named), unless the headline - or,
+       when the headline names no two states, the lead's first sentence - writes three or more
+       states as one list ("Estonia, Latvia and Lithuania signed ..."): the list are the parties.
+       Source country: when the item comes from a feed that speaks for a state and the text
+       speaks of its own forces without naming it ("Airmen trained with Mongolian
+       counterparts"; ``[own_forces]`` cues), that state takes part
+       (``source:US(own forces: airmen)``).
     3. Topic: terms from config/lexicon.toml (per language) add weight to groups - ``mil``
        (military subject), ``coop`` (cooperation between states), the acts (``exercise``,
        ``arms_transfer``, ``agreement``/``signing``, ``meeting_visit``, ``industry``,
@@ -42,8 +45,10 @@ Rules, in order
        bullish on defence contracts").  A named multinational exercise (RIMPAC) lifts the
        single-country cap.
     5. Main event: when the headline (or, without one, the lead's first sentence) reports a
-       refusal or denial ("rejects meeting", "denies cooperation") or a protest ("protests
-       arms sale") -> at most 0.45; hostility (a launch, strikes, a build-up, nuclear talks)
+       refusal or denial ("rejects meeting", "denies cooperation", "orders troops to leave") or
+       a protest ("protests arms sale") -> at most 0.45, unless an explicit act comes before it
+       in the headline (the first verb is the main event: "pledges military aid to Ukraine,
+       condemns Russian strikes"); hostility (a launch, strikes, a build-up, nuclear talks)
        or sellers competing ("vie to sell") -> at most 0.45 unless the headline itself names
        an explicit act (a sale, co-production, training, aid, a port call, a signed agreement
        or a joint exercise).
@@ -452,11 +457,17 @@ class Classifier:
         )
         several = len(participants) > 2 and cooperation_type != "exercise"
         listed = _headline_list(folded, mentions, lead_start) if several else set()
+        where = "headline"
+        if several and len(listed) < 2:
+            # No state pair in the headline ("Baltic states sign ..."): the lead's first
+            # sentence may list the parties ("Estonia, Latvia and Lithuania signed ...").
+            listed = _headline_list(folded, mentions, _first_sentence_end(text, lead_start))
+            where = "lead"
         if several and len(listed) > 2:
             # "Defence ministers of Japan, UK, Italy meet": the headline lists every party.
             mentioned = [code for code in participants if code not in listed] + mentioned
             participants = [code for code in participants if code in listed]
-            evidence.append("rule:headline lists the parties " + ",".join(participants))
+            evidence.append(f"rule:{where} lists the parties " + ",".join(participants))
         elif several:
             participants, mentioned = _main_pair(participants, mentioned, mentions, lead_start)
             evidence.append("rule:bilateral act -> two main states " + ",".join(participants))
@@ -548,7 +559,10 @@ class Classifier:
         }
         reasons = []
         for group in _MAIN_EVENT_GROUPS:
-            overridden = group in ("hostile", "competition") and _explicit_act(headline)
+            if group in ("hostile", "competition"):
+                overridden = _explicit_act(headline)
+            else:
+                overridden = _act_before(hits, limit, group)
             if headline.get(group, 0) > 0 and not overridden:
                 reasons.append(
                     f"rule:main event is {group} ({headline_terms[group]}) -> not cooperation"
@@ -608,6 +622,21 @@ def _explicit_act(groups: dict[str, float]) -> bool:
     return groups.get("agreement", 0) > 0 and groups.get("signing", 0) > 0
 
 
+def _act_before(hits: list[TermHit], limit: int, group: str) -> bool:
+    """True when the headline names an explicit act before its first ``group`` term: the
+    first verb is the main event ("Australia pledges military aid to Ukraine, condemns
+    Russian strikes"), the later clause its background; "China protests US arms sale" keeps
+    the protest as main event."""
+    first = next(
+        (hit.start for hit in hits if hit.start < limit and _contributes(hit, group)), limit
+    )
+    return _explicit_act(_group_sums([hit for hit in hits if hit.start < first]))
+
+
+def _contributes(hit: TermHit, group: str) -> bool:
+    return any(g == group and weight > 0 for g, weight in hit.contributions)
+
+
 def _main_pair(
     participants: list[str],
     mentioned: list[str],
@@ -655,7 +684,8 @@ def _coordinated_pair(folded: str, mentions: list[CountryMention]) -> tuple[str,
 
 
 def _headline_list(folded: str, mentions: list[CountryMention], lead_start: int) -> set[str]:
-    """States written as one list in the headline ("Japan, UK and Italy"), or empty."""
+    """States written as one list before offset ``lead_start`` (the headline: "Japan, UK and
+    Italy"), or empty."""
     usable = [
         m for m in mentions if m.start < lead_start and m.kind not in ("dateline", "background")
     ]

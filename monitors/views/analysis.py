@@ -46,11 +46,15 @@ def parse_period(text: str, *, unit: str, maximum_days: int) -> int:
     """
     match = _PERIOD.match(text.strip().lower())
     if not match:
-        raise PeriodError(f"{text[:20]!r} is not a period; use e.g. 90d or 12w")
+        raise PeriodError(f"{text[:20]!r} is not a period; use e.g. 90d or 12w", text=text[:20])
     number, given = int(match.group(1)), match.group(2) or unit
     days = number * 7 if given == "w" else number
     if not 1 <= days <= maximum_days:
-        raise PeriodError(f"the period must be between 1 day and {maximum_days} days")
+        raise PeriodError(
+            f"the period must be between 1 day and {maximum_days} days",
+            text=text[:20],
+            maximum_days=maximum_days,
+        )
     return days if unit == "d" else max(1, days // 7)
 
 
