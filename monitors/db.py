@@ -229,8 +229,10 @@ async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker
 async def driver_rows(
     session: AsyncSession, sql: str, params: Sequence[Any] | Mapping[str, Any]
 ) -> list[Any]:
-    """Rows of one read run on the session's own driver connection (in its transaction),
-    as the driver returns them: no SQLAlchemy statement or result processing.
+    """Rows of one read run on the session's own driver connection, as the driver returns
+    them: no SQLAlchemy statement or result processing. It sees the session's own writes (the
+    same connection and transaction); as the transaction's first statement it reads committed
+    data like any first read, the drivers beginning the transaction lazily.
 
     For the few reads of the poll that return thousands of rows per feed (the grouping's
     candidates and their signatures), where that processing cost more than the query. The
