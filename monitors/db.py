@@ -15,16 +15,19 @@
   the files) is left alone without importing Alembic.
 - ``insert_ignoring_duplicates`` is the one place that knows how each backend spells
   "INSERT … ON CONFLICT DO NOTHING" (articles, alerts).
+- ``driver_rows`` runs a read on the session's driver connection, bypassing SQLAlchemy's
+  row processing (the grouping's candidate reads: thousands of rows per feed).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Insert, event, inspect, make_url, text
+from sqlalchemy import Connection, Dialect, Insert, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -38,6 +41,7 @@ from monitors.settings import sqlite_busy_timeout
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.types import TypeEngine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_ID = 0x64657677  # "defw"
@@ -220,3 +224,39 @@ async def open_database(plain_url: str) -> tuple[AsyncEngine, async_sessionmaker
 
         await rebuild_if_flagged(sessions)
     return engine, sessions
+
+
+async def driver_rows(
+    session: AsyncSession, sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> list[Any]:
+    """Rows of one read run on the session's own driver connection, as the driver returns
+    them: no SQLAlchemy statement or result processing. It sees the session's own writes (the
+    same connection and transaction); as the transaction's first statement it reads committed
+    data like any first read, the drivers beginning the transaction lazily.
+
+    For the few reads of the poll that return thousands of rows per feed (the grouping's
+    candidates and their signatures), where that processing cost more than the query. The
+    caller writes the SQL in its driver's style (SQLite: ``:name`` or ``?``; PostgreSQL:
+    ``$1``) and converts values itself (``result_processor``)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name == "postgresql":
+        return list(await driver.fetch(sql, *params))
+    return list(await driver.execute_fetchall(sql, params))
+
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy does to a driver's value of ``type_`` (identity when nothing)."""
+    process = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return process if process is not None else _same
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy does to a parameter of ``type_`` before the driver gets it."""
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value

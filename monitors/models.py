@@ -172,7 +172,8 @@ class StoryKey(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     filed_at: Mapped[datetime]  # the defining report's (last) day
 
-    __table_args__ = (Index("ix_story_key_lookup", "key", "filed_at"),)
+    # the grouping's candidates (``store.candidate_filings``), read from the index alone
+    __table_args__ = (Index("ix_story_key_candidates", "key", "filed_at", "story_id"),)
 
 
 class Article(Base):

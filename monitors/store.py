@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    String,
     Table,
-    Text,
     and_,
     bindparam,
     case,
@@ -36,16 +35,17 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy import (
-    cast as cast_sql,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import TextualSelect
 
-from monitors.db import insert_ignoring_duplicates
+from monitors.db import (
+    bind_processor,
+    driver_rows,
+    insert_ignoring_duplicates,
+    result_processor,
+)
 from monitors.domain import Classification, NormalisedEntry, Outlet, StoryView
 from monitors.grouping import Filing, KnownStory
-from monitors.models import Alert, Article, Feed, Id, Meta, Story, StoryCountry, StoryKey
+from monitors.models import Alert, Article, Feed, Meta, Story, StoryCountry, StoryKey
 
 SEEDED_KEY = "default_feeds_seeded_at"
 T = TypeVar("T")
@@ -649,45 +649,56 @@ async def candidate_filings(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
 ) -> list[Filing]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
-    (None: any time): one statement per 128 keys, one index range scan per key
-    (``ix_story_key_lookup``).
+    (None: any time): one index range scan per key, answered from the index alone
+    (``ix_story_key_candidates (key, filed_at, story_id)``, migration 0008).
 
-    The statement has one of three fixed shapes (8, 32 or 128 keys, padded with a key that is
-    never filed): each prepared statement of this kind holds ~1 MB in SQLite's per-connection
-    statement cache, so a shape per key count grew a poll by 200 MB. Written as SQL text:
-    building it as an expression tree cost more than running it.
+    Read on the driver connection (``db.driver_rows``): at a million stored stories every key
+    has ``limit`` filings, thousands of rows per feed, and SQLAlchemy's row processing cost
+    more than the query. PostgreSQL: one statement for any number of keys (``unnest`` and a
+    ``LATERAL`` subquery per key). SQLite: one statement per 128 keys, of one of three fixed
+    shapes (8, 32 or 128 keys, padded with a key that is never filed): each prepared statement
+    of this kind holds ~1 MB in SQLite's per-connection statement cache, so a shape per key
+    count grew a poll by 200 MB.
     """
-    found: list[Filing] = []
+    dialect = session.get_bind().dialect
+    to_db, from_db = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
     items = sorted(keys.items())
+    if dialect.name == "postgresql":
+        rows = await driver_rows(
+            session,
+            _PG_FILINGS.format(limit=int(limit)),
+            ([key for key, _ in items], [to_db(since or _ANY_TIME) for _, since in items]),
+        )
+        return [Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows]
+    found: list[Filing] = []
     for start in range(0, len(items), _FILING_SHAPES[-1]):
         chunk = items[start : start + _FILING_SHAPES[-1]]
         size = next(n for n in _FILING_SHAPES if n >= len(chunk))
         chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
         params: dict[str, object] = {}
         for n, (key, since) in enumerate(chunk):
-            params[f"k{n}"], params[f"s{n}"] = key, since or _ANY_TIME
-        found.extend(
-            Filing(*row) for row in await session.execute(_filings_query(size, limit), params)
-        )
+            params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
+        rows = await driver_rows(session, _sqlite_filings(size, limit), params)
+        found.extend(Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows)
     return found
 
 
 _FILING_SHAPES = (8, 32, 128)
 _NEVER_FILED = ""
 _ANY_TIME = datetime(1, 1, 2, tzinfo=UTC)
+_PG_FILINGS = (
+    "SELECT f.story_id, f.key, f.filed_at FROM unnest($1::text[], $2::timestamptz[]) AS q(key, "
+    "since) CROSS JOIN LATERAL (SELECT story_id, key, filed_at FROM story_key WHERE key = q.key "
+    "AND filed_at >= q.since ORDER BY filed_at DESC, story_id DESC LIMIT {limit}) AS f"
+)
 
 
 @functools.cache
-def _filings_query(size: int, limit: int) -> TextualSelect:
-    parts = [
+def _sqlite_filings(size: int, limit: int) -> str:
+    return " UNION ALL ".join(
         f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key WHERE key = :k{n} "
-        f"AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d}) AS q{n}"
+        f"AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d})"
         for n in range(size)
-    ]
-    return (
-        text(" UNION ALL ".join(parts))
-        .bindparams(*(bindparam(f"s{n}", type_=_FILED_AT) for n in range(size)))
-        .columns(story_id=Id, key=String, filed_at=_FILED_AT)
     )
 
 
@@ -695,20 +706,30 @@ _FILED_AT = StoryKey.__table__.c.filed_at.type
 
 
 async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:
-    """Signature and cooperation flag of stored stories (what grouping a batch needs)."""
-    found: dict[int, KnownStory] = {}
+    """Signature and cooperation flag of stored stories (what grouping a batch needs): one
+    statement of one shape for any number of ids (an array on PostgreSQL, a JSON array on
+    SQLite), read on the driver connection like ``candidate_filings``. The signature comes
+    as its stored JSON text: decoded later, only if ranked, through a cache."""
+    if not story_ids:
+        return {}
     ids = sorted(story_ids)
-    for start in range(0, len(ids), 500):
-        # the signature as stored JSON text: decoded later, only if ranked, through a cache
-        raw = cast_sql(Story.signature, Text)
-        rows = await session.execute(
-            select(Story.id, raw, Story.is_defence_cooperation).where(
-                Story.id.in_(padded(ids[start : start + 500]))
-            )
-        )
-        for story_id, signature, cooperation in rows:
-            found[story_id] = KnownStory(bool(cooperation), raw=signature)
-    return found
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await driver_rows(session, _PG_KNOWN, (ids,))
+    else:
+        rows = await driver_rows(session, _SQLITE_KNOWN, (json.dumps(ids),))
+    return {
+        story_id: KnownStory(bool(cooperation), raw=signature)
+        for story_id, signature, cooperation in rows
+    }
+
+
+_PG_KNOWN = (
+    "SELECT id, signature::text, is_defence_cooperation FROM story WHERE id = ANY($1::bigint[])"
+)
+_SQLITE_KNOWN = (
+    "SELECT id, signature, is_defence_cooperation FROM story "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
 
 
 @dataclass(frozen=True, slots=True)

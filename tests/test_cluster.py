@@ -3,6 +3,7 @@ rule, and the batch (which runs the poll's own clustering stage)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitors.detect import cluster
 from monitors.detect import textfeatures as tf
 from monitors.detect.cluster import (
     COUNTRYLESS_KEY,
@@ -640,6 +642,15 @@ def test_json_round_trip_is_lossless_and_compact() -> None:
         stored = json.loads(json.dumps(sig.to_json()))
         assert EventSignature.from_json(stored) == sig
         assert len(json.dumps(sig.to_json())) < 8000
+
+
+def test_decoding_sets_every_field() -> None:
+    """``from_json`` sets the fields without ``__init__``: a field added to the signature
+    must be decoded too, or the decoded signature would lack it."""
+    assert {f.name for f in dataclasses.fields(EventSignature)} == cluster._DECODED
+    decoded = EventSignature.from_json(GULER_IN_BAKU.to_json())
+    assert all(hasattr(decoded, f.name) for f in dataclasses.fields(EventSignature))
+    assert hash(decoded) == hash(GULER_IN_BAKU)
 
 
 def test_index_keys_file_by_state_and_fall_back_when_stateless() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -236,6 +237,51 @@ async def test_candidate_filings_are_each_keys_newest_within_its_horizon(
             ("c:VN", ids["elsewhere"]),
             ("r:2022", ids["old"]),
         ]
+        # the filing time comes back as stored, an aware UTC datetime (read on the driver)
+        (recent,) = await store.candidate_filings(session, {"c:AZ": None}, limit=1)
+        assert recent.filed_at == NOW - timedelta(hours=1)
+        assert recent.filed_at.utcoffset() == timedelta(0)
+
+
+async def test_candidate_filings_break_ties_by_newest_story(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Stories filed at the same moment rank by id, newest first (the index's order)."""
+    feed_id = await add_feed(sessions, "https://t.example/rss")
+    async with sessions.begin() as session:
+        ids = []
+        for name in ("first", "second", "third"):
+            item = entry(name, name, hours=5)
+            article = await store.insert_article(
+                session, feed_id, item, COOPERATION, fetched_at=NOW
+            )
+            assert article is not None
+            ids.append(await store.create_story(session, definition(article, item), now=NOW))
+        found = await store.candidate_filings(session, {"c:AZ": None}, limit=2)
+    assert sorted(f.story_id for f in found) == sorted(ids)[1:]
+
+
+async def test_known_stories_give_the_stored_signature_text(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Each asked story that exists, with its cooperation flag and its signature as the JSON
+    text stored (the decoding cache's key); any number of ids in one statement."""
+    feed_id = await add_feed(sessions, "https://k.example/rss")
+    async with sessions.begin() as session:
+        ids = {}
+        for name, verdict in (("coop", COOPERATION), ("plain", OTHER_NEWS)):
+            item = entry(name, name)
+            article = await store.insert_article(session, feed_id, item, verdict, fetched_at=NOW)
+            assert article is not None
+            ids[name] = await store.create_story(
+                session, definition(article, item, verdict), now=NOW
+            )
+        asked = {ids["coop"], ids["plain"], *range(10**6, 10**6 + 600)}  # most unknown
+        known = await store.known_stories(session, asked)
+        assert await store.known_stories(session, []) == {}
+    assert set(known) == {ids["coop"], ids["plain"]}
+    assert known[ids["coop"]].cooperation and not known[ids["plain"]].cooperation
+    assert json.loads(known[ids["plain"]].raw or "") == {"title": "plain"}
 
 
 async def test_a_story_is_its_defining_report(sessions: async_sessionmaker[AsyncSession]) -> None:
