@@ -58,7 +58,9 @@ def longest_phrase(phrases: Iterable[str]) -> int:
 def found_phrases(
     story: StoryForAlert, phrases: Set[str], max_words: int | None = None
 ) -> set[str]:
-    """Which of ``phrases`` occur in the story's title or summary."""
+    """Which of ``phrases`` occur in the story's title or summary (no folding if none)."""
+    if not phrases:
+        return set()
     longest = longest_phrase(phrases) if max_words is None else max_words
     return phrases_in(story_words(story), phrases, longest)
 

@@ -812,3 +812,37 @@ def test_missing_word_list_names_file_and_key(
     monkeypatch.setattr(tf, "_WORDS", {"months": {}})
     with pytest.raises(ConfigError, match=rf"textfeatures\.toml: missing key {named}"):
         tf._table(*keys)
+
+
+def test_shipped_country_words_are_what_cldr_gives() -> None:
+    # config/country_words.json is scripts/country_words.py's output for this Babel and these
+    # word lists (after an upgrade or an edit: run the script); the process uses that table
+    inputs = tf.country_words_inputs()
+    built = tf.build_country_words(inputs["locales"], inputs["generic"])
+    assert tf._shipped_country_words() == built
+    assert tf._country_word_table() == built
+    script = Path(__file__).resolve().parents[1] / "scripts" / "country_words.py"
+    check = subprocess.run([sys.executable, str(script), "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        pytest.param({"babel": "0.0"}, id="another Babel"),
+        pytest.param({"locales": ["en"]}, id="other locales"),
+        pytest.param({"generic": []}, id="other generic words"),
+    ],
+)
+def test_country_words_of_other_inputs_are_not_used(
+    inputs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = json.loads(tf.COUNTRY_WORDS_PATH.read_text(encoding="utf-8"))
+    stale = {**shipped, "inputs": {**shipped["inputs"], **inputs}, "short": ["zzzz"]}
+    path = tmp_path / "country_words.json"
+    path.write_text(json.dumps(stale), encoding="utf-8")
+    monkeypatch.setattr(tf, "COUNTRY_WORDS_PATH", path)
+    monkeypatch.setattr(tf, "_country_words", None)
+    assert tf._shipped_country_words() is None
+    assert "zzzz" not in tf._country_word_table()[1]
+    assert "iran" in tf._country_word_table()[1]

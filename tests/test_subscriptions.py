@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -36,6 +37,28 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 )
 def test_normalise_keyword(raw: str, normalised: str) -> None:
     assert normalise_keyword(raw) == normalised
+
+
+def test_letter_folds_are_all_non_ascii() -> None:
+    # fold_words only lower-cases ASCII text: a fold of an ASCII letter would be skipped
+    assert not [letter for letter in subscriptions._letter_folds() if chr(letter).isascii()]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Azerbaijan, China: S-400 talks (2026) in Baku_City", id="punctuation"),
+        pytest.param("IRAN'S Navy\tand\nTURKEY", id="capitals and whitespace"),
+        pytest.param("a_b 3rd 1,000 x--y ~!@#", id="underscore digits symbols"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_ascii_text_folds_as_the_full_rule_would(text: str) -> None:
+    # the ASCII shortcut of fold_words gives the words of the general rule (NFKD, marks, folds)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    full = subscriptions._WORD.findall(plain.translate(subscriptions._letter_folds()).casefold())
+    assert subscriptions.fold_words(text) == full
 
 
 async def test_subscribe_stop_keeps_watchlist(sessions: async_sessionmaker[AsyncSession]) -> None:

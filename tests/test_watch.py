@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import subscriptions, watch
 from monitors.domain import StoryForAlert
-from monitors.matching import ChatWatch, matches, phrases_in, story_words
+from monitors.matching import ChatWatch, found_phrases, matches, phrases_in, story_words
 from monitors.models import Alert, Story
 from monitors.subscriptions import normalise_keyword
 from monitors.watch import in_quiet_hours
@@ -414,3 +414,14 @@ async def test_an_edit_inside_the_transaction_is_seen_by_its_next_story(
         else:
             await session.execute(text("UPDATE chat SET active = false"))
         assert await watch.enqueue_alerts(session, second, now=NOW) == 0
+
+
+def test_no_watched_phrases_finds_none_without_folding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a database without keyword rules (a fresh install, the benches) folds no story text
+    def fold(_text: str) -> list[str]:
+        raise AssertionError("folded")
+
+    monkeypatch.setattr("monitors.matching.fold_words", fold)
+    assert found_phrases(story(), frozenset()) == set()
+    with pytest.raises(AssertionError, match="folded"):
+        found_phrases(story(), frozenset({"bayraktar"}))

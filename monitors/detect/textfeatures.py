@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import re
 import unicodedata
 import zlib
@@ -550,6 +551,11 @@ def _add_run(found: set[str], run: list[str]) -> None:
 
 
 _country_words: tuple[frozenset[str], frozenset[str]] | None = None
+COUNTRY_WORDS_PATH = data_path("country_words.json")
+"""The table of ``build_country_words`` for the shipped locales, written by
+``scripts/country_words.py`` so that a process does not load thirteen CLDR locales to build
+it. Used only while the Babel version, the locales and the generic words it records are the
+current ones; otherwise the table is built from CLDR, so the words are the same either way."""
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -557,26 +563,57 @@ def _ascii_word(word: str) -> str:
     return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", anyascii(word).lower()))
 
 
-def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
+def country_words_inputs() -> dict[str, Any]:
+    """What the country-word table is built from: Babel's version, locales, generic words."""
+    import babel
+
+    return {
+        "babel": babel.__version__,
+        "locales": list(_table("words", "state_name_locales")),
+        "generic": sorted(_table("words", "country_name_generic")),
+    }
+
+
+def build_country_words(
+    locales: Iterable[str], generic: Iterable[str]
+) -> tuple[frozenset[str], frozenset[str]]:
     """(five-letter prefixes of long state/people words, four-letter state words), from CLDR."""
+    from babel import Locale
+
+    words: set[str] = set()
+    for code in locales:
+        locale = Locale.parse(code)
+        # languages only by two-letter code: the big ones double as demonyms ("Turkish"),
+        # the hundreds of rare ones would collide with ordinary names
+        languages = [n for c, n in locale.languages.items() if len(c) == 2]
+        for name in [*locale.territories.values(), *languages]:
+            words.update(_ascii_word(w) for w in re.findall(r"[^\W\d_]{4,}", name))
+    words -= set(generic)
+    return (
+        frozenset(w[:5] for w in words if len(w) >= 5),
+        frozenset(w for w in words if len(w) == 4),
+    )
+
+
+def _shipped_country_words() -> tuple[frozenset[str], frozenset[str]] | None:
+    """The table of ``COUNTRY_WORDS_PATH`` if it was built from the current inputs."""
+    try:
+        shipped = json.loads(COUNTRY_WORDS_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(shipped, dict) or shipped.get("inputs") != country_words_inputs():
+        return None
+    return frozenset(shipped["prefixes"]), frozenset(shipped["short"])
+
+
+def _country_word_table() -> tuple[frozenset[str], frozenset[str]]:
+    """``build_country_words`` of the configured locales, once per process."""
     global _country_words
     if _country_words is None:
-        from babel import Locale
-
-        words: set[str] = set()
-        for code in _table("words", "state_name_locales"):
-            locale = Locale.parse(code)
-            # languages only by two-letter code: the big ones double as demonyms ("Turkish"),
-            # the hundreds of rare ones would collide with ordinary names
-            languages = [n for c, n in locale.languages.items() if len(c) == 2]
-            for name in [*locale.territories.values(), *languages]:
-                words.update(_ascii_word(w) for w in re.findall(r"[^\W\d_]{4,}", name))
-        generic = set(_table("words", "country_name_generic"))
-        words -= generic
-        _country_words = (
-            frozenset(w[:5] for w in words if len(w) >= 5),
-            frozenset(w for w in words if len(w) == 4),
-        )
+        _country_words = _shipped_country_words()
+        if _country_words is None:
+            inputs = country_words_inputs()
+            _country_words = build_country_words(inputs["locales"], inputs["generic"])
     return _country_words
 
 
