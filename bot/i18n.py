@@ -127,7 +127,7 @@ class Alternatives(Said):
 
     def __new__(cls, items: Sequence[str]) -> Alternatives:
         kept = tuple(items)
-        said = str.__new__(cls, lists.format_list(list(kept), style="or", locale=DEFAULT))
+        said = str.__new__(cls, Tr().alternatives(kept))
         said.text, said.values, said.items = str(said), {}, kept
         return said
 
