@@ -153,6 +153,7 @@ async def test_one_batch_groups_as_one_article_at_a_time(database_url: str) -> N
     assert statements <= 14 + 2 * pages
 
 
+@pytest.mark.skipif(not STREAM.is_file(), reason="../shared/eval/stream-dev.jsonl absent")
 def test_the_pool_does_not_sign_a_report_whose_page_is_stored() -> None:
     entries = [item.entry for item in stream_items(3)]
     stored = {entries[1].url} if entries[1].url else set()
@@ -193,6 +194,7 @@ async def test_unsigned_copies_of_stored_pages_group_as_signed_ones(database_url
     assert one_by_one == signed
 
 
+@pytest.mark.skipif(not STREAM.is_file(), reason="../shared/eval/stream-dev.jsonl absent")
 @pytest.mark.parametrize("pool_signed", [True, False], ids=["signed copy", "unsigned copy"])
 async def test_a_cooperation_copy_of_a_stored_page_redefines_its_story(
     database_url: str, pool_signed: bool
