@@ -372,13 +372,15 @@ class _Plan:
         else:
             # the candidates were read for the batch's lookups: a report ranked here has one
             assert signature is not None and lookup is not None, "unsigned report ranked"
-            ranked = self.candidates.ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
+            ranked = self.candidates.ranked(
+                lookup, limit=cluster.CANDIDATE_LIMIT, article=signature
+            )
             match = cluster.best_match(signature, ranked)
             story_id, reason = (match.key, match.reason) if match else (0, None)
             if match is not None:  # a strong report joins what the story is matched against
                 story = dict(ranked)[match.key]
                 if (confirmed := cluster.confirmed(story, signature, match)) is not story:
-                    self.candidates.stories[match.key].decoded = confirmed
+                    self.candidates.stories[match.key].replace(confirmed)
                     self.confirmed[match.key] = confirmed
         if story_id == 0:  # no story reports it yet: it starts one
             assert signature is not None  # only a ranked report starts a story
@@ -502,7 +504,9 @@ async def place_in_story(
     lookup = cluster.lookup_keys(signature)
     filings = await store.candidate_filings(session, lookup, limit=cluster.CANDIDATE_LIMIT)
     known = await store.known_stories(session, {filing.story_id for filing in filings})
-    ranked = grouping.Candidates.of(filings, known).ranked(lookup, limit=cluster.CANDIDATE_LIMIT)
+    ranked = grouping.Candidates.of(filings, known).ranked(
+        lookup, limit=cluster.CANDIDATE_LIMIT, article=signature
+    )
     stories = dict(ranked)
     match = cluster.best_match(signature, ranked)
     if match is not None:

@@ -20,6 +20,10 @@ from monitors.detect.cluster import (
     COUNTRYLESS_KEY,
     MEMBER_SCORE,
     EventSignature,
+    Screen,
+    Screening,
+    _assess,
+    _shared_names,
     _shares_nothing,
     best_match,
     candidate_window,
@@ -33,6 +37,7 @@ from monitors.detect.cluster import (
     lookup_keys,
     recurring_title_key,
     signature,
+    veto,
 )
 from monitors.errors import ConfigError
 from monitors.regroup import cluster_rows
@@ -497,6 +502,103 @@ def test_stories_skipped_as_sharing_nothing_give_no_content_and_no_anchor() -> N
             for seen in (evidence(a, b), *(evidence(a, m) for m in b.members)):
                 assert (seen.content, seen.anchors) == (0.0, 0), (a, b)
     assert 0 < skipped < len(sigs) ** 2
+
+
+def _screening_signatures() -> list[EventSignature]:
+    """The cases' signatures and copies of them moved in time (within and beyond both
+    windows, either way), with other or no states, undated, and with a round: what the
+    screen tells apart."""
+    sigs = _case_signatures()
+    moved = [
+        replace(
+            sig, published_at=sig.published_at + shift, published_until=sig.published_until + shift
+        )
+        for sig in sigs[::3]
+        for shift in (timedelta(days=d) for d in (-50, -20, -9, 8, 9, 30, 46))
+    ]
+    others = [replace(sig, countries=frozenset({"XX", "YY"})) for sig in sigs[1::4]]
+    stateless = [replace(sig, countries=frozenset()) for sig in sigs[2::5]]
+    undated = [replace(sig, dated=False, precise=False) for sig in sigs[::7]]
+    rounds = [
+        replace(
+            sig,
+            rounds=frozenset({"x:2022"}),
+            published_at=sig.published_at + timedelta(days=30),
+            published_until=sig.published_until + timedelta(days=30),
+        )
+        for sig in sigs[::6]
+    ]
+    return [*sigs, *moved, *others, *stateless, *undated, *rounds]
+
+
+def test_screening_drops_only_stories_that_cannot_change_the_match() -> None:
+    """``Screening.drops`` lets the poll skip a stored candidate before decoding it: over
+    every pair of the cases' signatures and moved copies of them, a dropped story must be
+    one ``best_match`` ignores (``_assess`` gives None, a veto) that counts no name in
+    ``common_names``; and the screen must drop some (or it would do nothing)."""
+    sigs = _screening_signatures()
+    dropped = kept_vetoed = 0
+    for a in sigs:
+        screening = Screening(a)
+        for b in sigs:
+            if not screening.drops(Screen.of(b)):
+                kept_vetoed += veto(a, b) is not None
+                continue
+            dropped += 1
+            assert veto(a, b) is not None and _assess(a, b) is None, (a, b)
+            assert not _shared_names(a, b) and not common_names(a, [b, b, b]), (a, b)
+    assert dropped > len(sigs) and kept_vetoed > 0
+
+
+def test_best_match_over_screened_candidates_is_the_same() -> None:
+    """Leaving out what the screen drops changes no decision, score or reason: each case
+    signature against all of them (the context of common names included)."""
+    sigs = _screening_signatures()
+    for n, a in enumerate(sigs):
+        every = [(m, b) for m, b in enumerate(sigs) if m != n]
+        drops = Screening(a).drops
+        screened = [(m, b) for m, b in every if not drops(Screen.of(b))]
+        assert best_match(a, screened) == best_match(a, every), a
+
+
+def test_screen_read_from_stored_json_is_the_decoded_signatures() -> None:
+    for sig in _screening_signatures():
+        stored = json.loads(json.dumps(sig.to_json()))
+        assert (
+            Screen.from_json(stored)
+            == Screen.of(EventSignature.from_json(stored))
+            == Screen.of(sig)
+        )
+
+
+@pytest.mark.parametrize(
+    ("days", "rounds", "dropped"),
+    [
+        pytest.param(8, (), False, id="a week later: compared"),
+        pytest.param(8 + 1 / 86400, (), True, id="a second beyond the window: dropped"),
+        pytest.param(-8 - 1 / 86400, (), True, id="a second beyond the window before: dropped"),
+        pytest.param(30, ("x:2022",), False, id="a shared round: compared a month later"),
+        pytest.param(45 + 1 / 86400, ("x:2022",), True, id="beyond a round's window: dropped"),
+        pytest.param(-46, ("x:2022",), True, id="a round's window before: dropped"),
+    ],
+)
+def test_screening_follows_the_time_veto(
+    days: float, rounds: tuple[str, ...], dropped: bool
+) -> None:
+    art = replace(DRUG_BOAT_STRIKE, names=frozenset(), rounds=frozenset(rounds))
+    shift = timedelta(days=days)
+    story = replace(art, published_at=art.published_at + shift,
+                    published_until=art.published_until + shift, source="another outlet")  # fmt: skip
+    assert Screening(art).drops(Screen.of(story)) is dropped
+    assert (veto(art, story) == "too far apart in time") is dropped
+
+
+def test_screening_keeps_a_story_sharing_a_name_whatever_its_date() -> None:
+    """A vetoed story still counts its names in ``common_names``: it is not dropped."""
+    far = replace(RUBIO_IN_BUDAPEST_EN, published_at=RUBIO_IN_BUDAPEST_EN.published_at + timedelta(days=90),
+                  published_until=RUBIO_IN_BUDAPEST_EN.published_until + timedelta(days=90))  # fmt: skip
+    assert RUBIO_IN_BUDAPEST_EN.names and veto(RUBIO_IN_BUDAPEST_EN, far) is not None
+    assert not Screening(RUBIO_IN_BUDAPEST_EN).drops(Screen.of(far))
 
 
 def test_match_explains_itself() -> None:

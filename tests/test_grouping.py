@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, event, func, select
 
-from monitors import pipeline, store
+from monitors import grouping, pipeline, store
 from monitors.db import INSERT_PAGE, open_database
 from monitors.detect import cluster
 from monitors.grouping import NEW_STORY_BASE, Candidates, Filing, KnownStory, merged_horizons
@@ -83,6 +83,72 @@ def test_a_story_started_in_the_batch_ranks_above_stored_ones_of_its_day() -> No
     assert new == NEW_STORY_BASE
     found = candidates.ranked({"c:AZ": at(-8)}, limit=10)
     assert [story_id for story_id, _ in found] == [new, 3, 2]
+
+
+def moved(sig: cluster.EventSignature, days: int, **changes: object) -> cluster.EventSignature:
+    shift = timedelta(days=days)
+    return dataclasses.replace(
+        sig, published_at=sig.published_at + shift, published_until=sig.published_until + shift,
+        **changes,
+    )  # fmt: skip
+
+
+def screened_stories() -> dict[int, KnownStory]:
+    return {
+        11: KnownStory(False, raw=json.dumps(moved(SIG, -2).to_json())),  # compared
+        12: KnownStory(False, raw=json.dumps(moved(SIG, 20).to_json())),  # weeks later: dropped
+        13: KnownStory(False, decoded=moved(SIG, 20, names=frozenset({"hsnf"}))),  # a name: kept
+        14: KnownStory(
+            False, raw=json.dumps(moved(SIG, -1, countries={"VN"}).to_json())
+        ),  # dropped
+        15: KnownStory(False, raw="{}"),  # no signature: never a candidate
+    }
+
+
+SCREEN_FILINGS = [Filing(n, "c:AZ", at(-n + 10)) for n in range(11, 16)]
+
+
+def test_ranking_with_the_report_leaves_out_what_the_screen_drops() -> None:
+    """``ranked(article=…)`` is the plain ranking less the stories ``cluster.Screening``
+    drops, in the same order, with those stories' signatures left undecoded; the limit still
+    counts the dropped ones (rule 2 ranks before the screen)."""
+    report = moved(SIG, 0, names=frozenset({"hsnf"}))
+    plain = Candidates.of(SCREEN_FILINGS, screened_stories()).ranked({"c:AZ": None}, limit=10)
+    stories = screened_stories()
+    screened = Candidates.of(SCREEN_FILINGS, stories).ranked(
+        {"c:AZ": None}, limit=10, article=report
+    )
+    assert [n for n, _ in plain] == [11, 12, 13, 14]
+    assert [n for n, _ in screened] == [11, 13]
+    assert stories[12].decoded is None and stories[14].decoded is None
+    assert cluster.best_match(report, screened) == cluster.best_match(report, plain)
+    limited = Candidates.of(SCREEN_FILINGS, stories).ranked({"c:AZ": None}, limit=2, article=report)
+    assert [n for n, _ in limited] == [11]
+
+
+def test_a_grown_story_is_screened_by_its_new_signature() -> None:
+    known = KnownStory(False, raw=json.dumps(moved(SIG, 20).to_json()))
+    assert known.screen() == cluster.Screen.of(moved(SIG, 20))
+    grown = moved(SIG, 0)
+    known.replace(grown)
+    assert known.signature() is grown and known.screen() == cluster.Screen.of(grown)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param('{"countries": ["AZ"], "amounts": [1500000000.0, 0.1]}', id="plain"),
+        pytest.param(
+            '{"counts": [123456789012345678901234567890]}', id="an integer beyond 64 bits"
+        ),
+        pytest.param('{"counts": [-9223372036854775809]}', id="below 64 bits"),
+        pytest.param('{"amounts": [NaN, Infinity]}', id="NaN as json writes it"),
+        pytest.param('{"names": ["\\ud800x"]}', id="a lone surrogate"),
+        pytest.param('{"names": ["\\u00e9", "ж"], "a": 1, "a": 2}', id="escapes, a repeated key"),
+    ],
+)
+def test_stored_text_is_read_as_json_reads_it(text: str) -> None:
+    assert repr(grouping._loads(text)) == repr(json.loads(text))
 
 
 def stream_items(count: int) -> list[pipeline.ClassifiedEntry]:

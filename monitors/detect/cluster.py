@@ -1061,6 +1061,101 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
 
 
 # ---------------------------------------------------------------------------------------------
+# Screening stored candidates before decoding them (the poll's speed; no rule of its own)
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """The few fields of a candidate story's signature that settle most candidates: its
+    states, its publication span, its rounds and its names' skeletons (all its defining
+    report's: ``confirmed`` only adds members, so a story's screen never changes). Read from
+    the stored JSON (``from_json``) without building the rest of the signature."""
+
+    countries: frozenset[str]
+    dated: bool
+    published_at: datetime
+    published_until: datetime
+    round_values: frozenset[str]
+    name_skeletons: frozenset[str]
+
+    @classmethod
+    def of(cls, sig: EventSignature) -> Screen:
+        return cls(
+            sig.countries,
+            sig.dated,
+            sig.published_at,
+            sig.published_until,
+            sig.round_values,
+            sig.name_skeletons,
+        )
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Screen:
+        """``Screen.of(EventSignature.from_json(d))``, reading only its fields (the same
+        expressions as ``EventSignature.from_json``; a test checks they agree)."""
+        get = d.get
+        return cls(
+            frozenset(get("countries", ())),
+            bool(get("dated", True)),
+            _aware(datetime.fromisoformat(d["from"])),
+            _aware(datetime.fromisoformat(d["until"])),
+            frozenset(r.partition(":")[2] for r in get("rounds", ())),
+            frozenset(tf.name_skeleton(n) for n in get("names", ())),
+        )
+
+
+class Screening:
+    """Which candidate stories cannot change ``best_match``'s decision for one article, told
+    from their ``Screen`` alone, so the poll neither decodes nor assesses them.
+
+    ``drops`` is True only for a story that (1) shares no name skeleton with the article, so
+    ``common_names`` counts no name for it (``_shared_names`` is empty), and (2) is vetoed by
+    ``veto``'s test of states (both name states and share none) or of time (both dated and
+    further apart than ``candidate_window``, ``retrospective_window`` when they share a
+    round): then ``_assess`` returns None and ``best_match`` skips it, so leaving it out of the
+    candidates changes neither the context, the best match nor the runner-up. Keep it in step
+    with ``veto`` (``tests/test_cluster.py`` checks it over its cases)."""
+
+    __slots__ = ("at", "countries", "dated", "early", "early_round", "late", "late_round",
+                 "rounds", "skeletons", "until")  # fmt: skip
+
+    def __init__(self, article: EventSignature) -> None:
+        self.skeletons = article.name_skeletons
+        self.countries = article.countries
+        self.rounds = article.round_values
+        self.dated = article.dated
+        self.at, self.until = article.published_at, article.published_until
+        # ``_gap(article, story) > limit`` compared as instants: no timedelta per story
+        self.late = _shifted(article.published_until, candidate_window)
+        self.early = _shifted(article.published_at, -candidate_window)
+        self.late_round = _shifted(article.published_until, retrospective_window)
+        self.early_round = _shifted(article.published_at, -retrospective_window)
+
+    def drops(self, story: Screen) -> bool:
+        if not self.skeletons.isdisjoint(story.name_skeletons):
+            return False  # counted in ``common_names``, vetoed or not
+        if self.countries and story.countries and self.countries.isdisjoint(story.countries):
+            return True
+        if not (self.dated and story.dated):
+            return False
+        shared_round = not self.rounds.isdisjoint(story.round_values)
+        if story.published_at > self.until:  # ``_gap``'s first case: the story is later
+            return story.published_at > (self.late_round if shared_round else self.late)
+        if story.published_until < self.at:  # its second: the story is earlier
+            return story.published_until < (self.early_round if shared_round else self.early)
+        return False  # the spans overlap
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or the end of the calendar it would leave (then no story lies
+    beyond it, as no gap could exceed the limit)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------
 # The candidate rule (one rule for the poll, `defwatch cluster`, `stories rebuild` and the bench)
 
 COUNTRYLESS_KEY = "*"
@@ -1155,6 +1250,8 @@ __all__ = [
     "COUNTRYLESS_KEY",
     "EventSignature",
     "Match",
+    "Screen",
+    "Screening",
     "best_match",
     "candidate_window",
     "compare",
