@@ -661,7 +661,16 @@ async def candidate_filings(
     count grew a poll by 200 MB.
     """
     dialect = session.get_bind().dialect
-    to_db, from_db = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
+    to_db, convert = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
+    # a story's filing time comes once per key it is filed under: converted once per batch
+    converted: dict[Any, datetime] = {}
+
+    def from_db(value: Any) -> datetime:
+        found = converted.get(value)
+        if found is None:
+            found = converted[value] = convert(value)
+        return found
+
     items = sorted(keys.items())
     if dialect.name == "postgresql":
         rows = await driver_rows(

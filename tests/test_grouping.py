@@ -142,6 +142,11 @@ def test_a_grown_story_is_screened_by_its_new_signature() -> None:
             '{"counts": [123456789012345678901234567890]}', id="an integer beyond 64 bits"
         ),
         pytest.param('{"counts": [-9223372036854775809]}', id="below 64 bits"),
+        pytest.param('{"amounts": [123456789012345678901234567]}', id="a huge amount"),
+        pytest.param(
+            '{"size": 2, "members": [{"years": [2024, 123456789012345678901234567]}]}',
+            id="a member's integer beyond 64 bits",
+        ),
         pytest.param('{"amounts": [NaN, Infinity]}', id="NaN as json writes it"),
         pytest.param('{"names": ["\\ud800x"]}', id="a lone surrogate"),
         pytest.param('{"names": ["\\u00e9", "ж"], "a": 1, "a": 2}', id="escapes, a repeated key"),
@@ -149,6 +154,28 @@ def test_a_grown_story_is_screened_by_its_new_signature() -> None:
 )
 def test_stored_text_is_read_as_json_reads_it(text: str) -> None:
     assert repr(grouping._loads(text)) == repr(json.loads(text))
+
+
+def test_a_signature_holds_numbers_only_where_decoding_checks_them() -> None:
+    """``grouping._loads`` checks the numbers of ``_NUMBER_FIELDS`` only: every number a
+    stored signature holds must be in one of them."""
+    sig = cluster.signature(
+        "Exercise Sea Breeze 2024 ends: 8,000 troops, $1.5bn deal, F-16 and 374.9 km",
+        "Ministers met on 5 March 2024 and said 11 people died in 2023.",
+        published_at=T0, language="en", countries=("UA", "US"),
+    )  # fmt: skip
+    stored = dataclasses.replace(sig, members=(dataclasses.replace(sig, source="b"),)).to_json()
+
+    def numbers(value: object, field: str) -> set[str]:
+        if isinstance(value, dict):
+            return set().union(*(numbers(v, k) for k, v in value.items()))
+        if isinstance(value, list):
+            return set().union(*(numbers(v, field) for v in value))
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return {field} if is_number else set()
+
+    assert sig.years and sig.counts and sig.amounts
+    assert numbers(stored, "") == set(grouping._NUMBER_FIELDS)
 
 
 def stream_items(count: int) -> list[pipeline.ClassifiedEntry]:
