@@ -662,12 +662,15 @@ async def candidate_filings(
     """
     dialect = session.get_bind().dialect
     to_db, convert = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
-    # a story's filing time comes once per key it is filed under: converted once per batch
-    converted: dict[Any, datetime] = {}
+    # a story's filing time comes once per key it is filed under, and the same keys' newest
+    # filings feed after feed: each distinct value goes through SQLAlchemy's processors once
+    converted = _FILING_TIMES.setdefault(dialect.name, {})
 
     def from_db(value: Any) -> datetime:
         found = converted.get(value)
         if found is None:
+            if len(converted) >= _FILING_TIMES_KEPT:
+                converted.clear()
             found = converted[value] = convert(value)
         return found
 
@@ -691,6 +694,11 @@ async def candidate_filings(
         found.extend(Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows)
     return found
 
+
+_FILING_TIMES: dict[str, dict[Any, datetime]] = {}
+"""Filing times as the driver gives them -> as SQLAlchemy makes them, per dialect (a pure
+conversion, so a kept value is never stale)."""
+_FILING_TIMES_KEPT = 32768
 
 _FILING_SHAPES = (8, 32, 128)
 _NEVER_FILED = ""
