@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -425,3 +426,112 @@ def test_no_watched_phrases_finds_none_without_folding(monkeypatch: pytest.Monke
     assert found_phrases(story(), frozenset()) == set()
     with pytest.raises(AssertionError, match="folded"):
         found_phrases(story(), frozenset({"bayraktar"}))
+
+
+# --- the set-algebra path against the per-chat rule (issue 15, session 5) -----------------------
+#
+# ``WatchIndex.own_matches`` finds a story's chats with set operations; the rule is
+# ``matching.matches`` per chat (``own_matches_per_chat``). Each case below is one index of chats
+# with varied settings and the stories that exercise them; both paths must agree on every story.
+
+STORIES = {
+    "cooperation AZ-CN": story(),
+    "not cooperation": story(coop=False),
+    "no participants": story(participants=()),
+    "duplicate participant": story(participants=("AZ", "AZ", "TR")),
+    "no watched phrase": story(title="Talks", summary="nothing here", participants=("FR",)),
+    "phrase in title only": story(title="Bayraktar deal", summary="signed", participants=()),
+}
+
+STOPPED = watch.ChatInfo(False, "cooperation", "instant", "UTC", None, None)
+ALL_SCOPE = watch.ChatInfo(True, "all", "instant", "UTC", None, None)
+ODD_SCOPE = watch.ChatInfo(True, "military", "instant", "UTC", None, None)  # not 'all'
+DIGEST = watch.ChatInfo(True, "cooperation", "digest", "Asia/Baku", "22:00", "07:00")
+
+Rule = tuple[int, str, str]
+
+
+def _rules(chat_id: int, **kinds: tuple[str, ...]) -> list[Rule]:
+    return [(chat_id, kind, value) for kind, values in kinds.items() for value in values]
+
+
+@pytest.mark.parametrize(
+    ("rules", "chats"),
+    [
+        pytest.param(_rules(1, country=("AZ",)), {1: ACTIVE}, id="plain country"),
+        pytest.param(_rules(1, keyword=("bayraktar",)), {1: ACTIVE}, id="plain keyword"),
+        pytest.param(
+            _rules(1, country=("AZ", "CN", "TR"), keyword=("bayraktar", "pla delegation")),
+            {1: ACTIVE},
+            id="several terms, order",
+        ),
+        pytest.param(_rules(1, country=("AZ",)), {1: STOPPED}, id="inactive"),
+        pytest.param(_rules(1, country=("AZ",)), {}, id="rules of an unknown chat"),
+        pytest.param(_rules(1, country=("AZ",)), {1: ALL_SCOPE}, id="scope all"),
+        pytest.param(_rules(1, country=("AZ",)), {1: ODD_SCOPE}, id="unknown scope"),
+        pytest.param(_rules(1, country=("AZ",)), {1: DIGEST}, id="digest, quiet hours"),
+        pytest.param(
+            _rules(1, country=("AZ",), exclude=("bayraktar",)), {1: ACTIVE}, id="exclude found"
+        ),
+        pytest.param(
+            _rules(1, keyword=("bayraktar",), exclude=("bayraktar",)),
+            {1: ACTIVE},
+            id="exclude equals keyword",
+        ),
+        pytest.param(
+            _rules(1, country=("AZ",), exclude=("parade",)), {1: ACTIVE}, id="exclude not found"
+        ),
+        pytest.param(_rules(1, exclude=("bayraktar",)), {1: ACTIVE}, id="exclude only"),
+        pytest.param(
+            [*_rules(1, country=("AZ",)), *_rules(2, exclude=("bayraktar",))],
+            {1: ACTIVE, 2: ACTIVE},
+            id="another chat's exclude",
+        ),
+        pytest.param(
+            _rules(1, list=("caucasus",), target=("caucasus",), country=("AZ",)),
+            {1: ACTIVE},
+            id="list rules ignored by own rules",
+        ),
+        pytest.param(
+            [
+                *_rules(1, country=("AZ",), keyword=("bayraktar",)),
+                *_rules(2, country=("CN",), exclude=("drones",)),
+                *_rules(3, keyword=("pla delegation",)),
+                *_rules(4, country=("AZ", "TR")),
+                *_rules(5, country=("AZ",), keyword=("zakir hasanov",)),
+                *_rules(6, keyword=("bayraktar",)),
+            ],
+            {1: ACTIVE, 2: ALL_SCOPE, 3: STOPPED, 4: ODD_SCOPE, 5: DIGEST},
+            id="mixed chats",
+        ),
+    ],
+)
+def test_set_algebra_gives_the_per_chat_answer(rules: list[Rule], chats: dict) -> None:
+    index = watch.WatchIndex.build("v", rules, chats, [])
+    for name, s in STORIES.items():
+        found = found_phrases(s, index.phrases, index.max_words)
+        assert index.own_matches(s, found) == index.own_matches_per_chat(s, found), name
+
+
+def test_set_algebra_gives_the_per_chat_answer_on_random_indexes() -> None:
+    """Seeded random indexes (varied activity, scope, rules, excludes): both paths agree."""
+    rng = random.Random(15)
+    codes, phrases = ["AZ", "CN", "TR", "GE", "AM"], ["bayraktar", "pla delegation", "drones"]
+    infos = [ACTIVE, STOPPED, ALL_SCOPE, ODD_SCOPE, DIGEST]
+    for _ in range(200):
+        chats = {c: rng.choice(infos) for c in range(1, 16) if rng.random() < 0.9}
+        rules = [
+            (chat_id, kind, value)
+            for chat_id in range(1, 16)
+            for kind, pool, odds in (
+                ("country", codes, 0.3),
+                ("keyword", phrases, 0.3),
+                ("exclude", phrases, 0.1),
+            )
+            for value in pool
+            if rng.random() < odds
+        ]
+        index = watch.WatchIndex.build("v", rules, chats, [])
+        for s in STORIES.values():
+            found = found_phrases(s, index.phrases, index.max_words)
+            assert index.own_matches(s, found) == index.own_matches_per_chat(s, found)
