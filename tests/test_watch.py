@@ -535,3 +535,162 @@ def test_set_algebra_gives_the_per_chat_answer_on_random_indexes() -> None:
         for s in STORIES.values():
             found = found_phrases(s, index.phrases, index.max_words)
             assert index.own_matches(s, found) == index.own_matches_per_chat(s, found)
+
+
+# --- incremental refresh: only the chats changed are read again (issue 15, session 5) ----------
+
+
+def _same_index(a: watch.WatchIndex, b: watch.WatchIndex) -> None:
+    """Equal watch content (the version and ``seen`` aside; a chat's mutes in any order)."""
+    assert a.rules == b.rules
+    assert a.chats == b.chats
+    assert {c: set(m) for c, m in a.mutes.items()} == {c: set(m) for c, m in b.mutes.items()}
+    assert (a.phrases, a.max_words) == (b.phrases, b.max_words)
+    assert (a.eligible, a.eligible_any_story) == (b.eligible, b.eligible_any_story)
+
+
+MUTE = (1, "AZ-CN", WEEK)
+BEFORE_RULES = [
+    *_rules(1, country=("AZ", "CN"), keyword=("bayraktar",)),
+    *_rules(2, country=("AZ",), exclude=("drones",)),
+    *_rules(3, keyword=("bayraktar", "pla delegation")),
+]
+BEFORE_CHATS = {1: ACTIVE, 2: ALL_SCOPE, 3: ACTIVE}
+
+
+@pytest.mark.parametrize(
+    ("rules", "chats", "mutes"),
+    [
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [MUTE], id="nothing changed"),
+        pytest.param(
+            [*BEFORE_RULES, (1, "country", "TR")], BEFORE_CHATS, [MUTE], id="a rule added"
+        ),
+        pytest.param(BEFORE_RULES[1:], BEFORE_CHATS, [MUTE], id="a rule removed"),
+        pytest.param(
+            [r for r in BEFORE_RULES if r[2] != "pla delegation"],
+            BEFORE_CHATS,
+            [MUTE],
+            id="a phrase's last rule removed",
+        ),
+        pytest.param(
+            [r for r in BEFORE_RULES if r[0] != 2],
+            {1: ACTIVE, 3: ACTIVE},
+            [MUTE],
+            id="a chat deleted",
+        ),
+        pytest.param(
+            [*BEFORE_RULES, (4, "keyword", "s 400 deal")],
+            {**BEFORE_CHATS, 4: DIGEST},
+            [MUTE],
+            id="a chat added with a longer phrase",
+        ),
+        pytest.param(BEFORE_RULES, {**BEFORE_CHATS, 1: STOPPED}, [MUTE], id="a chat stopped"),
+        pytest.param(BEFORE_RULES, {**BEFORE_CHATS, 3: ALL_SCOPE}, [MUTE], id="scope changed"),
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [], id="a mute removed"),
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [MUTE, (2, "AM-AZ", WEEK)], id="a mute added"),
+        pytest.param([], {}, [], id="everything deleted"),
+    ],
+)
+def test_patched_equals_a_full_build(
+    rules: list[Rule], chats: dict[int, watch.ChatInfo], mutes: list
+) -> None:
+    before = watch.WatchIndex.build("v1", BEFORE_RULES, BEFORE_CHATS, [MUTE])
+    before_rows = {(r, "rule") for r in BEFORE_RULES} | {(m, "mute") for m in [MUTE]}
+    after_rows = {(r, "rule") for r in rules} | {(m, "mute") for m in mutes}
+    changed = {row[0] for row, _ in before_rows ^ after_rows}
+    changed |= {
+        c for c in BEFORE_CHATS.keys() | chats.keys() if BEFORE_CHATS.get(c) != chats.get(c)
+    }
+    patched = before.patched(
+        "v2",
+        7,
+        changed,
+        [r for r in rules if r[0] in changed],
+        {c: info for c, info in chats.items() if c in changed},
+        [m for m in mutes if m[0] in changed],
+    )
+    _same_index(patched, watch.WatchIndex.build("v2", rules, chats, mutes))
+    assert (patched.version, patched.seen) == ("v2", 7)
+    untouched = [v for v, ids in before.rules["keyword"].items() if not changed & set(ids)]
+    assert all(patched.rules["keyword"][v] is before.rules["keyword"][v] for v in untouched)
+
+
+async def _fresh(session: AsyncSession) -> watch.WatchIndex:
+    return await watch.load_index(session, await watch.watch_version(session))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("UPDATE chat SET active = false WHERE id = 1", id="chat-deactivated"),
+        pytest.param("UPDATE chat SET scope = 'all' WHERE id = 2", id="scope"),
+        pytest.param("DELETE FROM watch_rule WHERE chat_id = 1", id="rules-deleted"),
+        pytest.param("DELETE FROM chat WHERE id = 2", id="chat-deleted-cascade"),
+        pytest.param(
+            "INSERT INTO watch_rule (chat_id, kind, value, display)"
+            " VALUES (1, 'exclude', 'drones', 'drones'), (2, 'keyword', 'pla', 'PLA')",
+            id="rules-added-two-chats",
+        ),
+        pytest.param("UPDATE watch_rule SET value = 'TR' WHERE value = 'AZ'", id="rules-updated"),
+        pytest.param("mute AZ-CN", id="pair-muted"),
+        pytest.param("new chat", id="chat-subscribed"),
+    ],
+)
+async def test_refresh_reads_only_the_changed_chats_and_equals_a_full_load(
+    sessions: async_sessionmaker[AsyncSession], change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"], keyword=["Bayraktar"])
+        await chat(session, 2, country=["AZ", "CN"])
+        await chat(session, 3, country=["CN"])
+    async with sessions() as session:
+        before = await watch.current_index(session)  # loaded and shared
+        await session.rollback()
+    async with sessions.begin() as session:
+        if change == "mute AZ-CN":
+            await subscriptions.mute_pair(session, 1, ("AZ", "CN"), until=LATER)
+        elif change == "new chat":
+            await chat(session, 4, keyword=["s-400"])
+        else:
+            await session.execute(text(change))
+
+    async def no_full_load(*_args: object) -> watch.WatchIndex:
+        raise AssertionError("a full reload")
+
+    async with sessions() as session:
+        with monkeypatch.context() as patch:
+            patch.setattr(watch, "load_index", no_full_load)
+            after = await watch.current_index(session)
+        assert after.seen > before.seen and after.version != before.version
+        _same_index(after, await _fresh(session))
+        await session.rollback()
+    async with sessions() as session:  # shared with the next transaction: no reload needed
+        assert await watch.current_index(session) is after
+        await session.rollback()
+
+
+async def test_an_unrelated_chat_update_logs_no_change(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+    async with sessions.begin() as session:
+        seqs = (await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all()
+        await session.execute(text("UPDATE chat SET last_digest_at = subscribed_at"))
+    async with sessions.begin() as session:
+        assert (await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all() == seqs
+
+
+async def test_seq_grows_with_each_change_one_row_per_chat(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await chat(session, 2, country=["AZ"])
+    async with sessions.begin() as session:
+        first = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+        await session.execute(text("UPDATE chat SET scope = 'all' WHERE id = 1"))
+    async with sessions.begin() as session:
+        then = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+    assert set(first) == set(then) == {1, 2}
+    assert then[2] == first[2] and then[1] > max(first.values())
