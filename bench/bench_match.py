@@ -28,8 +28,9 @@ Columns (milliseconds per story):
   checked against the story's n-grams), the rules already loaded; the baseline (timed on
   the first 30 stories; both must find the same chats or the benchmark stops).
 
-Also printed per size (stderr): how long loading the whole index takes (once per process, and
-again after any edit) and how much the process's resident memory grew for it.
+Also printed per size (stderr): how long loading the whole index takes (once per process) and
+how much the process's resident memory grew for it, and how long bringing it up to date takes
+after another writer added one rule (only that chat is read again, through ``watch_change``).
 """
 
 from __future__ import annotations
@@ -163,7 +164,9 @@ def rss_mb() -> float:
     return 0.0
 
 
-async def measure(db: Path, items: list[StoryForAlert], everyone: list[matching.ChatWatch]):
+async def measure(
+    db: Path, items: list[StoryForAlert], everyone: list[matching.ChatWatch], edit: str
+):
     engine, sessions = await open_database(f"sqlite:///{db}")
     try:
         find, find_first, per_chat, enqueue, naive_ms, matched = [], [], [], [], [], []
@@ -172,6 +175,17 @@ async def measure(db: Path, items: list[StoryForAlert], everyone: list[matching.
             started = time.perf_counter()
             await watch.current_index(session)  # loads the per-process index
             load = (time.perf_counter() - started, rss_mb() - rss)
+            await session.rollback()
+        with sqlite3.connect(db) as connection:  # one edit by another writer: a rule of chat 1
+            connection.execute(
+                "INSERT OR IGNORE INTO watch_rule (chat_id, kind, value, display)"
+                " VALUES (1, 'country', ?, ?)",
+                (edit, edit),
+            )
+        async with sessions() as session:
+            started = time.perf_counter()
+            await watch.current_index(session)  # reads chat 1 again, not every rule
+            load = (*load, time.perf_counter() - started)
         for story in items:
             async with sessions() as session:  # a transaction per story, as a poll's feed
                 for times in (find_first, find):  # its first story, then any later one
@@ -226,10 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             everyone = load_all(db)
             for kind in ("typical", "targeted"):
                 items = stories(rng, pool, args.stories, kind)
-                matched, ms, (load_s, load_mb) = asyncio.run(measure(db, items, everyone))
+                matched, ms, (load_s, load_mb, refresh_s) = asyncio.run(
+                    measure(db, items, everyone, "ZY" if kind == "typical" else "ZX")
+                )
                 print(
                     f"{chats:,} chats ({kind}): index loaded in {load_s:.2f} s, "
-                    f"+{load_mb:.0f} MB resident",
+                    f"+{load_mb:.0f} MB resident; refreshed after one edit in "
+                    f"{1000 * refresh_s:.1f} ms",
                     file=sys.stderr,
                 )
                 results[(chats, kind)] = ms

@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, func, select
@@ -130,6 +131,21 @@ def _group_mutes(
     return {chat_id: tuple(items) for chat_id, items in muted.items()}
 
 
+_RuleArrays: TypeAlias = "dict[str, dict[str, array[int]]]"  # kind -> value -> chat ids
+
+
+def add_rules(by_kind: _RuleArrays, rules: Iterable[tuple[int, str, str]]) -> None:
+    """Gather (chat id, kind, value) rows into arrays: 8 bytes per rule while reading."""
+    for chat_id, kind, value in rules:
+        table = by_kind.get(kind)
+        if table is None:
+            table = by_kind[kind] = {}
+        ids = table.get(value)
+        if ids is None:
+            ids = table[value] = array("q")
+        ids.append(chat_id)
+
+
 _shared_infos: dict[ChatInfo, ChatInfo] = {}  # most chats share the same settings: one object
 
 
@@ -170,14 +186,20 @@ class WatchIndex:
         mutes: Iterable[_MuteRow],
         seen: int = 0,
     ) -> WatchIndex:
-        # Arrays while reading (8 bytes per rule), sorted once at the end.
-        by_kind: dict[str, dict[str, array[int]]] = {}
-        for chat_id, kind, value in rules:
-            table = by_kind.setdefault(kind, {})
-            ids = table.get(value)
-            if ids is None:
-                ids = table[value] = array("q")
-            ids.append(chat_id)
+        by_kind: _RuleArrays = {}
+        add_rules(by_kind, rules)
+        return cls.from_arrays(version, by_kind, chats, mutes, seen)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        version: str | None,
+        by_kind: _RuleArrays,
+        chats: Mapping[int, ChatInfo],
+        mutes: Iterable[_MuteRow],
+        seen: int = 0,
+    ) -> WatchIndex:
+        """The index of rules gathered by ``add_rules`` (whose arrays it sorts in place)."""
         for table in by_kind.values():
             for value, ids in table.items():
                 table[value] = sorted_ids(ids)
@@ -521,13 +543,16 @@ async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:
     change committed meanwhile is read again by the next refresh; reading a chat twice is
     harmless)."""
     seen = await _last_seq(session)
-    rules: list[tuple[int, str, str]] = []
-    stream = await session.stream(select(WatchRule.chat_id, WatchRule.kind, WatchRule.value))
+    # Streamed through Core (no ORM rows), a partition at a time: the rules never sit in
+    # memory as a million row objects, only as arrays of chat ids.
+    by_kind: _RuleArrays = {}
+    connection = await session.connection()
+    stream = await connection.stream(select(WatchRule.chat_id, WatchRule.kind, WatchRule.value))
     async for part in stream.partitions(10_000):
-        rules.extend((chat_id, kind, value) for chat_id, kind, value in part)
+        add_rules(by_kind, part)
     chats = await _chat_rows(session)
     mutes = await session.execute(select(ChatMute.chat_id, ChatMute.pair, ChatMute.until))
-    return WatchIndex.build(version, rules, chats, ((c, p, u) for c, p, u in mutes), seen)
+    return WatchIndex.from_arrays(version, by_kind, chats, ((c, p, u) for c, p, u in mutes), seen)
 
 
 async def refresh_index(session: AsyncSession, index: WatchIndex, version: str) -> WatchIndex:
