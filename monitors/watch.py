@@ -544,6 +544,7 @@ async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:
     # Chats a page at a time (by primary key), so that no more than a page of row tuples is
     # ever held: at 100k chats the whole list alone would cost ~30 MB at its peak.
     chats: dict[int, ChatInfo] = {}
+    infos: dict[tuple[object, ...], ChatInfo] = {}  # the same settings: one object, built once
     columns = ", ".join(c.name for c in _CHAT_COLUMNS)
     after = None
     while True:
@@ -555,9 +556,13 @@ async def load_index(session: AsyncSession, version: str | None) -> WatchIndex:
             (),
         )
         for chat_id, active, scope, mode, tz, quiet_start, quiet_end in page:
-            chats[chat_id] = _shared(
-                ChatInfo(bool(active), scope, mode, tz, quiet_start, quiet_end)
-            )
+            key = (active, scope, mode, tz, quiet_start, quiet_end)
+            info = infos.get(key)
+            if info is None:
+                info = infos[key] = _shared(
+                    ChatInfo(bool(active), scope, mode, tz, quiet_start, quiet_end)
+                )
+            chats[chat_id] = info
         if len(page) < _PAGE:
             break
         after = page[-1][0]
