@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import subscriptions, watch
+from monitors.db import open_database
 from monitors.domain import StoryForAlert
 from monitors.matching import ChatWatch, found_phrases, matches, phrases_in, story_words
 from monitors.models import Alert, Story
@@ -694,3 +696,38 @@ async def test_seq_grows_with_each_change_one_row_per_chat(
         then = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
     assert set(first) == set(then) == {1, 2}
     assert then[2] == first[2] and then[1] > max(first.values())
+
+
+async def test_seq_order_is_commit_order_on_postgresql(postgres_url: str) -> None:
+    """A writer waiting for another's transaction takes its seq only after that commits, so a
+    reader that saw seq N never finds a change below N committed later (migration 0009)."""
+    engine, factory = await open_database(postgres_url)
+    try:
+        async with factory.begin() as session:
+            for chat_id in (1, 2, 3):
+                await chat(session, chat_id, country=["AZ"])
+        first, second = factory(), factory()
+        await first.execute(text("UPDATE chat SET scope = 'all' WHERE id = 1"))  # holds the lock
+        waiting = asyncio.create_task(
+            second.execute(text("UPDATE chat SET scope = 'all' WHERE id = 2"))
+        )
+        async with factory() as watcher:  # until second waits for first's lock
+            while not await watcher.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ):
+                await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await first.execute(text("UPDATE chat SET scope = 'all' WHERE id = 3"))
+        await first.commit()
+        await waiting
+        await second.commit()
+        await first.close()
+        await second.close()
+        async with factory() as session:
+            seq = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+        assert seq[1] < seq[3] < seq[2]
+    finally:
+        await engine.dispose()
