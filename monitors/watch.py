@@ -14,13 +14,17 @@ chats), so a story that alerts 5 % of 10,000 chats costs a few set operations, n
 decisions.
 
 The index (every rule, each chat's scope and delivery facts, every mute) is held in memory
-per process and database, and read again only when the database's ``meta.watch_version``
-moved: triggers (migration ``0006``) set it to a new random token in every
-transaction that changes a watch rule, a chat (its activity, scope, delivery mode, time zone
-or quiet hours) or a mute, whoever writes it. The version is read once per transaction (and
-again after the session itself writes a watch table), so a poll's stories cost dict lookups,
-and an edit in any process is seen by the next transaction. A token, not a counter, so that a
-rolled-back edit cannot leave a stale index that looks current.
+per process and database, compactly (each rule value's chat ids as one sorted array), and
+brought up to date only when the database's ``meta.watch_version`` moved: triggers (migration
+``0006``) set it to a new random token in every transaction that changes a watch rule, a chat
+(its activity, scope, delivery mode, time zone or quiet hours) or a mute, whoever writes it.
+The version is read once per transaction (and again after the session itself writes a watch
+table), so a poll's stories cost set operations, and an edit in any process is seen by the
+next transaction. A token, not a counter, so that a rolled-back edit cannot leave a stale
+index that looks current. When it moved, only the chats changed since the index was read are
+read again: the same triggers (migration ``0009``) log each changed chat in ``watch_change``
+with a ``seq`` that grows in commit order, and the index remembers the highest it has read.
+An index read by a transaction that itself wrote a watch table is that transaction's alone.
 
 Named watchlists (``monitors.watchlists``): the caller passes the lists the story matched;
 chats that follow one (rule ``list``) or are its file-defined targets (rule ``target``) are
