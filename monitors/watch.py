@@ -50,9 +50,9 @@ from itertools import chain
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, select
+from sqlalchemy import TextClause, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from monitors import matching
 from monitors.db import driver_rows, insert_ignoring_duplicates
@@ -487,22 +487,21 @@ async def current_index(session: AsyncSession) -> WatchIndex:
         index = await load_index(session, version)
     elif index.version != version:
         index = await refresh_index(session, index, version)
-    wrote = session.info.get(_WROTE)
-    if wrote is None or wrote is not transaction:
+    if not session.info.get(_WROTE):
         _indexes[key] = index
     session.info[_VERIFIED] = (session.sync_session.get_transaction(), index)
     return index
 
 
 _VERIFIED = "defwatch.watch_index"  # Session.info: (transaction, index) checked in it
-_WROTE = "defwatch.watch_wrote"  # Session.info: the transaction that wrote a watch table
+_WROTE = "defwatch.watch_wrote"  # Session.info: this transaction wrote a watch table
 _WATCH_TABLES = frozenset({"watch_rule", "chat", "chat_mute"})
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _forget_on_execute(state: ORMExecuteState) -> None:
     """A statement that may write a watch table (or raw SQL) makes the next story re-check."""
-    if state.is_select:
+    if state.is_select or _raw_read(state.statement):
         return
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) in _WATCH_TABLES or table is None:
@@ -517,9 +516,24 @@ def _forget_on_flush(session: Session, _context: object) -> None:
         _wrote(session)
 
 
+def _raw_read(statement: object) -> bool:
+    """Raw SQL that is a plain SELECT (e.g. the store's advisory lock): it writes no watch
+    table, so it must not cost a poll transaction its shared index (see ``current_index``)."""
+    if not isinstance(statement, TextClause):
+        return False
+    first = statement.text.split(None, 1)[:1]
+    return first == ["SELECT"] or first == ["select"]
+
+
 def _wrote(session: Session) -> None:
     session.info.pop(_VERIFIED, None)
-    session.info[_WROTE] = session.get_transaction()
+    session.info[_WROTE] = True  # until this transaction ends (it may begin with this statement)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_WROTE, None)
 
 
 # A refresh that finds more changed chats than this reads everything instead.

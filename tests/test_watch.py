@@ -731,3 +731,35 @@ async def test_seq_order_is_commit_order_on_postgresql(postgres_url: str) -> Non
         assert seq[1] < seq[3] < seq[2]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "shared"),
+    [
+        pytest.param("SELECT 1", True, id="raw read: shared"),
+        pytest.param("UPDATE chat SET scope = 'all' WHERE id = 2", False, id="raw write: private"),
+        pytest.param("UPDATE story SET score = 1", False, id="raw write elsewhere: private"),
+    ],
+)
+async def test_only_an_index_read_without_watch_writes_is_shared(
+    sessions: async_sessionmaker[AsyncSession], statement: str, shared: bool
+) -> None:
+    s = story()
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await chat(session, 2, country=["AZ"])
+        await add_story(session, s)
+    async with sessions() as session:
+        await watch.current_index(session)
+        await session.rollback()
+    async with sessions.begin() as session:
+        await subscriptions.unsubscribe(session, 1)  # the shared index is now behind
+    async with sessions() as session:
+        await session.execute(text(statement))
+        index = await watch.current_index(session)
+        assert sorted(index.matches(s, NOW)) == [2]
+        await session.rollback()
+    async with sessions() as session:
+        assert (await watch.current_index(session) is index) == shared
+        assert sorted((await watch.current_index(session)).matches(s, NOW)) == [2]
+        await session.rollback()
