@@ -89,6 +89,7 @@ WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
 AMOUNT_TOLERANCE = 0.015
 DATE_TOLERANCE_DAYS = 2
+WEEKDAY_TOLERANCE_DAYS = 1
 
 # ---------------------------------------------------------------------------------------------
 # The signature
@@ -312,12 +313,21 @@ def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
 
 
+@functools.cache
+def _not_kinds() -> re.Pattern[str]:
+    """``[not_kinds]`` of ``config/event_kinds.toml``: phrases that hold a kind's stem but
+    name no occasion of that kind ("closed-door talks", "carrier strike group")."""
+    table = read_toml("event_kinds.toml", "event kinds").get("not_kinds", {})
+    phrases = sorted((p.casefold() for p in table.get("phrases", [])), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, phrases)) or r"(?!)")
+
+
 _WORD_START = re.compile(r"(?<![^\W\d_])", re.UNICODE)
 
 
 def event_kinds(text: str) -> frozenset[str]:
     """Kinds of occasion the text names (``config/event_kinds.toml``): "talks", "strike"…"""
-    folded = " " + text.casefold()
+    folded = " " + _not_kinds().sub(" ", text.casefold())
     found = set()
     for kind, stems in _kind_stems():
         for stem in stems:
@@ -453,16 +463,25 @@ def _parse_date(s: str) -> tuple[int | None, int, int]:
     return (int(year) if year.isdigit() else None), month, day
 
 
-def _dates_agree(a: str, b: str) -> bool:
+def _dates_agree(a: str, b: str, tolerance: int = DATE_TOLERANCE_DAYS) -> bool:
     ya, ma, da = _parse_date(a)
     yb, mb, db = _parse_date(b)
     if ya is not None and yb is not None:
         try:
-            return abs((datetime(ya, ma, da) - datetime(yb, mb, db)).days) <= DATE_TOLERANCE_DAYS
+            return abs((datetime(ya, ma, da) - datetime(yb, mb, db)).days) <= tolerance
         except ValueError:
             return False
     # year unknown on one side: compare within a year, ignoring month-end wrap
-    return ma == mb and abs(da - db) <= DATE_TOLERANCE_DAYS
+    return ma == mb and abs(da - db) <= tolerance
+
+
+def _key_dates_agree(a: str, b: str) -> bool:
+    """Whether two dates agree as the day of one occasion: within ``DATE_TOLERANCE_DAYS``
+    (an occasion of several days, a report of the eve), but a weekday ("on Sunday") names
+    one day, which may only be read a day off across time zones (``WEEKDAY_TOLERANCE_DAYS``):
+    "Sunday" in Monday's report and "Feb 17" in Tuesday's are two days, not one occasion."""
+    weekday = a.endswith(WEEKDAY_MARK) or b.endswith(WEEKDAY_MARK)
+    return _dates_agree(a, b, WEEKDAY_TOLERANCE_DAYS if weekday else DATE_TOLERANCE_DAYS)
 
 
 def _shared_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
@@ -480,7 +499,7 @@ def _certain_shared_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
             if x[0] != "x"
             and y[0] != "x"
             and not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK))
-            and _dates_agree(x, y)
+            and _key_dates_agree(x, y)
         }
     )
 
@@ -491,7 +510,8 @@ def _shared_explicit_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
             x[5:10]
             for x in a
             for y in b
-            if not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK)) and _dates_agree(x, y)
+            if not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK))
+            and _key_dates_agree(x, y)
         }
     )
 
@@ -624,8 +644,11 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
         # a roundup ("X has died. And, talks in Geneva") shares words with each of its topics
         return "a digest of several topics"
     if _kinds_differ(article.kinds, story.kinds):
-        # a strait closed during talks, a death and a protest: another action, another event
+        # a death and a protest: another action, another event
         return "different kinds of occasion"
+    if _another_act(article.kinds, story.kinds):
+        # "Iran closed the strait as it held talks" beside "talks in Geneva": the closure
+        return "another act beside the occasion"
     if article.dated and story.dated:
         limit = candidate_window
         if _shares_occasion_marker(article, story):
@@ -647,6 +670,20 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
 def _kinds_differ(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both headlines name a kind of occasion and none is the same."""
     return bool(a and b and not a & b)
+
+
+def _another_act(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both headlines name a kind of occasion, share no act (``[acts]`` of
+    ``config/event_kinds.toml``: a closure, a strike, a death…) and one names an act that the
+    other does not: "closed the strait as it held talks" beside "talks"."""
+    acts = _acts()
+    return bool(a and b and (a ^ b) & acts and not a & b & acts)
+
+
+@functools.cache
+def _acts() -> frozenset[str]:
+    acts = read_toml("event_kinds.toml", "event kinds").get("acts", {}).get("kinds", [])
+    return frozenset(acts)
 
 
 def _republished(article: EventSignature, story: EventSignature) -> bool:
