@@ -264,7 +264,7 @@ def signature(
         amounts=frozenset(tf.amounts(text)),
         codes=frozenset(tf.codes(text)),
         counts=frozenset(tf.counts(lead)),
-        names=frozenset(tf.name_keys(title, summary)),
+        names=frozenset(tf.name_keys(title, _lead(summary))),
         tokens=tf.bottom_k(tf.content_tokens(lead), ARTICLE_TOKENS),
         shingles=tf.bottom_k(tf.shingles(lead), ARTICLE_TOKENS),
         source=source,
@@ -854,10 +854,13 @@ KIND_CONFIRMS = 0.01
 def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
-    shared = _shared_names(article, story) - common
+    every = _shared_names(article, story)
+    shared = every - common
     if not shared:
         return
-    people = distinct_names(shared)
+    # counted within every shared key: "White House" left without its common "White" is
+    # still one name, not "White House" and "House"
+    people = distinct_names(shared, within=every)
     # a full name ("Ronald Reagan", "Fumio Kishida": a run of words) is more telling than a
     # word of it; a name that many recent stories carry was left out above
     full_name = any(k != p and k.startswith(p) for k in shared for p in shared)
@@ -883,11 +886,13 @@ NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
 FULL_NAME_POINTS = 0.4
 
 
-def distinct_names(keys: Iterable[str]) -> int:
+def distinct_names(keys: Iterable[str], within: Iterable[str] = ()) -> int:
     """How many names the keys stand for: a run of words ("Donald Trump" → "dnldt") comes
-    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp")."""
+    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp").
+    ``within``: the keys they were chosen from, whose first words still mark a run."""
     keys = set(keys)
-    runs = {k for k in keys if any(k != p and k.startswith(p) for p in keys)}
+    whole = keys | set(within)
+    runs = {k for k in keys if any(k != p and k.startswith(p) for p in whole)}
     firsts = {p for p in keys if any(k != p and k.startswith(p) for k in runs)}
     return max(1, len(keys) - len(runs) - len(firsts)) if keys else 0
 
