@@ -855,6 +855,7 @@ def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
     every = _shared_names(article, story)
+    every -= _first_words_of_other_runs(every, article.names, story.names)
     shared = every - common
     if not shared:
         return
@@ -873,6 +874,24 @@ def _name_evidence(
         anchor=people >= 2 or full_name,
         key=False,
     )
+
+
+def _first_words_of_other_runs(
+    shared: set[str], names_a: frozenset[str], names_b: frozenset[str]
+) -> set[str]:
+    """Shared keys that both sides have only as the first word of runs they do not share:
+    "Steve" of "Steve Inskeep" and of "Steve Witkoff" names two people, not one."""
+    if not shared:
+        return set()
+    keys_a = {n.partition(".")[0] for n in names_a}
+    keys_b = {n.partition(".")[0] for n in names_b}
+    out = set()
+    for first in shared:
+        runs_a = {k for k in keys_a if k != first and k.startswith(first)}
+        runs_b = {k for k in keys_b if k != first and k.startswith(first)}
+        if runs_a and runs_b and not runs_a & runs_b & shared:
+            out.add(first)
+    return out
 
 
 def _shared_names(article: EventSignature, story: EventSignature) -> set[str]:
