@@ -917,7 +917,8 @@ def distinct_names(keys: Iterable[str], within: Iterable[str] = ()) -> int:
 
 
 def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
-    small, large = sorted((article.title_tokens, story.title_tokens), key=len)
+    # the states are counted on their own ("same countries"), not again as headline words
+    small, large = sorted((article.headline_terms, story.headline_terms), key=len)
     if not small:
         return
     overlap = len(small & large) / len(small)
