@@ -21,21 +21,29 @@ at most ``MEMBERS`` reports of other outlets that joined it on strong evidence
      when they share a round);
    * the same outlet under the same recurring headline (a weekly gallery, a column, a
      digest, a live blog: ``recurring_title_key``); a roundup of several topics;
-     headlines that name different kinds of occasion (``config/event_kinds.toml``);
+     headlines that name different kinds of occasion (``config/event_kinds.toml``), or that
+     share no act and one names an act the other does not (``[acts]``: a closure, a strike,
+     a death…): a strait closed while talks are held, a strike during a visit are other
+     events than the talks or the visit, whichever report defines the story (phrases like
+     "closed-door talks" or "carrier strike group" name no act: ``[not_kinds]``);
    * both name a round of a series and no round agrees; both name money amounts and none
      agree (within 1.5 %); both report dates and none agree within two days (unless they
      share a round); an undated text cites a year after the other's last report.
 2. **Evidence** adds up: same round, same written-out date (a date that is just the day both
-   were published, or a weekday, counts only across languages, with another shared key), same
+   were published, or a weekday, counts only across languages, with another shared key; a
+   weekday names one day, so it agrees with a date within a day, not two), same
    amount, same codes or measured numbers, same proper names (transliterated to a phonetic
-   key; counted per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES``
+   key, read from the headline and lead like the words; counted per person, "Donald Trump"
+   is one, "Steve" of two different full names is none; a wire service's credit, "Reuters",
+   names no occasion; a name that ``COMMON_NAME_STORIES``
    candidate stories also carry is in the news, not the mark of an occasion), overlap of
    content stems and word pairs of the headline and lead above what unrelated reports share
    (shrunk for a short text: ``TEXT_PRIOR``; a long description counts by its lead,
    ``LEAD_CHARS``, and bullet points summing up other stories are left out), the same kind of
    occasion between the same two or more states (only confirming other content), closeness
-   in time, shared states. Two items of one outlet are compared on their headlines, names
-   and kind of occasion only (their summaries share the outlet's boilerplate). Text that
+   in time, shared states. Two items of one outlet are compared on their headlines (words
+   other than the states', which count on their own), names and kind of occasion only (their
+   summaries share the outlet's boilerplate). Text that
    failed to decode is no evidence; a lone "X" or "V" after a word is no round ("With X").
    Counts ("kills 11 people") are content, never a key.
 3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
