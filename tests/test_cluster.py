@@ -663,6 +663,26 @@ OCCASION_CASES = [
         False,
         id="one outlet's headlines alike only in the states they name stay apart",
     ),
+    pytest.param(
+        article(
+            "French troops arrive in Romania to reinforce NATO battlegroup",
+            "The soldiers, who landed at an air base near Constanta, will train with Romanian "
+            "units and take no part in combat, officials said.",
+            published="2026-03-03",
+            countries=("FR", "RO"),
+            source="paper-l",
+        ),
+        article(
+            "Romania says 200 more French military personnel arrive for NATO mission",
+            "About 200 French soldiers have arrived in Romania as Paris expands its role in "
+            "the NATO battlegroup there, a Romanian defence spokesman said.",
+            published="2026-03-02",
+            countries=("FR", "RO"),
+            source="paper-m",
+        ),
+        True,
+        id="two outlets on one arrival of troops join",
+    ),
 ]
 
 
