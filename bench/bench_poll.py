@@ -2,7 +2,7 @@
 
     python bench/bench_poll.py [--feeds 1000] [--latency-ms 100] [--concurrency 50]
                                [--naive-sample 50] [--latency-interval 5] [--no-latency]
-                               [--profile FILE]
+                               [--profile FILE [--profile-cycle 2]]
 
 The 66 real feed documents of ../shared/corpora/real-feeds are cycled to make ``--feeds``
 distinct feeds (each at its own path, with an ETag), served by ``tests/feedserver.py`` in a
@@ -22,19 +22,22 @@ Measured in the same run:
   ``--latency-interval`` seconds against a few feeds; an item is added to one of them and the
   time until its article is in the database is measured (target: interval + 5 s).
 
-``--profile FILE`` records cycle 1 with pyinstrument and writes its text report to FILE.
+``--profile FILE`` records cycle 1 (``--profile-cycle 2``: cycle 2) with pyinstrument and
+writes its text report to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -97,26 +100,36 @@ def write_config(folder: Path, urls: list[str], concurrency: int) -> dict[str, s
     return env
 
 
-async def run_cycles(env: dict[str, str], meter: CpuMeter, profile: Path | None):
+async def run_cycles(
+    env: dict[str, str], meter: CpuMeter, profile: Path | None, profile_cycle: int = 1
+):
     from monitors.runner import Monitor
     from monitors.settings import load_settings
 
     settings = load_settings(env)
     async with Monitor.open(settings) as monitor:
-        profiler = None
-        if profile is not None:
-            from pyinstrument import Profiler
-
-            profiler = Profiler(async_mode="enabled")
-            profiler.start()
-        with Stopwatch(meter) as first:
+        with _profiled(profile if profile_cycle == 1 else None), Stopwatch(meter) as first:
             report1 = await monitor.poll_cycle(every_feed=True)
-        if profiler is not None:
-            profiler.stop()
-            profile.write_text(profiler.output_text(unicode=True, show_all=False))
-        with Stopwatch(meter) as second:
+        with _profiled(profile if profile_cycle == 2 else None), Stopwatch(meter) as second:
             report2 = await monitor.poll_cycle(every_feed=True)
     return first, report1, second, report2
+
+
+@contextlib.contextmanager
+def _profiled(report: Path | None) -> Iterator[None]:
+    """pyinstrument over the block, its text report written to ``report`` (None: no profile)."""
+    if report is None:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        report.write_text(profiler.output_text(unicode=True, show_all=False))
 
 
 # --- latency: defwatch poll on a schedule ------------------------------------------------------
@@ -204,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-rounds", type=int, default=3)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--profile-cycle", type=int, choices=(1, 2), default=1)
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     cores = os.cpu_count() or 1
@@ -221,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         naive_total = naive_per_feed * args.feeds
         with tempfile.TemporaryDirectory(prefix="defwatch-bench-poll-") as tmp:
             env = write_config(Path(tmp), urls, args.concurrency)
-            first, report1, second, report2 = asyncio.run(run_cycles(env, meter, args.profile))
+            first, report1, second, report2 = asyncio.run(
+                run_cycles(env, meter, args.profile, args.profile_cycle)
+            )
             rss_self, rss_child = meter.peak_rss_mb()
     finally:
         server.close()

@@ -253,6 +253,17 @@ class ChatMute(Base):
     __table_args__ = (UniqueConstraint("chat_id", "pair", name="uq_chat_mute_chat_pair"),)
 
 
+class WatchChange(Base):
+    """The latest change to what a chat watches (its rules, indexed columns or mutes), kept by
+    triggers (migration 0009): ``seq`` grows with every change, in commit order, so a watch
+    index reloads only the chats changed after the highest ``seq`` it has read."""
+
+    __tablename__ = "watch_change"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class Alert(Base):
     __tablename__ = "alert"
 

@@ -1,7 +1,9 @@
 """One poll of one feed, top to bottom.
 
     fetch (conditional GET)           no database session is open during network I/O
-      -> unchanged?  304 or the same body hash: record and stop
+      -> unchanged?  304 or the same body hash: record and stop (``FeedRecords``: one
+                                      transaction for the rows of all feeds that end here
+                                      meanwhile, failures included)
       -> parse (in the CPU pool)      a document that is not a feed is a feed error
       -> drop entries already stored  one short read
       -> classify + sign new entries  pure, in the CPU pool
@@ -19,7 +21,9 @@ nothing else about the feed changes, so no entry is lost (the next successful fe
 Leases: a poll's one write (stored entries, or the recorded failure) runs in
 ``feed_transaction``, which first renews the feed's lease for ``PollContext.lease_owner``:
 a worker whose lease was taken over (after it ran out) gets ``LeaseLost`` and its transaction rolls
-back, so a result is never stored twice. While that transaction runs the feed is listed in
+back, so a result is never stored twice. A poll that records only its feed's row (304,
+unchanged, failure) shares one transaction with the others in flight (``FeedRecords``),
+fenced the same way. While that transaction runs the feed is listed in
 ``PollContext.committing``: a stop lets it finish and abandons everything else in flight.
 """
 
@@ -31,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -106,6 +110,8 @@ class PollContext:
     lease: timedelta = timedelta(minutes=5)
     # Feeds whose final write transaction is under way (a stop waits for these).
     committing: set[int] = field(default_factory=set)
+    # The group commit of polls that store only their feed's row (304, unchanged, failed).
+    records: FeedRecords = field(default_factory=lambda: FeedRecords())
 
 
 async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
@@ -531,10 +537,13 @@ def _story_for_alert(story_id: int, item: ClassifiedEntry) -> StoryForAlert:
 async def _record_unchanged(feed: FeedSnapshot, ctx: PollContext, status: str) -> FeedOutcome:
     now = ctx.clock()
     delay = next_poll_delay(0, interval=ctx.interval)
-    async with feed_transaction(ctx, feed) as session:
+
+    async def write(session: AsyncSession) -> None:
         await store.record_poll_success(
             session, feed.id, now=now, status=status, next_poll_at=now + timedelta(seconds=delay)
         )
+
+    await ctx.records.record(ctx, feed, write)
     return FeedOutcome(feed_id=feed.id, url=feed.url, status=status)
 
 
@@ -550,7 +559,8 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
     message = str(exc) or exc.__class__.__name__
     # Debug only: monitors.logs.FeedFailureLog logs failures once per change of state.
     log.debug("feed %s failed (%s): %s; retry in %.0fs", feed.url, exc.kind, message, delay)
-    async with feed_transaction(ctx, feed) as session:
+
+    async def write(session: AsyncSession) -> None:
         await store.record_poll_failure(
             session,
             feed.id,
@@ -559,4 +569,99 @@ async def _record_failure(feed: FeedSnapshot, ctx: PollContext, exc: FeedError) 
             error=message,
             next_poll_at=now + timedelta(seconds=delay),
         )
+
+    await ctx.records.record(ctx, feed, write)
     return FeedOutcome(feed_id=feed.id, url=feed.url, status=exc.kind, error=message)
+
+
+@dataclass(slots=True)
+class _PendingRecord:
+    feed: FeedSnapshot
+    write: Callable[[AsyncSession], Awaitable[None]]
+    written: asyncio.Future[None]
+
+
+class FeedRecords:
+    """Group commit of the polls that store nothing but their feed's row (304, an unchanged
+    body, a failure): a cycle of 1,000 unchanged feeds would otherwise run 1,000 write
+    transactions, each queued behind SQLite's one writer and each renewing its lease.
+
+    ``record`` returns once the feed's row is committed, as a transaction of its own would;
+    the rows that arrive while a transaction is being written (or waits for the writer) go
+    into the next one, so nothing waits for a timer and an idle monitor writes at once.
+    Fencing is the same as ``feed_transaction``'s: the batch renews the leases of its feeds
+    first, and a feed whose lease another worker took gets ``LeaseLost`` (its row untouched).
+    A poll cancelled before its row is taken (a stop) is dropped from the batch; once taken,
+    the feed is listed in ``PollContext.committing`` and its row is written.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, _PendingRecord] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(
+        self,
+        ctx: PollContext,
+        feed: FeedSnapshot,
+        write: Callable[[AsyncSession], Awaitable[None]],
+    ) -> None:
+        """Run ``write`` in a shared write transaction; raises what that transaction raised,
+        or ``LeaseLost``."""
+        pending = _PendingRecord(feed, write, asyncio.get_running_loop().create_future())
+        pending.written.add_done_callback(_retrieve_exception)
+        self._pending[feed.id] = pending
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(ctx))
+        try:
+            await asyncio.shield(pending.written)
+        except asyncio.CancelledError:
+            if self._pending.get(feed.id) is pending:
+                del self._pending[feed.id]
+            raise
+
+    async def _write_all(self, ctx: PollContext) -> None:
+        while self._pending:
+            async with ctx.write_lock or nullcontext():
+                batch, self._pending = self._pending, {}
+                if batch:
+                    await self._write_batch(ctx, batch)
+
+    @staticmethod
+    async def _write_batch(ctx: PollContext, batch: dict[int, _PendingRecord]) -> None:
+        ctx.committing.update(batch)
+        try:
+            async with ctx.sessions.begin() as session:
+                held: Collection[int] = batch.keys()
+                if ctx.lease_owner is not None:
+                    held = await store.renew_leases(
+                        session,
+                        batch.keys(),
+                        owner=ctx.lease_owner,
+                        now=ctx.clock(),
+                        lease=ctx.lease,
+                    )
+                for feed_id in held:
+                    await batch[feed_id].write(session)
+        except Exception as exc:
+            for pending in batch.values():
+                pending.written.set_exception(exc)
+            return
+        except BaseException:  # cancelled (the loop is closing): no waiter may hang
+            for pending in batch.values():
+                pending.written.cancel()
+            raise
+        finally:
+            ctx.committing.difference_update(batch)
+        for feed_id, pending in batch.items():
+            if feed_id in held:
+                pending.written.set_result(None)
+            else:
+                pending.written.set_exception(
+                    LeaseLost(f"{pending.feed.url}: lease lost; this poll's result is dropped")
+                )
+
+
+def _retrieve_exception(future: asyncio.Future[None]) -> None:
+    # a poll cancelled after its row was taken no longer awaits the outcome: not an error
+    if not future.cancelled():
+        future.exception()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import subscriptions, watch
+from monitors.db import open_database
 from monitors.domain import StoryForAlert
 from monitors.matching import ChatWatch, found_phrases, matches, phrases_in, story_words
 from monitors.models import Alert, Story
@@ -425,3 +428,338 @@ def test_no_watched_phrases_finds_none_without_folding(monkeypatch: pytest.Monke
     assert found_phrases(story(), frozenset()) == set()
     with pytest.raises(AssertionError, match="folded"):
         found_phrases(story(), frozenset({"bayraktar"}))
+
+
+# --- the set-algebra path against the per-chat rule (issue 15, session 5) -----------------------
+#
+# ``WatchIndex.own_matches`` finds a story's chats with set operations; the rule is
+# ``matching.matches`` per chat (``own_matches_per_chat``). Each case below is one index of chats
+# with varied settings and the stories that exercise them; both paths must agree on every story.
+
+STORIES = {
+    "cooperation AZ-CN": story(),
+    "not cooperation": story(coop=False),
+    "no participants": story(participants=()),
+    "duplicate participant": story(participants=("AZ", "AZ", "TR")),
+    "no watched phrase": story(title="Talks", summary="nothing here", participants=("FR",)),
+    "phrase in title only": story(title="Bayraktar deal", summary="signed", participants=()),
+}
+
+STOPPED = watch.ChatInfo(False, "cooperation", "instant", "UTC", None, None)
+ALL_SCOPE = watch.ChatInfo(True, "all", "instant", "UTC", None, None)
+ODD_SCOPE = watch.ChatInfo(True, "military", "instant", "UTC", None, None)  # not 'all'
+DIGEST = watch.ChatInfo(True, "cooperation", "digest", "Asia/Baku", "22:00", "07:00")
+
+Rule = tuple[int, str, str]
+
+
+def _rules(chat_id: int, **kinds: tuple[str, ...]) -> list[Rule]:
+    return [(chat_id, kind, value) for kind, values in kinds.items() for value in values]
+
+
+@pytest.mark.parametrize(
+    ("rules", "chats"),
+    [
+        pytest.param(_rules(1, country=("AZ",)), {1: ACTIVE}, id="plain country"),
+        pytest.param(_rules(1, keyword=("bayraktar",)), {1: ACTIVE}, id="plain keyword"),
+        pytest.param(
+            _rules(1, country=("AZ", "CN", "TR"), keyword=("bayraktar", "pla delegation")),
+            {1: ACTIVE},
+            id="several terms, order",
+        ),
+        pytest.param(_rules(1, country=("AZ",)), {1: STOPPED}, id="inactive"),
+        pytest.param(_rules(1, country=("AZ",)), {}, id="rules of an unknown chat"),
+        pytest.param(_rules(1, country=("AZ",)), {1: ALL_SCOPE}, id="scope all"),
+        pytest.param(_rules(1, country=("AZ",)), {1: ODD_SCOPE}, id="unknown scope"),
+        pytest.param(_rules(1, country=("AZ",)), {1: DIGEST}, id="digest, quiet hours"),
+        pytest.param(
+            _rules(1, country=("AZ",), exclude=("bayraktar",)), {1: ACTIVE}, id="exclude found"
+        ),
+        pytest.param(
+            _rules(1, keyword=("bayraktar",), exclude=("bayraktar",)),
+            {1: ACTIVE},
+            id="exclude equals keyword",
+        ),
+        pytest.param(
+            _rules(1, country=("AZ",), exclude=("parade",)), {1: ACTIVE}, id="exclude not found"
+        ),
+        pytest.param(_rules(1, exclude=("bayraktar",)), {1: ACTIVE}, id="exclude only"),
+        pytest.param(
+            [*_rules(1, country=("AZ",)), *_rules(2, exclude=("bayraktar",))],
+            {1: ACTIVE, 2: ACTIVE},
+            id="another chat's exclude",
+        ),
+        pytest.param(
+            _rules(1, list=("caucasus",), target=("caucasus",), country=("AZ",)),
+            {1: ACTIVE},
+            id="list rules ignored by own rules",
+        ),
+        pytest.param(
+            [
+                *_rules(1, country=("AZ",), keyword=("bayraktar",)),
+                *_rules(2, country=("CN",), exclude=("drones",)),
+                *_rules(3, keyword=("pla delegation",)),
+                *_rules(4, country=("AZ", "TR")),
+                *_rules(5, country=("AZ",), keyword=("zakir hasanov",)),
+                *_rules(6, keyword=("bayraktar",)),
+            ],
+            {1: ACTIVE, 2: ALL_SCOPE, 3: STOPPED, 4: ODD_SCOPE, 5: DIGEST},
+            id="mixed chats",
+        ),
+    ],
+)
+def test_set_algebra_gives_the_per_chat_answer(rules: list[Rule], chats: dict) -> None:
+    index = watch.WatchIndex.build("v", rules, chats, [])
+    for name, s in STORIES.items():
+        found = found_phrases(s, index.phrases, index.max_words)
+        assert index.own_matches(s, found) == index.own_matches_per_chat(s, found), name
+
+
+def test_set_algebra_gives_the_per_chat_answer_on_random_indexes() -> None:
+    """Seeded random indexes (varied activity, scope, rules, excludes): both paths agree."""
+    rng = random.Random(15)
+    codes, phrases = ["AZ", "CN", "TR", "GE", "AM"], ["bayraktar", "pla delegation", "drones"]
+    infos = [ACTIVE, STOPPED, ALL_SCOPE, ODD_SCOPE, DIGEST]
+    for _ in range(200):
+        chats = {c: rng.choice(infos) for c in range(1, 16) if rng.random() < 0.9}
+        rules = [
+            (chat_id, kind, value)
+            for chat_id in range(1, 16)
+            for kind, pool, odds in (
+                ("country", codes, 0.3),
+                ("keyword", phrases, 0.3),
+                ("exclude", phrases, 0.1),
+            )
+            for value in pool
+            if rng.random() < odds
+        ]
+        index = watch.WatchIndex.build("v", rules, chats, [])
+        for s in STORIES.values():
+            found = found_phrases(s, index.phrases, index.max_words)
+            assert index.own_matches(s, found) == index.own_matches_per_chat(s, found)
+
+
+# --- incremental refresh: only the chats changed are read again (issue 15, session 5) ----------
+
+
+def _same_index(a: watch.WatchIndex, b: watch.WatchIndex) -> None:
+    """Equal watch content (the version and ``seen`` aside; a chat's mutes in any order)."""
+    assert a.rules == b.rules
+    assert a.chats == b.chats
+    assert {c: set(m) for c, m in a.mutes.items()} == {c: set(m) for c, m in b.mutes.items()}
+    assert (a.phrases, a.max_words) == (b.phrases, b.max_words)
+    assert (a.eligible, a.eligible_any_story) == (b.eligible, b.eligible_any_story)
+
+
+MUTE = (1, "AZ-CN", WEEK)
+BEFORE_RULES = [
+    *_rules(1, country=("AZ", "CN"), keyword=("bayraktar",)),
+    *_rules(2, country=("AZ",), exclude=("drones",)),
+    *_rules(3, keyword=("bayraktar", "pla delegation")),
+]
+BEFORE_CHATS = {1: ACTIVE, 2: ALL_SCOPE, 3: ACTIVE}
+
+
+@pytest.mark.parametrize(
+    ("rules", "chats", "mutes"),
+    [
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [MUTE], id="nothing changed"),
+        pytest.param(
+            [*BEFORE_RULES, (1, "country", "TR")], BEFORE_CHATS, [MUTE], id="a rule added"
+        ),
+        pytest.param(BEFORE_RULES[1:], BEFORE_CHATS, [MUTE], id="a rule removed"),
+        pytest.param(
+            [r for r in BEFORE_RULES if r[2] != "pla delegation"],
+            BEFORE_CHATS,
+            [MUTE],
+            id="a phrase's last rule removed",
+        ),
+        pytest.param(
+            [r for r in BEFORE_RULES if r[0] != 2],
+            {1: ACTIVE, 3: ACTIVE},
+            [MUTE],
+            id="a chat deleted",
+        ),
+        pytest.param(
+            [*BEFORE_RULES, (4, "keyword", "s 400 deal")],
+            {**BEFORE_CHATS, 4: DIGEST},
+            [MUTE],
+            id="a chat added with a longer phrase",
+        ),
+        pytest.param(BEFORE_RULES, {**BEFORE_CHATS, 1: STOPPED}, [MUTE], id="a chat stopped"),
+        pytest.param(BEFORE_RULES, {**BEFORE_CHATS, 3: ALL_SCOPE}, [MUTE], id="scope changed"),
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [], id="a mute removed"),
+        pytest.param(BEFORE_RULES, BEFORE_CHATS, [MUTE, (2, "AM-AZ", WEEK)], id="a mute added"),
+        pytest.param([], {}, [], id="everything deleted"),
+    ],
+)
+def test_patched_equals_a_full_build(
+    rules: list[Rule], chats: dict[int, watch.ChatInfo], mutes: list
+) -> None:
+    before = watch.WatchIndex.build("v1", BEFORE_RULES, BEFORE_CHATS, [MUTE])
+    before_rows = {(r, "rule") for r in BEFORE_RULES} | {(m, "mute") for m in [MUTE]}
+    after_rows = {(r, "rule") for r in rules} | {(m, "mute") for m in mutes}
+    changed = {row[0] for row, _ in before_rows ^ after_rows}
+    changed |= {
+        c for c in BEFORE_CHATS.keys() | chats.keys() if BEFORE_CHATS.get(c) != chats.get(c)
+    }
+    patched = before.patched(
+        "v2",
+        7,
+        changed,
+        [r for r in rules if r[0] in changed],
+        {c: info for c, info in chats.items() if c in changed},
+        [m for m in mutes if m[0] in changed],
+    )
+    _same_index(patched, watch.WatchIndex.build("v2", rules, chats, mutes))
+    assert (patched.version, patched.seen) == ("v2", 7)
+    untouched = [v for v, ids in before.rules["keyword"].items() if not changed & set(ids)]
+    assert all(patched.rules["keyword"][v] is before.rules["keyword"][v] for v in untouched)
+
+
+async def _fresh(session: AsyncSession) -> watch.WatchIndex:
+    return await watch.load_index(session, await watch.watch_version(session))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("UPDATE chat SET active = false WHERE id = 1", id="chat-deactivated"),
+        pytest.param("UPDATE chat SET scope = 'all' WHERE id = 2", id="scope"),
+        pytest.param("DELETE FROM watch_rule WHERE chat_id = 1", id="rules-deleted"),
+        pytest.param("DELETE FROM chat WHERE id = 2", id="chat-deleted-cascade"),
+        pytest.param(
+            "INSERT INTO watch_rule (chat_id, kind, value, display)"
+            " VALUES (1, 'exclude', 'drones', 'drones'), (2, 'keyword', 'pla', 'PLA')",
+            id="rules-added-two-chats",
+        ),
+        pytest.param("UPDATE watch_rule SET value = 'TR' WHERE value = 'AZ'", id="rules-updated"),
+        pytest.param("mute AZ-CN", id="pair-muted"),
+        pytest.param("new chat", id="chat-subscribed"),
+    ],
+)
+async def test_refresh_reads_only_the_changed_chats_and_equals_a_full_load(
+    sessions: async_sessionmaker[AsyncSession], change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"], keyword=["Bayraktar"])
+        await chat(session, 2, country=["AZ", "CN"])
+        await chat(session, 3, country=["CN"])
+    async with sessions() as session:
+        before = await watch.current_index(session)  # loaded and shared
+        await session.rollback()
+    async with sessions.begin() as session:
+        if change == "mute AZ-CN":
+            await subscriptions.mute_pair(session, 1, ("AZ", "CN"), until=LATER)
+        elif change == "new chat":
+            await chat(session, 4, keyword=["s-400"])
+        else:
+            await session.execute(text(change))
+
+    async def no_full_load(*_args: object) -> watch.WatchIndex:
+        raise AssertionError("a full reload")
+
+    async with sessions() as session:
+        with monkeypatch.context() as patch:
+            patch.setattr(watch, "load_index", no_full_load)
+            after = await watch.current_index(session)
+        assert after.seen > before.seen and after.version != before.version
+        _same_index(after, await _fresh(session))
+        await session.rollback()
+    async with sessions() as session:  # shared with the next transaction: no reload needed
+        assert await watch.current_index(session) is after
+        await session.rollback()
+
+
+async def test_an_unrelated_chat_update_logs_no_change(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+    async with sessions.begin() as session:
+        seqs = (await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all()
+        await session.execute(text("UPDATE chat SET last_digest_at = subscribed_at"))
+    async with sessions.begin() as session:
+        assert (await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all() == seqs
+
+
+async def test_seq_grows_with_each_change_one_row_per_chat(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await chat(session, 2, country=["AZ"])
+    async with sessions.begin() as session:
+        first = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+        await session.execute(text("UPDATE chat SET scope = 'all' WHERE id = 1"))
+    async with sessions.begin() as session:
+        then = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+    assert set(first) == set(then) == {1, 2}
+    assert then[2] == first[2] and then[1] > max(first.values())
+
+
+async def test_seq_order_is_commit_order_on_postgresql(postgres_url: str) -> None:
+    """A writer waiting for another's transaction takes its seq only after that commits, so a
+    reader that saw seq N never finds a change below N committed later (migration 0009)."""
+    engine, factory = await open_database(postgres_url)
+    try:
+        async with factory.begin() as session:
+            for chat_id in (1, 2, 3):
+                await chat(session, chat_id, country=["AZ"])
+        first, second = factory(), factory()
+        await first.execute(text("UPDATE chat SET scope = 'all' WHERE id = 1"))  # holds the lock
+        waiting = asyncio.create_task(
+            second.execute(text("UPDATE chat SET scope = 'all' WHERE id = 2"))
+        )
+        async with factory() as watcher:  # until second waits for first's lock
+            while not await watcher.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ):
+                await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await first.execute(text("UPDATE chat SET scope = 'all' WHERE id = 3"))
+        await first.commit()
+        await waiting
+        await second.commit()
+        await first.close()
+        await second.close()
+        async with factory() as session:
+            seq = dict((await session.execute(text("SELECT chat_id, seq FROM watch_change"))).all())
+        assert seq[1] < seq[3] < seq[2]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "shared"),
+    [
+        pytest.param("SELECT 1", True, id="raw read: shared"),
+        pytest.param("UPDATE chat SET scope = 'all' WHERE id = 2", False, id="raw write: private"),
+        pytest.param("UPDATE story SET score = 1", False, id="raw write elsewhere: private"),
+    ],
+)
+async def test_only_an_index_read_without_watch_writes_is_shared(
+    sessions: async_sessionmaker[AsyncSession], statement: str, shared: bool
+) -> None:
+    s = story()
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+        await chat(session, 2, country=["AZ"])
+        await add_story(session, s)
+    async with sessions() as session:
+        await watch.current_index(session)
+        await session.rollback()
+    async with sessions.begin() as session:
+        await subscriptions.unsubscribe(session, 1)  # the shared index is now behind
+    async with sessions() as session:
+        await session.execute(text(statement))
+        index = await watch.current_index(session)
+        assert sorted(index.matches(s, NOW)) == [2]
+        await session.rollback()
+    async with sessions() as session:
+        assert (await watch.current_index(session) is index) == shared
+        assert sorted((await watch.current_index(session)).matches(s, NOW)) == [2]
+        await session.rollback()
