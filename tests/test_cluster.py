@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitors import pipeline, regroup
 from monitors.detect import cluster
 from monitors.detect import textfeatures as tf
 from monitors.detect.cluster import (
@@ -482,9 +483,239 @@ def test_same_event_rule(first: EventSignature, second: EventSignature, same: bo
     assert same_story(first, second) is same
 
 
+# ---------------------------------------------------------------------------------------------
+# Reports of one day about the same states: which occasion? (written examples of the rules:
+# an act beside a meeting, a weekday's one day, wire credits, first names, a long description's
+# background, one outlet's headlines)
+
+PEACE_TALKS = article(
+    "Armenia and Azerbaijan hold second round of peace talks in Vienna",
+    "The foreign ministers of Armenia and Azerbaijan met in Vienna on Tuesday for a second "
+    "round of peace talks hosted by Austria, officials said.",
+    published="2026-03-10",
+    countries=("AM", "AZ"),
+    source="wire-a",
+)
+MINISTER_IN_KYIV = article(
+    "British defence secretary visits Kyiv to discuss air defence",
+    "The British defence secretary John Healey arrived in Kyiv on Monday for a visit focused "
+    "on air defence and drone production, the ministry said.",
+    published="2026-04-06",
+    countries=("GB", "UA"),
+    source="paper-a",
+)
+OCCASION_CASES = [
+    pytest.param(
+        PEACE_TALKS,
+        article(
+            "Azerbaijan closes Lachin road as it holds latest round of talks with Armenia",
+            "Azerbaijan closed the Lachin road for several hours on Tuesday while its foreign "
+            "minister held a second round of peace talks with Armenia in Vienna.",
+            published="2026-03-10",
+            countries=("AM", "AZ"),
+            source="paper-b",
+        ),
+        False,
+        id="a road closed while talks are held is another event than the talks",
+    ),
+    pytest.param(
+        MINISTER_IN_KYIV,
+        article(
+            "Russian missile strike hits Kyiv as British defence secretary visits",
+            "A Russian missile strike hit Kyiv on Monday during a visit by the British defence "
+            "secretary John Healey, who was discussing air defence, officials said.",
+            published="2026-04-06",
+            countries=("GB", "UA"),
+            source="paper-b",
+        ),
+        False,
+        id="a strike on the day of a visit is another event than the visit",
+    ),
+    pytest.param(
+        PEACE_TALKS,
+        article(
+            "Armenia, Azerbaijan ministers hold closed-door talks in Vienna",
+            "Armenian and Azerbaijani foreign ministers held a second round of peace talks "
+            "behind closed doors in Vienna on Tuesday, hosted by Austria.",
+            published="2026-03-10",
+            countries=("AM", "AZ"),
+            source="paper-c",
+        ),
+        True,
+        id="closed-door talks are the talks, not a closure",
+    ),
+    pytest.param(
+        article(
+            "Magnitude 6.4 earthquake hits eastern Anatolia",
+            "A magnitude 6.4 earthquake struck near Malatya in eastern Anatolia early on "
+            "Wednesday, the disaster agency said.",
+            published="2026-05-13",
+            countries=("TR",),
+            source="agency-a",
+        ),
+        article(
+            "Dozens died as 6.4 earthquake shook Malatya",
+            "At least 30 people died when a magnitude 6.4 earthquake shook Malatya province "
+            "on Wednesday morning, rescuers said.",
+            published="2026-05-13",
+            countries=("TR",),
+            source="paper-d",
+        ),
+        True,
+        id="the deaths of an earthquake are told with the earthquake",
+    ),
+    pytest.param(
+        article(
+            "US carrier strike group arrives in Manila for port visit",
+            "The aircraft carrier USS Nimitz (CVN 68) and its strike group arrived in Manila "
+            "on Friday for a five-day port visit.",
+            published="2026-06-05",
+            countries=("PH", "US"),
+            source="navy-news",
+        ),
+        article(
+            "USS Nimitz visits Manila",
+            "The USS Nimitz (CVN-68) docked in Manila on Friday, the first visit by a US carrier "
+            "this year, the Philippine navy said.",
+            published="2026-06-05",
+            countries=("PH", "US"),
+            source="paper-e",
+        ),
+        True,
+        id="a carrier strike group on a port visit is no strike",
+    ),
+    pytest.param(
+        article(
+            "Pledges for rebuilding Gaza to be unveiled, envoy says",
+            "The envoy said on Sunday that donors would unveil pledges for rebuilding Gaza at "
+            "a conference this week.",
+            published="2026-02-16",
+            countries=("PS",),
+            source="paper-f",
+        ),
+        article(
+            "Rights panel condemns attacks on Palestinian rights monitor",
+            "GENEVA, Feb 17 - A rights panel on Tuesday condemned what it called vicious "
+            "attacks on the monitor for Palestinian rights.",
+            published="2026-02-17",
+            countries=("PS",),
+            source="paper-g",
+        ),
+        False,
+        id="a Sunday and a February 17 are two days, not one occasion",
+    ),
+    pytest.param(
+        article(
+            "Japan and Australia sign defence pact at virtual summit",
+            "Japan and Australia signed a reciprocal access agreement on Thursday at a virtual "
+            "summit of their prime ministers.",
+            published="2022-01-07",
+            countries=("AU", "JP"),
+            source="paper-h",
+        ),
+        article(
+            "日豪首脳、円滑化協定に署名",
+            "Japan and Australia signed the reciprocal access agreement on January 6, 2022.",
+            published="2022-01-06",
+            countries=("AU", "JP"),
+            language="ja",
+            source="paper-i",
+        ),
+        True,
+        id="a weekday that is the other's date still names the occasion",
+    ),
+    pytest.param(
+        article(
+            "Macron invites Modi to G7 summit in Evian",
+            "French President Emmanuel Macron on Tuesday invited Indian Prime Minister Narendra "
+            "Modi to the G7 summit France hosts in Evian in June.",
+            published="2026-02-17",
+            countries=("FR", "IN"),
+            source="paper-j",
+        ),
+        article(
+            "India opens a week-long technology summit as questions mount",
+            "A global technology summit opened in New Delhi on Monday with a crowded agenda, "
+            "from jobs to online safety, though several delegations warned that the breadth "
+            "of topics could leave little room for firm commitments. Demand for new computing "
+            "power has lifted the profits of many firms, while worries grow about the cost to "
+            "society and to the climate. Organisers hope to agree a shared plan by Friday. "
+            "Among the guests expected later in the week are French President Emmanuel Macron "
+            "and Prime Minister Narendra Modi, who will open the final session.",
+            published="2026-02-16",
+            countries=("FR", "IN"),
+            source="paper-k",
+        ),
+        False,
+        id="leaders named in the background of a long description name no shared occasion",
+    ),
+    pytest.param(
+        article(
+            "Iran, Ukraine and Gaza test the administration's diplomacy",
+            "The week ahead brings envoys to three crises at once, with President Donald Trump "
+            "watching from Washington.",
+            published="2026-02-17",
+            countries=("IR", "PS", "UA"),
+            source="radio",
+        ),
+        article(
+            "Podcast: Iran, Ukraine and Gaza after a year of Donald Trump",
+            "Our correspondents weigh a year of Donald Trump's foreign policy.",
+            published="2026-02-17",
+            countries=("IR", "PS", "UA"),
+            source="radio",
+        ),
+        False,
+        id="one outlet's headlines alike only in the states they name stay apart",
+    ),
+    pytest.param(
+        article(
+            "French troops arrive in Romania to reinforce NATO battlegroup",
+            "The soldiers, who landed at an air base near Constanta, will train with Romanian "
+            "units and take no part in combat, officials said.",
+            published="2026-03-03",
+            countries=("FR", "RO"),
+            source="paper-l",
+        ),
+        article(
+            "Romania says 200 more French military personnel arrive for NATO mission",
+            "About 200 French soldiers have arrived in Romania as Paris expands its role in "
+            "the NATO battlegroup there, a Romanian defence spokesman said.",
+            published="2026-03-02",
+            countries=("FR", "RO"),
+            source="paper-m",
+        ),
+        True,
+        id="two outlets on one arrival of troops join",
+    ),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "same"), OCCASION_CASES)
+def test_which_occasion(first: EventSignature, second: EventSignature, same: bool) -> None:
+    assert same_story(first, second) is same
+    assert same_story(second, first) is same  # whichever report came first
+
+
+def test_a_wire_service_credit_is_no_name() -> None:
+    text = "LONDON (Reuters) - Officials told Reuters and Xinhua that Ilham Aliyev would attend."
+    assert tf.name_keys("", text) == tf.name_keys("", "Officials said Ilham Aliyev would attend.")
+
+
+def test_a_first_name_of_two_different_people_is_not_shared() -> None:
+    host = article(
+        "", "Radio host Steve Inskeep spoke to analysts in Washington.", countries=("US",)
+    )
+    envoy = article("", "Envoy Steve Witkoff flew to Geneva for the talks.", countries=("US",))
+    assert "same names" not in " ".join(evidence(host, envoy).reasons)
+    again = article("", "Steve Witkoff met officials in Geneva.", countries=("US",))
+    assert "same names" in " ".join(evidence(again, envoy).reasons)
+
+
 def _case_signatures() -> list[EventSignature]:
     """Every signature of the rule and real-traffic cases, and one with a confirmed report."""
-    sigs = [sig for case in (*RULE_CASES, *REAL_TRAFFIC_CASES) for sig in case.values[:2]]
+    cases = (*RULE_CASES, *REAL_TRAFFIC_CASES, *OCCASION_CASES)
+    sigs = [sig for case in cases for sig in case.values[:2]]
     return [*sigs, replace(sigs[0], members=(replace(sigs[1], source="other"),))]
 
 
@@ -853,6 +1084,64 @@ def test_cluster_rows_keeps_input_order_and_handles_missing_dates() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The acceptance figures on the development set, with the real scorer and classifier
+
+
+# ---------------------------------------------------------------------------------------------
+# Order-free: no two labelled events of the stream could share a story, whatever the order
+# the poll stores the feeds in (a story is matched against its defining report and its
+# confirmed reports, any of which may be any report: so no report of one event may pass
+# ``compare`` against a report of another, in either direction)
+
+STREAM = EVAL / "stream-dev.jsonl"
+
+OPEN_CROSSINGS = {
+    frozenset({"rt-2efa071982", "rt-782fbf763d"}): "peace talks end their first day / an "
+    "essay on ending the war in a day: same states and day, a shared 'day', similar leads",
+    frozenset({"rt-04e0fe5013", "rt-bb88d01987"}): "talks / unrest, both naming Trump and "
+    "Tehran on one day ('Trump' is common only among many candidates, not in a pair)",
+    frozenset({"rt-5c00b8ae9b", "rt-e5d5111177"}): "one outlet: a ban, then its appeal "
+    "dismissed three days later (steps of one case)",
+    frozenset({"rt-86ae9382e3", "rt-d229ab6a23"}): "one outlet's series of awards under "
+    "one label ('年度评选丨')",
+    frozenset({"rt-4f2f73c3e4", "rt-a6b6a72f4a"}): "one outlet's two explainers on "
+    "hostages of Hamas",
+}
+"""Crossings of two labelled events no general rule tells apart yet (see the reasons):
+known, reported, and kept from growing. One that stops passing must leave this list."""
+
+
+def test_no_two_labelled_events_of_the_stream_could_share_a_story() -> None:
+    if not STREAM.is_file():
+        pytest.skip(f"{STREAM} absent (read-only shared material)")
+    with STREAM.open(encoding="utf-8") as lines:
+        rows = [row for row in map(json.loads, lines) if row["labelled"] and row["story_group"]]
+    # signed as `defwatch cluster` signs rows, each with its feed as the outlet
+    items = [regroup.row_entry(i, row) for i, row in enumerate(rows)]
+    classified = pipeline.classify_entries([entry for entry, _ in items])
+    sigs = [
+        replace(regroup._row_signature(item, until), source=row["feed"])
+        for item, (_, until), row in zip(classified, items, rows, strict=True)
+    ]
+    # only reports sharing a state (or naming none) can pass: the rest need no comparison
+    by_state: dict[str, set[int]] = {}
+    for i, sig in enumerate(sigs):
+        for state in sig.countries or {"*"}:
+            by_state.setdefault(state, set()).add(i)
+    stateless = by_state.get("*", set())
+    crossings = {}
+    for i, a in enumerate(sigs):
+        near = (
+            set().union(*(by_state[s] for s in a.countries)) | stateless
+            if a.countries
+            else set(range(len(sigs)))
+        )
+        for j in near:
+            row_a, row_b = rows[i], rows[j]
+            if row_a["story_group"] != row_b["story_group"] and cluster.compare(a, sigs[j]):
+                crossings[frozenset({row_a["id"], row_b["id"]})] = (row_a["title"], row_b["title"])
+    new = {pair: titles for pair, titles in crossings.items() if pair not in OPEN_CROSSINGS}
+    assert not new, json.dumps([list(t) for t in new.values()], ensure_ascii=False, indent=1)
+    assert set(OPEN_CROSSINGS) <= set(crossings), "told apart now: drop from OPEN_CROSSINGS"
 
 
 def figure(pattern: str, report: str) -> tuple[str, ...]:

@@ -21,21 +21,29 @@ at most ``MEMBERS`` reports of other outlets that joined it on strong evidence
      when they share a round);
    * the same outlet under the same recurring headline (a weekly gallery, a column, a
      digest, a live blog: ``recurring_title_key``); a roundup of several topics;
-     headlines that name different kinds of occasion (``config/event_kinds.toml``);
+     headlines that name different kinds of occasion (``config/event_kinds.toml``), or that
+     share no act and one names an act the other does not (``[acts]``: a closure, a strike,
+     a death…): a strait closed while talks are held, a strike during a visit are other
+     events than the talks or the visit, whichever report defines the story (phrases like
+     "closed-door talks" or "carrier strike group" name no act: ``[not_kinds]``);
    * both name a round of a series and no round agrees; both name money amounts and none
      agree (within 1.5 %); both report dates and none agree within two days (unless they
      share a round); an undated text cites a year after the other's last report.
 2. **Evidence** adds up: same round, same written-out date (a date that is just the day both
-   were published, or a weekday, counts only across languages, with another shared key), same
+   were published, or a weekday, counts only across languages, with another shared key; a
+   weekday names one day, so it agrees with a date within a day, not two), same
    amount, same codes or measured numbers, same proper names (transliterated to a phonetic
-   key; counted per person, "Donald Trump" is one; a name that ``COMMON_NAME_STORIES``
+   key, read from the headline and lead like the words; counted per person, "Donald Trump"
+   is one, "Steve" of two different full names is none; a wire service's credit, "Reuters",
+   names no occasion; a name that ``COMMON_NAME_STORIES``
    candidate stories also carry is in the news, not the mark of an occasion), overlap of
    content stems and word pairs of the headline and lead above what unrelated reports share
    (shrunk for a short text: ``TEXT_PRIOR``; a long description counts by its lead,
    ``LEAD_CHARS``, and bullet points summing up other stories are left out), the same kind of
    occasion between the same two or more states (only confirming other content), closeness
-   in time, shared states. Two items of one outlet are compared on their headlines, names
-   and kind of occasion only (their summaries share the outlet's boilerplate). Text that
+   in time, shared states. Two items of one outlet are compared on their headlines (words
+   other than the states', which count on their own), names and kind of occasion only (their
+   summaries share the outlet's boilerplate). Text that
    failed to decode is no evidence; a lone "X" or "V" after a word is no round ("With X").
    Counts ("kills 11 people") are content, never a key.
 3. The article joins the best story scoring at least ``THRESHOLD_DATED`` when both are dated
@@ -89,6 +97,7 @@ WEEKDAY_MARK = "w"
 PRECISE_SPAN = timedelta(days=3)
 AMOUNT_TOLERANCE = 0.015
 DATE_TOLERANCE_DAYS = 2
+WEEKDAY_TOLERANCE_DAYS = 1
 
 # ---------------------------------------------------------------------------------------------
 # The signature
@@ -263,7 +272,7 @@ def signature(
         amounts=frozenset(tf.amounts(text)),
         codes=frozenset(tf.codes(text)),
         counts=frozenset(tf.counts(lead)),
-        names=frozenset(tf.name_keys(title, summary)),
+        names=frozenset(tf.name_keys(title, _lead(summary))),
         tokens=tf.bottom_k(tf.content_tokens(lead), ARTICLE_TOKENS),
         shingles=tf.bottom_k(tf.shingles(lead), ARTICLE_TOKENS),
         source=source,
@@ -312,12 +321,21 @@ def _kind_stems() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((kind, tuple(s.casefold() for s in stems)) for kind, stems in kinds.items())
 
 
+@functools.cache
+def _not_kinds() -> re.Pattern[str]:
+    """``[not_kinds]`` of ``config/event_kinds.toml``: phrases that hold a kind's stem but
+    name no occasion of that kind ("closed-door talks", "carrier strike group")."""
+    table = read_toml("event_kinds.toml", "event kinds").get("not_kinds", {})
+    phrases = sorted((p.casefold() for p in table.get("phrases", [])), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, phrases)) or r"(?!)")
+
+
 _WORD_START = re.compile(r"(?<![^\W\d_])", re.UNICODE)
 
 
 def event_kinds(text: str) -> frozenset[str]:
     """Kinds of occasion the text names (``config/event_kinds.toml``): "talks", "strike"…"""
-    folded = " " + text.casefold()
+    folded = " " + _not_kinds().sub(" ", text.casefold())
     found = set()
     for kind, stems in _kind_stems():
         for stem in stems:
@@ -453,16 +471,25 @@ def _parse_date(s: str) -> tuple[int | None, int, int]:
     return (int(year) if year.isdigit() else None), month, day
 
 
-def _dates_agree(a: str, b: str) -> bool:
+def _dates_agree(a: str, b: str, tolerance: int = DATE_TOLERANCE_DAYS) -> bool:
     ya, ma, da = _parse_date(a)
     yb, mb, db = _parse_date(b)
     if ya is not None and yb is not None:
         try:
-            return abs((datetime(ya, ma, da) - datetime(yb, mb, db)).days) <= DATE_TOLERANCE_DAYS
+            return abs((datetime(ya, ma, da) - datetime(yb, mb, db)).days) <= tolerance
         except ValueError:
             return False
     # year unknown on one side: compare within a year, ignoring month-end wrap
-    return ma == mb and abs(da - db) <= DATE_TOLERANCE_DAYS
+    return ma == mb and abs(da - db) <= tolerance
+
+
+def _key_dates_agree(a: str, b: str) -> bool:
+    """Whether two dates agree as the day of one occasion: within ``DATE_TOLERANCE_DAYS``
+    (an occasion of several days, a report of the eve), but a weekday ("on Sunday") names
+    one day, which may only be read a day off across time zones (``WEEKDAY_TOLERANCE_DAYS``):
+    "Sunday" in Monday's report and "Feb 17" in Tuesday's are two days, not one occasion."""
+    weekday = a.endswith(WEEKDAY_MARK) or b.endswith(WEEKDAY_MARK)
+    return _dates_agree(a, b, WEEKDAY_TOLERANCE_DAYS if weekday else DATE_TOLERANCE_DAYS)
 
 
 def _shared_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
@@ -480,7 +507,7 @@ def _certain_shared_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
             if x[0] != "x"
             and y[0] != "x"
             and not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK))
-            and _dates_agree(x, y)
+            and _key_dates_agree(x, y)
         }
     )
 
@@ -491,7 +518,8 @@ def _shared_explicit_dates(a: frozenset[str], b: frozenset[str]) -> list[str]:
             x[5:10]
             for x in a
             for y in b
-            if not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK)) and _dates_agree(x, y)
+            if not (x.endswith(WEEKDAY_MARK) and y.endswith(WEEKDAY_MARK))
+            and _key_dates_agree(x, y)
         }
     )
 
@@ -624,8 +652,11 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
         # a roundup ("X has died. And, talks in Geneva") shares words with each of its topics
         return "a digest of several topics"
     if _kinds_differ(article.kinds, story.kinds):
-        # a strait closed during talks, a death and a protest: another action, another event
+        # a death and a protest: another action, another event
         return "different kinds of occasion"
+    if _another_act(article.kinds, story.kinds):
+        # "Iran closed the strait as it held talks" beside "talks in Geneva": the closure
+        return "another act beside the occasion"
     if article.dated and story.dated:
         limit = candidate_window
         if _shares_occasion_marker(article, story):
@@ -647,6 +678,20 @@ def veto(article: EventSignature, story: EventSignature) -> str | None:
 def _kinds_differ(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both headlines name a kind of occasion and none is the same."""
     return bool(a and b and not a & b)
+
+
+def _another_act(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both headlines name a kind of occasion, share no act (``[acts]`` of
+    ``config/event_kinds.toml``: a closure, a strike, a death…) and one names an act that the
+    other does not: "closed the strait as it held talks" beside "talks"."""
+    acts = _acts()
+    return bool(a and b and (a ^ b) & acts and not a & b & acts)
+
+
+@functools.cache
+def _acts() -> frozenset[str]:
+    acts = read_toml("event_kinds.toml", "event kinds").get("acts", {}).get("kinds", [])
+    return frozenset(acts)
 
 
 def _republished(article: EventSignature, story: EventSignature) -> bool:
@@ -817,10 +862,14 @@ KIND_CONFIRMS = 0.01
 def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
-    shared = _shared_names(article, story) - common
+    every = _shared_names(article, story)
+    every -= _first_words_of_other_runs(every, article.names, story.names)
+    shared = every - common
     if not shared:
         return
-    people = distinct_names(shared)
+    # counted within every shared key: "White House" left without its common "White" is
+    # still one name, not "White House" and "House"
+    people = distinct_names(shared, within=every)
     # a full name ("Ronald Reagan", "Fumio Kishida": a run of words) is more telling than a
     # word of it; a name that many recent stories carry was left out above
     full_name = any(k != p and k.startswith(p) for k in shared for p in shared)
@@ -835,6 +884,24 @@ def _name_evidence(
     )
 
 
+def _first_words_of_other_runs(
+    shared: set[str], names_a: frozenset[str], names_b: frozenset[str]
+) -> set[str]:
+    """Shared keys that both sides have only as the first word of runs they do not share:
+    "Steve" of "Steve Inskeep" and of "Steve Witkoff" names two people, not one."""
+    if not shared:
+        return set()
+    keys_a = {n.partition(".")[0] for n in names_a}
+    keys_b = {n.partition(".")[0] for n in names_b}
+    out = set()
+    for first in shared:
+        runs_a = {k for k in keys_a if k != first and k.startswith(first)}
+        runs_b = {k for k in keys_b if k != first and k.startswith(first)}
+        if runs_a and runs_b and not runs_a & runs_b & shared:
+            out.add(first)
+    return out
+
+
 def _shared_names(article: EventSignature, story: EventSignature) -> set[str]:
     """``tf.shared_names`` of the two, skipping the count when no key is shared at all."""
     if article.name_skeletons.isdisjoint(story.name_skeletons):
@@ -846,17 +913,20 @@ NAME_POINTS = (0.0, 0.3, 1.0, 1.5, 2.0)
 FULL_NAME_POINTS = 0.4
 
 
-def distinct_names(keys: Iterable[str]) -> int:
+def distinct_names(keys: Iterable[str], within: Iterable[str] = ()) -> int:
     """How many names the keys stand for: a run of words ("Donald Trump" → "dnldt") comes
-    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp")."""
+    with the key of its first word ("dnld", a prefix of it) and of a later one ("trmp").
+    ``within``: the keys they were chosen from, whose first words still mark a run."""
     keys = set(keys)
-    runs = {k for k in keys if any(k != p and k.startswith(p) for p in keys)}
+    whole = keys | set(within)
+    runs = {k for k in keys if any(k != p and k.startswith(p) for p in whole)}
     firsts = {p for p in keys if any(k != p and k.startswith(p) for k in runs)}
     return max(1, len(keys) - len(runs) - len(firsts)) if keys else 0
 
 
 def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
-    small, large = sorted((article.title_tokens, story.title_tokens), key=len)
+    # the states are counted on their own ("same countries"), not again as headline words
+    small, large = sorted((article.headline_terms, story.headline_terms), key=len)
     if not small:
         return
     overlap = len(small & large) / len(small)
