@@ -579,12 +579,16 @@ def _feed_countries() -> dict[str, str]:
 
 
 def source_country_of(item: dict[str, Any], feed_countries: dict[str, str]) -> str | None:
-    """An input line's ``source_country``, else the country of its ``feed`` URL, else None."""
+    """An input line's ``source_country``, else the country of its ``feed`` URL in the feeds
+    file, else the state whose official site its feed or its own ``url`` is on
+    (``monitors.detect.sources``), else None."""
+    from monitors.detect.sources import source_state
+
     code = item.get("source_country")
-    if isinstance(code, str) and code.strip():
-        return code.strip().upper()
-    feed = item.get("feed")
-    return feed_countries.get(feed) if isinstance(feed, str) else None
+    feed = item.get("feed") if isinstance(item.get("feed"), str) else None
+    url = item.get("url") if isinstance(item.get("url"), str) else None
+    given = code if isinstance(code, str) and code.strip() else feed_countries.get(feed or "")
+    return source_state(given, (feed, url))
 
 
 def _classify(name: str) -> int:

@@ -48,6 +48,7 @@ from monitors import grouping, metrics, outbox, store
 from monitors.backoff import next_poll_delay
 from monitors.detect import cluster
 from monitors.detect.classify import classify
+from monitors.detect.sources import source_state
 from monitors.domain import Classification, NormalisedEntry, ParsedFeed, StoryForAlert
 from monitors.errors import FeedError, FeedHTTPError, LeaseLost
 from monitors.fetch import Fetcher
@@ -137,7 +138,9 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
     fresh, placed_urls = await _new_entries(feed, parsed, ctx)
     started = metrics.now()
     classified = (
-        await _off_loop(ctx, classify_entries, fresh, feed.country, placed_urls) if fresh else []
+        await _off_loop(ctx, classify_entries, fresh, _feed_state(feed), placed_urls)
+        if fresh
+        else []
     )
     metrics.observe_per_article("classify", started, len(classified))
     outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status="ok")
@@ -157,6 +160,12 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
             title=parsed.title,
         )
     return outcome
+
+
+def _feed_state(feed: FeedSnapshot) -> str | None:
+    """The state a feed speaks for: its ``country`` in the feeds file, else that of the
+    official site it is on (af.mil: US)."""
+    return source_state(feed.country, (feed.url,))
 
 
 async def _off_loop(ctx: PollContext, function: Callable[..., T], *args: object) -> T:
@@ -224,11 +233,13 @@ def classify_entries(
     stored_urls: Collection[str] = (),
 ) -> list[ClassifiedEntry]:
     """Classify and sign entries (pure; run off the event loop); ``source_country`` is the
-    state the feed speaks for, if any. An entry whose URL is in ``stored_urls`` (a page
+    state the feed speaks for, if any, else that of an entry's own official site
+    (``detect.sources``). An entry whose URL is in ``stored_urls`` (a page
     already in a story) is not signed: it joins that story by URL (grouping rule 1)."""
     items = []
     for entry in entries:
-        verdict = classify(entry.title, entry.summary, entry.language, source_country)
+        source = source_state(source_country, (entry.url,))
+        verdict = classify(entry.title, entry.summary, entry.language, source)
         signature = None if entry.url and entry.url in stored_urls else sign(entry, verdict)
         items.append(ClassifiedEntry(entry, verdict, signature))
     return items

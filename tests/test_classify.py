@@ -351,6 +351,26 @@ def test_bad_lexicon_is_config_error(tmp_path: Path, content: str) -> None:
 RELATION_RULES = [
     pytest.param(
         "en",
+        "USS Halsey arrives in Da Nang for a port visit",
+        "The guided-missile destroyer was welcomed by the Vietnam People's Navy.",
+        None,
+        True,
+        {"US", "VN"},
+        "countries:US,VN",
+        id="a warship's name prefix names its navy's state",
+    ),
+    pytest.param(
+        "en",
+        "USS Halsey returns to San Diego after deployment",
+        "The destroyer's crew were welcomed home by their families.",
+        None,
+        False,
+        None,
+        "countries:US",
+        id="a warship of one state coming home is no cooperation",
+    ),
+    pytest.param(
+        "en",
         "Washington and Tehran hold third round of nuclear talks in Oman",
         "American and Iranian negotiators met for talks mediated by Oman.",
         None,
@@ -779,6 +799,20 @@ def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
             {"source_country": "GB", "feed": "https://navy.example/rss"}, "GB", id="field wins"
         ),
         pytest.param({}, None, id="neither"),
+        pytest.param(
+            {"url": "https://www.af.mil/News/Article/1/airmen-train/"}, "US", id="item on af.mil"
+        ),
+        pytest.param(
+            {"feed": "mod-az.rss.xml", "url": "https://mod.gov.az/en/news/1"},
+            "AZ",
+            id="item on a ministry site, feed a file name",
+        ),
+        pytest.param(
+            {"feed": "https://navy.example/rss", "url": "https://mod.gov.az/en/news/1"},
+            "US",
+            id="feed list wins over the item's site",
+        ),
+        pytest.param({"url": "https://www.bbc.com/news/world-1"}, None, id="news outlet"),
     ],
 )
 def test_classify_input_line_source_country(item: dict[str, str], expected: str | None) -> None:

@@ -210,6 +210,25 @@ def test_classify_reads_source_country(tmp_path: Path) -> None:
     assert set(out[1]["countries"]) == {"GB", "GH"} and out[1]["defence_cooperation"] is True
 
 
+def test_classify_takes_the_state_of_an_official_site(tmp_path: Path) -> None:
+    """An item on a navy's own site (no ``source_country`` given) speaks for that navy."""
+    line = {
+        "id": "n",
+        "title": "Sailors train with Ghanaian counterparts",
+        "summary": "The sailors completed a joint training course with the Ghana Navy.",
+        "language": "en",
+    }
+    official = line | {"url": "https://www.royalnavy.mod.uk/news/2026/sailors-train"}
+    outlet = line | {"url": "https://www.example-news.com/sailors-train"}
+    stdin = "".join(json.dumps(row) + "\n" for row in (official, outlet))
+    out = [
+        json.loads(row)
+        for row in defwatch(environment(tmp_path, []), "classify", stdin=stdin).stdout.splitlines()
+    ]
+    assert set(out[0]["countries"]) == {"GB", "GH"} and out[0]["defence_cooperation"] is True
+    assert out[1]["countries"] == ["GH"] and out[1]["defence_cooperation"] is False
+
+
 @pytest.mark.skipif(not (SHARED / "eval" / "dev.jsonl").exists(), reason="../shared/eval absent")
 def test_eval_prints_figures(tmp_path: Path) -> None:
     result = defwatch(environment(tmp_path, []), "eval", str(SHARED / "eval" / "dev.jsonl"))

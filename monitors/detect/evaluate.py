@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitors.detect.classify import classify
+from monitors.detect.sources import source_state
 from monitors.domain import Classification
 
 __all__ = ["EvalReport", "evaluate", "format_report"]
@@ -100,7 +101,10 @@ def evaluate(rows: Iterable[dict[str, Any]], classifier: ClassifierFn = classify
 def _score_row(report: EvalReport, row: dict[str, Any], classifier: ClassifierFn) -> None:
     language = row.get("language")
     result = classifier(
-        row.get("title") or "", row.get("summary") or "", language, row.get("source_country")
+        row.get("title") or "",
+        row.get("summary") or "",
+        language,
+        source_state(row.get("source_country"), (row.get("url"),)),
     )
     unlabelled = row.get("labelled") is False
     report.unlabelled += unlabelled
