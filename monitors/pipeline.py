@@ -138,7 +138,7 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
     fresh, placed_urls = await _new_entries(feed, parsed, ctx)
     started = metrics.now()
     classified = (
-        await _off_loop(ctx, classify_entries, fresh, _feed_state(feed), placed_urls)
+        await _off_loop(ctx, classify_entries, fresh, feed.country, placed_urls, feed.url)
         if fresh
         else []
     )
@@ -160,12 +160,6 @@ async def poll_feed(feed: FeedSnapshot, ctx: PollContext) -> FeedOutcome:
             title=parsed.title,
         )
     return outcome
-
-
-def _feed_state(feed: FeedSnapshot) -> str | None:
-    """The state a feed speaks for: its ``country`` in the feeds file, else that of the
-    official site it is on (af.mil: US)."""
-    return source_state(feed.country, (feed.url,))
 
 
 async def _off_loop(ctx: PollContext, function: Callable[..., T], *args: object) -> T:
@@ -231,14 +225,16 @@ def classify_entries(
     entries: list[NormalisedEntry],
     source_country: str | None = None,
     stored_urls: Collection[str] = (),
+    feed_url: str | None = None,
 ) -> list[ClassifiedEntry]:
     """Classify and sign entries (pure; run off the event loop); ``source_country`` is the
-    state the feed speaks for, if any, else that of an entry's own official site
-    (``detect.sources``). An entry whose URL is in ``stored_urls`` (a page
+    state the feed speaks for, if any, else that of the official site the feed (``feed_url``)
+    or the entry is on (``detect.sources``; here, in the pool, so that the main process never
+    loads the gazetteer). An entry whose URL is in ``stored_urls`` (a page
     already in a story) is not signed: it joins that story by URL (grouping rule 1)."""
     items = []
     for entry in entries:
-        source = source_state(source_country, (entry.url,))
+        source = source_state(source_country, (feed_url, entry.url))
         verdict = classify(entry.title, entry.summary, entry.language, source)
         signature = None if entry.url and entry.url in stored_urls else sign(entry, verdict)
         items.append(ClassifiedEntry(entry, verdict, signature))

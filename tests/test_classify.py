@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -778,6 +779,12 @@ def test_pipeline_passes_the_feed_country_to_the_classifier() -> None:
     assert "US" not in without.verdict.participants
     assert set(with_source.verdict.participants) == {"US", "GH"}
     assert with_source.verdict.defence_cooperation
+    # no country in the feeds file: the official site the feed or the page is on tells it
+    [by_feed] = classify_entries([entry], None, (), "https://www.marines.mil/rss")
+    [by_page] = classify_entries([dataclasses.replace(entry, url="https://www.marines.mil/1")])
+    [by_outlet] = classify_entries([entry], None, (), "https://news.example/rss")
+    assert set(by_feed.verdict.participants) == set(by_page.verdict.participants) == {"US", "GH"}
+    assert "US" not in by_outlet.verdict.participants
 
 
 def test_bad_relations_file_is_config_error(tmp_path: Path) -> None:
