@@ -38,7 +38,9 @@ Rules, in order
        state taking part, another state named as a *force* ("trained with Italian
        paratroopers", "hosted members of the Ghana Navy", "la marine indienne"; nouns in
        config/relations.toml ``[partner_forces]``) is a partner: two forces in one story add
-       ``coop`` (``[scoring] pair.partner_force``), ``partner:US-IT(army; +0.20,coop)``.  A
+       ``coop`` (``[scoring] pair.partner_force``), ``partner:US-IT(army; +0.20,coop)``, when
+       the text names an act of some weight (>= 0.2: "received Polish Army medals at a
+       ceremony" is no cue).  A
        place is no partner ("drills in Okinawa, Japan", "troops in Estonia", "the Kenyan
        bush"), so a force's own drills abroad stay single-state.
        score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
@@ -379,6 +381,7 @@ _DIRECTED_GAP = re.compile(
     r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
+_PARTNER_MIN_ACT = 0.2  # acts a partner force needs to count as a cue (rule 3)
 _MAIN_EVENT_GROUPS = ("refusal", "protest", "hostile", "competition")
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
@@ -453,7 +456,9 @@ class Classifier:
                 weight = self.lexicon.scoring.pair_exercise
                 groups["exercise"] += weight
                 evidence.append(f"rule:pair + exercise -> joint(+{weight:.2f})")
-        if partner:
+        if partner and sum(v for g, v in groups.items() if g in ACT_GROUPS) >= _PARTNER_MIN_ACT:
+            # Two forces in one story act together only when an act is named ("receive
+            # Polish Army medals at a ceremony" is no cue): as in the weak-act rule of _score.
             weight = self.lexicon.scoring.partner_force
             groups["coop"] = groups.get("coop", 0.0) + weight
             evidence.append(f"partner:{source}-{partner[0]}({partner[1]}; +{weight:.2f},coop)")
@@ -544,9 +549,7 @@ class Classifier:
                 or mention.kind in ("dateline", "background")
             ):
                 continue
-            noun = self.relations.partner_force(
-                text, folded, mention.start, mention.end, language
-            )
+            noun = self.relations.partner_force(text, folded, mention.start, mention.end, language)
             if noun is not None:
                 return mention.code, noun
         return None

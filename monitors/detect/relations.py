@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002 - multilingual examples are intended
 """Relations between states that the classifier needs (config/relations.toml).
 
 Rules
@@ -84,7 +85,6 @@ class Relations:
                 return match.group(0).strip()
         return None
 
-
     def partner_force(
         self, text: str, folded: str, start: int, end: int, language: str | None
     ) -> str | None:
@@ -103,8 +103,8 @@ class Relations:
                     break
                 if match := after.match(folded, pos):
                     return match.group(0).strip()
-                word = _CAPITALISED.match(text, pos)
-                if word is None:
+                word = _WORD.match(text, pos)
+                if word is None or not word.group(0)[0].isupper():
                     break
                 pos = word.end()
             if match := self.partner_before[key].search(folded, max(0, start - 60), start):
@@ -113,7 +113,7 @@ class Relations:
 
 
 _SPACES = re.compile(r"[ \t]+")
-_CAPITALISED = re.compile(r"[A-ZА-ЯЁ][\w'-]*(?=[ \t])")
+_WORD = re.compile(r"[^\W\d_][\w'-]*(?=[ \t])")
 # Between a force noun and the state after it: nothing, or "of"/"de"/"des"/"du" and an article.
 _JOIN_BEFORE = r"(?:\s+(?:of|de|des|du))?(?:\s+(?:the|la|le|les))?\s*(?:\s|l'|d')$"
 
