@@ -8,6 +8,15 @@ competing, ended cooperation, domestic procurement, trade, energy, police, elect
 in the ten languages of the feeds (en, ru, uk, ar, fr, de, tr, az, zh, es).  Labels follow
 ../shared/eval/README.md.  The floors sit a little below what the classifier reaches, so a
 change that loses a language or a kind of item fails here.
+
+tests/data/challenge-forces.jsonl: 63 items composed in the style of armed forces' and defence
+ministries' own sites (af.mil, army.mil, navy.mil, marines.mil, dvidshub.net, royalnavy.mod.uk,
+army.mod.uk, mil.ru, mod.gov.az, msb.gov.tr, defense.gouv.fr), which often name only the partner
+("Airmen trained with Mongolian counterparts"): the site's state is inferred from the item's
+address.  Half are positives (training with a named partner force, subject-matter-expert
+exchanges, hosted delegations, staff talks, port visits, handed-over equipment), half hard
+negatives of such sites (own drills at a base abroad, ceremonies, change of command, sport,
+community relations abroad, domestic procurement, accidents, deployments).
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ from pathlib import Path
 import pytest
 
 from monitors.detect.evaluate import EvalReport, evaluate
+from monitors.detect.sources import source_state
 
 CHALLENGE = Path(__file__).parent / "data" / "challenge.jsonl"
+FORCES = Path(__file__).parent / "data" / "challenge-forces.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -56,4 +67,56 @@ def test_challenge_language_floor(report: EvalReport, language: str) -> None:
     assert report.total_by_language[language] >= 10
     assert report.language_accuracy()[language] >= 0.9, [
         e["row"]["title"] for e in report.errors if e["row"]["language"] == language
+    ]
+
+
+# ---- armed forces' own feeds ------------------------------------------------------------------
+
+
+def _forces_rows() -> list[dict]:
+    return [json.loads(line) for line in FORCES.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def forces_report() -> EvalReport:
+    return evaluate(_forces_rows())
+
+
+def test_forces_set_shape(forces_report: EvalReport) -> None:
+    """Every item is on an official site whose state is inferred; positives include it."""
+    rows = _forces_rows()
+    assert forces_report.total >= 60
+    positives = forces_report.true_positive + forces_report.false_negative
+    assert 0.4 <= positives / forces_report.total <= 0.6
+    for row in rows:
+        state = source_state(None, (row["url"],))
+        assert state is not None, row["url"]
+        assert state in row["countries"], (row["id"], state, row["countries"])
+
+
+@pytest.mark.parametrize(
+    ("figure", "floor"),
+    [
+        pytest.param("precision", 0.95, id="precision"),
+        pytest.param("recall", 0.9, id="recall"),
+        pytest.param("f1", 0.93, id="f1"),
+        pytest.param("country_accuracy", 0.95, id="participants exact"),
+        pytest.param("type_accuracy", 0.65, id="cooperation type"),
+    ],
+)
+def test_forces_floor(forces_report: EvalReport, figure: str, floor: float) -> None:
+    assert getattr(forces_report, figure) >= floor, [
+        (e["kind"], e["row"]["id"], e["row"]["title"]) for e in forces_report.errors
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "az", "tr", "fr"])
+def test_forces_language_floor(forces_report: EvalReport, language: str) -> None:
+    """English: at most one item in ten wrong; the ministries' languages (3-5 items each):
+    at most one wrong."""
+    total = forces_report.total_by_language[language]
+    assert total >= 3
+    wrong = total - forces_report.correct_by_language[language]
+    assert (wrong <= total / 10) if language == "en" else (wrong <= 1), [
+        e["row"]["title"] for e in forces_report.errors if e["row"]["language"] == language
     ]

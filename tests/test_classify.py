@@ -826,3 +826,99 @@ def test_classify_input_line_source_country(item: dict[str, str], expected: str 
     from monitors.cli import source_country_of
 
     assert source_country_of(item, {"https://navy.example/rss": "US"}) == expected
+
+
+# (language, title, summary, source_country, positive, participants, partner evidence or None)
+PARTNER_FORCES = [
+    pytest.param(
+        "en",
+        "Soldiers train alongside Romanian mountain troops",
+        "Paratroopers spent a week on rope work with Romanian Land Forces instructors.",
+        "US",
+        True,
+        {"US", "RO"},
+        "partner:US-RO(",
+        id="alongside a demonym's troops",
+    ),
+    pytest.param(
+        "en",
+        "Sailors host members of the Kenya Navy for boarding workshop",
+        "Sailors hosted members of the Kenya Navy for a week of boarding procedures.",
+        "US",
+        True,
+        {"US", "KE"},
+        "partner:US-KE(navy",
+        id="hosted members of a named navy",
+    ),
+    pytest.param(
+        "fr",
+        "Les marins de la frégate s'entraînent avec la marine grecque",
+        "La frégate a mené des manœuvres avec des bâtiments de la marine grecque en mer Égée.",
+        "FR",
+        True,
+        {"FR", "GR"},
+        "partner:FR-GR(marine",
+        id="force noun before the demonym",
+    ),
+    pytest.param(
+        "en",
+        "Marines hold live-fire range in Okinawa",
+        "Marines with the 3rd Marine Division fired rifles at a range in Okinawa, Japan.",
+        "US",
+        False,
+        None,
+        None,
+        id="a place is no partner",
+    ),
+    pytest.param(
+        "en",
+        "Troops in Estonia mark Remembrance Sunday",
+        "Soldiers of the battlegroup in Tapa, Estonia, laid wreaths at a service.",
+        "GB",
+        False,
+        None,
+        None,
+        id="troops in a country are no partner",
+    ),
+    pytest.param(
+        "en",
+        "Soldiers receive Polish Army medals at ceremony",
+        "Soldiers stationed in Poland were presented with medals at a ceremony.",
+        "US",
+        False,
+        None,
+        None,
+        id="a partner force without an act is no cue",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "summary", "source", "positive", "participants", "partner"),
+    PARTNER_FORCES,
+)
+def test_partner_force_on_own_feed(
+    language: str,
+    title: str,
+    summary: str,
+    source: str,
+    positive: bool,
+    participants: set[str] | None,
+    partner: str | None,
+) -> None:
+    """On a force's own feed, a second state named as a force is a partner; a place is not."""
+    result = classify(title, summary, language, source)
+    assert result.defence_cooperation is positive, result.evidence
+    if participants is not None:
+        assert set(result.participants) == participants, result.evidence
+    found = [line for line in result.evidence if line.startswith("partner:")]
+    if partner is None:
+        assert not found, result.evidence
+    else:
+        assert found and found[0].startswith(partner), result.evidence
+
+
+def test_partner_force_needs_a_source_country() -> None:
+    """A news outlet speaks for no state: the rule does not run."""
+    result = classify("Soldiers train alongside Romanian mountain troops", "", "en", None)
+    assert not any(line.startswith("partner:") for line in result.evidence)

@@ -34,7 +34,15 @@ Rules, in order
        Relation groups (``hostile``, ``refusal``, ``protest``, ``competition``,
        ``multinational``) add no weight; rules 4-6 read them.  Two states written as a pair
        ("X and Y", "X-Y", "中巴") or linked by a short clause ("X delivers jets to Y", "X's
-       minister meets Y's chief") add a small ``coop`` weight.
+       minister meets Y's chief") add a small ``coop`` weight.  On a feed that speaks for a
+       state taking part, another state named as a *force* ("trained with Italian
+       paratroopers", "hosted members of the Ghana Navy", "la marine indienne"; nouns in
+       config/relations.toml ``[partner_forces]``) is a partner: two forces in one story add
+       ``coop`` (``[scoring] pair.partner_force``), ``partner:US-IT(army; +0.20,coop)``, when
+       the text names an act of some weight (>= 0.2: "received Polish Army medals at a
+       ceremony" is no cue).  A
+       place is no partner ("drills in Okinawa, Japan", "troops in Estonia", "the Kenyan
+       bush"), so a force's own drills abroad stay single-state.
        score = min(mil, cap) + min(coop, cap) + min(acts, cap) + negatives, clipped to [0, 1].
     4. Caps (the numbers are ``config/lexicon.toml [scoring]``: ``capped`` 0.45,
        ``capped_not_military`` 0.4): fewer than two participant states -> at most 0.45
@@ -144,6 +152,7 @@ class Scoring:
     pair_exercise: float
     type_priority: tuple[str, ...]
     fallbacks: dict[str, tuple[str, ...]]
+    partner_force: float = 0.2
 
     @classmethod
     def parse(cls, path: Path, data: dict[str, Any]) -> Scoring:
@@ -158,6 +167,7 @@ class Scoring:
                 pair_exercise=float(scoring["pair"]["exercise"]),
                 type_priority=tuple(scoring["type_priority"]),
                 fallbacks={lang: tuple(tried) for lang, tried in data["languages"].items()},
+                partner_force=float(scoring["pair"].get("partner_force", 0.2)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: [scoring] or [languages]: missing or bad {exc}") from exc
@@ -371,6 +381,7 @@ _DIRECTED_GAP = re.compile(
     r"|calls on|rencontre|a rencontre|a recu|recoit|принял|посетил)\s+"
     r"(?:the\s+|la\s+|le\s+|les\s+|l')?(?:[\w-]+\s+){0,2}?$"
 )
+_PARTNER_MIN_ACT = 0.2  # acts a partner force needs to count as a cue (rule 3)
 _MAIN_EVENT_GROUPS = ("refusal", "protest", "hostile", "competition")
 _ONE_SIDED_ACTS = frozenset({"meeting_visit", "exercise"})
 _TWO_SIDED_ACTS = frozenset({"arms_transfer", "agreement", "industry", "training", "aid", "other"})
@@ -431,6 +442,11 @@ class Classifier:
                 groups = _group_sums(kept)
                 evidence.append("rule:headline names an act -> later negatives are background")
         pair = _coordinated_pair(folded, mentions)
+        partner = (
+            self._partner_force(text, folded, mentions, source, participants, language)
+            if source is not None and source in participants
+            else None
+        )
         if pair:
             weight = self.lexicon.scoring.pair_coop
             groups["coop"] = groups.get("coop", 0.0) + weight
@@ -440,6 +456,12 @@ class Classifier:
                 weight = self.lexicon.scoring.pair_exercise
                 groups["exercise"] += weight
                 evidence.append(f"rule:pair + exercise -> joint(+{weight:.2f})")
+        if partner and sum(v for g, v in groups.items() if g in ACT_GROUPS) >= _PARTNER_MIN_ACT:
+            # Two forces in one story act together only when an act is named ("receive
+            # Polish Army medals at a ceremony" is no cue): as in the weak-act rule of _score.
+            weight = self.lexicon.scoring.partner_force
+            groups["coop"] = groups.get("coop", 0.0) + weight
+            evidence.append(f"partner:{source}-{partner[0]}({partner[1]}; +{weight:.2f},coop)")
         score = self._score(groups, len(participants), evidence)
         central = (
             _main_pair(participants, mentioned, mentions, lead_start)[0]
@@ -508,6 +530,29 @@ class Classifier:
                 mention = replace(mention, kind="background")
             result.append(mention)
         return result
+
+    def _partner_force(
+        self,
+        text: str,
+        folded: str,
+        mentions: list[CountryMention],
+        source: str | None,
+        participants: list[str],
+        language: str | None,
+    ) -> tuple[str, str] | None:
+        """Rule 3: on a feed that speaks for ``source``, the first other participant named as
+        a force ("trained with Italian paratroopers", "la marine indienne"), with its noun."""
+        for mention in mentions:
+            if (
+                mention.code == source
+                or mention.code not in participants
+                or mention.kind in ("dateline", "background")
+            ):
+                continue
+            noun = self.relations.partner_force(text, folded, mention.start, mention.end, language)
+            if noun is not None:
+                return mention.code, noun
+        return None
 
     @staticmethod
     def _participants(

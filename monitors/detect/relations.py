@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002 - multilingual examples are intended
 """Relations between states that the classifier needs (config/relations.toml).
 
 Rules
@@ -9,10 +10,18 @@ Rules
       feed speaks of its own state's forces without naming it ("airmen", "our troops"), or
       None.  Cues are folded words; a trailing ``*`` matches any ending; Chinese cues are
       substrings.
+    - ``partner_force(text, folded, start, end, language)``: the force noun that makes a state
+      named at ``text[start:end]`` a *force* rather than a place (``[partner_forces]``):
+      the noun follows the name, after at most two capitalised words ("Indonesian Air Force
+      pilots", "Japan Air Self-Defense Force", "Qazaxıstan ordusu"), or stands right before
+      it, joined at most by "of"/"de"/"des"/"du" and an article ("la marine indienne",
+      "ВМС Индонезии", "the army of Italy").  "Troops in Estonia", "the Kenyan bush",
+      "Camp Arifjan, Kuwait, marked the Army's birthday" name places, not forces.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -33,6 +42,8 @@ class Relations:
     rivalries: frozenset[frozenset[str]]
     territories: dict[str, str]
     own_force_cues: dict[str, re.Pattern[str]]
+    partner_after: dict[str, re.Pattern[str]] = dataclasses.field(default_factory=dict)
+    partner_before: dict[str, re.Pattern[str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Relations:
@@ -44,7 +55,13 @@ class Relations:
         rivalries = frozenset(frozenset(code.upper() for code in pair) for pair in pairs)
         territories = {k.upper(): v.upper() for k, v in data.get("territories", {}).items()}
         cues = {lang: _cue_regex(words) for lang, words in data.get("own_forces", {}).items()}
-        return cls(rivalries, territories, cues)
+        partners = data.get("partner_forces", {})
+        after = {lang: _cue_regex(words) for lang, words in partners.items()}
+        before = {
+            lang: re.compile(rf"(?:{_cue_regex(words).pattern}){_JOIN_BEFORE}")
+            for lang, words in partners.items()
+        }
+        return cls(rivalries, territories, cues, after, before)
 
     def rivals(self, first: str, second: str) -> bool:
         return frozenset((first, second)) in self.rivalries
@@ -67,6 +84,38 @@ class Relations:
             if pattern is not None and (match := pattern.search(folded)):
                 return match.group(0).strip()
         return None
+
+    def partner_force(
+        self, text: str, folded: str, start: int, end: int, language: str | None
+    ) -> str | None:
+        """The force noun that makes the state named at ``text[start:end]`` a partner force
+        (module doc), or None."""
+        lang = (language or "en").lower().split("-")[0]
+        for key in dict.fromkeys((lang, "en")):
+            after = self.partner_after.get(key)
+            if after is None:
+                continue
+            pos = end
+            for _ in range(3):  # the noun, or up to two capitalised words before it
+                gap = _SPACES.match(folded, pos)
+                pos = gap.end() if gap else pos
+                if gap is None and pos != end:
+                    break
+                if match := after.match(folded, pos):
+                    return match.group(0).strip()
+                word = _WORD.match(text, pos)
+                if word is None or not word.group(0)[0].isupper():
+                    break
+                pos = word.end()
+            if match := self.partner_before[key].search(folded, max(0, start - 60), start):
+                return match.group(0).strip()
+        return None
+
+
+_SPACES = re.compile(r"[ \t]+")
+_WORD = re.compile(r"[^\W\d_][\w'-]*(?=[ \t])")
+# Between a force noun and the state after it: nothing, or "of"/"de"/"des"/"du" and an article.
+_JOIN_BEFORE = r"(?:\s+(?:of|de|des|du))?(?:\s+(?:the|la|le|les))?\s*(?:\s|l'|d')$"
 
 
 def _cue_regex(words: list[str]) -> re.Pattern[str]:
