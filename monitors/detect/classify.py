@@ -152,7 +152,7 @@ class Scoring:
     pair_exercise: float
     type_priority: tuple[str, ...]
     fallbacks: dict[str, tuple[str, ...]]
-    partner_force: float = 0.2
+    partner_force: float
 
     @classmethod
     def parse(cls, path: Path, data: dict[str, Any]) -> Scoring:
@@ -167,7 +167,7 @@ class Scoring:
                 pair_exercise=float(scoring["pair"]["exercise"]),
                 type_priority=tuple(scoring["type_priority"]),
                 fallbacks={lang: tuple(tried) for lang, tried in data["languages"].items()},
-                partner_force=float(scoring["pair"].get("partner_force", 0.2)),
+                partner_force=float(scoring["pair"]["partner_force"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: [scoring] or [languages]: missing or bad {exc}") from exc

@@ -413,9 +413,11 @@ def codes(text: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 # Names: capitalised words (in any cased script), transliterated and reduced to a key.
 
-_GENERIC_CAPITALISED = frozenset(_table("words", "generic_capitalised"))
+# capitalised words that name no one: generic words, and a wire story's credit ("Reuters")
+_GENERIC_CAPITALISED = frozenset(_table("words", "generic_capitalised")) | frozenset(
+    _table("words", "wire_services")
+)
 _INSTRUMENTS = frozenset(_table("words", "instruments"))
-_WIRE_SERVICES = frozenset(_table("words", "wire_services"))
 _SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
 _PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
@@ -533,8 +535,6 @@ def _is_name_word(word: str) -> bool:
     if not word[0].isalpha() or not word[0].isupper():
         return False
     if word.lower() in _GENERIC_CAPITALISED or month_number(word) is not None:
-        return False
-    if word.lower() in _WIRE_SERVICES:  # a wire story's credit names no occasion
         return False
     # all capitals: an acronym (agencies, "CVN" of a hull number, kept in ``codes``) or a
     # shouted dateline ("ISTANBUL:"); neither names the occasion
