@@ -27,15 +27,16 @@ import logging
 import multiprocessing
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -371,24 +372,93 @@ def open_watchlists(settings: Settings) -> WatchlistRegistry | None:
 
 class LazyProcessPool(Executor):
     """A ``ProcessPoolExecutor`` made on the first ``submit``: a cycle in which every feed
-    answers 304 (or nothing is due) starts no fork server, no workers, no resource tracker."""
+    answers 304 (or nothing is due) starts no fork server, no workers, no resource tracker.
 
-    def __init__(self, make: Callable[[], ProcessPoolExecutor]) -> None:
+    The pool is made in a thread of its own: its first worker waits for the fork server to
+    import the pipeline (about half a second), and the event loop that called ``submit``
+    goes on fetching meanwhile. Jobs submitted before the pool is up are handed to it in
+    order once it is, and their outcomes reach the futures their callers hold; if it cannot
+    be made, they fail with the reason and the next job tries again."""
+
+    def __init__(self, make: Callable[[], Executor]) -> None:
         self._make = make
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+        self._starter: threading.Thread | None = None
+        self._starting = False
+        self._waiting: list[_Job[Any]] = []
 
     @property
     def started(self) -> bool:
-        return self._pool is not None
+        return self._starter is not None
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self._pool is None:
-            self._pool = self._make()
-        return self._pool.submit(fn, *args, **kwargs)
+        with self._lock:
+            if self._pool is not None:
+                return self._pool.submit(fn, *args, **kwargs)
+            job = _Job(fn, args, kwargs, Future())
+            self._waiting.append(job)
+            if not self._starting:
+                self._starting = True
+                self._starter = threading.Thread(target=self._start, name="pool-start")
+                self._starter.start()
+            return job.relayed
+
+    def _start(self) -> None:
+        pool: Executor | None = None
+        try:
+            pool = self._make()
+            # the first job spawns the first worker, which waits for the fork server's
+            # imports (not for the worker's warm-up: the next job spawns the second one)
+            pool.submit(os.getpid)
+        except BaseException as exc:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            failure: BaseException | None = exc
+        else:
+            failure = None
+        with self._lock:  # handed over under the lock: no later job overtakes them
+            waiting, self._waiting = self._waiting, []
+            self._pool, self._starting = (None if failure else pool), False
+            for job in waiting:
+                job.hand_to(self._pool, failure)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._starter is not None:
+            self._starter.join()  # the waiting jobs are in the pool (or failed) after this
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@dataclass
+class _Job(Generic[T]):
+    """A job submitted while the pool was starting, and the future its caller holds."""
+
+    fn: Callable[..., T]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    relayed: Future[T]
+
+    def hand_to(self, pool: Executor | None, failure: BaseException | None) -> None:
+        if not self.relayed.set_running_or_notify_cancel():
+            return  # its caller gave up on it before the pool was up
+        if pool is None:
+            self.relayed.set_exception(failure or RuntimeError("the process pool did not start"))
+            return
+        try:
+            inner = pool.submit(self.fn, *self.args, **self.kwargs)
+        except BaseException as exc:  # (the pool was shut down meanwhile)
+            self.relayed.set_exception(exc)
+            return
+        inner.add_done_callback(self._copy)
+
+    def _copy(self, done: Future[T]) -> None:
+        if done.cancelled():  # (cancel_futures at shutdown)
+            self.relayed.set_exception(CancelledError())
+        elif (exc := done.exception()) is not None:
+            self.relayed.set_exception(exc)
+        else:
+            self.relayed.set_result(done.result())
 
 
 def cpu_pool() -> LazyProcessPool:
