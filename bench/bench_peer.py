@@ -19,7 +19,9 @@ The first poll stores every entry (defwatch also classifies and clusters them); 
 sees only 304s. Times are wall seconds of the whole process (start-up included, as an
 operator sees it); reader's ``update_feeds`` call alone is printed beside it. Peak RSS is the
 largest resident size of any defwatch process (the main one or a parse worker), sampled from
-``/proc`` every 50 ms, and the kernel's high-water mark of the main process.
+``/proc`` every 50 ms, and the kernel's high-water mark of the main process. CPU seconds are
+the main process's own (``wait4``) plus its descendants' as last sampled (the pool's fork
+server and workers): on a loaded machine the wall ratio swings, the CPU figures much less.
 
 This script installs nothing.
 """
@@ -38,7 +40,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, ServerProcess, _children, _proc_hwm_mb, feed_urls, real_feeds, table
+from common import (
+    REPO,
+    ServerProcess,
+    _children,
+    _proc_cpu,
+    _proc_hwm_mb,
+    feed_urls,
+    real_feeds,
+    table,
+)
 
 
 def reader_available() -> bool:
@@ -53,12 +64,14 @@ def reader_available() -> bool:
 
 
 class RssSampler(threading.Thread):
-    """Largest VmHWM of ``pid`` and its descendants, sampled until ``stop()``."""
+    """Largest VmHWM of ``pid`` and its descendants, and the CPU seconds each descendant
+    had used when last seen, sampled until ``stop()``."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_mb = 0.0
+        self.cpu: dict[int, float] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -69,6 +82,8 @@ class RssSampler(threading.Thread):
                 seen.append(pid)
                 todo.extend(_children(pid))
             self.peak_mb = max([self.peak_mb, *(_proc_hwm_mb(pid) for pid in seen)])
+            for pid in seen[1:]:  # the main process's own figure comes from wait4
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _proc_cpu(pid))
 
     def stop(self) -> float:
         self._stop_event.set()
@@ -76,8 +91,13 @@ class RssSampler(threading.Thread):
         return self.peak_mb
 
 
+last_cpu: list[float] = [0.0, 0.0]
+
+
 def timed_run(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
-    """(wall s, largest sampled RSS MB of the process tree, kernel max RSS MB of the tree)."""
+    """(wall s, largest sampled RSS MB of the process tree, kernel max RSS MB of the tree);
+    ``last_cpu`` then holds (CPU s of the main process, CPU s of its descendants as last
+    sampled: the parse pool's fork server and workers, which it does not reap itself)."""
     with log.open("a") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
@@ -87,6 +107,7 @@ def timed_run(command: list[str], env: dict[str, str], log: Path) -> tuple[float
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     sampled = sampler.stop()
+    last_cpu[:] = [usage.ru_utime + usage.ru_stime, sum(sampler.cpu.values())]
     if process.returncode != 0:
         raise SystemExit(f"{command[2:]} failed ({process.returncode}); see {log}:\n"
                          + log.read_text(errors="replace")[-3000:])  # fmt: skip
@@ -123,7 +144,9 @@ def run_defwatch(folder: Path, urls: list[str], concurrency: int) -> dict[str, f
     subprocess.run([*cli, "feeds", "import", str(opml)], cwd=REPO, env=env, check=True,
                    capture_output=True)  # fmt: skip
     first, rss1, hwm1 = timed_run([*cli, "poll", "--once"], env, log)
+    first_cpu = list(last_cpu)
     second, rss2, hwm2 = timed_run([*cli, "poll", "--once"], env, log)
+    second_cpu = list(last_cpu)
     with sqlite3.connect(folder / "defwatch.db") as db:
         entries = db.execute("SELECT count(*) FROM article").fetchone()[0]
         stories = db.execute("SELECT count(*) FROM story").fetchone()[0]
@@ -132,6 +155,10 @@ def run_defwatch(folder: Path, urls: list[str], concurrency: int) -> dict[str, f
         "second": second,
         "entries": entries,
         "stories": stories,
+        "first_cpu": first_cpu[0] + first_cpu[1],
+        "first_cpu_main": first_cpu[0],
+        "second_cpu": second_cpu[0] + second_cpu[1],
+        "second_cpu_main": second_cpu[0],
         "rss": max(rss1, rss2),
         "hwm": max(hwm1, hwm2),
     }
@@ -172,7 +199,7 @@ def run_reader(folder: Path, urls: list[str], concurrency: int) -> dict[str, flo
         log.write_text("")
         wall, _rss, hwm = timed_run(worker, env, log)
         report = json.loads(log.read_text().strip().splitlines()[-1])
-        results.append((wall, report["call"], report["entries"], hwm))
+        results.append((wall, report["call"], report["entries"], hwm, sum(last_cpu)))
     return {
         "first": results[0][0],
         "first_call": results[0][1],
@@ -180,6 +207,8 @@ def run_reader(folder: Path, urls: list[str], concurrency: int) -> dict[str, flo
         "second_call": results[1][1],
         "entries": results[1][2],
         "hwm": max(r[3] for r in results),
+        "first_cpu": results[0][4],
+        "second_cpu": results[1][4],
     }
 
 
@@ -203,12 +232,17 @@ def measure(count: int, args: argparse.Namespace) -> list[list[object]]:
     print(f"  defwatch stored {ours['entries']:,} articles in {ours['stories']:,} stories;"
           f" peak RSS {ours['rss']:.0f} MB (largest process; main high-water "
           f"{ours['hwm']:.0f} MB)")  # fmt: skip
+    print(f"  defwatch CPU s: first poll {ours['first_cpu']:.2f} (main process "
+          f"{ours['first_cpu_main']:.2f}), unchanged {ours['second_cpu']:.2f} (main "
+          f"{ours['second_cpu_main']:.2f})")  # fmt: skip
     rows: list[list[object]] = []
     if theirs is None:
         rows.append([f"{count} feeds: defwatch first poll", ours["first"], "-", "-", "-"])
         rows.append([f"{count} feeds: defwatch unchanged poll", ours["second"], "-", "-", "-"])
         return rows
-    print(f"  reader stored {theirs['entries']:,} entries; main high-water {theirs['hwm']:.0f} MB")
+    print(f"  reader stored {theirs['entries']:,} entries; main high-water {theirs['hwm']:.0f} MB;"
+          f" CPU s: first poll {theirs['first_cpu']:.2f},"
+          f" unchanged {theirs['second_cpu']:.2f}")  # fmt: skip
     for label, key in (("first poll", "first"), ("unchanged poll", "second")):
         rows.append(
             [
