@@ -76,6 +76,7 @@ from typing import Any, Generic, TypeVar
 
 from monitors.detect import textfeatures as tf
 from monitors.detect.data import read_toml
+from monitors.detect.letters import MARK
 
 K = TypeVar("K")
 
@@ -370,7 +371,8 @@ def is_garbled(text: str) -> bool:
     return bad >= 2 or bad / max(1, len(text)) > 0.02
 
 
-_TEMPLATE_NOISE = re.compile(r"\d+(?:st|nd|rd|th)?|[^\w\s]", re.UNICODE)
+# (combining marks are part of their words: Devanagari vowel signs are not punctuation)
+_TEMPLATE_NOISE = re.compile(rf"\d+(?:st|nd|rd|th)?|(?!{MARK})[^\w\s]", re.UNICODE)
 
 
 def recurring_title_key(title: str) -> str:

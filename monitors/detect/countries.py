@@ -62,6 +62,7 @@ from anyascii import anyascii
 
 from config import data_path
 from monitors.detect.data import read_toml
+from monitors.detect.letters import ALNUM_WORD
 from monitors.errors import ConfigError, UnknownCountry
 
 __all__ = [
@@ -148,8 +149,9 @@ def fold(text: str) -> str:
     return text.translate(_FOLD_TABLE)
 
 
-# Dotted abbreviations ("U.S.", "U.A.E.") are one token; otherwise runs of letters/digits.
-_TOKEN_RE = re.compile(r"(?=[^\W\d_]\.[^\W\d_]\.)(?:[^\W\d_]\.){2,}|[^\W_]+")
+# Dotted abbreviations ("U.S.", "U.A.E.") are one token; otherwise runs of letters/digits
+# with the combining marks written on them (Devanagari vowel signs: "भारत" is one word).
+_TOKEN_RE = re.compile(rf"(?=[^\W\d_]\.[^\W\d_]\.)(?:[^\W\d_]\.){{2,}}|{ALNUM_WORD}")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TURKIC_HINT_RE = re.compile(r"[əƏıİşŞğĞ]")
 _WS_RE = re.compile(r"\s+")

@@ -31,6 +31,7 @@ from anyascii import anyascii
 
 from config import data_path
 from monitors.detect.data import read_toml
+from monitors.detect.letters import LETTER_WORD
 from monitors.errors import ConfigError
 
 _WORDS_PATH = data_path("textfeatures.toml")
@@ -90,7 +91,8 @@ def month_number(word: str) -> int | None:
 # ---------------------------------------------------------------------------------------------
 # Tokenising
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+# words carry the combining marks written on their letters (Devanagari, Urdu diacritics)
+_TOKEN = re.compile(rf"\d+(?:[.,]\d+)?|{LETTER_WORD}(?:['’]{LETTER_WORD})?", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
