@@ -96,6 +96,7 @@ from monitors.detect.countries import (
     word_tokens,
 )
 from monitors.detect.data import read_toml
+from monitors.detect.letters import MARK
 from monitors.detect.relations import Relations, default_relations
 from monitors.domain import COOPERATION_TYPES, Classification
 from monitors.errors import ConfigError
@@ -181,6 +182,7 @@ class Lexicon:
         terms: list[_Term],
         scoring: Scoring,
         context: dict[str, list[str]],
+        context_after: dict[str, list[str]] | None = None,
     ) -> None:
         self.scoring = scoring
         self.threshold = scoring.threshold
@@ -198,6 +200,9 @@ class Lexicon:
         self._prefix_lengths = sorted({len(key) for key in self._prefix})
         self._candidate_cache: dict[frozenset[str], dict[str, tuple[_Term, ...]]] = {}
         self._context = {lang: _context_regex(cues) for lang, cues in context.items()}
+        self._context_after = {
+            lang: _context_after_regex(cues) for lang, cues in (context_after or {}).items()
+        }
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
@@ -211,8 +216,15 @@ class Lexicon:
         shipped = data_path("lexicon.toml")
         if path != shipped and not ("scoring" in data and "languages" in data):
             # a lexicon of terms only (tests, experiments) scores like the shipped one
-            return cls(terms, default_lexicon().scoring, data.get("context", {}))
-        return cls(terms, Scoring.parse(path, data), data.get("context", {}))
+            return cls(
+                terms,
+                default_lexicon().scoring,
+                data.get("context", {}),
+                data.get("context_after", {}),
+            )
+        return cls(
+            terms, Scoring.parse(path, data), data.get("context", {}), data.get("context_after", {})
+        )
 
     def languages_for(self, language: str | None) -> frozenset[str]:
         if language is None:
@@ -281,6 +293,17 @@ class Lexicon:
             if self._context[lang].search(folded_before):
                 return True
         return False
+
+    def is_background_after(self, folded_after: str, language: str | None) -> bool:
+        """True when the words right after a country mark it as background: the postpositions
+        of Urdu and Hindi ("انڈیا سے جنگ" war with India; ``[context_after]``)."""
+        base = language.lower().replace("_", "-").split("-")[0] if language else None
+        tried = self.languages_for(language)
+        return any(
+            pattern.match(folded_after)
+            for lang, pattern in self._context_after.items()
+            if base is None or lang == base or lang in tried
+        )
 
 
 def _match_end(term: _Term, words: list[str], i: int) -> int:
@@ -351,6 +374,13 @@ def _parse_term(path: Path, language: str, surface: str, spec: object) -> _Term:
         raise ConfigError(f"{path}: terms.{language}.{surface!r} must start and end with a word")
     has_gap = any(word == _GAP for word, _ in words)
     return _Term(surface, language, tuple(words), tuple(contributions), has_gap)
+
+
+def _context_after_regex(cues: list[str]) -> re.Pattern[str]:
+    """A cue right after the mention (spaces only between), ending at a word's end."""
+    parts = [r"\s+".join(re.escape(fold(word)) for word in cue.split()) for cue in cues]
+    alternation = "|".join(parts) or r"(?!x)x"
+    return re.compile(rf"\s*(?:{alternation})(?![\w{MARK[1:-1]}])")
 
 
 def _context_regex(cues: list[str]) -> re.Pattern[str]:
@@ -526,7 +556,7 @@ class Classifier:
                 mention = replace(mention, kind="dateline")
             elif self.lexicon.is_background(
                 folded[max(0, mention.start - 60) : mention.start], language
-            ):
+            ) or self.lexicon.is_background_after(folded[mention.end : mention.end + 40], language):
                 mention = replace(mention, kind="background")
             result.append(mention)
         return result

@@ -6,7 +6,12 @@ Sources
     plus the hand-curated additions in ``config/countries.toml``: aliases and official forms,
     demonyms/adjectives, capitals used as metonyms ("Baku", "Beijing"), armed forces and
     ministries ("PLA", "Pentagon"), upper-case codes ("US", "DPRK") and Chinese bilateral
-    abbreviations ("中巴" = China + Pakistan).
+    abbreviations ("中巴" = China + Pakistan).  ``[native.LANG.XX]`` tables hold the same
+    kinds of addition for one language (Urdu, Hindi) where CLDR has only the state's formal
+    name: "امریکہ", "अमेरिका", the peoples' adjectives and their plural ("امریکیوں").
+    ``[settings] everyday_words`` are words that spell a state or its people but mostly mean
+    something else ("شام" evening / Syria, "चीनी" sugar / Chinese): never found in text.
+    Devanagari names match with or without their nuktas ("इज़राइल" = "इजराइल").
 
 Matching rules (``Gazetteer.find``)
     1. Text is *folded* character by character (lower case, accents stripped, ё→е, ı→i) so
@@ -659,6 +664,9 @@ class _Builder:
         settings = data.get("settings", {})
         self.exclude = frozenset(settings.get("exclude", ()))
         self.drop_cldr = frozenset(" ".join(_key(name)) for name in settings.get("drop_cldr", ()))
+        self.everyday = frozenset(
+            " ".join(_key(word)) for word in settings.get("everyday_words", ())
+        )
         self.locales: list[str] = list(settings.get("locales", ["en"]))
         inflection = data.get("inflection", {})
         self.cyr_endings = tuple(
@@ -720,15 +728,28 @@ class _Builder:
         return token
 
     def add(self, surface: str, codes: tuple[str, ...], kind: str, *, curated: bool) -> None:
-        """Register one surface; curated entries override CLDR, CLDR clashes are dropped."""
+        """Register one surface; curated entries override CLDR, CLDR clashes are dropped.
+        A Devanagari surface is also registered without its nuktas ("इज़राइल" = "इजराइल")."""
         surface = surface.strip()
         if not surface:
             return
+        if _DEVANAGARI_NUKTA_RE.search(surface):
+            surface = unicodedata.normalize("NFD", surface)  # "ज़" as ज + nukta, as CLDR has it
+            self._add_one(surface.replace(_NUKTA, ""), codes, kind, curated=curated)
+        self._add_one(surface, codes, kind, curated=curated)
+
+    def _add_one(self, surface: str, codes: tuple[str, ...], kind: str, *, curated: bool) -> None:
         if _has_cjk(surface):
             self._add_cjk(surface, codes, kind, curated=curated)
             return
         key = _key(surface)
         if not key:
+            return
+        if " ".join(key) in self.everyday and kind != _BLOCKER:
+            # an everyday word ("شام" evening, "माली" gardener) is never read as the state in
+            # text, but a user who types it to /watch the state still gets it
+            if len(codes) == 1:
+                self._add_resolvable(" ".join(key), codes[0], curated)
             return
         letters = [ch for ch in surface if ch.isalpha()]
         entry = _Entry(
@@ -822,15 +843,24 @@ class _Builder:
             "forces": FORCE,
             "codes": CODE,
         }
-        for code, fields in countries.items():
-            if len(code) != 2 or not code.isupper():
-                raise ConfigError(f"{self.path}: countries.{code}: key must be an ISO alpha-2 code")
-            for field_name, kind in kinds.items():
-                for surface in self._require(
-                    fields.get(field_name, []), list, f"countries.{code}.{field_name}"
-                ):
-                    for variant in _variants(surface, kind):
-                        self.add(variant, (code,), kind, curated=True)
+        tables = [("countries", countries)] + [
+            (f"native.{language}", table)
+            for language, table in self._require(
+                self.data.get("native", {}), dict, "native"
+            ).items()
+        ]
+        for where, table in tables:
+            for code, fields in self._require(table, dict, where).items():
+                if len(code) != 2 or not code.isupper():
+                    raise ConfigError(
+                        f"{self.path}: {where}.{code}: key must be an ISO alpha-2 code"
+                    )
+                for field_name, kind in kinds.items():
+                    for surface in self._require(
+                        fields.get(field_name, []), list, f"{where}.{code}.{field_name}"
+                    ):
+                        for variant in _variants(surface, kind):
+                            self.add(variant, (code,), kind, curated=True)
         for code, stems in self.data.get("arabic_demonyms", {}).items():
             for stem in self._require(stems, list, f"arabic_demonyms.{code}"):
                 for form in _arabic_nisba_forms(stem):
@@ -878,6 +908,9 @@ class _Builder:
 
 
 _NO_ENTRY = _Entry((), _BLOCKER, True, False)
+_NUKTA = "\u093c"
+# a nukta, or a letter with the nukta built in (U+0958-U+095F: क़ ख़ ग़ ज़ ड़ ढ़ फ़ य़)
+_DEVANAGARI_NUKTA_RE = re.compile("[\u093c\u0958-\u095f]")
 _SHORT_KATAKANA_RE = re.compile(r"[\u30a0-\u30ff]{1,2}")
 
 
@@ -889,8 +922,16 @@ def _arabic_nisba_forms(stem: str) -> Iterator[str]:
 
 
 def _variants(surface: str, kind: str) -> Iterable[str]:
-    """Plural/feminine forms of French-style lowercase demonyms ('chinois' -> 'chinoise')."""
+    """Plural/feminine forms of French-style lowercase demonyms ('chinois' -> 'chinoise');
+    the oblique plural of Urdu and Hindi demonyms in -ی/-ी ("امریکی" -> "امریکیوں",
+    "अमेरिकी" -> "अमेरिकियों": "to the Americans")."""
     yield surface
+    if kind == DEMONYM and surface.endswith("\u06cc"):  # Urdu ی
+        yield surface + "\u0648\u06ba"  # وں
+        return
+    if kind == DEMONYM and surface.endswith("\u0940"):  # Devanagari vowel sign ी
+        yield surface[:-1] + "\u093f\u092f\u094b\u0902"  # ियों
+        return
     if kind != DEMONYM or not surface.islower() or _is_cyrillic(surface):
         return
     if surface.endswith("ien") or surface.endswith("éen"):
