@@ -284,6 +284,64 @@ def test_participants_and_mentioned() -> None:
     assert result.mentioned == ("AM",)
 
 
+# Urdu and Hindi put the relation after the state ([context_after] of config/lexicon.toml).
+POSTPOSITIONS = [
+    pytest.param(
+        "ur",
+        "امریکی عسکری امداد کی بندش: انڈیا سے جنگ اور جوہری پروگرام",
+        "امریکہ اور پاکستان کے تعلقات میں کشیدگی ہے۔",
+        ("US", "PK"),
+        ("IN",),
+        id="ur war with india is background",
+    ),
+    pytest.param(
+        "ur",
+        "امریکہ اور پاکستان کے تعلقات",
+        "",
+        ("US", "PK"),
+        (),
+        id="ur pair of participants",
+    ),
+    pytest.param(
+        "hi",
+        "भारत और अमेरिका का सैन्य अभ्यास, पाकिस्तान के खिलाफ़ कड़ा रुख",
+        "",
+        ("IN", "US"),
+        ("PK",),
+        id="hi against pakistan is background",
+    ),
+    pytest.param(
+        "hi",
+        "चीन जैसे देशों से भारत की बातचीत",
+        "",
+        ("IN",),
+        ("CN",),
+        id="hi countries such as china",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "summary", "participants", "mentioned"), POSTPOSITIONS
+)
+def test_postpositions_make_a_state_background(
+    language: str,
+    title: str,
+    summary: str,
+    participants: tuple[str, ...],
+    mentioned: tuple[str, ...],
+) -> None:
+    result = classify(title, summary, language)
+    assert result.participants == participants
+    assert result.mentioned == mentioned
+
+
+def test_postpositions_do_not_apply_to_english() -> None:
+    # "Pakistan کے خلاف" cues are Urdu/Hindi: an English text is read by its own cues only
+    result = classify("India and Pakistan جیسے", "", "en")
+    assert set(result.participants) == {"IN", "PK"}
+
+
 def test_dateline_is_not_a_participant() -> None:
     result = classify(
         "", "MOSCOW, May 3 (Reuters) - India and France held joint naval drills.", "en"

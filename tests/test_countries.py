@@ -268,3 +268,73 @@ def test_bad_file_is_config_error(tmp_path: Path) -> None:
 )
 def test_newly_covered_languages(language: str, text: str, codes: list[str]) -> None:
     assert [m.code for m in default_gazetteer().find(text, language)] == codes
+
+
+# Urdu and Hindi: CLDR's formal names plus [native.ur]/[native.hi] of config/countries.toml.
+SOUTH_ASIAN = [
+    pytest.param("ur", "امریکہ اور پاکستان کے تعلقات", ["US", "PK"], id="ur everyday names"),
+    pytest.param("ur", "امریکی وزیرِ خارجہ کی پاکستان آمد", ["US", "PK"], id="ur adjective"),
+    pytest.param("ur", "امریکیوں اور پاکستانیوں نے", ["US", "PK"], id="ur oblique plural"),
+    pytest.param(
+        "ur", "انڈیا، ہندوستان اور بھارت", ["IN", "IN", "IN"], id="ur three names of india"
+    ),
+    pytest.param("ur", "چین، روس اور ایران", ["CN", "RU", "IR"], id="ur cldr names"),
+    pytest.param("ur", "اسرائیلی اور سعودی حکام", ["IL", "SA"], id="ur israeli and saudi"),
+    pytest.param(
+        "ur", "ترکی، افغانستان اور بنگلہ دیش", ["TR", "AF", "BD"], id="ur turkey afghanistan bd"
+    ),
+    pytest.param("ur", "برطانیہ، فرانس اور جاپان", ["GB", "FR", "JP"], id="ur gb fr jp"),
+    pytest.param("ur", "یوکرین، قطر اور متحدہ عرب امارات", ["UA", "QA", "AE"], id="ur ua qa ae"),
+    pytest.param("ur", "چینی فوج کے دستے", ["CN"], id="ur chinese army phrase"),
+    pytest.param("ur", "جنوبی کوریا اور شمالی کوریا", ["KR", "KP"], id="ur two koreas"),
+    pytest.param("hi", "भारत और पाकिस्तान के बीच", ["IN", "PK"], id="hi names with vowel signs"),
+    pytest.param("hi", "अमेरिका और अमेरिकी सेना", ["US", "US"], id="hi america and american"),
+    pytest.param("hi", "अमेरिकियों और पाकिस्तानियों ने", ["US", "PK"], id="hi oblique plural"),
+    pytest.param("hi", "चीन, रूस और ईरान", ["CN", "RU", "IR"], id="hi cldr names"),
+    pytest.param("hi", "इज़राइल और इजराइल", ["IL", "IL"], id="hi with and without nukta"),
+    pytest.param("hi", "फ़्रांस, फ्रांस और \u0958तर", ["FR", "FR", "QA"], id="hi precomposed nukta"),
+    pytest.param("hi", "सऊदी अरब और तुर्की", ["SA", "TR"], id="hi saudi arabia turkey"),
+    pytest.param("hi", "ब्रिटेन, जापान और यूक्रेन", ["GB", "JP", "UA"], id="hi gb jp ua"),
+    pytest.param("hi", "यूएई और क़तर", ["AE", "QA"], id="hi uae qatar"),
+    pytest.param("hi", "अफ़ग़ानिस्तान और बांग्लादेश", ["AF", "BD"], id="hi afghanistan bangladesh"),
+    pytest.param("hi", "चीनी सेना ने अभ्यास किया", ["CN"], id="hi chinese army phrase"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "codes"), SOUTH_ASIAN)
+def test_urdu_and_hindi_names(language: str, text: str, codes: list[str]) -> None:
+    assert [m.code for m in default_gazetteer().find(text, language)] == codes
+
+
+SOUTH_ASIAN_TRAPS = [
+    pytest.param("ur", "شام کو ملاقات ہوئی", id="ur sham is evening not syria"),
+    pytest.param("ur", "مالی امداد معطل", id="ur mali is financial not mali"),
+    pytest.param("ur", "چینی کی قیمت بڑھ گئی", id="ur chini is sugar not chinese"),
+    pytest.param("ur", "وہ گھر چلی گئی", id="ur chali is went not chile"),
+    pytest.param("ur", "وہ اس پر مصر ہیں", id="ur musir is insistent not egypt"),
+    pytest.param("ur", "عوام بے چین ہیں", id="ur be chain is restless not china"),
+    pytest.param("ur", "سارک کانفرنس", id="ur saarc is not sark"),
+    pytest.param("hi", "चीनी की कीमत बढ़ी", id="hi chini is sugar not chinese"),
+    pytest.param("hi", "माली ने पौधे लगाए", id="hi mali is gardener not mali"),
+    pytest.param("hi", "नई जर्सी पहनी", id="hi jersey is a shirt"),
+    pytest.param("hi", "दक्षिण चीन सागर में तनाव", id="hi south china sea blocked"),
+]
+
+
+@pytest.mark.parametrize(("language", "text"), SOUTH_ASIAN_TRAPS)
+def test_urdu_and_hindi_traps(language: str, text: str) -> None:
+    assert default_gazetteer().find(text, language) == []
+
+
+def test_everyday_words_are_never_found_but_resolve() -> None:
+    # config/countries.toml [settings] everyday_words: each is read as a word, not a state,
+    # whatever the language; a user typing one to /watch still gets the state
+    from monitors.detect.data import read_toml
+
+    words = read_toml("countries.toml", "gazetteer")["settings"]["everyday_words"]
+    assert words
+    gazetteer = default_gazetteer()
+    for word in words:
+        assert gazetteer.find(word) == [], word
+    assert gazetteer.resolve("شام") == "SY"
+    assert gazetteer.resolve("माली") == "ML"
