@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Write config/country_words.json: the CLDR state and people words of textfeatures.
+"""Write config/country_words.json: the CLDR state and people words of textfeatures, and
+config/native_state_words.json: the Urdu and Hindi ones as written.
 
     scripts/country_words.py           # (re)write the file from the installed Babel's CLDR
     scripts/country_words.py check     # exit 1 if the file is not what the code would build
 
-Run it after changing ``[words] state_name_locales`` or ``country_name_generic`` in
-``config/textfeatures.toml`` or upgrading Babel (until then the table is built from CLDR in
+Run it after changing ``[words] state_name_locales``, ``native_state_locales`` or
+``country_name_generic`` in ``config/textfeatures.toml``, the one-word names of
+``config/countries.toml [native]``, or upgrading Babel (until then the table is built from CLDR in
 every process, the same words but slower). ``tests/test_textfeatures.py`` runs the check.
 """
 
@@ -33,17 +35,34 @@ def content() -> str:
     return json.dumps(table, ensure_ascii=False, indent=0) + "\n"
 
 
+def native_content() -> str:
+    """config/native_state_words.json's text: the Urdu and Hindi state words as written."""
+    inputs = tf.native_state_words_inputs()
+    table = {
+        "generated_by": "scripts/country_words.py (do not edit)",
+        "inputs": inputs,
+        "words": sorted(
+            tf.build_native_state_words(inputs["locales"], inputs["curated"], inputs["everyday"])
+        ),
+    }
+    return json.dumps(table, ensure_ascii=False, indent=0) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    path = tf.COUNTRY_WORDS_PATH
+    files = [(tf.COUNTRY_WORDS_PATH, content()), (tf.NATIVE_STATE_WORDS_PATH, native_content())]
     if argv[:1] == ["check"]:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != content():
-            print(f"{path} is out of date: run scripts/country_words.py")
-            return 1
-        print(f"{path} is up to date")
-        return 0
-    path.write_text(content(), encoding="utf-8")
-    print(f"wrote {path}")
+        stale = 0
+        for path, text in files:
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(f"{path} is out of date: run scripts/country_words.py")
+                stale += 1
+            else:
+                print(f"{path} is up to date")
+        return 1 if stale else 0
+    for path, text in files:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

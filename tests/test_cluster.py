@@ -1237,3 +1237,79 @@ def test_country_words_of_other_inputs_are_not_used(
     assert tf._shipped_country_words() is None
     assert "zzzz" not in tf._country_word_table()[1]
     assert "iran" in tf._country_word_table()[1]
+
+
+CONTENT_WORDS = [
+    pytest.param("L'armée française", {"armee", "franca"}, id="fr article elided"),
+    pytest.param("l'Inde et d'Écosse", {"inde", "ecosse"}, id="fr elision before a vowel"),
+    pytest.param(
+        "dell'esercito all'Italia", {"eserci", "italia"}, id="it articulated prepositions"
+    ),
+    pytest.param(
+        "heise c’t-Workshop", {"heise", "c't", "worksh"}, id="no elision before a consonant"
+    ),
+    pytest.param("don't stop", {"don't", "stop"}, id="english contraction kept"),
+    pytest.param(
+        "امریکہ اور پاکستان کے تعلقات میں کشیدگی",
+        {tf._stem(w) for w in ("امریکہ", "پاکستان", "تعلقات", "کشیدگی")},
+        id="urdu stop words",
+    ),
+    pytest.param(
+        "भारत और पाकिस्तान के बीच में बातचीत नहीं हुई",
+        {tf._stem(w) for w in ("भारत", "पाकिस्तान", "बातचीत")},
+        id="hindi stop words and whole words",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "stems"), CONTENT_WORDS)
+def test_content_tokens_of_languages(text: str, stems: set[str]) -> None:
+    assert tf.content_tokens(text) == stems
+
+
+NATIVE_STATE_WORDS = [
+    pytest.param("پاکستان", True, id="ur name"),
+    pytest.param("پاکستانیوں", True, id="ur adjective oblique plural"),
+    pytest.param("امریکہ", True, id="ur everyday name of the us"),
+    pytest.param("امریکی", True, id="ur adjective"),
+    pytest.param("تعلقات", False, id="ur relations is no state"),
+    pytest.param("شام", False, id="ur evening is an everyday word"),
+    pytest.param("भारत", True, id="hi name"),
+    pytest.param("अमेरिकी", True, id="hi adjective"),
+    pytest.param("बातचीत", False, id="hi talks is no state"),
+    pytest.param("spending", False, id="latin words are never native state words"),
+]
+
+
+@pytest.mark.parametrize(("word", "expected"), NATIVE_STATE_WORDS)
+def test_native_state_words(word: str, expected: bool) -> None:
+    assert tf.is_native_state_word(word) is expected
+
+
+def test_native_state_names_are_no_shared_headline_words() -> None:
+    # two BBC Urdu pieces that share only "Pakistan" and "America" in their headlines share
+    # no headline word: states are counted as states (as "Iran" is in English headlines)
+    a = cluster.signature(
+        "امریکہ پاکستان سے چاہتا کیا ہے؟",
+        "",
+        published_at=None,
+        language="ur",
+        countries=["US", "PK"],
+    )
+    b = cluster.signature(
+        "پاکستان امریکہ تعلقات: باتیں دھمکی کی زبان سے نہیں",
+        "",
+        published_at=None,
+        language="ur",
+        countries=["US", "PK"],
+    )
+    assert a.headline_terms == frozenset()
+    assert b.headline_terms and not a.headline_terms & b.headline_terms
+
+
+def test_shipped_native_state_words_are_what_cldr_gives() -> None:
+    inputs = tf.native_state_words_inputs()
+    built = tf.build_native_state_words(inputs["locales"], inputs["curated"], inputs["everyday"])
+    shipped = json.loads(tf.NATIVE_STATE_WORDS_PATH.read_text(encoding="utf-8"))
+    assert shipped["inputs"] == inputs
+    assert frozenset(shipped["words"]) == built == tf._native_state_words()

@@ -279,7 +279,9 @@ def signature(
         source=source,
         title_key=title_key,
         title_digest=f"{tf.stable_hash(title.casefold()):08x}" if title_key else "",
-        title_tokens=frozenset(tf.content_tokens(title)),
+        # states are compared as states: Urdu and Hindi names are dropped here (the ASCII
+        # stems of other scripts' names are dropped by ``headline_terms``)
+        title_tokens=frozenset(tf.content_tokens(tf.without_native_state_words(title))),
         kinds=event_kinds(title or summary[:200]) | _digest_mark(title),
     )
 

@@ -633,11 +633,108 @@ def is_country_word(word: str) -> bool:
     return a[:5] in prefixes or (a[:4] in short and len(a) <= 9)
 
 
+# Native-script state words (Urdu, Hindi): their ASCII transliterations would collide with
+# Latin words ("स्पेन" Spain -> "spen", as in "spending"), so they are compared as written.
+NATIVE_STATE_WORDS_PATH = data_path("native_state_words.json")
+"""The words of ``build_native_state_words``, written by ``scripts/country_words.py``; used
+while the Babel version and the inputs it records are the current ones."""
+_NATIVE_SUFFIX = 3  # letters an inflected or derived word may add: "پاکستانی", "امریکیوں"
+
+
+def native_state_words_inputs() -> dict[str, Any]:
+    """What the native-script table is built from: Babel's version, ``[words]
+    native_state_locales`` and the one-word names and adjectives of ``countries.toml``
+    ``[native]`` (the same locales' everyday forms, "امریکہ", "अमेरिकी")."""
+    import babel
+
+    locales = list(_table("words", "native_state_locales"))
+    gazetteer = read_toml("countries.toml", "country gazetteer")
+    native = gazetteer.get("native", {})
+    everyday = sorted(w.lower() for w in gazetteer.get("settings", {}).get("everyday_words", []))
+    curated = {
+        word.lower()
+        for language in locales
+        for fields in native.get(language, {}).values()
+        for key in ("aliases", "demonyms")
+        for word in fields.get(key, [])
+        if len(re.findall(LETTER_WORD, word)) == 1
+    }
+    return {
+        "babel": babel.__version__,
+        "locales": locales,
+        "curated": sorted(curated),
+        "everyday": everyday,
+    }
+
+
+def build_native_state_words(
+    locales: Iterable[str], curated: Iterable[str], everyday: Iterable[str] = ()
+) -> frozenset[str]:
+    """One-word CLDR state names of ``locales`` as written, plus the curated words, less the
+    gazetteer's ``everyday_words`` ("شام" is the evening before it is Syria)."""
+    from babel import Locale
+
+    words = set(curated)
+    for code in locales:
+        for name in Locale.parse(code).territories.values():
+            found = re.findall(LETTER_WORD, name)
+            if len(found) == 1 and len(found[0]) >= 3:
+                words.add(found[0].lower())
+    return frozenset(words - set(everyday))
+
+
+@functools.cache
+def _native_state_words() -> frozenset[str]:
+    inputs = native_state_words_inputs()
+    try:
+        shipped = json.loads(NATIVE_STATE_WORDS_PATH.read_text(encoding="utf-8"))
+        if shipped.get("inputs") == inputs:
+            return frozenset(shipped["words"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    return build_native_state_words(inputs["locales"], inputs["curated"], inputs["everyday"])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def is_native_state_word(word: str) -> bool:
+    """True for a state's name or people's adjective as Urdu or Hindi write it, also with a
+    few letters added: "پاکستان", "پاکستانیوں", "भारत", "अमेरिकी"."""
+    if word.isascii():
+        return False
+    w = word.lower()
+    table = _native_state_words()
+    return any(w[:end] in table for end in range(max(3, len(w) - _NATIVE_SUFFIX), len(w) + 1))
+
+
+def without_native_state_words(text: str) -> str:
+    """``text`` with its native-script state words blanked out (headline words are compared
+    without states: they are counted as states)."""
+    if text.isascii():
+        return text
+    return _TOKEN.sub(lambda m: " " if is_native_state_word(m.group()) else m.group(), text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Content tokens and shingles, for similarity within one language (or across scripts for names)
 
 _STOPWORDS = frozenset(_table("words", "stopwords"))
+_ELISIONS = frozenset(_table("words", "elisions"))
 _STEM = 6
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _unelided(word: str) -> str:
+    """A lower-case word without a French or Italian article elided onto it: "l'armée" ->
+    "armée", "dell'esercito" -> "esercito" (``[words] elisions``). Articles elide only before
+    a vowel or an h, so "c't" (a magazine) keeps its letters."""
+    for apostrophe in "'’":
+        head, found, rest = word.partition(apostrophe)
+        if found and rest and head in _ELISIONS and _ascii_word(rest[0])[:1] in _ELIDES_BEFORE:
+            return rest
+    return word
+
+
+_ELIDES_BEFORE = frozenset("aeiouyh")
 
 
 def content_tokens(text: str) -> set[str]:
@@ -647,7 +744,7 @@ def content_tokens(text: str) -> set[str]:
     """
     found: set[str] = set()
     for token in _word_texts(text):
-        word = token.lower()
+        word = _unelided(token.lower())
         if _CJK.search(word):
             chars = [c for c in word if _CJK.match(c)]
             found |= {"".join(p) for p in itertools.pairwise(chars)}
@@ -667,7 +764,7 @@ def shingles(text: str) -> set[str]:
     """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
     stems = []
     for token in _word_texts(text):
-        word = token.lower()
+        word = _unelided(token.lower())
         if len(word) >= 3 and word not in _STOPWORDS:
             stems.append(_stem(word))
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
