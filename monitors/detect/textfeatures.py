@@ -68,22 +68,38 @@ for _words in _table("months", "exact").values():
     _add_months(_words)
 for _words in _table("months", "stems").values():
     _add_months(_words, stems=True)
-_MONTH_STEMS.sort(key=lambda item: -len(item[0]))
+
+
+def _index_stems(stems: Iterable[tuple[str, int]]) -> tuple[dict[str, int], tuple[int, ...]]:
+    """(each stem's number, the stem lengths longest first) of (stem, number) pairs.
+
+    A word then finds its stems by looking up its own few prefixes of a stem's length
+    instead of testing every stem of every language: that scan was most of a signature's
+    cost. The first pair of a stem written twice keeps it, as the first match did."""
+    index: dict[str, int] = {}
+    for stem, number in stems:
+        index.setdefault(stem, number)
+    return index, tuple(sorted({len(stem) for stem in index}, reverse=True))
+
+
+_MONTH_STEM_INDEX, _MONTH_STEM_LENGTHS = _index_stems(_MONTH_STEMS)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def month_number(word: str) -> int | None:
     """The month a word names (1-12), or None. ``"Sept."``, ``"сентября"``, ``"Sentyabrın"``.
 
-    Cached per word: a signature asks it of nearly every word of the text, and the stem scan
-    is the cost (the answer depends on the word alone)."""
+    Cached per word: a signature asks it of nearly every word of the text."""
     w = word.lower().rstrip(".")
     if w in _MONTH_EXACT:
         return _MONTH_EXACT[w]
-    for stem, number in _MONTH_STEMS:
-        # a stem must carry at most a case ending, or "март" would match "марш"
-        if w.startswith(stem) and len(w) - len(stem) <= 4:
-            return number
+    # the longest stem the word starts with; a stem must carry at most a case ending, or
+    # "март" would match "марш"
+    for length in _MONTH_STEM_LENGTHS:
+        if length <= len(w) <= length + 4:
+            number = _MONTH_STEM_INDEX.get(w[:length])
+            if number is not None:
+                return number
     return None
 
 
@@ -317,14 +333,22 @@ def rounds(text: str) -> set[Round]:
     return found
 
 
+_ORDINAL_INDEX, _ORDINAL_LENGTHS = _index_stems(_ORDINAL_WORDS.items())
+_ORDINAL_ORDER = {stem: i for i, stem in enumerate(_ORDINAL_INDEX)}
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _ordinals(word: str) -> tuple[int, ...]:
-    """The ordinals a lower-case word spells ("eighth", "восьмые"), by stem; cached per word."""
-    return tuple(
-        number
-        for stem, number in _ORDINAL_WORDS.items()
-        if word.startswith(stem) and len(word) - len(stem) <= 3
-    )
+    """The ordinals a lower-case word spells ("eighth", "восьмые"), by stem; cached per word.
+
+    In the order of the table, as the stems a word could start with are looked up longest
+    first."""
+    stems = [
+        word[:length]
+        for length in _ORDINAL_LENGTHS
+        if length <= len(word) <= length + 3 and word[:length] in _ORDINAL_INDEX
+    ]
+    return tuple(_ORDINAL_INDEX[stem] for stem in sorted(stems, key=_ORDINAL_ORDER.__getitem__))
 
 
 def round_years(text: str) -> set[int]:
