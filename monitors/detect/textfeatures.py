@@ -148,6 +148,9 @@ def _word_texts(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 # Dates mentioned in the text: "March 5", "5 марта", "Sentyabrın 29-da", "8月23日", "2023-02-06".
 
+# Every pattern that reads a year needs "19dd" or "20dd" somewhere in the text, most texts
+# have none: one cheap search spares the costly ones (the "name-year" one above all).
+_YEARISH = re.compile(r"(?:19|20)\d\d")
 _YEAR_RE = re.compile(r"(?<![\d.,$])(19[5-9]\d|20[0-4]\d)(?![\d])")
 _CJK_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ISO_DATE = re.compile(r"(?<!\d)(20\d\d|19\d\d)-(\d\d)-(\d\d)(?!\d)")
@@ -162,18 +165,22 @@ class DayMention:
 
 
 def years(text: str) -> set[int]:
+    if not _YEARISH.search(text):
+        return set()
     return {int(y) for y in _YEAR_RE.findall(text)}
 
 
 def day_mentions(text: str) -> list[DayMention]:
     """Day-month dates, with the year when the text gives it next to them."""
     found: list[DayMention] = []
-    for y, m, d in _CJK_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y) if y else None))
-    for y, m, d in _ISO_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y)))
-    for d, m, y in _DOTTED_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y)))
+    if "月" in text:
+        for y, m, d in _CJK_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y) if y else None))
+    if _YEARISH.search(text):
+        for y, m, d in _ISO_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y)))
+        for d, m, y in _DOTTED_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y)))
     toks = _tokens(text)
     for i, tok in enumerate(toks):
         month = month_number(tok.text) if not tok.text[0].isdigit() else None
@@ -248,12 +255,17 @@ _ROMAN = re.compile(
     r"([^\W\d_]*?)(?:\s?[-–‐]\s?|(?<=[^\x00-\x7f])|\s(?=X{0,3}(?:IX|IV|VI{0,3})\b|X))"
     r"(?=[IVX])(X{0,3}(?:IX|IV|V?I{0,3}))(?![A-Za-z])"
 )
+# A round needs a numeral of value 2 or more: its last two letters, or a lone V or X, not
+# followed by a Latin letter. Most texts have none, and the pattern above is costly.
+_ROMAN_HINT = re.compile(r"(?:[IVX]{2}|[VX])(?![A-Za-z])")
 _CJK_ORDINAL = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[次届屆回]")
 _CN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九", start=0)}
 _ORDINAL_WORDS: dict[str, int] = {
     form: int(number) for number, forms in _table("ordinals").items() for form in forms
 }
 _NOT_SERIES = frozenset(_table("words", "not_series"))
+# a word spells an ordinal only if the text holds one of the stems
+_ORDINAL_HINT = re.compile("|".join(map(re.escape, sorted(_ORDINAL_WORDS, key=len, reverse=True))))
 
 
 def _roman_value(numeral: str) -> int:
@@ -304,11 +316,12 @@ def rounds(text: str) -> set[Round]:
     """Rounds of named series: "Qartalı-2022", «Морской пояс безопасности — 2024»,
     "Shaheen-IX", "第八次", "восьмые"."""
     found: set[Round] = set()
-    for quoted in _QUOTED.findall(text):
+    yearish = _YEARISH.search(text) is not None
+    for quoted in _QUOTED.findall(text) if yearish else ():
         # «Морской пояс безопасности — 2024»: the year closes the quoted name
         if m := _QUOTED_ROUND.search(quoted):
             found.add(Round(_series_key(quoted[: m.start()]), m.group(1)))
-    for word, year in _NAME_YEAR.findall(text):
+    for word, year in _NAME_YEAR.findall(text) if yearish else ():
         if word.lower() in _NOT_SERIES or month_number(word) is not None:
             continue
         if is_country_word(word):
@@ -316,7 +329,7 @@ def rounds(text: str) -> set[Round]:
         # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
         if word[0].isupper():
             found.add(Round(name_key(word), year))
-    for m in _ROMAN.finditer(text):
+    for m in _ROMAN.finditer(text) if _ROMAN_HINT.search(text) else ():
         word, numeral = m.group(1), m.group(2)
         between = text[m.end(1) : m.start(2)]
         # hyphenated ("Shaheen-X") or written on in another script ("雄鹰IV"); with a space only
@@ -325,10 +338,11 @@ def rounds(text: str) -> set[Round]:
         spaced = len(numeral) >= 2 and bool(word) and _is_name_word(word)
         if numeral and (attached or spaced) and 2 <= (value := _roman_value(numeral)) <= 99:
             found.add(Round(name_key(word) if word else "", f"#{value}"))
-    for n in _CJK_ORDINAL.findall(text):
+    for n in _CJK_ORDINAL.findall(text) if "第" in text else ():
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
-    for word in _word_texts(text.lower()):
+    lowered = text.lower()
+    for word in _word_texts(lowered) if _ORDINAL_HINT.search(lowered) else ():
         found.update(Round("", f"#{number}") for number in _ordinals(word))
     return found
 
@@ -370,6 +384,8 @@ _AMOUNT = re.compile(
 )
 _CODE = re.compile(r"\b([A-Z]{1,5})[-\s]?(\d{1,4}[A-Z]?)\b")
 _DECIMAL = re.compile(r"(?<![\d.,])(\d{1,3})[.,](\d)(?![\d])")
+# amounts and codes all hold a digit; most titles and many summaries have none
+_DIGIT = re.compile(r"\d")
 
 
 def _number(text: str) -> float | None:
@@ -382,6 +398,8 @@ def _number(text: str) -> float | None:
 def amounts(text: str) -> set[float]:
     """Money amounts in units (currency ignored): "$375 million" → 375e6, "USD 374.9 mn"."""
     found: set[float] = set()
+    if not _DIGIT.search(text):
+        return found
     for m in _AMOUNT.finditer(text):
         digits, scale_word = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         value = _number(digits or "")
@@ -425,6 +443,8 @@ def counts(text: str) -> set[int]:
 
 def codes(text: str) -> set[str]:
     """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
+    if not _DIGIT.search(text):
+        return set()
     found = {
         f"{a}{b}"
         for a, b in _CODE.findall(text)
