@@ -125,7 +125,7 @@ class Token(NamedTuple):
 
 def tokens(text: str) -> list[Token]:
     """The words and numbers of ``text`` with their offsets (a fresh list each call)."""
-    return list(_tokens(text))
+    return [Token(w, *span) for w, span in zip(_word_texts(text), _spans(text), strict=True)]
 
 
 def words(text: str) -> list[str]:
@@ -134,15 +134,18 @@ def words(text: str) -> list[str]:
 
 
 # One signature tokenises its title, lead and text several times (dates, weekdays, counts,
-# stems, shingles): the last few texts' tokens are kept. The tuples are shared: read only.
-@functools.lru_cache(maxsize=16)
-def _tokens(text: str) -> tuple[Token, ...]:
-    return tuple([Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)])
-
-
+# stems, shingles): the last few texts' words are kept. The tuples are shared: read only.
 @functools.lru_cache(maxsize=16)
 def _word_texts(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
+
+
+# The offsets of the words of ``_word_texts``, item by item. Kept apart, and made only for
+# the texts that need them (a month or a number to look around): making offsets for every
+# word of every text cost more than finding the words.
+@functools.lru_cache(maxsize=16)
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple([m.span() for m in _TOKEN.finditer(text)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,46 +184,47 @@ def day_mentions(text: str) -> list[DayMention]:
             found.append(DayMention(int(m), int(d), int(y)))
         for d, m, y in _DOTTED_DATE.findall(text):
             found.append(DayMention(int(m), int(d), int(y)))
-    toks = _tokens(text)
-    for i, tok in enumerate(toks):
-        month = month_number(tok.text) if not tok.text[0].isdigit() else None
+    words = _word_texts(text)
+    for i, word in enumerate(words):
+        month = month_number(word) if not word[0].isdigit() else None
         if month is None:
             continue
-        days = _days_near(text, toks, i)
+        days = _days_near(text, words, i)
         if not days:
             continue
-        year = _year_near(toks, i)
+        year = _year_near(words, i)
         found.extend(DayMention(month, day, year) for day in days)
     return [m for m in found if 1 <= m.month <= 12 and 1 <= m.day <= 31]
 
 
-def _as_day(tok: Token) -> int | None:
-    if tok.text.isdigit() and len(tok.text) <= 2 and 1 <= int(tok.text) <= 31:
-        return int(tok.text)
+def _as_day(word: str) -> int | None:
+    if word.isdigit() and len(word) <= 2 and 1 <= int(word) <= 31:
+        return int(word)
     return None
 
 
-def _days_near(text: str, toks: tuple[Token, ...], i: int) -> list[int]:
-    """Day numbers written next to the month at ``toks[i]`` ("5 March", "March 5 to 9")."""
+def _days_near(text: str, words: tuple[str, ...], i: int) -> list[int]:
+    """Day numbers written next to the month at ``words[i]`` ("5 March", "March 5 to 9")."""
     days = []
-    if i > 0 and (day := _as_day(toks[i - 1])) is not None:
+    if i > 0 and (day := _as_day(words[i - 1])) is not None:
         days.append(day)
         # "15-19 марта": a range written before the month
-        dash = i > 1 and text[toks[i - 2].end : toks[i - 1].start].strip() in {"-", "–", "—"}
-        if dash and (first := _as_day(toks[i - 2])) is not None and first < day:
+        spans = _spans(text) if i > 1 else ()
+        dash = i > 1 and text[spans[i - 2][1] : spans[i - 1][0]].strip() in {"-", "–", "—"}
+        if dash and (first := _as_day(words[i - 2])) is not None and first < day:
             days.append(first)
-    if i + 1 < len(toks) and (day := _as_day(toks[i + 1])) is not None:
+    if i + 1 < len(words) and (day := _as_day(words[i + 1])) is not None:
         days.append(day)
         # "March 9 to 13", "from March 5 to 9"
-        joined = i + 3 < len(toks) and toks[i + 2].text.lower() in {"to", "and", "до", "по"}
-        if joined and (last := _as_day(toks[i + 3])) is not None and last > day:
+        joined = i + 3 < len(words) and words[i + 2].lower() in {"to", "and", "до", "по"}
+        if joined and (last := _as_day(words[i + 3])) is not None and last > day:
             days.append(last)
     return days
 
 
-def _year_near(toks: tuple[Token, ...], i: int) -> int | None:
-    for j in range(i + 1, min(i + 4, len(toks))):
-        text = toks[j].text
+def _year_near(words: tuple[str, ...], i: int) -> int | None:
+    for j in range(i + 1, min(i + 4, len(words))):
+        text = words[j]
         if len(text) == 4 and text.isdigit() and 1950 <= int(text) <= 2049:
             return int(text)
     return None
@@ -425,16 +429,22 @@ def counts(text: str) -> set[int]:
     numbers from 3 up that are not years, days of a month, money, percentages, times or parts
     of a designation ("F-16", "#10")."""
     found: set[int] = set()
-    toks = _tokens(text)
-    for i, tok in enumerate(toks):
-        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+    words = _word_texts(text)
+    spans: tuple[tuple[int, int], ...] = ()
+    for i, word in enumerate(words):
+        if (value := _NUMBER_WORDS.get(word.lower())) is not None:
             found.add(value)
             continue
-        if "." in tok.text or not _COUNT.match(text, tok.start):
+        # the pattern opens with a decimal digit (\d is isdecimal): other words cannot match,
+        # and only a number needs the offsets
+        if "." in word or not word[0].isdecimal():
             continue
-        value = int(tok.text.replace(",", ""))
-        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
-        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        spans = spans or _spans(text)
+        if not _COUNT.match(text, spans[i][0]):
+            continue
+        value = int(word.replace(",", ""))
+        near = [words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)]
+        scale = i + 1 < len(words) and words[i + 1].lower() in _SCALE
         dated = any(month_number(w) for w in near if not w[0].isdigit())
         if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
             found.add(value)
@@ -689,15 +699,22 @@ def content_tokens(text: str) -> set[str]:
     """
     found: set[str] = set()
     for token in _word_texts(text):
-        word = token.lower()
-        if _CJK.search(word):
-            chars = [c for c in word if _CJK.match(c)]
-            found |= {"".join(p) for p in itertools.pairwise(chars)}
-            continue
-        if len(word) < 3 or word in _STOPWORDS or word.isdigit():
-            continue
-        found.add(_stem(word))
+        found.update(_content_items(token))
     return found
+
+
+# Per word, not per text: news texts repeat their words, and a signature reads the lead and
+# the title, which share most of theirs.
+@functools.lru_cache(maxsize=1 << 16)
+def _content_items(token: str) -> tuple[str, ...]:
+    """What one word of ``content_tokens`` gives: its stem, its CJK bigrams, or nothing."""
+    word = token.lower()
+    if _CJK.search(word):
+        chars = [c for c in word if _CJK.match(c)]
+        return tuple("".join(p) for p in itertools.pairwise(chars))
+    if len(word) < 3 or word in _STOPWORDS or word.isdigit():
+        return ()
+    return (_stem(word),)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -707,12 +724,15 @@ def _stem(word: str) -> str:
 
 def shingles(text: str) -> set[str]:
     """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
-    stems = []
-    for token in _word_texts(text):
-        word = token.lower()
-        if len(word) >= 3 and word not in _STOPWORDS:
-            stems.append(_stem(word))
+    stems = [stem for token in _word_texts(text) if (stem := _shingle_stem(token)) is not None]
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shingle_stem(token: str) -> str | None:
+    """The stem one word adds to ``shingles``, or None for a short or stop word."""
+    word = token.lower()
+    return _stem(word) if len(word) >= 3 and word not in _STOPWORDS else None
 
 
 def stable_hash(text: str) -> int:
