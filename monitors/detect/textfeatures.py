@@ -185,9 +185,11 @@ def day_mentions(text: str) -> list[DayMention]:
         for d, m, y in _DOTTED_DATE.findall(text):
             found.append(DayMention(int(m), int(d), int(y)))
     words = _word_texts(text)
-    for i, word in enumerate(words):
-        month = month_number(word) if not word[0].isdigit() else None
-        if month is None:
+    months = list(map(month_number, words))
+    # only the few words that name a month, found without a Python step per word
+    for i in itertools.compress(range(len(words)), months):
+        word, month = words[i], months[i]
+        if word[0].isdigit() or month is None:
             continue
         days = _days_near(text, words, i)
         if not days:
@@ -554,8 +556,9 @@ def name_keys(title: str, summary: str) -> set[str]:
     """
     parts = [summary] if _is_title_case(title) else [title, summary]
     # "Indo-Pacific", "Asia-Pacific": one name, not two
+    # (not through the cache of ``_word_texts``: sentences would push out the whole texts)
     sentences = [
-        _word_texts(sentence)
+        _TOKEN.findall(sentence)
         for part in parts
         for sentence in _SENTENCE_SPLIT.split(_NAME_HYPHEN.sub("", part))
     ]
@@ -566,13 +569,22 @@ def name_keys(title: str, summary: str) -> set[str]:
         for i, word in enumerate(words):
             if _is_name_word(word) and (i > 0 or word in inner):
                 run.append(word)
-                if _long_enough(name_key(word), word) and not is_country_word(word):
-                    found.add(name_token(word))
+                if (token := _own_name_token(word)) is not None:
+                    found.add(token)
                 continue
-            _add_run(found, run)
-            run = []
+            if run:  # (an empty run adds nothing)
+                _add_run(found, run)
+                run = []
         _add_run(found, run)
     return found
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _own_name_token(word: str) -> str | None:
+    """The token a name word gives on its own: None if too short or a state's word."""
+    if _long_enough(name_key(word), word) and not is_country_word(word):
+        return name_token(word)
+    return None
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?:;])\s+|\s[-–—]\s|\n")
