@@ -241,7 +241,7 @@ _CJK_WEEKDAY = re.compile(r"(?:星期|周|週)([一二三四五六日天])")
 
 def weekdays(text: str) -> set[int]:
     """Weekdays the text names (0 = Monday): "arrived Thursday", "во вторник", "周五"."""
-    found = {_WEEKDAYS[w.lower()] for w in _word_texts(text) if w.lower() in _WEEKDAYS}
+    found = {_WEEKDAYS[w] for w in map(str.lower, _word_texts(text)) if w in _WEEKDAYS}
     for ch in _CJK_WEEKDAY.findall(text):
         found.add(6 if ch in "日天" else "一二三四五六".index(ch))
     return found
@@ -270,8 +270,6 @@ _ORDINAL_WORDS: dict[str, int] = {
     form: int(number) for number, forms in _table("ordinals").items() for form in forms
 }
 _NOT_SERIES = frozenset(_table("words", "not_series"))
-# a word spells an ordinal only if the text holds one of the stems
-_ORDINAL_HINT = re.compile("|".join(map(re.escape, sorted(_ORDINAL_WORDS, key=len, reverse=True))))
 
 
 def _roman_value(numeral: str) -> int:
@@ -348,7 +346,10 @@ def rounds(text: str) -> set[Round]:
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
     lowered = text.lower()
-    for word in _word_texts(lowered) if _ORDINAL_HINT.search(lowered) else ():
+    # a word spells an ordinal only if the text holds one of the stems (substring tests
+    # are cheaper than a pattern of alternatives)
+    hinted = any(stem in lowered for stem in _ORDINAL_WORDS)
+    for word in _word_texts(lowered) if hinted else ():
         found.update(Round("", f"#{number}") for number in _ordinals(word))
     return found
 
@@ -478,6 +479,12 @@ _SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
 _PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+_NOT_ASCII_LETTER = re.compile(r"[^a-z]")
+_DOUBLED = re.compile(r"(.)\1+")
+_NO_VOWELS = str.maketrans("", "", "aeiouy")
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def name_key(word: str) -> str:
     """A light phonetic key of one name word, equal across scripts and spellings.
@@ -486,8 +493,7 @@ def name_key(word: str) -> str:
     Russian, Turkic and English spellings swap (Г/H/G, KH/X, Q/K, Z/S, W/V), drop vowels after
     the first letter, collapse doubled letters, keep at most five consonants.
     """
-    s = re.sub(r"['’]s$", "", anyascii(word).lower())
-    s = re.sub(r"[^a-z]", "", s)
+    s = _NOT_ASCII_LETTER.sub("", _POSSESSIVE.sub("", anyascii(word).lower()))
     for ending in _SURNAME_ENDINGS:
         if s.endswith(ending) and len(s) - len(ending) >= 4:
             s = s[: -len(ending)]
@@ -496,8 +502,8 @@ def name_key(word: str) -> str:
         s = s.replace(src, dst)
     if not s:
         return ""
-    head, tail = s[0], re.sub(r"[aeiouy]", "", s[1:])
-    key = re.sub(r"(.)\1+", r"\1", ("a" if head in "aeiouy" else head) + tail)
+    head, tail = s[0], s[1:].translate(_NO_VOWELS)
+    key = _DOUBLED.sub(r"\1", ("a" if head in "aeiouy" else head) + tail)
     return key[:5]
 
 
@@ -629,7 +635,7 @@ current ones; otherwise the table is built from CLDR, so the words are the same 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _ascii_word(word: str) -> str:
-    return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", anyascii(word).lower()))
+    return _NOT_ASCII_LETTER.sub("", _POSSESSIVE.sub("", anyascii(word).lower()))
 
 
 def country_words_inputs() -> dict[str, Any]:
@@ -710,8 +716,7 @@ def content_tokens(text: str) -> set[str]:
     CJK text has no spaces, so it contributes character bigrams instead.
     """
     found: set[str] = set()
-    for token in _word_texts(text):
-        found.update(_content_items(token))
+    found.update(*map(_content_items, _word_texts(text)))
     return found
 
 
@@ -736,7 +741,7 @@ def _stem(word: str) -> str:
 
 def shingles(text: str) -> set[str]:
     """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
-    stems = [stem for token in _word_texts(text) if (stem := _shingle_stem(token)) is not None]
+    stems = [stem for stem in map(_shingle_stem, _word_texts(text)) if stem is not None]
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
 
 
@@ -754,7 +759,10 @@ def stable_hash(text: str) -> int:
 
 def bottom_k(items: Iterable[str], k: int) -> frozenset[str]:
     """The k items with the smallest stable hash: a sketch that keeps Jaccard estimable."""
-    return frozenset(sorted(set(items), key=stable_hash)[:k])
+    unique = set(items)
+    # ``stable_hash`` of each, without a Python call per item (the same crc32 of UTF-8)
+    hashes = dict(zip(unique, map(zlib.crc32, map(str.encode, unique)), strict=True))
+    return frozenset(sorted(unique, key=hashes.__getitem__)[:k])
 
 
 def sketch_containment(
