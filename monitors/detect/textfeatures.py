@@ -715,23 +715,19 @@ def content_tokens(text: str) -> set[str]:
 
     CJK text has no spaces, so it contributes character bigrams instead.
     """
+    # (a cache of each word's items measured slower: most words of a run of fresh articles
+    # are new to it, and the work per word is small next to a cache miss)
     found: set[str] = set()
-    found.update(*map(_content_items, _word_texts(text)))
+    for token in _word_texts(text):
+        word = token.lower()
+        if _CJK.search(word):
+            chars = [c for c in word if _CJK.match(c)]
+            found |= {"".join(p) for p in itertools.pairwise(chars)}
+            continue
+        if len(word) < 3 or word in _STOPWORDS or word.isdigit():
+            continue
+        found.add(_stem(word))
     return found
-
-
-# Per word, not per text: news texts repeat their words, and a signature reads the lead and
-# the title, which share most of theirs.
-@functools.lru_cache(maxsize=1 << 16)
-def _content_items(token: str) -> tuple[str, ...]:
-    """What one word of ``content_tokens`` gives: its stem, its CJK bigrams, or nothing."""
-    word = token.lower()
-    if _CJK.search(word):
-        chars = [c for c in word if _CJK.match(c)]
-        return tuple("".join(p) for p in itertools.pairwise(chars))
-    if len(word) < 3 or word in _STOPWORDS or word.isdigit():
-        return ()
-    return (_stem(word),)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -741,15 +737,12 @@ def _stem(word: str) -> str:
 
 def shingles(text: str) -> set[str]:
     """Consecutive pairs of content stems: verbatim or near-verbatim copies share most."""
-    stems = [stem for stem in map(_shingle_stem, _word_texts(text)) if stem is not None]
+    stems = []
+    for token in _word_texts(text):
+        word = token.lower()
+        if len(word) >= 3 and word not in _STOPWORDS:
+            stems.append(_stem(word))
     return {f"{a} {b}" for a, b in itertools.pairwise(stems)}
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _shingle_stem(token: str) -> str | None:
-    """The stem one word adds to ``shingles``, or None for a short or stop word."""
-    word = token.lower()
-    return _stem(word) if len(word) >= 3 and word not in _STOPWORDS else None
 
 
 def stable_hash(text: str) -> int:
@@ -759,10 +752,7 @@ def stable_hash(text: str) -> int:
 
 def bottom_k(items: Iterable[str], k: int) -> frozenset[str]:
     """The k items with the smallest stable hash: a sketch that keeps Jaccard estimable."""
-    unique = set(items)
-    # ``stable_hash`` of each, without a Python call per item (the same crc32 of UTF-8)
-    hashes = dict(zip(unique, map(zlib.crc32, map(str.encode, unique)), strict=True))
-    return frozenset(sorted(unique, key=hashes.__getitem__)[:k])
+    return frozenset(sorted(set(items), key=stable_hash)[:k])
 
 
 def sketch_containment(
