@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from monitors.detect import textfeatures as tf
+from monitors.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -125,6 +126,10 @@ def test_round_years_keeps_years_only() -> None:
     [
         pytest.param("a $375 million deal", {375e6}, id="dollar sign"),
         pytest.param("USD 374.9 mn", {374.9e6}, id="USD mn"),
+        pytest.param("US$2 billion", {2e9}, id="US dollar sign"),
+        pytest.param("EUR 3 million", {3e6}, id="EUR"),
+        pytest.param("GBP 40 million", {40e6}, id="GBP"),
+        pytest.param("4 billion euro", {4e9}, id="euro after"),
         pytest.param("€2 bn", {2e9}, id="euro sign"),
         pytest.param("£1.5 billion", {1.5e9}, id="pound sign"),
         pytest.param("₹500 crore", {5e9}, id="rupee sign crore"),
@@ -147,6 +152,28 @@ def test_round_years_keeps_years_only() -> None:
 )
 def test_amounts(text: str, expected: set[float]) -> None:
     assert tf.amounts(text) == expected
+
+
+def test_currencies_come_from_the_config_in_order() -> None:
+    assert tf._currency_pattern(["US\\$", "\\$", "dollars?"]) == r"(?:US\$|\$|dollars?)"
+
+
+@pytest.mark.parametrize(
+    ("forms", "message"),
+    [
+        pytest.param(["$"], "special character", id="unescaped dollar"),
+        pytest.param(["USD", "|EUR"], "special character", id="leading alternation"),
+        pytest.param(["?"], "special character", id="leading quantifier"),
+        pytest.param([""], "special character", id="empty form"),
+        pytest.param(["Rs\\"], "Rs", id="does not compile"),
+        pytest.param([], "is empty", id="no forms"),
+    ],
+)
+def test_bad_currency_forms_are_config_errors(forms: list[str], message: str) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"textfeatures\.toml: \[amounts\] currencies.*{message}"
+    ):
+        tf._currency_pattern(forms)
 
 
 @pytest.mark.parametrize(

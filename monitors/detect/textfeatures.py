@@ -381,9 +381,34 @@ def round_years(text: str) -> set[int]:
 # Money amounts and other telling numbers
 
 _SCALE: dict[str, float] = {word: float(n) for word, n in _table("amounts", "scale").items()}
-_CURRENCY = (
-    r"(?:US\$|USD|\$|€|EUR|£|GBP|₹|Rs\.?|INR|RUB|₽|TL|AZN|manat|доллар\w*|dollars?|euros?|евро)"
-)
+# characters that give a pattern its structure: a currency form starting with one would not
+# match the symbol ("$" is the end of the text, "|" an empty form that makes every number money)
+_PATTERN_SPECIAL = frozenset(".^$*+?{}[]|()")
+
+
+def _currency_pattern(forms: Iterable[str]) -> str:
+    """One pattern for the currency forms of ``[amounts] currencies`` (tried in order).
+
+    A form is a regular expression; one that is empty, starts with a character special in a
+    pattern (write ``\\$`` for the dollar sign) or does not compile is a ConfigError."""
+    checked = []
+    for form in forms:
+        if not isinstance(form, str) or not form or form[0] in _PATTERN_SPECIAL:
+            raise ConfigError(
+                f"{_WORDS_PATH}: [amounts] currencies: {form!r} must be a non-empty pattern "
+                "not starting with a special character (escape it: '\\$')"
+            )
+        try:
+            re.compile(form)
+        except re.error as exc:
+            raise ConfigError(f"{_WORDS_PATH}: [amounts] currencies: {form!r}: {exc}") from exc
+        checked.append(form)
+    if not checked:
+        raise ConfigError(f"{_WORDS_PATH}: [amounts] currencies is empty")
+    return f"(?:{'|'.join(checked)})"
+
+
+_CURRENCY = _currency_pattern(_table("amounts", "currencies"))
 _AMOUNT = re.compile(
     rf"(?:{_CURRENCY}\s?(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)?)"
     rf"|(?:(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)\s+{_CURRENCY})",
