@@ -54,6 +54,9 @@ def test_month_number(word: str, expected: int | None) -> None:
         pytest.param("March 32", [], id="no such day"),
         pytest.param("May 2024", [], id="month and year only"),
         pytest.param("no dates here", [], id="none"),
+        pytest.param("March ²", [], id="superscript digit is no day"),
+        pytest.param("① March", [], id="circled digit is no day"),
+        pytest.param("March 5 ²²²²", [(3, 5, None)], id="superscript digits are no year"),
     ],
 )
 def test_day_mentions(text: str, expected: list[tuple[int, int, int | None]]) -> None:

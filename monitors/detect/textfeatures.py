@@ -8,8 +8,8 @@ reduced to a transliterated phonetic key so that spellings across scripts meet (
 ``Həsənov`` = ``Гасанов``), and content stems / word-pair shingles for within-language
 similarity.
 
-The month, weekday, ordinal, stop-word, scale-word and name-spelling tables are the only
-hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
+The month, weekday, ordinal, stop-word, scale-word, currency and name-spelling tables are the
+only hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
 languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr, de, es, ar, hy, zh, ja).
 Names of states and peoples, which are compared as states and not as names, come from CLDR
 (babel) in the locales of ``[words] state_name_locales`` of that file.
@@ -200,7 +200,8 @@ def day_mentions(text: str) -> list[DayMention]:
 
 
 def _as_day(word: str) -> int | None:
-    if word.isdigit() and len(word) <= 2 and 1 <= int(word) <= 31:
+    # isdecimal, not isdigit: "²" and "①" are digits that int() refuses
+    if word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 31:
         return int(word)
     return None
 
@@ -227,7 +228,7 @@ def _days_near(text: str, words: tuple[str, ...], i: int) -> list[int]:
 def _year_near(words: tuple[str, ...], i: int) -> int | None:
     for j in range(i + 1, min(i + 4, len(words))):
         text = words[j]
-        if len(text) == 4 and text.isdigit() and 1950 <= int(text) <= 2049:
+        if len(text) == 4 and text.isdecimal() and 1950 <= int(text) <= 2049:
             return int(text)
     return None
 
