@@ -546,6 +546,8 @@ def name_token(word: str) -> str:
 
 
 def _is_latin(word: str) -> bool:
+    if word.isascii():
+        return True  # (the only ASCII letters are Latin ones: no name to look up per letter)
     return all(not c.isalpha() or unicodedata.name(c, "").startswith("LATIN") for c in word)
 
 
