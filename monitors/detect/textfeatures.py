@@ -151,8 +151,8 @@ def _spans(text: str) -> tuple[tuple[int, int], ...]:
 # ---------------------------------------------------------------------------------------------
 # Dates mentioned in the text: "March 5", "5 марта", "Sentyabrın 29-da", "8月23日", "2023-02-06".
 
-# Every pattern that reads a year needs "19dd" or "20dd" somewhere in the text, most texts
-# have none: one cheap search spares the costly ones (the "name-year" one above all).
+# Every pattern that reads a year needs "19dd" or "20dd" somewhere in the text, and most texts
+# have none: one cheap search spares the costly ones (``_NAME_YEAR`` of rounds above all).
 _YEARISH = re.compile(r"(?:19|20)\d\d")
 _YEAR_RE = re.compile(r"(?<![\d.,$])(19[5-9]\d|20[0-4]\d)(?![\d])")
 _CJK_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
