@@ -270,6 +270,12 @@ async def claim_due_feeds(
     ]
 
 
+POLL_UPDATE = {"synchronize_session": False}
+"""Execution options of the poll's own updates of ``feed`` rows: the poll's sessions load no
+``Feed`` objects, so the ORM has none to bring up to date (its default, "auto", first works
+out which loaded objects the WHERE clause matches: a cost per statement, per feed, per cycle)."""
+
+
 async def renew_leases(
     session: AsyncSession,
     feed_ids: Collection[int],
@@ -303,6 +309,7 @@ async def renew_leases(
         .where(Feed.id.in_(held.scalar_subquery()))
         .values(lease_until=now + lease)
         .returning(Feed.id)
+        .execution_options(**POLL_UPDATE)
     )
     return set(renewed)
 
@@ -357,7 +364,9 @@ async def record_poll_success(
         values.update(etag=etag, last_modified=last_modified, body_sha256=body_sha256)
     if title:
         values["title"] = func.coalesce(Feed.title, title[:300])
-    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+    await session.execute(
+        update(Feed).where(Feed.id == feed_id).values(**values).execution_options(**POLL_UPDATE)
+    )
 
 
 async def record_poll_failure(

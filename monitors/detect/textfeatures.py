@@ -8,8 +8,8 @@ reduced to a transliterated phonetic key so that spellings across scripts meet (
 ``Həsənov`` = ``Гасанов``), and content stems / word-pair shingles for within-language
 similarity.
 
-The month, weekday, ordinal, stop-word, scale-word and name-spelling tables are the only
-hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
+The month, weekday, ordinal, stop-word, scale-word, currency and name-spelling tables are the
+only hand-written language knowledge; they live in ``config/textfeatures.toml`` and cover the
 languages of the feeds we watch (en, ru, uk, bg, az, tr, pl, fr, de, es, ar, hy, zh, ja).
 Names of states and peoples, which are compared as states and not as names, come from CLDR
 (babel) in the locales of ``[words] state_name_locales`` of that file.
@@ -69,22 +69,38 @@ for _words in _table("months", "exact").values():
     _add_months(_words)
 for _words in _table("months", "stems").values():
     _add_months(_words, stems=True)
-_MONTH_STEMS.sort(key=lambda item: -len(item[0]))
+
+
+def _index_stems(stems: Iterable[tuple[str, int]]) -> tuple[dict[str, int], tuple[int, ...]]:
+    """(each stem's number, the stem lengths longest first) of (stem, number) pairs.
+
+    A word then finds its stems by looking up its own few prefixes of a stem's length
+    instead of testing every stem of every language: that scan was most of a signature's
+    cost. The first pair of a stem written twice keeps it, as the first match did."""
+    index: dict[str, int] = {}
+    for stem, number in stems:
+        index.setdefault(stem, number)
+    return index, tuple(sorted({len(stem) for stem in index}, reverse=True))
+
+
+_MONTH_STEM_INDEX, _MONTH_STEM_LENGTHS = _index_stems(_MONTH_STEMS)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def month_number(word: str) -> int | None:
     """The month a word names (1-12), or None. ``"Sept."``, ``"сентября"``, ``"Sentyabrın"``.
 
-    Cached per word: a signature asks it of nearly every word of the text, and the stem scan
-    is the cost (the answer depends on the word alone)."""
+    Cached per word: a signature asks it of nearly every word of the text."""
     w = word.lower().rstrip(".")
     if w in _MONTH_EXACT:
         return _MONTH_EXACT[w]
-    for stem, number in _MONTH_STEMS:
-        # a stem must carry at most a case ending, or "март" would match "марш"
-        if w.startswith(stem) and len(w) - len(stem) <= 4:
-            return number
+    # the longest stem the word starts with; a stem must carry at most a case ending, or
+    # "март" would match "марш"
+    for length in _MONTH_STEM_LENGTHS:
+        if length <= len(w) <= length + 4:
+            number = _MONTH_STEM_INDEX.get(w[:length])
+            if number is not None:
+                return number
     return None
 
 
@@ -111,7 +127,7 @@ class Token(NamedTuple):
 
 def tokens(text: str) -> list[Token]:
     """The words and numbers of ``text`` with their offsets (a fresh list each call)."""
-    return list(_tokens(text))
+    return [Token(w, *span) for w, span in zip(_word_texts(text), _spans(text), strict=True)]
 
 
 def words(text: str) -> list[str]:
@@ -120,20 +136,26 @@ def words(text: str) -> list[str]:
 
 
 # One signature tokenises its title, lead and text several times (dates, weekdays, counts,
-# stems, shingles): the last few texts' tokens are kept. The tuples are shared: read only.
-@functools.lru_cache(maxsize=16)
-def _tokens(text: str) -> tuple[Token, ...]:
-    return tuple([Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)])
-
-
+# stems, shingles): the last few texts' words are kept. The tuples are shared: read only.
 @functools.lru_cache(maxsize=16)
 def _word_texts(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
 
 
+# The offsets of the words of ``_word_texts``, item by item. Kept apart, and made only for
+# the texts that need them (a month or a number to look around): making offsets for every
+# word of every text cost more than finding the words.
+@functools.lru_cache(maxsize=16)
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple([m.span() for m in _TOKEN.finditer(text)])
+
+
 # ---------------------------------------------------------------------------------------------
 # Dates mentioned in the text: "March 5", "5 марта", "Sentyabrın 29-da", "8月23日", "2023-02-06".
 
+# Every pattern that reads a year needs "19dd" or "20dd" somewhere in the text, and most texts
+# have none: one cheap search spares the costly ones (``_NAME_YEAR`` of rounds above all).
+_YEARISH = re.compile(r"(?:19|20)\d\d")
 _YEAR_RE = re.compile(r"(?<![\d.,$])(19[5-9]\d|20[0-4]\d)(?![\d])")
 _CJK_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ISO_DATE = re.compile(r"(?<!\d)(20\d\d|19\d\d)-(\d\d)-(\d\d)(?!\d)")
@@ -148,59 +170,67 @@ class DayMention:
 
 
 def years(text: str) -> set[int]:
+    if not _YEARISH.search(text):
+        return set()
     return {int(y) for y in _YEAR_RE.findall(text)}
 
 
 def day_mentions(text: str) -> list[DayMention]:
     """Day-month dates, with the year when the text gives it next to them."""
     found: list[DayMention] = []
-    for y, m, d in _CJK_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y) if y else None))
-    for y, m, d in _ISO_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y)))
-    for d, m, y in _DOTTED_DATE.findall(text):
-        found.append(DayMention(int(m), int(d), int(y)))
-    toks = _tokens(text)
-    for i, tok in enumerate(toks):
-        month = month_number(tok.text) if not tok.text[0].isdigit() else None
-        if month is None:
+    if "月" in text:
+        for y, m, d in _CJK_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y) if y else None))
+    if _YEARISH.search(text):
+        for y, m, d in _ISO_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y)))
+        for d, m, y in _DOTTED_DATE.findall(text):
+            found.append(DayMention(int(m), int(d), int(y)))
+    words = _word_texts(text)
+    months = list(map(month_number, words))
+    # only the few words that name a month, found without a Python step per word
+    for i in itertools.compress(range(len(words)), months):
+        word, month = words[i], months[i]
+        if word[0].isdigit() or month is None:
             continue
-        days = _days_near(text, toks, i)
+        days = _days_near(text, words, i)
         if not days:
             continue
-        year = _year_near(toks, i)
+        year = _year_near(words, i)
         found.extend(DayMention(month, day, year) for day in days)
     return [m for m in found if 1 <= m.month <= 12 and 1 <= m.day <= 31]
 
 
-def _as_day(tok: Token) -> int | None:
-    if tok.text.isdigit() and len(tok.text) <= 2 and 1 <= int(tok.text) <= 31:
-        return int(tok.text)
+def _as_day(word: str) -> int | None:
+    # isdecimal, not isdigit: "²" and "①" are digits that int() refuses
+    if word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 31:
+        return int(word)
     return None
 
 
-def _days_near(text: str, toks: tuple[Token, ...], i: int) -> list[int]:
-    """Day numbers written next to the month at ``toks[i]`` ("5 March", "March 5 to 9")."""
+def _days_near(text: str, words: tuple[str, ...], i: int) -> list[int]:
+    """Day numbers written next to the month at ``words[i]`` ("5 March", "March 5 to 9")."""
     days = []
-    if i > 0 and (day := _as_day(toks[i - 1])) is not None:
+    if i > 0 and (day := _as_day(words[i - 1])) is not None:
         days.append(day)
         # "15-19 марта": a range written before the month
-        dash = i > 1 and text[toks[i - 2].end : toks[i - 1].start].strip() in {"-", "–", "—"}
-        if dash and (first := _as_day(toks[i - 2])) is not None and first < day:
+        spans = _spans(text) if i > 1 else ()
+        dash = i > 1 and text[spans[i - 2][1] : spans[i - 1][0]].strip() in {"-", "–", "—"}
+        if dash and (first := _as_day(words[i - 2])) is not None and first < day:
             days.append(first)
-    if i + 1 < len(toks) and (day := _as_day(toks[i + 1])) is not None:
+    if i + 1 < len(words) and (day := _as_day(words[i + 1])) is not None:
         days.append(day)
         # "March 9 to 13", "from March 5 to 9"
-        joined = i + 3 < len(toks) and toks[i + 2].text.lower() in {"to", "and", "до", "по"}
-        if joined and (last := _as_day(toks[i + 3])) is not None and last > day:
+        joined = i + 3 < len(words) and words[i + 2].lower() in {"to", "and", "до", "по"}
+        if joined and (last := _as_day(words[i + 3])) is not None and last > day:
             days.append(last)
     return days
 
 
-def _year_near(toks: tuple[Token, ...], i: int) -> int | None:
-    for j in range(i + 1, min(i + 4, len(toks))):
-        text = toks[j].text
-        if len(text) == 4 and text.isdigit() and 1950 <= int(text) <= 2049:
+def _year_near(words: tuple[str, ...], i: int) -> int | None:
+    for j in range(i + 1, min(i + 4, len(words))):
+        text = words[j]
+        if len(text) == 4 and text.isdecimal() and 1950 <= int(text) <= 2049:
             return int(text)
     return None
 
@@ -214,7 +244,7 @@ _CJK_WEEKDAY = re.compile(r"(?:星期|周|週)([一二三四五六日天])")
 
 def weekdays(text: str) -> set[int]:
     """Weekdays the text names (0 = Monday): "arrived Thursday", "во вторник", "周五"."""
-    found = {_WEEKDAYS[w.lower()] for w in _word_texts(text) if w.lower() in _WEEKDAYS}
+    found = {_WEEKDAYS[w] for w in map(str.lower, _word_texts(text)) if w in _WEEKDAYS}
     for ch in _CJK_WEEKDAY.findall(text):
         found.add(6 if ch in "日天" else "一二三四五六".index(ch))
     return found
@@ -234,6 +264,9 @@ _ROMAN = re.compile(
     r"([^\W\d_]*?)(?:\s?[-–‐]\s?|(?<=[^\x00-\x7f])|\s(?=X{0,3}(?:IX|IV|VI{0,3})\b|X))"
     r"(?=[IVX])(X{0,3}(?:IX|IV|V?I{0,3}))(?![A-Za-z])"
 )
+# A round needs a numeral of value 2 or more: its last two letters, or a lone V or X, not
+# followed by a Latin letter. Most texts have none, and the pattern above is costly.
+_ROMAN_HINT = re.compile(r"(?:[IVX]{2}|[VX])(?![A-Za-z])")
 _CJK_ORDINAL = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[次届屆回]")
 _CN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九", start=0)}
 _ORDINAL_WORDS: dict[str, int] = {
@@ -290,11 +323,12 @@ def rounds(text: str) -> set[Round]:
     """Rounds of named series: "Qartalı-2022", «Морской пояс безопасности — 2024»,
     "Shaheen-IX", "第八次", "восьмые"."""
     found: set[Round] = set()
-    for quoted in _QUOTED.findall(text):
+    yearish = _YEARISH.search(text) is not None
+    for quoted in _QUOTED.findall(text) if yearish else ():
         # «Морской пояс безопасности — 2024»: the year closes the quoted name
         if m := _QUOTED_ROUND.search(quoted):
             found.add(Round(_series_key(quoted[: m.start()]), m.group(1)))
-    for word, year in _NAME_YEAR.findall(text):
+    for word, year in _NAME_YEAR.findall(text) if yearish else ():
         if word.lower() in _NOT_SERIES or month_number(word) is not None:
             continue
         if is_country_word(word):
@@ -302,7 +336,7 @@ def rounds(text: str) -> set[Round]:
         # lowercase words name a series only inside quotes (above): "в конце февраля 2026"
         if word[0].isupper():
             found.add(Round(name_key(word), year))
-    for m in _ROMAN.finditer(text):
+    for m in _ROMAN.finditer(text) if _ROMAN_HINT.search(text) else ():
         word, numeral = m.group(1), m.group(2)
         between = text[m.end(1) : m.start(2)]
         # hyphenated ("Shaheen-X") or written on in another script ("雄鹰IV"); with a space only
@@ -311,22 +345,34 @@ def rounds(text: str) -> set[Round]:
         spaced = len(numeral) >= 2 and bool(word) and _is_name_word(word)
         if numeral and (attached or spaced) and 2 <= (value := _roman_value(numeral)) <= 99:
             found.add(Round(name_key(word) if word else "", f"#{value}"))
-    for n in _CJK_ORDINAL.findall(text):
+    for n in _CJK_ORDINAL.findall(text) if "第" in text else ():
         if 2 <= (value := _cjk_number(n)) <= 99:
             found.add(Round("", f"#{value}"))
-    for word in _word_texts(text.lower()):
+    lowered = text.lower()
+    # a word spells an ordinal only if the text holds one of the stems (substring tests
+    # are cheaper than a pattern of alternatives)
+    hinted = any(stem in lowered for stem in _ORDINAL_WORDS)
+    for word in _word_texts(lowered) if hinted else ():
         found.update(Round("", f"#{number}") for number in _ordinals(word))
     return found
 
 
+_ORDINAL_INDEX, _ORDINAL_LENGTHS = _index_stems(_ORDINAL_WORDS.items())
+_ORDINAL_ORDER = {stem: i for i, stem in enumerate(_ORDINAL_INDEX)}
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _ordinals(word: str) -> tuple[int, ...]:
-    """The ordinals a lower-case word spells ("eighth", "восьмые"), by stem; cached per word."""
-    return tuple(
-        number
-        for stem, number in _ORDINAL_WORDS.items()
-        if word.startswith(stem) and len(word) - len(stem) <= 3
-    )
+    """The ordinals a lower-case word spells ("eighth", "восьмые"), by stem; cached per word.
+
+    In the order of the table, as the stems a word could start with are looked up longest
+    first."""
+    stems = [
+        word[:length]
+        for length in _ORDINAL_LENGTHS
+        if length <= len(word) <= length + 3 and word[:length] in _ORDINAL_INDEX
+    ]
+    return tuple(_ORDINAL_INDEX[stem] for stem in sorted(stems, key=_ORDINAL_ORDER.__getitem__))
 
 
 def round_years(text: str) -> set[int]:
@@ -338,9 +384,34 @@ def round_years(text: str) -> set[int]:
 # Money amounts and other telling numbers
 
 _SCALE: dict[str, float] = {word: float(n) for word, n in _table("amounts", "scale").items()}
-_CURRENCY = (
-    r"(?:US\$|USD|\$|€|EUR|£|GBP|₹|Rs\.?|INR|RUB|₽|TL|AZN|manat|доллар\w*|dollars?|euros?|евро)"
-)
+# characters that give a pattern its structure: a currency form starting with one would not
+# match the symbol ("$" is the end of the text, "|" an empty form that makes every number money)
+_PATTERN_SPECIAL = frozenset(".^$*+?{}[]|()")
+
+
+def _currency_pattern(forms: Iterable[str]) -> str:
+    """One pattern for the currency forms of ``[amounts] currencies`` (tried in order).
+
+    A form is a regular expression; one that is empty, starts with a character special in a
+    pattern (write ``\\$`` for the dollar sign) or does not compile is a ConfigError."""
+    checked = []
+    for form in forms:
+        if not isinstance(form, str) or not form or form[0] in _PATTERN_SPECIAL:
+            raise ConfigError(
+                f"{_WORDS_PATH}: [amounts] currencies: {form!r} must be a non-empty pattern "
+                "not starting with a special character (escape it: '\\$')"
+            )
+        try:
+            re.compile(form)
+        except re.error as exc:
+            raise ConfigError(f"{_WORDS_PATH}: [amounts] currencies: {form!r}: {exc}") from exc
+        checked.append(form)
+    if not checked:
+        raise ConfigError(f"{_WORDS_PATH}: [amounts] currencies is empty")
+    return f"(?:{'|'.join(checked)})"
+
+
+_CURRENCY = _currency_pattern(_table("amounts", "currencies"))
 _AMOUNT = re.compile(
     rf"(?:{_CURRENCY}\s?(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)?)"
     rf"|(?:(\d[\d,]*(?:\.\d+)?)\s*[-]?\s*([A-Za-zа-я.]+)\s+{_CURRENCY})",
@@ -348,6 +419,8 @@ _AMOUNT = re.compile(
 )
 _CODE = re.compile(r"\b([A-Z]{1,5})[-\s]?(\d{1,4}[A-Z]?)\b")
 _DECIMAL = re.compile(r"(?<![\d.,])(\d{1,3})[.,](\d)(?![\d])")
+# amounts and codes all hold a digit; most titles and many summaries have none
+_DIGIT = re.compile(r"\d")
 
 
 def _number(text: str) -> float | None:
@@ -360,6 +433,8 @@ def _number(text: str) -> float | None:
 def amounts(text: str) -> set[float]:
     """Money amounts in units (currency ignored): "$375 million" → 375e6, "USD 374.9 mn"."""
     found: set[float] = set()
+    if not _DIGIT.search(text):
+        return found
     for m in _AMOUNT.finditer(text):
         digits, scale_word = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         value = _number(digits or "")
@@ -385,16 +460,22 @@ def counts(text: str) -> set[int]:
     numbers from 3 up that are not years, days of a month, money, percentages, times or parts
     of a designation ("F-16", "#10")."""
     found: set[int] = set()
-    toks = _tokens(text)
-    for i, tok in enumerate(toks):
-        if (value := _NUMBER_WORDS.get(tok.text.lower())) is not None:
+    words = _word_texts(text)
+    spans: tuple[tuple[int, int], ...] = ()
+    for i, word in enumerate(words):
+        if (value := _NUMBER_WORDS.get(word.lower())) is not None:
             found.add(value)
             continue
-        if "." in tok.text or not _COUNT.match(text, tok.start):
+        # the pattern opens with a decimal digit (\d is isdecimal): other words cannot match,
+        # and only a number needs the offsets
+        if "." in word or not word[0].isdecimal():
             continue
-        value = int(tok.text.replace(",", ""))
-        near = [toks[j].text for j in (i - 1, i + 1) if 0 <= j < len(toks)]
-        scale = i + 1 < len(toks) and toks[i + 1].text.lower() in _SCALE
+        spans = spans or _spans(text)
+        if not _COUNT.match(text, spans[i][0]):
+            continue
+        value = int(word.replace(",", ""))
+        near = [words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)]
+        scale = i + 1 < len(words) and words[i + 1].lower() in _SCALE
         dated = any(month_number(w) for w in near if not w[0].isdigit())
         if value >= 3 and not 1900 <= value <= 2100 and not scale and not dated:
             found.add(value)
@@ -403,6 +484,8 @@ def counts(text: str) -> set[int]:
 
 def codes(text: str) -> set[str]:
     """Hull numbers, designations and measured decimals: "CVN-76" → "CVN76", "7,8" → "7.8"."""
+    if not _DIGIT.search(text):
+        return set()
     found = {
         f"{a}{b}"
         for a, b in _CODE.findall(text)
@@ -424,6 +507,12 @@ _SURNAME_ENDINGS = tuple(_table("names", "surname_endings"))
 _PHONETIC = [(src, dst) for src, dst in _table("names", "phonetic")]
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+_NOT_ASCII_LETTER = re.compile(r"[^a-z]")
+_DOUBLED = re.compile(r"(.)\1+")
+_NO_VOWELS = str.maketrans("", "", "aeiouy")
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def name_key(word: str) -> str:
     """A light phonetic key of one name word, equal across scripts and spellings.
@@ -432,8 +521,7 @@ def name_key(word: str) -> str:
     Russian, Turkic and English spellings swap (Г/H/G, KH/X, Q/K, Z/S, W/V), drop vowels after
     the first letter, collapse doubled letters, keep at most five consonants.
     """
-    s = re.sub(r"['’]s$", "", anyascii(word).lower())
-    s = re.sub(r"[^a-z]", "", s)
+    s = _NOT_ASCII_LETTER.sub("", _POSSESSIVE.sub("", anyascii(word).lower()))
     for ending in _SURNAME_ENDINGS:
         if s.endswith(ending) and len(s) - len(ending) >= 4:
             s = s[: -len(ending)]
@@ -442,8 +530,8 @@ def name_key(word: str) -> str:
         s = s.replace(src, dst)
     if not s:
         return ""
-    head, tail = s[0], re.sub(r"[aeiouy]", "", s[1:])
-    key = re.sub(r"(.)\1+", r"\1", ("a" if head in "aeiouy" else head) + tail)
+    head, tail = s[0], s[1:].translate(_NO_VOWELS)
+    key = _DOUBLED.sub(r"\1", ("a" if head in "aeiouy" else head) + tail)
     return key[:5]
 
 
@@ -460,6 +548,8 @@ def name_token(word: str) -> str:
 
 
 def _is_latin(word: str) -> bool:
+    if word.isascii():
+        return True  # (the only ASCII letters are Latin ones: no name to look up per letter)
     return all(not c.isalpha() or unicodedata.name(c, "").startswith("LATIN") for c in word)
 
 
@@ -502,8 +592,9 @@ def name_keys(title: str, summary: str) -> set[str]:
     """
     parts = [summary] if _is_title_case(title) else [title, summary]
     # "Indo-Pacific", "Asia-Pacific": one name, not two
+    # (not through the cache of ``_word_texts``: sentences would push out the whole texts)
     sentences = [
-        _word_texts(sentence)
+        _TOKEN.findall(sentence)
         for part in parts
         for sentence in _SENTENCE_SPLIT.split(_NAME_HYPHEN.sub("", part))
     ]
@@ -514,13 +605,22 @@ def name_keys(title: str, summary: str) -> set[str]:
         for i, word in enumerate(words):
             if _is_name_word(word) and (i > 0 or word in inner):
                 run.append(word)
-                if _long_enough(name_key(word), word) and not is_country_word(word):
-                    found.add(name_token(word))
+                if (token := _own_name_token(word)) is not None:
+                    found.add(token)
                 continue
-            _add_run(found, run)
-            run = []
+            if run:  # (an empty run adds nothing)
+                _add_run(found, run)
+                run = []
         _add_run(found, run)
     return found
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _own_name_token(word: str) -> str | None:
+    """The token a name word gives on its own: None if too short or a state's word."""
+    if _long_enough(name_key(word), word) and not is_country_word(word):
+        return name_token(word)
+    return None
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?:;])\s+|\s[-–—]\s|\n")
@@ -565,7 +665,7 @@ current ones; otherwise the table is built from CLDR, so the words are the same 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _ascii_word(word: str) -> str:
-    return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", anyascii(word).lower()))
+    return _NOT_ASCII_LETTER.sub("", _POSSESSIVE.sub("", anyascii(word).lower()))
 
 
 def country_words_inputs() -> dict[str, Any]:
@@ -742,6 +842,8 @@ def content_tokens(text: str) -> set[str]:
 
     CJK text has no spaces, so it contributes character bigrams instead.
     """
+    # (a cache of each word's items measured slower: most words of a run of fresh articles
+    # are new to it, and the work per word is small next to a cache miss)
     found: set[str] = set()
     for token in _word_texts(text):
         word = _unelided(token.lower())
