@@ -338,3 +338,22 @@ def test_everyday_words_are_never_found_but_resolve() -> None:
         assert gazetteer.find(word) == [], word
     assert gazetteer.resolve("شام") == "SY"
     assert gazetteer.resolve("माली") == "ML"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        pytest.param(
+            '[native.ur.Pakistan]\naliases = ["پاکستان"]\n', r"native\.ur\.Pakistan", id="bad code"
+        ),
+        pytest.param(
+            '[native.ur.PK]\naliases = "پاکستان"\n', r"native\.ur\.PK\.aliases", id="not a list"
+        ),
+        pytest.param('native = ["ur"]\n', r"native", id="not a table"),
+    ],
+)
+def test_bad_native_table_is_config_error(tmp_path: Path, content: str, named: str) -> None:
+    path = tmp_path / "countries.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=named):
+        Gazetteer.load(path)

@@ -380,7 +380,7 @@ def _context_after_regex(cues: list[str]) -> re.Pattern[str]:
     """A cue right after the mention (spaces only between), ending at a word's end."""
     parts = [r"\s+".join(re.escape(fold(word)) for word in cue.split()) for cue in cues]
     alternation = "|".join(parts) or r"(?!x)x"
-    return re.compile(rf"\s*(?:{alternation})(?![\w{MARK[1:-1]}])")
+    return re.compile(rf"\s*(?:{alternation})(?!\w|{MARK})")
 
 
 def _context_regex(cues: list[str]) -> re.Pattern[str]:
