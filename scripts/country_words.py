@@ -8,7 +8,7 @@ config/native_state_words.json: the Urdu and Hindi ones as written.
 Run it after changing ``[words] state_name_locales``, ``native_state_locales`` or
 ``country_name_generic`` in ``config/textfeatures.toml``, the one-word names of
 ``config/countries.toml [native]``, or upgrading Babel (until then the table is built from CLDR in
-every process, the same words but slower). ``tests/test_textfeatures.py`` runs the check.
+every process, the same words but slower). ``tests/test_cluster.py`` runs the check.
 """
 
 from __future__ import annotations
