@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -91,13 +92,23 @@ class RssSampler(threading.Thread):
         return self.peak_mb
 
 
-last_cpu: list[float] = [0.0, 0.0]
+class Run(NamedTuple):
+    """One timed process: wall s, largest sampled RSS MB of its tree, the kernel's max RSS MB,
+    CPU s of the process itself, CPU s of its descendants as last sampled (the parse pool's
+    fork server and workers, which it does not reap itself)."""
+
+    wall: float
+    rss: float
+    hwm: float
+    cpu_main: float
+    cpu_children: float
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_main + self.cpu_children
 
 
-def timed_run(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
-    """(wall s, largest sampled RSS MB of the process tree, kernel max RSS MB of the tree);
-    ``last_cpu`` then holds (CPU s of the main process, CPU s of its descendants as last
-    sampled: the parse pool's fork server and workers, which it does not reap itself)."""
+def timed_run(command: list[str], env: dict[str, str], log: Path) -> Run:
     with log.open("a") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
@@ -107,11 +118,11 @@ def timed_run(command: list[str], env: dict[str, str], log: Path) -> tuple[float
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     sampled = sampler.stop()
-    last_cpu[:] = [usage.ru_utime + usage.ru_stime, sum(sampler.cpu.values())]
     if process.returncode != 0:
         raise SystemExit(f"{command[2:]} failed ({process.returncode}); see {log}:\n"
                          + log.read_text(errors="replace")[-3000:])  # fmt: skip
-    return wall, sampled, usage.ru_maxrss / 1024
+    return Run(wall, sampled, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime,
+               sum(sampler.cpu.values()))  # fmt: skip
 
 
 # --- defwatch --------------------------------------------------------------------------------
@@ -143,24 +154,22 @@ def run_defwatch(folder: Path, urls: list[str], concurrency: int) -> dict[str, f
     cli = [sys.executable, "-m", "monitors.cli"]
     subprocess.run([*cli, "feeds", "import", str(opml)], cwd=REPO, env=env, check=True,
                    capture_output=True)  # fmt: skip
-    first, rss1, hwm1 = timed_run([*cli, "poll", "--once"], env, log)
-    first_cpu = list(last_cpu)
-    second, rss2, hwm2 = timed_run([*cli, "poll", "--once"], env, log)
-    second_cpu = list(last_cpu)
+    first = timed_run([*cli, "poll", "--once"], env, log)
+    second = timed_run([*cli, "poll", "--once"], env, log)
     with sqlite3.connect(folder / "defwatch.db") as db:
         entries = db.execute("SELECT count(*) FROM article").fetchone()[0]
         stories = db.execute("SELECT count(*) FROM story").fetchone()[0]
     return {
-        "first": first,
-        "second": second,
+        "first": first.wall,
+        "second": second.wall,
         "entries": entries,
         "stories": stories,
-        "first_cpu": first_cpu[0] + first_cpu[1],
-        "first_cpu_main": first_cpu[0],
-        "second_cpu": second_cpu[0] + second_cpu[1],
-        "second_cpu_main": second_cpu[0],
-        "rss": max(rss1, rss2),
-        "hwm": max(hwm1, hwm2),
+        "first_cpu": first.cpu,
+        "first_cpu_main": first.cpu_main,
+        "second_cpu": second.cpu,
+        "second_cpu_main": second.cpu_main,
+        "rss": max(first.rss, second.rss),
+        "hwm": max(first.hwm, second.hwm),
     }
 
 
@@ -197,9 +206,9 @@ def run_reader(folder: Path, urls: list[str], concurrency: int) -> dict[str, flo
     results = []
     for _ in range(2):
         log.write_text("")
-        wall, _rss, hwm = timed_run(worker, env, log)
+        run = timed_run(worker, env, log)
         report = json.loads(log.read_text().strip().splitlines()[-1])
-        results.append((wall, report["call"], report["entries"], hwm, sum(last_cpu)))
+        results.append((run.wall, report["call"], report["entries"], run.hwm, run.cpu))
     return {
         "first": results[0][0],
         "first_call": results[0][1],

@@ -334,6 +334,7 @@ async def release_leases(session: AsyncSession, feed_ids: Collection[int], *, ow
             update(Feed)
             .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
             .values(lease_owner=None, lease_until=None)
+            .execution_options(**POLL_UPDATE)
         )
 
 
@@ -391,6 +392,7 @@ async def record_poll_failure(
             lease_owner=None,
             lease_until=None,
         )
+        .execution_options(**POLL_UPDATE)
     )
 
 

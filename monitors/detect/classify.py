@@ -216,15 +216,10 @@ class Lexicon:
         shipped = data_path("lexicon.toml")
         if path != shipped and not ("scoring" in data and "languages" in data):
             # a lexicon of terms only (tests, experiments) scores like the shipped one
-            return cls(
-                terms,
-                default_lexicon().scoring,
-                data.get("context", {}),
-                data.get("context_after", {}),
-            )
-        return cls(
-            terms, Scoring.parse(path, data), data.get("context", {}), data.get("context_after", {})
-        )
+            scoring = default_lexicon().scoring
+        else:
+            scoring = Scoring.parse(path, data)
+        return cls(terms, scoring, data.get("context", {}), data.get("context_after", {}))
 
     def languages_for(self, language: str | None) -> frozenset[str]:
         if language is None:

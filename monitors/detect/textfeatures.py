@@ -25,6 +25,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from anyascii import anyascii
@@ -700,13 +701,22 @@ def build_country_words(
     )
 
 
-def _shipped_country_words() -> tuple[frozenset[str], frozenset[str]] | None:
-    """The table of ``COUNTRY_WORDS_PATH`` if it was built from the current inputs."""
+def _shipped_table(path: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """The table ``scripts/country_words.py`` wrote to ``path``, if it was built from
+    ``inputs`` (else None: the caller builds it from CLDR)."""
     try:
-        shipped = json.loads(COUNTRY_WORDS_PATH.read_text(encoding="utf-8"))
+        shipped = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(shipped, dict) or shipped.get("inputs") != country_words_inputs():
+    if not isinstance(shipped, dict) or shipped.get("inputs") != inputs:
+        return None
+    return shipped
+
+
+def _shipped_country_words() -> tuple[frozenset[str], frozenset[str]] | None:
+    """The table of ``COUNTRY_WORDS_PATH`` if it was built from the current inputs."""
+    shipped = _shipped_table(COUNTRY_WORDS_PATH, country_words_inputs())
+    if shipped is None:
         return None
     return frozenset(shipped["prefixes"]), frozenset(shipped["short"])
 
@@ -786,12 +796,9 @@ def build_native_state_words(
 @functools.cache
 def _native_state_words() -> frozenset[str]:
     inputs = native_state_words_inputs()
-    try:
-        shipped = json.loads(NATIVE_STATE_WORDS_PATH.read_text(encoding="utf-8"))
-        if shipped.get("inputs") == inputs:
-            return frozenset(shipped["words"])
-    except (OSError, ValueError, AttributeError):
-        pass
+    shipped = _shipped_table(NATIVE_STATE_WORDS_PATH, inputs)
+    if shipped is not None:
+        return frozenset(shipped["words"])
     return build_native_state_words(inputs["locales"], inputs["curated"], inputs["everyday"])
 
 
