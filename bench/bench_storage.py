@@ -3,7 +3,7 @@
     python bench/bench_storage.py [--articles 1000000] [--queries 200]
                                   [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
                                   [--no-pg] [--no-sqlite] [--insert-feeds 3]
-                                  [--keep DIR] [--inserts-only] [--profile FILE]
+                                  [--keep DIR] [--inserts-only] [--steady] [--profile FILE]
 
 For each backend (SQLite in a temp file; PostgreSQL in a scratch database created on the
 server of ``--pg-url`` and dropped afterwards, skipped with a message when unreachable):
@@ -30,7 +30,9 @@ database ``--pg-kept-name``, default ``defwatch_keep_<articles>_s<seed>``, on th
 ``--pg-url``, dropped with ``--drop-kept``). Each run measures a copy (a file copy;
 ``CREATE DATABASE … TEMPLATE``), so every run inserts into the same data; the copy is
 migrated to head.
-``--inserts-only`` skips the ``latest`` measurements; ``--profile FILE`` writes a
+``--steady`` dates the inserted entries one minute apart after the newest stored story, as a
+poll's new entries are in steady state (as published, about half of them predate every
+stored story). ``--inserts-only`` skips the ``latest`` measurements; ``--profile FILE`` writes a
 pyinstrument text profile of the inserts (``FILE.<backend>.txt``).
 """
 
@@ -38,6 +40,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import itertools
 import json
 import random
 import shutil
@@ -263,13 +267,25 @@ async def measure_scan(url: str, codes: list[str]) -> list[float]:
     return seconds
 
 
-def parsed_real_feeds(count: int) -> list[list[pipeline.ClassifiedEntry]]:
-    """The first ``count`` real feeds' entries, parsed and classified (not timed)."""
+def parsed_real_feeds(count: int, *, steady: bool = False) -> list[list[pipeline.ClassifiedEntry]]:
+    """The first ``count`` real feeds' entries, parsed and classified (not timed).
+
+    ``steady``: each entry is dated one minute after the one before it, the first a minute
+    after ``NOW`` (the newest stored story), as the new entries of a poll in steady state
+    are; as published, about half of the corpus's entries are older than every stored story
+    (their candidates then lie weeks later and are screened out cheaply)."""
     out = []
+    minutes = itertools.count(1)
     for doc in real_feeds()[:count]:
         parsed = parse_feed(doc.decoded, url=f"https://real.example/{doc.name}", fetched_at=NOW,
                             content_type=doc.content_type)  # fmt: skip
-        out.append(pipeline.classify_entries(list(parsed.entries)))
+        entries = list(parsed.entries)
+        if steady:
+            entries = [
+                dataclasses.replace(entry, published_at=NOW + timedelta(minutes=next(minutes)))
+                for entry in entries
+            ]
+        out.append(pipeline.classify_entries(entries))
     return out
 
 
@@ -406,13 +422,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-kept-name", help="name of the kept PG database")
     parser.add_argument("--drop-kept", action="store_true", help="drop the kept PG database")
     parser.add_argument("--inserts-only", action="store_true", help="skip `latest`")
+    parser.add_argument(
+        "--steady", action="store_true", help="insert entries dated after the stored data"
+    )
     parser.add_argument("--profile", help="pyinstrument profile of the inserts: FILE.<backend>.txt")
     args = parser.parse_args(argv)
     kept_name = args.pg_kept_name or f"defwatch_keep_{args.articles}_s{args.seed}"
     if args.drop_kept:
         asyncio.run(pg_scratch(args.pg_url, kept_name, create=False))
         return 0
-    feeds = parsed_real_feeds(args.insert_feeds)
+    feeds = parsed_real_feeds(args.insert_feeds, steady=args.steady)
     rows: list[list[object]] = []
     checks: list[list[object]] = []
 

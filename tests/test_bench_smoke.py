@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,21 @@ def test_bench_storage_tiny() -> None:
         "bench_storage.py", "--articles", "2000", "--queries", "5", "--insert-feeds", "2", *pg_args
     )
     assert "SQLite latest (cooperation only)" in out and "articles/s" in out
+
+
+@pytest.mark.skipif(not REAL_FEEDS.is_dir(), reason="../shared/corpora/real-feeds absent")
+def test_bench_storage_steady_dates_entries_after_the_stored_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import bench_storage
+
+    items = [item for feed in bench_storage.parsed_real_feeds(2, steady=True) for item in feed]
+    dates = [item.entry.published_at for item in items]
+    assert dates and min(dates) > bench_storage.NOW
+    assert all(later - earlier == timedelta(minutes=1) for earlier, later in pairwise(dates))
+    # signed as dated: the signatures carry the moved dates, not the published ones
+    assert all(item.signed().published_at == item.entry.published_at for item in items)
 
 
 def test_bench_classify_tiny() -> None:
