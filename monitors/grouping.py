@@ -32,6 +32,7 @@ import bisect
 import functools
 import itertools
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,12 +61,14 @@ class KnownStory:
     """What the batch needs of a stored (or just started) story: whether it is a cooperation
     story, and its signature, stored as JSON text (``raw``): its ``cluster.Screen`` is read
     if the story is ranked among some report's candidates, the whole signature only if the
-    screen does not settle it (``Candidates.ranked``)."""
+    screen does not settle it (``Candidates.ranked``, which reads the screen's ``record``
+    through ``screen_record``, kept in ``record``)."""
 
     cooperation: bool
     raw: str | None = None
     decoded: cluster.EventSignature | None = None
     screened: cluster.Screen | None = None
+    record: cluster.ScreenRecord | tuple[()] | None = field(default=None, repr=False, compare=False)
 
     def signature(self) -> cluster.EventSignature | None:
         """None: stored without a signature (never a candidate)."""
@@ -83,10 +86,22 @@ class KnownStory:
                 self.screened = decode_screen(self.raw)
         return self.screened
 
+    def screen_record(self) -> cluster.ScreenRecord | tuple[()]:
+        """``screen().record``, kept (empty: no signature), from the stored text without
+        building the screen when there is no decoded signature (``decode_record``)."""
+        if self.record is None:
+            if self.screened is not None or self.decoded is not None:
+                screen = self.screen()
+                assert screen is not None  # (made from the signature)
+                self.record = screen.record
+            else:
+                self.record = () if self.raw is None else decode_record(self.raw)
+        return self.record
+
     def replace(self, signature: cluster.EventSignature) -> None:
         """The story's signature grew (``cluster.confirmed``): compare the next reports with
         the new one. Its screen stays (the defining report's fields), but is read again."""
-        self.decoded, self.screened = signature, None
+        self.decoded, self.screened, self.record = signature, None, None
 
 
 def merged_horizons(
@@ -137,13 +152,16 @@ class Candidates:
 
         A story ranks by its newest filing under the report's keys within their horizons,
         then by id: the first time it comes out of the newest-first merge of the keys' lists
-        (pairs compare by time, then id).
+        (pairs compare by time, then id). The first ``limit`` stories are taken by
+        ``dict.fromkeys`` over the merged ids (first comes first, in C): no set of the stories
+        seen stepped through in Python.
 
         With the report's signature (``article``), the candidates its ``cluster.Screening``
         drops are left out after ranking (they cannot change ``cluster.best_match``'s
         decision: no shared name, and a veto of states or time), and only the others'
         signatures are decoded: at a million stored stories most of a report's 400
-        candidates lie weeks after it."""
+        candidates lie weeks after it, so the screen's test runs inline here, on each story's
+        ``cluster.ScreenRecord`` (kept on its ``KnownStory``), time first."""
         newest_first = []
         for key, since in lookup.items():
             pairs = self.by_key.get(key)
@@ -154,29 +172,49 @@ class Candidates:
             merged: Iterable[tuple[datetime, int]] = newest_first[0]
         else:  # one C sort of the keys' newest ends (runs), not a merge step per filing
             merged = sorted(itertools.chain.from_iterable(newest_first), reverse=True)
-        drops = None
-        if article is not None:
-            from monitors.detect.cluster import Screening
-
-            drops = Screening(article).drops
-        stories = self.stories
-        seen: set[int] = set()
+        ranked = itertools.islice(dict.fromkeys(map(_STORY_ID, merged)), limit)
+        get = self.stories.get
         out = []
-        for _, story_id in merged:
-            if story_id in seen:
-                continue
-            seen.add(story_id)
-            known = stories.get(story_id)
-            if known is not None:
-                if drops is None:
-                    signature = known.signature()
-                else:
-                    screen = known.screened or known.screen()
-                    signature = None if screen is None or drops(screen) else known.signature()
-                if signature is not None:
+        if article is None:
+            for story_id in ranked:
+                known = get(story_id)
+                if known is not None and (signature := known.signature()) is not None:
                     out.append((story_id, signature))
-            if len(seen) == limit:
-                break
+            return out
+        from monitors.detect.cluster import Screening
+
+        # ``Screening.drops_record``, inline (a call per story cost more than the test)
+        screening = Screening(article)
+        at, until, countries, rounds, skeletons = (
+            screening.at, screening.until, screening.countries, screening.rounds,
+            screening.skeletons,
+        )  # fmt: skip
+        late, early, late_round, early_round = (
+            screening.late, screening.early, screening.late_round, screening.early_round
+        )  # fmt: skip
+        for story_id in ranked:
+            known = get(story_id)
+            if known is None:
+                continue
+            record = known.record
+            if record is None:
+                record = known.screen_record()
+            if not record:
+                continue  # no signature
+            first, last, their_countries, their_rounds, their_skeletons = record
+            if first > until:  # later than the article (most, in the bench)
+                vetoed = first > late and (first > late_round or rounds.isdisjoint(their_rounds))
+            elif last < at:
+                vetoed = last < early and (last < early_round or rounds.isdisjoint(their_rounds))
+            else:
+                vetoed = False
+            if not vetoed and countries and their_countries:
+                vetoed = countries.isdisjoint(their_countries)
+            if vetoed and skeletons.isdisjoint(their_skeletons):
+                continue
+            signature = known.signature()
+            if signature is not None:
+                out.append((story_id, signature))
         return out
 
     def file(
@@ -191,6 +229,10 @@ class Candidates:
         return story_id
 
 
+_STORY_ID = operator.itemgetter(1)
+"""A (filed at, story id) pair's story."""
+
+
 def is_new(story_id: int) -> bool:
     """Whether ``story_id`` is a provisional id of a story started in this batch."""
     return story_id >= NEW_STORY_BASE
@@ -203,8 +245,9 @@ can never be stale."""
 
 
 SCREEN_CACHE = 8192
-"""Screens kept per process: a few hundred bytes each plus the text they are keyed by (about
-1 KB for a real story), so 10-20 MB when full; the same stories are ranked feed after feed."""
+"""Screens (``decode_screen``) and their records (``decode_record``, what the poll reads) kept
+per process, each: a few hundred bytes each plus the text they are keyed by (about 1 KB for a
+real story), so 10-20 MB when full; the same stories are ranked feed after feed."""
 
 
 @functools.lru_cache(maxsize=SIGNATURE_CACHE)
@@ -223,6 +266,16 @@ def decode_screen(raw: str) -> cluster.Screen | None:
 
     stored = _loads(raw)
     return cluster.Screen.from_json(stored) if stored else None
+
+
+@functools.lru_cache(maxsize=SCREEN_CACHE)
+def decode_record(raw: str) -> cluster.ScreenRecord | tuple[()]:
+    """``decode_screen(raw).record`` (empty: never a candidate), without the screen: what the
+    poll reads of most stored candidates (``Candidates.ranked``), so the cheapest."""
+    from monitors.detect import cluster
+
+    stored = _loads(raw)
+    return cluster.Screen.record_from_json(stored) if stored else ()
 
 
 def _screen_of(signature: cluster.EventSignature) -> cluster.Screen:
@@ -271,6 +324,7 @@ __all__ = [
     "Candidates",
     "Filing",
     "KnownStory",
+    "decode_record",
     "decode_screen",
     "decode_signature",
     "is_new",

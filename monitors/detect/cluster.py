@@ -1138,12 +1138,34 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
 # Screening stored candidates before decoding them (the poll's speed; no rule of its own)
 
 
+ScreenRecord = tuple[int, int, frozenset[str], frozenset[str], frozenset[str]]
+"""A ``Screen`` as ``Screening`` compares it (``Screen.record``): its first and last instants in
+microseconds since the epoch, its states, round values and name skeletons."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_ALL_TIME = 1 << 62
+"""Beyond any instant a ``datetime`` can hold, in microseconds from the epoch (either way): an
+undated signature spans (-_ALL_TIME, _ALL_TIME), so it overlaps every other and no time test
+applies to it, as ``veto`` tests time only when both are dated."""
+
+
+def _micros(moment: datetime) -> int:
+    """The instant in microseconds since the epoch: exact (a ``datetime`` counts in whole
+    microseconds), so ints order and tie as the instants do. A naive time is read as UTC, as
+    every signature's time is (``_aware``)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
 @dataclass(frozen=True, slots=True)
 class Screen:
     """The few fields of a candidate story's signature that settle most candidates: its
     states, its publication span, its rounds and its names' skeletons (all its defining
     report's: ``confirmed`` only adds members, so a story's screen never changes). Read from
-    the stored JSON (``from_json``) without building the rest of the signature."""
+    the stored JSON (``from_json``) without building the rest of the signature; the poll
+    reads only its ``record`` (``record_from_json``)."""
 
     countries: frozenset[str]
     dated: bool
@@ -1151,6 +1173,12 @@ class Screen:
     published_until: datetime
     round_values: frozenset[str]
     name_skeletons: frozenset[str]
+
+    @property
+    def record(self) -> ScreenRecord:
+        """The screen as ``Screening`` compares it."""
+        first, last = _record_span(self.dated, self.published_at, self.published_until)
+        return (first, last, self.countries, self.round_values, self.name_skeletons)
 
     @classmethod
     def of(cls, sig: EventSignature) -> Screen:
@@ -1177,6 +1205,28 @@ class Screen:
             frozenset(tf.name_skeleton(n) for n in get("names", ())),
         )
 
+    @staticmethod
+    def record_from_json(d: dict[str, Any]) -> ScreenRecord:
+        """``Screen.from_json(d).record`` without the screen (a test checks they agree)."""
+        get = d.get
+        first, last = _record_span(
+            bool(get("dated", True)),
+            _aware(datetime.fromisoformat(d["from"])),
+            _aware(datetime.fromisoformat(d["until"])),
+        )
+        rounds, names = get("rounds"), get("names")
+        return (
+            first,
+            last,
+            frozenset(get("countries", ())),
+            frozenset([r.partition(":")[2] for r in rounds]) if rounds else frozenset(),
+            frozenset(map(tf.name_skeleton, names)) if names else frozenset(),
+        )
+
+
+def _record_span(dated: bool, first: datetime, last: datetime) -> tuple[int, int]:
+    return (_micros(first), _micros(last)) if dated else (-_ALL_TIME, _ALL_TIME)
+
 
 class Screening:
     """Which candidate stories cannot change ``best_match``'s decision for one article, told
@@ -1188,45 +1238,58 @@ class Screening:
     further apart than ``candidate_window``, ``retrospective_window`` when they share a
     round): then ``_assess`` returns None and ``best_match`` skips it, so leaving it out of the
     candidates changes neither the context, the best match nor the runner-up. Keep it in step
-    with ``veto`` (``tests/test_cluster.py`` checks it over its cases)."""
+    with ``veto`` (``tests/test_cluster.py`` checks it over its cases).
 
-    __slots__ = ("at", "countries", "dated", "early", "early_round", "late", "late_round",
-                 "rounds", "skeletons", "until")  # fmt: skip
+    It compares ``Screen.record``s: times as microseconds since the epoch, an undated side
+    as spanning all time (no time test), and the window's ends precomputed for the article
+    (``late``/``early``; ``late_round``/``early_round`` for a story sharing a round, the same
+    as those when the article names no round). ``monitors.grouping.Candidates.ranked`` runs
+    ``drops_record``'s test inline over a report's ranked stories (the poll's hottest loop);
+    ``tests/test_grouping.py`` checks the two agree."""
+
+    __slots__ = ("at", "countries", "early", "early_round", "late", "late_round", "rounds",
+                 "skeletons", "until")  # fmt: skip
 
     def __init__(self, article: EventSignature) -> None:
         self.skeletons = article.name_skeletons
         self.countries = article.countries
         self.rounds = article.round_values
-        self.dated = article.dated
-        self.at, self.until = article.published_at, article.published_until
-        # ``_gap(article, story) > limit`` compared as instants: no timedelta per story
-        self.late = _shifted(article.published_until, candidate_window)
-        self.early = _shifted(article.published_at, -candidate_window)
-        self.late_round = _shifted(article.published_until, retrospective_window)
-        self.early_round = _shifted(article.published_at, -retrospective_window)
+        if article.dated:
+            self.at, self.until = _micros(article.published_at), _micros(article.published_until)
+        else:
+            self.at, self.until = -_ALL_TIME, _ALL_TIME
+        # ``_gap(article, story) > limit`` compared as instants: no timedelta per story; a
+        # bound past the calendar's end is past every story, as ``_gap`` could not exceed it
+        window, retrospective = (
+            candidate_window // _MICROSECOND,
+            retrospective_window // _MICROSECOND,
+        )
+        self.late, self.early = self.until + window, self.at - window
+        self.late_round, self.early_round = (
+            (self.until + retrospective, self.at - retrospective)
+            if self.rounds
+            else (self.late, self.early)  # no round to share: the plain window
+        )
 
     def drops(self, story: Screen) -> bool:
-        if not self.skeletons.isdisjoint(story.name_skeletons):
-            return False  # counted in ``common_names``, vetoed or not
-        if self.countries and story.countries and self.countries.isdisjoint(story.countries):
-            return True
-        if not (self.dated and story.dated):
-            return False
-        shared_round = not self.rounds.isdisjoint(story.round_values)
-        if story.published_at > self.until:  # ``_gap``'s first case: the story is later
-            return story.published_at > (self.late_round if shared_round else self.late)
-        if story.published_until < self.at:  # its second: the story is earlier
-            return story.published_until < (self.early_round if shared_round else self.early)
-        return False  # the spans overlap
+        return self.drops_record(story.record)
 
-
-def _shifted(moment: datetime, delta: timedelta) -> datetime:
-    """``moment + delta``, or the end of the calendar it would leave (then no story lies
-    beyond it, as no gap could exceed the limit)."""
-    try:
-        return moment + delta
-    except OverflowError:
-        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+    def drops_record(self, story: ScreenRecord) -> bool:
+        first, last, countries, rounds, skeletons = story
+        if first > self.until:  # ``_gap``'s first case: the story is later
+            vetoed = first > self.late and (
+                first > self.late_round or self.rounds.isdisjoint(rounds)
+            )
+        elif last < self.at:  # its second: the story is earlier
+            vetoed = last < self.early and (
+                last < self.early_round or self.rounds.isdisjoint(rounds)
+            )
+        else:
+            vetoed = False  # the spans overlap, or one side is undated
+        if not vetoed and self.countries and countries:
+            vetoed = self.countries.isdisjoint(countries)
+        # a story sharing a name skeleton counts in ``common_names``, vetoed or not
+        return vetoed and self.skeletons.isdisjoint(skeletons)
 
 
 # ---------------------------------------------------------------------------------------------
