@@ -69,7 +69,7 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -597,8 +597,10 @@ def _dates_conflict(a: EventSignature, b: EventSignature) -> bool:
     any date of the other, announced ones included. An undated report conflicts only when none
     of its dates could fall in the other's publication span.
     """
+    if not ((a.dates or a.announced) and (b.dates or b.announced)):
+        return False  # (most pairs: no union of their dates made)
     dates_a, dates_b = _all_dates(a), _all_dates(b)
-    if not dates_a or not dates_b or _shared_dates(dates_a, dates_b):
+    if _shared_dates(dates_a, dates_b):
         return False
     if a.precise and b.precise:
         return bool(a.dates and b.dates)
@@ -688,8 +690,10 @@ def _another_act(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both headlines name a kind of occasion, share no act (``[acts]`` of
     ``config/event_kinds.toml``: a closure, a strike, a death…) and one names an act that the
     other does not: "closed the strait as it held talks" beside "talks"."""
+    if not (a and b):
+        return False
     acts = _acts()
-    return bool(a and b and (a ^ b) & acts and not a & b & acts)
+    return bool((a ^ b) & acts and not a & b & acts)
 
 
 @functools.cache
@@ -718,6 +722,8 @@ def _cites_later_year(undated: EventSignature, dated: EventSignature) -> bool:
 
 def _rounds_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     """Both name a year-round (or both an ordinal round) and none agree."""
+    if not (a and b):
+        return False
     for is_ordinal in (False, True):
         va = {v for v in a if v.startswith("#") == is_ordinal}
         vb = {v for v in b if v.startswith("#") == is_ordinal}
@@ -768,21 +774,16 @@ def evidence(
             _kind_evidence(ev, article, story)
         ev.content = ev.score - before
         return ev
-    _round_evidence(ev, article, story, bool(shared_countries))
-    if dates := _certain_shared_dates(_all_dates(article), _all_dates(story)):
-        if all(
-            _on_publication_day(d, article) and _on_publication_day(d, story) for d in dates
-        ) and not _across_languages_on_one_occasion(article, story):
-            # "on Tuesday, 17 February" in two reports of that day: closeness in time, which
-            # is counted already, not the date of an occasion
-            ev.add(0.2, "same date as published " + ",".join(dates))
-        else:
-            ev.add(1.2, "same date " + ",".join(dates), anchor=True)
-    elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
-        # "on 5 March" in an undated report and a report of 5 March: the occasion's day
-        fits = _fits_publication(article, story) or _fits_publication(story, article)
-        ev.add(0.6, "same day of year " + ",".join(dates), anchor=fits)
-    if amounts := _shared_amounts(article.amounts, story.amounts):
+    # (each test below runs only where both sides have what it compares: none adds otherwise)
+    if article.rounds and story.rounds:
+        _round_evidence(ev, article, story, bool(shared_countries))
+    if (article.dates or article.announced) and (story.dates or story.announced):
+        _date_evidence(ev, article, story)
+    if (
+        article.amounts
+        and story.amounts
+        and (amounts := _shared_amounts(article.amounts, story.amounts))
+    ):
         # not an anchor: the same amount recurs in every step of a deal
         ev.add(1.0, "same amount " + ",".join(map(_format_amount, amounts)))
     if codes := sorted(article.codes & story.codes):
@@ -803,6 +804,22 @@ def evidence(
     if article.cooperation_type and article.cooperation_type == story.cooperation_type:
         ev.add(0.3, f"both {article.cooperation_type}")
     return ev
+
+
+def _date_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
+    if dates := _certain_shared_dates(_all_dates(article), _all_dates(story)):
+        if all(
+            _on_publication_day(d, article) and _on_publication_day(d, story) for d in dates
+        ) and not _across_languages_on_one_occasion(article, story):
+            # "on Tuesday, 17 February" in two reports of that day: closeness in time, which
+            # is counted already, not the date of an occasion
+            ev.add(0.2, "same date as published " + ",".join(dates))
+        else:
+            ev.add(1.2, "same date " + ",".join(dates), anchor=True)
+    elif dates := _shared_explicit_dates(_all_dates(article), _all_dates(story)):
+        # "on 5 March" in an undated report and a report of 5 March: the occasion's day
+        fits = _fits_publication(article, story) or _fits_publication(story, article)
+        ev.add(0.6, "same day of year " + ",".join(dates), anchor=fits)
 
 
 def _time_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
@@ -867,6 +884,8 @@ def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
     every = _shared_names(article, story)
+    if not every:
+        return
     every -= _first_words_of_other_runs(every, article.names, story.names)
     shared = every - common
     if not shared:
@@ -934,7 +953,8 @@ def _headline_evidence(ev: _Evidence, article: EventSignature, story: EventSigna
     if not small:
         return
     overlap = len(small & large) / len(small)
-    ev.add(3.0 * max(0.0, overlap - 0.3), f"same outlet, headline overlap {overlap:.2f}")
+    if overlap > 0.3:  # (``add`` keeps no reason of no points: not formatted)
+        ev.add(3.0 * max(0.0, overlap - 0.3), f"same outlet, headline overlap {overlap:.2f}")
 
 
 def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
@@ -944,18 +964,21 @@ def _text_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
     )
     # unrelated reports on one topic already share some stems: only overlap above that counts
     # most of the wording in common: a rewrite or a translation-faithful retelling
-    ev.add(
-        3.0 * max(0.0, overlap - TEXT_BASELINE),
-        f"text similarity {overlap:.2f}",
-        anchor=overlap >= TEXT_ANCHOR,
-        key=False,
-    )
-    ev.add(
-        2.5 * max(0.0, copied - TEXT_BASELINE / 3),
-        f"shared phrasing {copied:.2f}",
-        anchor=copied >= 0.5,
-        key=False,
-    )
+    # (``add`` keeps no reason of no points: most pairs' reasons are not formatted)
+    if overlap > TEXT_BASELINE:
+        ev.add(
+            3.0 * max(0.0, overlap - TEXT_BASELINE),
+            f"text similarity {overlap:.2f}",
+            anchor=overlap >= TEXT_ANCHOR,
+            key=False,
+        )
+    if copied > TEXT_BASELINE / 3:
+        ev.add(
+            2.5 * max(0.0, copied - TEXT_BASELINE / 3),
+            f"shared phrasing {copied:.2f}",
+            anchor=copied >= 0.5,
+            key=False,
+        )
 
 
 TEXT_BASELINE = 0.10
@@ -982,6 +1005,11 @@ def _assess(
     skip it either way)."""
     if _shares_nothing(article, story) or veto(article, story):
         return None
+    return _weigh(article, story, context)
+
+
+def _weigh(article: EventSignature, story: EventSignature, context: Context | None) -> _Assessment:
+    """``_assess`` of a story that shares something with the article and is not vetoed."""
     ev = evidence(article, story, context)
     matched = story
     if story.members and ev.score >= MEMBER_FLOOR:
@@ -1015,24 +1043,37 @@ def _shares_nothing(article: EventSignature, story: EventSignature) -> bool:
     from a shared round, dates or amounts on both sides, shared codes, counts or names, and
     overlapping words, phrasing or headline words (kinds only confirm other content).
     Keep it in step with ``evidence`` (``tests/test_cluster.py`` checks it on its cases)."""
-    return _nothing_in_common(article, story) and all(
-        _nothing_in_common(article, member) for member in story.members
-    )
+    return _sharing_nothing_with(article)(story)
 
 
-def _nothing_in_common(a: EventSignature, b: EventSignature) -> bool:
-    # what candidates most often share first, so a story that shares something costs one test
-    return (
-        a.tokens.isdisjoint(b.tokens)
-        and a.shingles.isdisjoint(b.shingles)
-        and a.title_tokens.isdisjoint(b.title_tokens)
-        and a.name_skeletons.isdisjoint(b.name_skeletons)
-        and not ((a.dates or a.announced) and (b.dates or b.announced))
-        and not (a.amounts and b.amounts)
-        and a.codes.isdisjoint(b.codes)
-        and a.counts.isdisjoint(b.counts)
-        and a.round_values.isdisjoint(b.round_values)
-    )
+def _sharing_nothing_with(a: EventSignature) -> Callable[[EventSignature], bool]:
+    """``_shares_nothing(a, story)`` as a test of the story, with ``a``'s side read once
+    (``best_match`` runs it over every candidate; most share nothing, so every part runs)."""
+    tokens, shingles, titles, skeletons = a.tokens, a.shingles, a.title_tokens, a.name_skeletons
+    codes, counts, rounds = a.codes, a.counts, a.round_values
+    dates, amounts = bool(a.dates or a.announced), bool(a.amounts)
+
+    def nothing_in_common(b: EventSignature) -> bool:
+        # what candidates most often share first, so a story that shares something costs
+        # one test
+        return (
+            tokens.isdisjoint(b.tokens)
+            and shingles.isdisjoint(b.shingles)
+            and titles.isdisjoint(b.title_tokens)
+            and skeletons.isdisjoint(b.name_skeletons)
+            and not (dates and (b.dates or b.announced))
+            and not (amounts and b.amounts)
+            and codes.isdisjoint(b.codes)
+            and counts.isdisjoint(b.counts)
+            and rounds.isdisjoint(b.round_values)
+        )
+
+    def shares_nothing(story: EventSignature) -> bool:
+        return nothing_in_common(story) and (
+            not story.members or all(map(nothing_in_common, story.members))
+        )
+
+    return shares_nothing
 
 
 def _headlines_meet(article: EventSignature, story: EventSignature) -> bool:
@@ -1069,11 +1110,12 @@ def best_match(
     context = Context.of(article, [story for _, story in stories])
     best: Match[K] | None = None
     runner_up = -math.inf
+    shares_nothing = _sharing_nothing_with(article)
     for key, story in stories:
-        assessed = _assess(article, story, context)
-        if assessed is None:
+        # ``_assess``, with the article's side of ``_shares_nothing`` read once
+        if shares_nothing(story) or veto(article, story):
             continue
-        score, reason, passes, anchored = assessed
+        score, reason, passes, anchored = _weigh(article, story, context)
         if passes and (best is None or score > best.score):
             if best is not None:
                 runner_up = max(runner_up, best.score)
@@ -1128,8 +1170,12 @@ def common_names(article: EventSignature, stories: Iterable[EventSignature]) -> 
     if not article.names:
         return frozenset()
     counts: dict[str, int] = {}
+    names, skeletons = article.names, article.name_skeletons
     for story in stories:
-        for key in _shared_names(article, story):
+        # ``_shared_names``, inline: most stories share no skeleton
+        if skeletons.isdisjoint(story.name_skeletons):
+            continue
+        for key in tf.shared_names(names, story.names):
             counts[key] = counts.get(key, 0) + 1
     return frozenset(k for k, n in counts.items() if n >= COMMON_NAME_STORIES)
 
