@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,9 +130,168 @@ def test_ranking_with_the_report_leaves_out_what_the_screen_drops() -> None:
 def test_a_grown_story_is_screened_by_its_new_signature() -> None:
     known = KnownStory(False, raw=json.dumps(moved(SIG, 20).to_json()))
     assert known.screen() == cluster.Screen.of(moved(SIG, 20))
+    assert known.screen_record() == cluster.Screen.of(moved(SIG, 20)).record
     grown = moved(SIG, 0)
     known.replace(grown)
     assert known.signature() is grown and known.screen() == cluster.Screen.of(grown)
+    assert known.screen_record() == cluster.Screen.of(grown).record
+
+
+# --- the screen's fast path against the rule it stands for ------------------------------------
+#
+# ``Candidates.ranked`` runs ``cluster.Screening``'s test inline on records (times as
+# microseconds, an undated side as all time); these compare it with the rule as
+# ``Screening``'s docstring states it, read straight off ``veto``'s tests, and with the plain
+# ranking (a set of the stories seen, a merge of the keys' lists), over generated stories
+# around one day: undated, without states, sharing a round (the retrospective window), a name
+# skeleton, spans that overlap, a second either side of each window's end.
+
+US = timedelta(microseconds=1)
+OFFSETS = (
+    timedelta(0), timedelta(days=3), timedelta(days=8), timedelta(days=8) + US,
+    timedelta(days=30), timedelta(days=45), timedelta(days=45) + US, timedelta(days=90),
+)  # fmt: skip
+STATES = (frozenset(), frozenset({"AZ"}), frozenset({"AZ", "TR"}), frozenset({"IR"}))
+ROUNDS = (frozenset(), frozenset({"x:2022"}), frozenset({":2022"}), frozenset({"y:#9"}))
+NAMES = (frozenset(), frozenset({"trmp"}), frozenset({"trmp.a", "krtl"}), frozenset({"hsnf"}))
+
+
+def generated(count: int, seed: int) -> list[cluster.EventSignature]:
+    """Signatures spread around ``T0`` over the features the screen reads."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        offset = rng.choice(OFFSETS) * rng.choice((1, -1))
+        start = T0 + offset
+        span = rng.choice((timedelta(0), timedelta(0), timedelta(days=30)))  # a month-dated one
+        dated = rng.random() > 0.15
+        out.append(
+            dataclasses.replace(
+                SIG,
+                countries=rng.choice(STATES),
+                rounds=rng.choice(ROUNDS),
+                names=rng.choice(NAMES),
+                dated=dated,
+                precise=dated and not span,
+                published_at=start if dated else datetime(1970, 1, 1, tzinfo=UTC),
+                published_until=start + span if dated else datetime(1970, 1, 1, tzinfo=UTC),
+            )
+        )
+    return out
+
+
+def reference_drops(article: cluster.EventSignature, story: cluster.EventSignature) -> bool:
+    """``Screening``'s rule, from ``veto``'s own tests: no shared name skeleton, and a veto of
+    states or of time (``_gap`` beyond the window, the retrospective one if a round is shared)."""
+    if not article.name_skeletons.isdisjoint(story.name_skeletons):
+        return False
+    if article.countries and story.countries and not article.countries & story.countries:
+        return True
+    if not (article.dated and story.dated):
+        return False
+    shared_round = bool(article.round_values & story.round_values)
+    limit = cluster.retrospective_window if shared_round else cluster.candidate_window
+    return cluster._gap(article, story) > limit
+
+
+def reference_ranked(
+    candidates: Candidates, lookup: dict[str, datetime | None], limit: int,
+    article: cluster.EventSignature,
+) -> list[tuple[int, cluster.EventSignature]]:  # fmt: skip
+    """Rule 2 step by step: every filing within its horizon, newest first (then by id), each
+    story once, the first ``limit`` stories, less those without a signature and those the
+    rule above drops."""
+    filings = sorted(
+        (
+            (filed, story_id)
+            for key, since in lookup.items()
+            for filed, story_id in candidates.by_key.get(key, [])
+            if since is None or filed >= since
+        ),
+        reverse=True,
+    )
+    seen: list[int] = []
+    for _, story_id in filings:
+        if story_id not in seen:
+            seen.append(story_id)
+    out = []
+    for story_id in seen[:limit]:
+        known = candidates.stories.get(story_id)
+        signature = None if known is None else grouping.decode_signature(known.raw or "{}")
+        if known is not None and known.decoded is not None:
+            signature = known.decoded
+        if signature is not None and not reference_drops(article, signature):
+            out.append((story_id, signature))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_screening_drops_what_its_rule_drops(seed: int) -> None:
+    sigs = generated(120, seed)
+    dropped = 0
+    for a in sigs:
+        screening = cluster.Screening(a)
+        for b in sigs:
+            expected = reference_drops(a, b)
+            assert screening.drops(cluster.Screen.of(b)) is expected, (a, b)
+            dropped += expected
+    assert 0 < dropped < len(sigs) ** 2  # both outcomes are exercised
+
+
+@pytest.mark.parametrize(
+    ("article_at", "story_at"),
+    [
+        pytest.param(datetime.max.replace(tzinfo=UTC) - timedelta(days=1), datetime.max,
+                     id="a window past the calendar's end"),
+        pytest.param(datetime.min.replace(tzinfo=UTC) + timedelta(days=1), datetime.min,
+                     id="a window before its start"),
+        pytest.param(T0, T0 - timedelta(days=9), id="a story before the window"),
+    ],
+)  # fmt: skip
+def test_screening_at_the_ends_of_the_calendar(article_at: datetime, story_at: datetime) -> None:
+    article = dataclasses.replace(SIG, published_at=article_at, published_until=article_at)
+    story_at = story_at.replace(tzinfo=UTC)
+    story = dataclasses.replace(SIG, published_at=story_at, published_until=story_at)
+    assert cluster.Screening(article).drops(cluster.Screen.of(story)) is reference_drops(
+        article, story
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("limit", [1, 7, 400])
+def test_ranked_is_the_plain_ranking_less_what_the_rule_drops(seed: int, limit: int) -> None:
+    """Stories stored as text and decoded ones, a story without a signature and a filing of
+    a story not read, keys shared by several stories and stories under several keys."""
+    rng = random.Random(seed)
+    sigs = generated(160, seed)
+    filings, stories = [], {}
+    for story_id, sig in enumerate(sigs, start=1):
+        for key in cluster.index_keys(sig):
+            filings.append(Filing(story_id, key, T0 + timedelta(hours=rng.randrange(-2000, 2000))))
+        if story_id % 2:
+            stories[story_id] = KnownStory(False, raw=json.dumps(sig.to_json()))
+        else:
+            stories[story_id] = KnownStory(False, decoded=sig)
+    stories[1] = KnownStory(False, raw="{}")  # no signature
+    del stories[2]  # filed but not read
+    for article in generated(40, seed + 100):
+        for lookup in (cluster.lookup_keys(article), dict.fromkeys(cluster.lookup_keys(article))):
+            candidates = Candidates.of(filings, stories)
+            expected = reference_ranked(candidates, lookup, limit, article)
+            found = candidates.ranked(lookup, limit=limit, article=article)
+            assert [n for n, _ in found] == [n for n, _ in expected], (article, lookup)
+            assert [s for _, s in found] == [s for _, s in expected]
+            assert cluster.best_match(article, found) == cluster.best_match(article, expected)
+
+
+def test_a_screen_record_read_from_text_is_the_screens() -> None:
+    for sig in generated(60, 7):
+        stored = json.loads(json.dumps(sig.to_json()))
+        record = cluster.Screen.record_from_json(stored)
+        assert record == cluster.Screen.from_json(stored).record == cluster.Screen.of(sig).record
+        assert KnownStory(False, raw=json.dumps(stored)).screen_record() == record
+        assert KnownStory(False, decoded=sig).screen_record() == record
+    assert KnownStory(False, raw="{}").screen_record() == () == KnownStory(False).screen_record()
 
 
 @pytest.mark.parametrize(
