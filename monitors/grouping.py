@@ -212,7 +212,7 @@ class Candidates:
                 vetoed = countries.isdisjoint(their_countries)
             if vetoed and skeletons.isdisjoint(their_skeletons):
                 continue
-            signature = known.signature()
+            signature = known.decoded or known.signature()
             if signature is not None:
                 out.append((story_id, signature))
         return out
@@ -274,7 +274,7 @@ def decode_record(raw: str) -> cluster.ScreenRecord | tuple[()]:
     poll reads of most stored candidates (``Candidates.ranked``), so the cheapest."""
     from monitors.detect import cluster
 
-    stored = _loads(raw)
+    stored = _loads_text_fields(raw)
     return cluster.Screen.record_from_json(stored) if stored else ()
 
 
@@ -295,6 +295,16 @@ def _loads(raw: str) -> Any:
     except orjson.JSONDecodeError:
         return json.loads(raw)
     return stored if _plain_numbers(stored) else json.loads(raw)
+
+
+def _loads_text_fields(raw: str) -> Any:
+    """``_loads(raw)`` where only its strings and booleans are read (a screen's record):
+    ``orjson`` reads those as ``json`` does wherever it reads the text at all, so its numbers
+    are not checked."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 _NUMBER_FIELDS = ("size", "years", "counts", "amounts")

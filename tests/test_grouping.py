@@ -310,10 +310,21 @@ def test_a_screen_record_read_from_text_is_the_screens() -> None:
         pytest.param('{"amounts": [NaN, Infinity]}', id="NaN as json writes it"),
         pytest.param('{"names": ["\\ud800x"]}', id="a lone surrogate"),
         pytest.param('{"names": ["\\u00e9", "ж"], "a": 1, "a": 2}', id="escapes, a repeated key"),
+        pytest.param(
+            '{"dated": false, "from": "2026-11-20T00:00:00+00:00", "countries": ["AZ"], '
+            '"names": ["x"], "names": ["trmp.a"], "counts": [123456789012345678901234567890]}',
+            id="a screen's fields beside a huge integer, a repeated key",
+        ),
     ],
 )
 def test_stored_text_is_read_as_json_reads_it(text: str) -> None:
     assert repr(grouping._loads(text)) == repr(json.loads(text))
+    # what a screen's record reads (``decode_record``): no number among it
+    fields = ("countries", "dated", "from", "until", "rounds", "names")
+    text_fields = grouping._loads_text_fields(text)
+    assert repr([text_fields.get(f) for f in fields]) == repr(
+        [json.loads(text).get(f) for f in fields]
+    )
 
 
 def test_a_signature_holds_numbers_only_where_decoding_checks_them() -> None:
