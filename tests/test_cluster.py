@@ -735,6 +735,30 @@ def test_stories_skipped_as_sharing_nothing_give_no_content_and_no_anchor() -> N
     assert 0 < skipped < len(sigs) ** 2
 
 
+def _nothing_in_common_as_stated(a: EventSignature, b: EventSignature) -> bool:
+    """``_shares_nothing``'s test of one pair, field by field as its docstring states it."""
+    return (
+        a.tokens.isdisjoint(b.tokens)
+        and a.shingles.isdisjoint(b.shingles)
+        and a.title_tokens.isdisjoint(b.title_tokens)
+        and a.name_skeletons.isdisjoint(b.name_skeletons)
+        and not ((a.dates or a.announced) and (b.dates or b.announced))
+        and not (a.amounts and b.amounts)
+        and a.codes.isdisjoint(b.codes)
+        and a.counts.isdisjoint(b.counts)
+        and a.round_values.isdisjoint(b.round_values)
+    )
+
+
+def test_shares_nothing_is_the_stated_test_of_the_story_and_its_confirmed_reports() -> None:
+    """``best_match`` runs ``_shares_nothing`` with the article's side read once."""
+    sigs = _screening_signatures()
+    for a in sigs:
+        for b in sigs:
+            stated = all(_nothing_in_common_as_stated(a, s) for s in (b, *b.members))
+            assert _shares_nothing(a, b) is stated, (a, b)
+
+
 def _screening_signatures() -> list[EventSignature]:
     """The cases' signatures and copies of them moved in time (within and beyond both
     windows, either way), with other or no states, undated, and with a round: what the
