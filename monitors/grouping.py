@@ -245,8 +245,8 @@ can never be stale."""
 
 
 SCREEN_CACHE = 8192
-"""Screens (``decode_screen``) and their records (``decode_record``, what the poll reads) kept
-per process, each: a few hundred bytes each plus the text they are keyed by (about 1 KB for a
+"""Screens (``decode_screen``) kept per process, and as many records (``decode_record``, what
+the poll reads): a few hundred bytes each plus the text they are keyed by (about 1 KB for a
 real story), so 10-20 MB when full; the same stories are ranked feed after feed."""
 
 

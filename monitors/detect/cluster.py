@@ -1255,18 +1255,18 @@ class Screen:
     def record_from_json(d: dict[str, Any]) -> ScreenRecord:
         """``Screen.from_json(d).record`` without the screen (a test checks they agree)."""
         get = d.get
-        first, last = _record_span(
-            bool(get("dated", True)),
-            _aware(datetime.fromisoformat(d["from"])),
-            _aware(datetime.fromisoformat(d["until"])),
-        )
-        rounds, names = get("rounds"), get("names")
+        dated, start, end = bool(get("dated", True)), d["from"], d["until"]
+        first = _micros(_aware(datetime.fromisoformat(start)))
+        # most stories are dated to one instant: the same text, read once
+        last = first if end == start else _micros(_aware(datetime.fromisoformat(end)))
+        if not dated:
+            first, last = -_ALL_TIME, _ALL_TIME
         return (
             first,
             last,
             frozenset(get("countries", ())),
-            frozenset([r.partition(":")[2] for r in rounds]) if rounds else frozenset(),
-            frozenset(map(tf.name_skeleton, names)) if names else frozenset(),
+            frozenset([r.partition(":")[2] for r in get("rounds", ())]),
+            frozenset(map(tf.name_skeleton, get("names", ()))),
         )
 
 
