@@ -827,16 +827,19 @@ def _time_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
         return
     gap = _gap(article, story)
     if article.precise and story.precise:
-        closeness = 1.0 if gap <= timedelta(days=1) else 0.6 if gap <= timedelta(days=3) else 0.2
+        closeness = 1.0 if gap <= _ONE_DAY else 0.6 if gap <= _THREE_DAYS else 0.2
         if gap <= candidate_window:
             ev.add(closeness, f"{gap.days} days apart")
-    elif gap == timedelta(0):
+    elif not gap:
         # a report dated only to its month (or year) that overlaps the story: a weak hint
         longest = max(_span(article), _span(story))
-        if longest <= timedelta(days=31):
+        if longest <= _MONTH:
             ev.add(0.5, "same month")
         else:
             ev.add(0.3, "same year")
+
+
+_ONE_DAY, _THREE_DAYS, _MONTH = timedelta(days=1), timedelta(days=3), timedelta(days=31)
 
 
 def _span(sig: EventSignature) -> timedelta:
@@ -1043,12 +1046,14 @@ def _shares_nothing(article: EventSignature, story: EventSignature) -> bool:
     from a shared round, dates or amounts on both sides, shared codes, counts or names, and
     overlapping words, phrasing or headline words (kinds only confirm other content).
     Keep it in step with ``evidence`` (``tests/test_cluster.py`` checks it on its cases)."""
-    return _sharing_nothing_with(article)(story)
+    nothing_in_common = _nothing_in_common_with(article)
+    return nothing_in_common(story) and all(map(nothing_in_common, story.members))
 
 
-def _sharing_nothing_with(a: EventSignature) -> Callable[[EventSignature], bool]:
-    """``_shares_nothing(a, story)`` as a test of the story, with ``a``'s side read once
-    (``best_match`` runs it over every candidate; most share nothing, so every part runs)."""
+def _nothing_in_common_with(a: EventSignature) -> Callable[[EventSignature], bool]:
+    """``_shares_nothing``'s test of one signature (a story or one of its confirmed reports),
+    with ``a``'s side read once (``best_match`` runs it over every candidate; most share
+    nothing, so every part runs)."""
     tokens, shingles, titles, skeletons = a.tokens, a.shingles, a.title_tokens, a.name_skeletons
     codes, counts, rounds = a.codes, a.counts, a.round_values
     dates, amounts = bool(a.dates or a.announced), bool(a.amounts)
@@ -1068,12 +1073,7 @@ def _sharing_nothing_with(a: EventSignature) -> Callable[[EventSignature], bool]
             and rounds.isdisjoint(b.round_values)
         )
 
-    def shares_nothing(story: EventSignature) -> bool:
-        return nothing_in_common(story) and (
-            not story.members or all(map(nothing_in_common, story.members))
-        )
-
-    return shares_nothing
+    return nothing_in_common
 
 
 def _headlines_meet(article: EventSignature, story: EventSignature) -> bool:
@@ -1110,10 +1110,13 @@ def best_match(
     context = Context.of(article, [story for _, story in stories])
     best: Match[K] | None = None
     runner_up = -math.inf
-    shares_nothing = _sharing_nothing_with(article)
+    nothing_in_common = _nothing_in_common_with(article)
     for key, story in stories:
-        # ``_assess``, with the article's side of ``_shares_nothing`` read once
-        if shares_nothing(story) or veto(article, story):
+        # ``_assess``: ``_shares_nothing`` (with the article's side read once) or a veto
+        if (
+            nothing_in_common(story)
+            and (not story.members or all(map(nothing_in_common, story.members)))
+        ) or veto(article, story):
             continue
         score, reason, passes, anchored = _weigh(article, story, context)
         if passes and (best is None or score > best.score):
