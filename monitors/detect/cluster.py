@@ -1008,11 +1008,15 @@ def _assess(
     skip it either way)."""
     if _shares_nothing(article, story) or veto(article, story):
         return None
-    return _weigh(article, story, context)
+    score, reasons, passes, anchored = _weigh(article, story, context)
+    return score, "; ".join(reasons), passes, anchored
 
 
-def _weigh(article: EventSignature, story: EventSignature, context: Context | None) -> _Assessment:
-    """``_assess`` of a story that shares something with the article and is not vetoed."""
+def _weigh(
+    article: EventSignature, story: EventSignature, context: Context | None
+) -> tuple[float, list[str], bool, bool]:
+    """``_assess`` of a story that shares something with the article and is not vetoed, with
+    its reasons not yet joined (``best_match`` joins only the best's)."""
     ev = evidence(article, story, context)
     matched = story
     if story.members and ev.score >= MEMBER_FLOOR:
@@ -1037,7 +1041,7 @@ def _weigh(article: EventSignature, story: EventSignature, context: Context | No
         and (both_precise or ev.anchors > 0)
         and (ev.key_anchors > 0 or _headlines_meet(article, matched))
     )
-    return ev.score, "; ".join(ev.reasons), passes, ev.anchors > 0
+    return ev.score, ev.reasons, passes, ev.anchors > 0
 
 
 def _shares_nothing(article: EventSignature, story: EventSignature) -> bool:
@@ -1118,11 +1122,11 @@ def best_match(
             and (not story.members or all(map(nothing_in_common, story.members)))
         ) or veto(article, story):
             continue
-        score, reason, passes, anchored = _weigh(article, story, context)
+        score, reasons, passes, anchored = _weigh(article, story, context)
         if passes and (best is None or score > best.score):
             if best is not None:
                 runner_up = max(runner_up, best.score)
-            best = Match(key, round(score, 3), reason)
+            best = Match(key, round(score, 3), "; ".join(reasons))
         elif passes or anchored:
             runner_up = max(runner_up, score)
     if best is None:
