@@ -752,12 +752,10 @@ def evidence(
         # no state recognised (a script or spelling the gazetteer lacks) is no disagreement
         ev.add(0.3, "states unknown on one side")
     if shared_countries:
-        union = article.countries | story.countries
-        ev.add(
-            0.6 * len(shared_countries) / len(union),
-            "same countries " + ",".join(sorted(shared_countries)),
-        )
-        if article.countries - story.countries and story.countries - article.countries:
+        # (sizes, not the sets: the union's and the differences')
+        shared, ours, theirs = len(shared_countries), len(article.countries), len(story.countries)
+        ev.add(0.6 * shared / (ours + theirs - shared), _same_countries(shared_countries))
+        if ours > shared and theirs > shared:
             # Japan-Australia is not Japan-UK: each side has a partner the other lacks
             ev.score -= 0.8
             ev.reasons.append("other partners")
@@ -820,6 +818,11 @@ def _date_evidence(ev: _Evidence, article: EventSignature, story: EventSignature
         # "on 5 March" in an undated report and a report of 5 March: the occasion's day
         fits = _fits_publication(article, story) or _fits_publication(story, article)
         ev.add(0.6, "same day of year " + ",".join(dates), anchor=fits)
+
+
+@functools.lru_cache(maxsize=1024)
+def _same_countries(shared: frozenset[str]) -> str:
+    return "same countries " + ",".join(sorted(shared))
 
 
 def _time_evidence(ev: _Evidence, article: EventSignature, story: EventSignature) -> None:
