@@ -784,12 +784,12 @@ def evidence(
     ):
         # not an anchor: the same amount recurs in every step of a deal
         ev.add(1.0, "same amount " + ",".join(map(_format_amount, amounts)))
-    if codes := sorted(article.codes & story.codes):
+    if article.codes and story.codes and (codes := sorted(article.codes & story.codes)):
         # a measured number (a magnitude, "374.9") marks the occasion; a designation ("CVN76")
         # only the platform, which comes back for the next visit
         measured = any(c[0].isdigit() for c in codes)
         ev.add(min(1.6, 0.8 * len(codes)), "same numbers " + ",".join(codes), anchor=measured)
-    if counts := sorted(article.counts & story.counts):
+    if article.counts and story.counts and (counts := sorted(article.counts & story.counts)):
         # "kills 11 people", "8,000 troops": content, never a key (a count recurs in follow-ups)
         ev.add(min(1.0, COUNT_POINTS * len(counts)), "same counts " + ",".join(map(str, counts)))
     _name_evidence(ev, article, story, context.common)
@@ -889,9 +889,9 @@ KIND_CONFIRMS = 0.01
 def _name_evidence(
     ev: _Evidence, article: EventSignature, story: EventSignature, common: frozenset[str]
 ) -> None:
-    every = _shared_names(article, story)
-    if not every:
-        return
+    if article.name_skeletons.isdisjoint(story.name_skeletons):
+        return  # (``_shared_names``' own first test: most pairs)
+    every = tf.shared_names(article.names, story.names)
     every -= _first_words_of_other_runs(every, article.names, story.names)
     shared = every - common
     if not shared:
