@@ -27,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -135,6 +136,11 @@ class Story(Base):
     article_count: Mapped[int] = mapped_column(Integer, default=1)
     # the report the story is about: its first cooperation report, else its first report
     defining_article_id: Mapped[int | None] = mapped_column(Id)
+    # set by the database on every write of ``signature`` or ``is_defence_cooperation``, never
+    # the same twice (migration 0010): what ``store.known_stories`` checks its kept copies by
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -143,6 +149,7 @@ class Story(Base):
     __table_args__ = (
         Index("ix_story_published_at", "published_at"),
         Index("ix_story_last_seen_at", "last_seen_at"),
+        Index("ix_story_revision", "id", "revision"),  # ``store.known_stories``'s check
     )
 
 

@@ -10,9 +10,12 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -36,6 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from monitors.db import (
     bind_processor,
@@ -734,30 +739,169 @@ _FILED_AT = StoryKey.__table__.c.filed_at.type
 
 
 async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:
-    """Signature and cooperation flag of stored stories (what grouping a batch needs): one
-    statement of one shape for any number of ids (an array on PostgreSQL, a JSON array on
-    SQLite), read on the driver connection like ``candidate_filings``. The signature comes
-    as its stored JSON text: decoded later, only if ranked, through a cache."""
+    """Signature and cooperation flag of stored stories (what grouping a batch needs), read
+    on the driver connection like ``candidate_filings``. The signature comes as its stored
+    JSON text: decoded later, only if ranked.
+
+    The stories are kept between batches (``KeptStories``): for a story kept, only its
+    revision is read (``ix_story_revision``, migration 0010) and the kept object is handed out
+    if the revision is the same; the others' text is read (one statement of one shape for any
+    number of ids: an array on PostgreSQL, a JSON array on SQLite). The objects handed out are
+    shared with later batches: a caller that changes one (``KnownStory.replace``, its
+    ``cooperation``) changes a copy (``pipeline._Plan``)."""
     if not story_ids:
         return {}
-    ids = sorted(story_ids)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = await driver_rows(session, _PG_KNOWN, (ids,))
-    else:
-        rows = await driver_rows(session, _SQLITE_KNOWN, (json.dumps(ids),))
-    return {
-        story_id: KnownStory(bool(cooperation), raw=signature)
-        for story_id, signature, cooperation in rows
-    }
+    kept = _kept_stories(session)
+    pending = _pending_stories(session, kept)
+    found: dict[int, KnownStory] = {}
+    held: dict[int, tuple[int, KnownStory]] = {}
+    missing: list[int] = []
+    for story_id in story_ids:
+        entry = pending.get(story_id) or kept.get(story_id)
+        if entry is None:
+            missing.append(story_id)
+        else:
+            held[story_id] = entry
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if held:
+        ids = sorted(held)
+        rows = await driver_rows(
+            session,
+            _PG_REVISIONS if postgres else _SQLITE_REVISIONS,
+            (ids,) if postgres else (json.dumps(ids),),
+        )
+        for story_id, revision in rows:
+            held_revision, known = held[story_id]
+            if revision == held_revision:
+                found[story_id] = known
+                kept.touch(story_id)
+            else:
+                missing.append(story_id)
+        # a held id the database no longer has (purged, rebuilt) is not a candidate
+    if missing:
+        ids = sorted(missing)
+        rows = await driver_rows(
+            session,
+            _PG_KNOWN if postgres else _SQLITE_KNOWN,
+            (ids,) if postgres else (json.dumps(ids),),
+        )
+        for story_id, revision, signature, cooperation in rows:
+            known = found[story_id] = KnownStory(bool(cooperation), raw=signature)
+            if len(pending) < kept.capacity:
+                pending[story_id] = (revision, known)
+    return found
 
 
-_PG_KNOWN = (
-    "SELECT id, signature::text, is_defence_cooperation FROM story WHERE id = ANY($1::bigint[])"
-)
-_SQLITE_KNOWN = (
-    "SELECT id, signature, is_defence_cooperation FROM story "
+_PG_REVISIONS = "SELECT id, revision FROM story WHERE id = ANY($1::bigint[])"
+_SQLITE_REVISIONS = (
+    "SELECT id, revision FROM story INDEXED BY ix_story_revision "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
+_PG_KNOWN = (
+    "SELECT id, revision, signature::text, is_defence_cooperation FROM story "
+    "WHERE id = ANY($1::bigint[])"
+)
+_SQLITE_KNOWN = (
+    "SELECT id, revision, signature, is_defence_cooperation FROM story "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+
+
+KNOWN_STORIES_KEPT = 16384
+"""Stories ``known_stories`` keeps per database and process, least recently handed out
+dropped first: the stories that are candidates feed after feed (a 66-feed batch of 2,000
+reports at a million stories asks for 88,000, 15,000 of them distinct). An entry holds the
+signature's text, its screen and, for a story the screening did not drop, its decoded
+signature (``KnownStory``)."""
+
+
+class KeptStories:
+    """The ``KnownStory`` of stories read from one database, by id, with the revision they
+    were read at (``story.revision``: the database gives every write of a story's signature
+    or cooperation flag a new one, never the same twice; migration 0010).
+
+    Sound because (id, revision) names one content for good: a kept story is handed out only
+    after its current revision was read in the asking transaction and found equal. Entries
+    come only from committed data: what a transaction reads is kept once it commits (the
+    ``after_commit`` hook below) and dropped if it rolls back, since on SQLite the revisions of
+    a rolled-back write are given again later (PostgreSQL's sequence never repeats)."""
+
+    def __init__(self, capacity: int = KNOWN_STORIES_KEPT) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[int, tuple[int, KnownStory]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, story_id: int) -> tuple[int, KnownStory] | None:
+        return self._entries.get(story_id)
+
+    def touch(self, story_id: int) -> None:
+        """Handed out again: dropped last (an entry the asking transaction read is not kept
+        yet)."""
+        with contextlib.suppress(KeyError):
+            self._entries.move_to_end(story_id)
+
+    def keep(self, entries: Mapping[int, tuple[int, KnownStory]]) -> None:
+        """Entries read by a committed transaction; a kept newer revision stays (revisions of
+        one story grow with its committed writes; a later reader may have kept it first)."""
+        for story_id, entry in entries.items():
+            have = self._entries.get(story_id)
+            if have is None or have[0] <= entry[0]:
+                self._entries[story_id] = entry
+                self._entries.move_to_end(story_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_KEPT: weakref.WeakKeyDictionary[Any, KeptStories] = weakref.WeakKeyDictionary()
+_PENDING = "defwatch.kept_stories"  # Session.info key: (kept, entries read in the transaction)
+
+
+def kept_stories(engine: Any) -> KeptStories:
+    """The stories kept for one database (a sync ``Engine``; one per engine, so two databases
+    in one process, e.g. tests, never share entries)."""
+    kept = _KEPT.get(engine)
+    if kept is None:
+        kept = _KEPT[engine] = KeptStories()
+    return kept
+
+
+def _kept_stories(session: AsyncSession) -> KeptStories:
+    bind: Any = session.get_bind()
+    return kept_stories(getattr(bind, "engine", bind))
+
+
+def _pending_stories(session: AsyncSession, kept: KeptStories) -> dict[int, tuple[int, KnownStory]]:
+    info = session.sync_session.info
+    found = info.get(_PENDING)
+    if found is None or found[0] is not kept:
+        found = info[_PENDING] = (kept, {})
+    return cast(dict[int, tuple[int, KnownStory]], found[1])
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
+    found = session.info.pop(_PENDING, None)
+    if found is not None and found[1]:
+        found[0].keep(found[1])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    # any rollback, a savepoint's too: what was read may have been this transaction's writes
+    session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unfinished(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # closed without a commit (a read-only session)
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1045,6 +1189,7 @@ async def purge_old_articles(session: AsyncSession, *, older_than: datetime) -> 
 __all__ = [
     "FeedHealth",
     "FeedSnapshot",
+    "KeptStories",
     "NewStory",
     "Stats",
     "StoredArticle",
@@ -1064,6 +1209,7 @@ __all__ = [
     "insert_articles",
     "insert_stories",
     "join_story",
+    "kept_stories",
     "known_stories",
     "known_urls",
     "last_poll_at",

@@ -1,0 +1,90 @@
+"""story.revision: a number that changes with every write of a story's signature or cooperation
+flag, never repeating, so a process may keep stories' signatures between feeds
+
+``store.known_stories`` keeps each story's signature (and its decoded screen) per process, by
+story id and revision, and reads only ``(id, revision)`` for the stories it holds: one index
+lookup each instead of the signature text. That is sound because the database, not the
+application, assigns the revision, on every INSERT and on every UPDATE that names
+``signature`` or ``is_defence_cooperation`` (``UPDATE OF``: whatever the code path, worker or
+manual statement), and because no two committed writes of any story ever get the same value:
+
+* PostgreSQL: ``story_revision_seq`` (a plain sequence, not owned by the column, so
+  ``TRUNCATE … RESTART IDENTITY`` leaves it alone); the column defaults to its next value and a
+  BEFORE UPDATE row trigger takes a new one. Sequence values are never handed out twice, even
+  by transactions that roll back.
+* SQLite: a one-row counter ``story_revision_counter`` bumped by AFTER INSERT / AFTER UPDATE
+  triggers, which copy it into the row. A rolled-back transaction also rolls the counter back,
+  so its values come again later: ``known_stories`` therefore keeps what it read only once the
+  reading transaction commits. SQLite reuses the id of a deleted newest row: the new row gets a
+  new counter value, so (id, revision) still names one content.
+
+Existing rows keep revision 0 (each id's one content until its first write here). The index
+``ix_story_revision (id, revision)`` answers the check from the index alone (on SQLite the
+column comes after the signature, which may lie in overflow pages).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-04
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WATCHED = "signature, is_defence_cooperation"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "story", sa.Column("revision", sa.BigInteger(), nullable=False, server_default="0")
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE SEQUENCE story_revision_seq START 1")
+        op.execute(
+            "ALTER TABLE story ALTER COLUMN revision SET DEFAULT nextval('story_revision_seq')"
+        )
+        op.execute(
+            "CREATE FUNCTION defwatch_story_revision() RETURNS trigger AS $$ BEGIN "
+            "NEW.revision := nextval('story_revision_seq'); RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        op.execute(
+            f"CREATE TRIGGER trg_story_revision BEFORE UPDATE OF {WATCHED} ON story "
+            "FOR EACH ROW EXECUTE FUNCTION defwatch_story_revision()"
+        )
+    else:
+        op.execute("CREATE TABLE story_revision_counter (n INTEGER NOT NULL)")
+        op.execute("INSERT INTO story_revision_counter (n) VALUES (0)")
+        bump = (
+            "UPDATE story_revision_counter SET n = n + 1; "
+            "UPDATE story SET revision = (SELECT n FROM story_revision_counter) WHERE id = NEW.id;"
+        )
+        op.execute(
+            f"CREATE TRIGGER trg_story_revision_insert AFTER INSERT ON story BEGIN {bump} END"
+        )
+        op.execute(
+            f"CREATE TRIGGER trg_story_revision_update AFTER UPDATE OF {WATCHED} ON story "
+            f"BEGIN {bump} END"
+        )
+    op.create_index("ix_story_revision", "story", ["id", "revision"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_story_revision", table_name="story")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER trg_story_revision ON story")
+        op.execute("DROP FUNCTION defwatch_story_revision()")
+        op.execute("ALTER TABLE story ALTER COLUMN revision DROP DEFAULT")
+        op.drop_column("story", "revision")
+        op.execute("DROP SEQUENCE story_revision_seq")
+    else:
+        op.execute("DROP TRIGGER trg_story_revision_insert")
+        op.execute("DROP TRIGGER trg_story_revision_update")
+        op.execute("DROP TABLE story_revision_counter")
+        with op.batch_alter_table("story") as batch:
+            batch.drop_column("revision")
