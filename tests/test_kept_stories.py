@@ -1,0 +1,232 @@
+"""The stories ``store.known_stories`` keeps between batches are never handed out stale.
+
+Two engines on one database stand for two workers (each process keeps its own stories):
+whatever one writes to a story (its signature grows, its cooperation flag changes, it is
+deleted and its id reused, a statement outside the application), the other's next read gives
+the stored content. What a transaction read is kept only once it commits; a batch changes
+copies, never the kept objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from monitors import grouping, pipeline, store
+from monitors.db import open_database
+from monitors.detect import cluster
+from monitors.models import Story
+from tests.test_store import COOPERATION, NOW, OTHER_NEWS, add_feed, definition, entry
+
+
+@dataclass
+class Worker:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def kept(self) -> store.KeptStories:
+        return store.kept_stories(self.engine.sync_engine)
+
+    async def known(self, *ids: int) -> dict[int, grouping.KnownStory]:
+        async with self.sessions.begin() as session:
+            return await store.known_stories(session, set(ids))
+
+
+@pytest.fixture
+async def workers(database_url: str, migrated_sqlite: Path) -> AsyncIterator[tuple[Worker, Worker]]:
+    if database_url.startswith("sqlite:///"):
+        shutil.copyfile(migrated_sqlite, database_url.removeprefix("sqlite:///"))
+    opened = [Worker(*await open_database(database_url)) for _ in range(2)]
+    try:
+        yield opened[0], opened[1]
+    finally:
+        for worker in opened:
+            await worker.engine.dispose()
+
+
+async def new_story(worker: Worker, name: str, verdict=OTHER_NEWS) -> int:
+    feed_id = await add_feed(worker.sessions, f"https://{name}.example/rss")
+    async with worker.sessions.begin() as session:
+        item = entry(name, name)
+        article = await store.insert_article(session, feed_id, item, verdict, fetched_at=NOW)
+        assert article is not None
+        return await store.create_story(session, definition(article, item, verdict), now=NOW)
+
+
+async def stored(worker: Worker, story_id: int) -> tuple[str, bool]:
+    """The story's signature text and flag as the database has them (not through the cache)."""
+    async with worker.sessions() as session:
+        row = (
+            await session.execute(
+                select(Story.signature, Story.is_defence_cooperation).where(Story.id == story_id)
+            )
+        ).one()
+    return json.dumps(row[0]), bool(row[1])
+
+
+# --- what another worker does to a story the reader keeps ------------------------------------
+
+
+async def grow_signature(session: AsyncSession, story_id: int) -> int:
+    await store.set_story_signature(session, story_id, {"title": "grown", "members": [{}]})
+    return story_id
+
+
+async def redefine_as_cooperation(session: AsyncSession, story_id: int) -> int:
+    item = entry("coop-report", "Cooperation report")
+    feed_id = (await session.execute(text("SELECT min(id) FROM feed"))).scalar_one()
+    article = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+    assert article is not None
+    assert await store.join_story(session, story_id, definition(article, item), now=NOW)
+    return story_id
+
+
+async def flag_by_hand(session: AsyncSession, story_id: int) -> int:
+    """A statement outside the application's code (an operator's fix): the database bumps."""
+    await session.execute(
+        update(Story).where(Story.id == story_id).values(is_defence_cooperation=True)
+    )
+    return story_id
+
+
+async def same_length_signature(session: AsyncSession, story_id: int) -> int:
+    """A different signature of the very same length: no length or count could tell."""
+    await store.set_story_signature(session, story_id, {"title": "zzzzz"})
+    return story_id
+
+
+async def delete_and_recreate(session: AsyncSession, story_id: int) -> int:
+    """Purged, then a new story: on SQLite it gets the freed id (the newest row's) again."""
+    await session.execute(delete(Story).where(Story.id == story_id))
+    feed_id = (await session.execute(text("SELECT min(id) FROM feed"))).scalar_one()
+    item = entry("successor", "Successor")
+    article = await store.insert_article(session, feed_id, item, COOPERATION, fetched_at=NOW)
+    assert article is not None
+    return await store.create_story(session, definition(article, item), now=NOW)
+
+
+CHANGES: dict[str, Callable[[AsyncSession, int], Awaitable[int]]] = {
+    "signature grew": grow_signature,
+    "redefined as cooperation": redefine_as_cooperation,
+    "flag set by a plain statement": flag_by_hand,
+    "signature of the same length": same_length_signature,
+    "deleted, id reused": delete_and_recreate,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+async def test_a_story_another_worker_wrote_is_read_again(
+    workers: tuple[Worker, Worker], change: str
+) -> None:
+    reader, writer = workers
+    untouched = await new_story(reader, "untouched")
+    story_id = await new_story(reader, "plain")  # the newest: its id is the one SQLite reuses
+    first = await reader.known(story_id, untouched)
+    assert reader.kept.get(story_id) is not None  # kept once the read committed
+    assert first[story_id].raw == (await stored(reader, story_id))[0]
+
+    async with writer.sessions.begin() as session:
+        now_id = await CHANGES[change](session, story_id)
+
+    again = await reader.known(now_id, untouched)
+    raw, cooperation = await stored(reader, now_id)
+    assert (again[now_id].raw, again[now_id].cooperation) == (raw, cooperation)
+    assert (first[story_id].raw, first[story_id].cooperation) != (raw, cooperation)
+    assert again[untouched] is first[untouched]  # the unchanged story: the kept object
+
+
+async def test_a_rolled_back_read_is_not_kept(workers: tuple[Worker, Worker]) -> None:
+    """A batch that wrote a story, read it and rolled back (a lost lease): on SQLite the
+    revision its write took is given to the next write, here another worker's."""
+    reader, writer = workers
+    story_id = await new_story(reader, "plain")
+    with pytest.raises(RuntimeError):
+        async with reader.sessions.begin() as session:
+            await store.set_story_signature(session, story_id, {"title": "rolled back"})
+            seen = await store.known_stories(session, {story_id})
+            assert json.loads(seen[story_id].raw or "") == {"title": "rolled back"}
+            raise RuntimeError("lease lost")
+    assert reader.kept.get(story_id) is None
+    async with writer.sessions.begin() as session:
+        await store.set_story_signature(session, story_id, {"title": "committed"})
+    known = await reader.known(story_id)
+    assert json.loads(known[story_id].raw or "") == {"title": "committed"}
+
+
+async def test_a_read_only_session_keeps_nothing(workers: tuple[Worker, Worker]) -> None:
+    reader, _ = workers
+    story_id = await new_story(reader, "plain")
+    async with reader.sessions() as session:
+        assert story_id in await store.known_stories(session, {story_id})
+    assert reader.kept.get(story_id) is None
+
+
+async def test_a_savepoint_rolled_back_drops_what_the_transaction_read(
+    workers: tuple[Worker, Worker],
+) -> None:
+    reader, _ = workers
+    story_id = await new_story(reader, "plain")
+    async with reader.sessions.begin() as session:
+        savepoint = await session.begin_nested()
+        await store.set_story_signature(session, story_id, {"title": "undone"})
+        await store.known_stories(session, {story_id})
+        await savepoint.rollback()
+    assert reader.kept.get(story_id) is None
+    known = await reader.known(story_id)
+    assert json.loads(known[story_id].raw or "") == {"title": "plain"}
+
+
+async def test_a_deleted_story_is_no_candidate(workers: tuple[Worker, Worker]) -> None:
+    reader, writer = workers
+    story_id = await new_story(reader, "plain")
+    await reader.known(story_id)
+    async with writer.sessions.begin() as session:
+        await session.execute(delete(Story).where(Story.id == story_id))
+    assert await reader.known(story_id) == {}
+
+
+# --- the batch changes copies ---------------------------------------------------------------
+
+
+def test_a_batch_changes_copies_of_the_kept_stories() -> None:
+    signature = cluster.signature(
+        "Talks", "Talks.", published_at=NOW, language="en", countries=("AZ", "CN")
+    )
+    shared = grouping.KnownStory(False, raw=json.dumps(signature.to_json()))
+    before = copy.copy(shared)
+    plan = pipeline._Plan(grouping.Candidates(stories={7: shared}), {}, "1")
+    plan._own(7).replace(signature)
+    item = pipeline.ClassifiedEntry(entry("c", "Cooperation"), COOPERATION, signature)
+    plan._join(7, item, 99, signature)
+    assert plan.candidates.stories[7] is not shared
+    assert plan.candidates.stories[7].cooperation and plan.candidates.stories[7].decoded
+    assert (shared.cooperation, shared.raw, shared.decoded) == (
+        before.cooperation,
+        before.raw,
+        before.decoded,
+    )
+
+
+def test_kept_stories_are_bounded_least_recently_used_first() -> None:
+    kept = store.KeptStories(capacity=2)
+    kept.keep({1: (1, grouping.KnownStory(False)), 2: (1, grouping.KnownStory(False))})
+    kept.touch(1)
+    kept.keep({3: (1, grouping.KnownStory(False))})
+    assert (kept.get(1) is not None, kept.get(2), kept.get(3) is not None) == (True, None, True)
+
+
+def test_a_newer_kept_revision_stays() -> None:
+    kept = store.KeptStories()
+    newer = grouping.KnownStory(True)
+    kept.keep({1: (5, newer)})
+    kept.keep({1: (4, grouping.KnownStory(False))})  # a reader that committed later
+    assert kept.get(1) == (5, newer)
