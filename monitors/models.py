@@ -178,9 +178,13 @@ class StoryKey(Base):
     )
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     filed_at: Mapped[datetime]  # the defining report's (last) day
+    # its story's revision, copied by the database (migration 0010)
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
-    # the grouping's candidates (``store.candidate_filings``), read from the index alone
-    __table_args__ = (Index("ix_story_key_candidates", "key", "filed_at", "story_id"),)
+    # the grouping's candidates (``store.candidate_runs``), read from the index alone
+    __table_args__ = (Index("ix_story_key_candidates", "key", "filed_at", "story_id", "revision"),)
 
 
 class Article(Base):

@@ -339,14 +339,15 @@ def _with_source(signature: cluster.EventSignature, feed_id: int | str) -> clust
 async def _candidates(
     session: AsyncSession, lookups: list[dict[str, datetime | None]], url_story: dict[str, int]
 ) -> grouping.Candidates:
-    """One read of the filings under every key of the batch, one of those stories' facts."""
-    filings = await store.candidate_filings(
+    """One read of the filings under every key of the batch (with the revision of each story
+    filed there), one of those stories' facts (mostly kept from earlier batches)."""
+    runs, revisions = await store.candidate_runs(
         session, grouping.merged_horizons(lookups), limit=cluster.CANDIDATE_LIMIT
     )
     known = await store.known_stories(
-        session, {filing.story_id for filing in filings} | set(url_story.values())
+        session, revisions.keys() | url_story.values(), revisions=revisions
     )
-    return grouping.Candidates.of(filings, known)
+    return grouping.Candidates(by_key=runs, stories=known)
 
 
 def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:

@@ -665,31 +665,42 @@ async def candidate_filings(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
 ) -> list[Filing]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
-    (None: any time): one index range scan per key, answered from the index alone
-    (``ix_story_key_candidates (key, filed_at, story_id)``, migration 0008).
+    (None: any time), as ``Filing`` rows (``stories rebuild``; a poll's batch reads them as
+    ``candidate_runs``)."""
+    runs, _ = await candidate_runs(session, keys, limit=limit)
+    return [
+        Filing(story_id, key, filed_at)
+        for key, pairs in runs.items()
+        for filed_at, story_id in pairs
+    ]
+
+
+async def candidate_runs(
+    session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
+) -> tuple[dict[str, list[tuple[datetime, int]]], dict[int, int]]:
+    """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
+    (None: any time), as ``grouping.Candidates.by_key`` holds them (each key's
+    (filed_at, story id) pairs, ascending), and the revision of each story filed there
+    (``story_key.revision``, its story's: what ``known_stories`` checks its kept stories by).
+    One index range scan per key, answered from the index alone (``ix_story_key_candidates
+    (key, filed_at, story_id, revision)``, migrations 0008 and 0010).
 
     Read on the driver connection (``db.driver_rows``): at a million stored stories every key
     has ``limit`` filings, thousands of rows per feed, and SQLAlchemy's row processing cost
-    more than the query. PostgreSQL: one statement for any number of keys (``unnest`` and a
-    ``LATERAL`` subquery per key). SQLite: one statement per 128 keys, of one of three fixed
-    shapes (8, 32 or 128 keys, padded with a key that is never filed): each prepared statement
-    of this kind holds ~1 MB in SQLite's per-connection statement cache, so a shape per key
-    count grew a poll by 200 MB.
+    more than the query; no object per row either. PostgreSQL: one statement for any number
+    of keys (``unnest`` and a ``LATERAL`` subquery per key). SQLite: one statement per 128
+    keys, of one of three fixed shapes (8, 32 or 128 keys, padded with a key that is never
+    filed): each prepared statement of this kind holds ~1 MB in SQLite's per-connection
+    statement cache, so a shape per key count grew a poll by 200 MB.
     """
     dialect = session.get_bind().dialect
     to_db, convert = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
     # a story's filing time comes once per key it is filed under, and the same keys' newest
     # filings feed after feed: each distinct value goes through SQLAlchemy's processors once
     converted = _FILING_TIMES.setdefault(dialect.name, {})
-
-    def from_db(value: Any) -> datetime:
-        found = converted.get(value)
-        if found is None:
-            if len(converted) >= _FILING_TIMES_KEPT:
-                converted.clear()
-            found = converted[value] = convert(value)
-        return found
-
+    if len(converted) >= _FILING_TIMES_KEPT:
+        converted.clear()
+    known_time = converted.get
     items = sorted(keys.items())
     if dialect.name == "postgresql":
         rows = await driver_rows(
@@ -697,18 +708,31 @@ async def candidate_filings(
             _PG_FILINGS.format(limit=int(limit)),
             ([key for key, _ in items], [to_db(since or _ANY_TIME) for _, since in items]),
         )
-        return [Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows]
-    found: list[Filing] = []
-    for start in range(0, len(items), _FILING_SHAPES[-1]):
-        chunk = items[start : start + _FILING_SHAPES[-1]]
-        size = next(n for n in _FILING_SHAPES if n >= len(chunk))
-        chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
-        params: dict[str, object] = {}
-        for n, (key, since) in enumerate(chunk):
-            params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
-        rows = await driver_rows(session, _sqlite_filings(size, limit), params)
-        found.extend(Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows)
-    return found
+    else:
+        rows = []
+        for start in range(0, len(items), _FILING_SHAPES[-1]):
+            chunk = items[start : start + _FILING_SHAPES[-1]]
+            size = next(n for n in _FILING_SHAPES if n >= len(chunk))
+            chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
+            params: dict[str, object] = {}
+            for n, (key, since) in enumerate(chunk):
+                params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
+            rows.extend(await driver_rows(session, _sqlite_filings(size, limit), params))
+    runs: dict[str, list[tuple[datetime, int]]] = {}
+    revisions: dict[int, int] = {}
+    for story_id, key, filed, revision in rows:
+        filed_at = known_time(filed)
+        if filed_at is None:
+            filed_at = converted[filed] = convert(filed)
+        pairs = runs.get(key)
+        if pairs is None:
+            pairs = runs[key] = []
+        pairs.append((filed_at, story_id))
+        revisions[story_id] = revision
+    for pairs in runs.values():
+        pairs.reverse()  # each key's rows come newest first: now (almost) sorted
+        pairs.sort()
+    return runs, revisions
 
 
 _FILING_TIMES: dict[str, dict[Any, datetime]] = {}
@@ -720,17 +744,19 @@ _FILING_SHAPES = (8, 32, 128)
 _NEVER_FILED = ""
 _ANY_TIME = datetime(1, 1, 2, tzinfo=UTC)
 _PG_FILINGS = (
-    "SELECT f.story_id, f.key, f.filed_at FROM unnest($1::text[], $2::timestamptz[]) AS q(key, "
-    "since) CROSS JOIN LATERAL (SELECT story_id, key, filed_at FROM story_key WHERE key = q.key "
-    "AND filed_at >= q.since ORDER BY filed_at DESC, story_id DESC LIMIT {limit}) AS f"
+    "SELECT f.story_id, f.key, f.filed_at, f.revision FROM unnest($1::text[], "
+    "$2::timestamptz[]) AS q(key, since) CROSS JOIN LATERAL (SELECT story_id, key, filed_at, "
+    "revision FROM story_key WHERE key = q.key AND filed_at >= q.since "
+    "ORDER BY filed_at DESC, story_id DESC LIMIT {limit}) AS f"
 )
 
 
 @functools.cache
 def _sqlite_filings(size: int, limit: int) -> str:
     return " UNION ALL ".join(
-        f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key WHERE key = :k{n} "
-        f"AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d})"
+        f"SELECT * FROM (SELECT story_id, key, filed_at, revision FROM story_key "
+        f"WHERE key = :k{n} AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC "
+        f"LIMIT {limit:d})"
         for n in range(size)
     )
 
@@ -738,15 +764,18 @@ def _sqlite_filings(size: int, limit: int) -> str:
 _FILED_AT = StoryKey.__table__.c.filed_at.type
 
 
-async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:
+async def known_stories(
+    session: AsyncSession, story_ids: Collection[int], *, revisions: Mapping[int, int] | None = None
+) -> dict[int, KnownStory]:
     """Signature and cooperation flag of stored stories (what grouping a batch needs), read
     on the driver connection like ``candidate_filings``. The signature comes as its stored
     JSON text: decoded later, only if ranked.
 
-    The stories are kept between batches (``KeptStories``): for a story kept, only its
-    revision is read (``ix_story_revision``, migration 0010) and the kept object is handed out
-    if the revision is the same; the others' text is read (one statement of one shape for any
-    number of ids: an array on PostgreSQL, a JSON array on SQLite). The objects handed out are
+    The stories are kept between batches (``KeptStories``): a kept story is handed out if its
+    revision is still the one it was read at, as given in ``revisions`` (read by the caller in
+    this transaction: ``candidate_runs``) or else read here (``ix_story_revision``, migration
+    0010); the others' text is read (one statement of one shape for any number of ids: an
+    array on PostgreSQL, a JSON array on SQLite). The objects handed out are
     shared with later batches: a caller that changes one (``KnownStory.replace``, its
     ``cooperation``) changes a copy (``pipeline._Plan``)."""
     if not story_ids:
@@ -756,12 +785,18 @@ async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> di
     found: dict[int, KnownStory] = {}
     held: dict[int, tuple[int, KnownStory]] = {}
     missing: list[int] = []
+    given = revisions or {}
     for story_id in story_ids:
         entry = pending.get(story_id) or kept.get(story_id)
         if entry is None:
             missing.append(story_id)
-        else:
+        elif story_id not in given:
             held[story_id] = entry
+        elif given[story_id] == entry[0]:
+            found[story_id] = entry[1]
+            kept.touch(story_id)
+        else:
+            missing.append(story_id)
     postgres = session.get_bind().dialect.name == "postgresql"
     if held:
         ids = sorted(held)
@@ -1199,6 +1234,7 @@ __all__ = [
     "attach_article",
     "attach_articles",
     "candidate_filings",
+    "candidate_runs",
     "claim_due_feeds",
     "create_story",
     "existing_entry_keys",

@@ -36,9 +36,15 @@ class Worker:
     def kept(self) -> store.KeptStories:
         return store.kept_stories(self.engine.sync_engine)
 
-    async def known(self, *ids: int) -> dict[int, grouping.KnownStory]:
+    async def known(self, *ids: int, via: str = "story rows") -> dict[int, grouping.KnownStory]:
+        """``known_stories`` of ``ids``, checked by the story rows' revisions, or by those the
+        candidates' read gives (as a poll's batch does; every story here is filed under c:AZ)."""
         async with self.sessions.begin() as session:
-            return await store.known_stories(session, set(ids))
+            if via == "story rows":
+                return await store.known_stories(session, set(ids))
+            _, revisions = await store.candidate_runs(session, {"c:AZ": None}, limit=50)
+            assert set(ids) <= set(revisions)
+            return await store.known_stories(session, set(ids), revisions=revisions)
 
 
 @pytest.fixture
@@ -123,21 +129,22 @@ CHANGES: dict[str, Callable[[AsyncSession, int], Awaitable[int]]] = {
 }
 
 
+@pytest.mark.parametrize("via", ["story rows", "filings"])
 @pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
 async def test_a_story_another_worker_wrote_is_read_again(
-    workers: tuple[Worker, Worker], change: str
+    workers: tuple[Worker, Worker], change: str, via: str
 ) -> None:
     reader, writer = workers
     untouched = await new_story(reader, "untouched")
     story_id = await new_story(reader, "plain")  # the newest: its id is the one SQLite reuses
-    first = await reader.known(story_id, untouched)
+    first = await reader.known(story_id, untouched, via=via)
     assert reader.kept.get(story_id) is not None  # kept once the read committed
     assert first[story_id].raw == (await stored(reader, story_id))[0]
 
     async with writer.sessions.begin() as session:
         now_id = await CHANGES[change](session, story_id)
 
-    again = await reader.known(now_id, untouched)
+    again = await reader.known(now_id, untouched, via=via)
     raw, cooperation = await stored(reader, now_id)
     assert (again[now_id].raw, again[now_id].cooperation) == (raw, cooperation)
     assert (first[story_id].raw, first[story_id].cooperation) != (raw, cooperation)
@@ -158,8 +165,9 @@ async def test_a_rolled_back_read_is_not_kept(workers: tuple[Worker, Worker]) ->
     assert reader.kept.get(story_id) is None
     async with writer.sessions.begin() as session:
         await store.set_story_signature(session, story_id, {"title": "committed"})
-    known = await reader.known(story_id)
-    assert json.loads(known[story_id].raw or "") == {"title": "committed"}
+    for via in ("story rows", "filings"):
+        known = await reader.known(story_id, via=via)
+        assert json.loads(known[story_id].raw or "") == {"title": "committed"}
 
 
 async def test_a_read_only_session_keeps_nothing(workers: tuple[Worker, Worker]) -> None:
@@ -230,3 +238,24 @@ def test_a_newer_kept_revision_stays() -> None:
     kept.keep({1: (5, newer)})
     kept.keep({1: (4, grouping.KnownStory(False))})  # a reader that committed later
     assert kept.get(1) == (5, newer)
+
+
+async def test_key_rows_carry_their_storys_revision(workers: tuple[Worker, Worker]) -> None:
+    """``story_key.revision`` equals its story's after every kind of write (the triggers)."""
+    reader, writer = workers
+    ids = [await new_story(reader, name) for name in ("a", "b", "c")]
+    async with writer.sessions.begin() as session:
+        await grow_signature(session, ids[0])
+        await redefine_as_cooperation(session, ids[1])
+        await delete_and_recreate(session, ids[2])
+    async with reader.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT k.story_id, k.revision, s.revision FROM story_key k "
+                "JOIN story s ON s.id = k.story_id"
+            )
+        )
+        pairs = [(key_revision, story_revision) for _, key_revision, story_revision in rows]
+    assert len(pairs) == 3
+    assert all(key == story for key, story in pairs)
+    assert len({story for _, story in pairs}) == 3  # and every story has a revision of its own

@@ -22,6 +22,13 @@ Existing rows keep revision 0 (each id's one content until its first write here)
 ``ix_story_revision (id, revision)`` answers the check from the index alone (on SQLite the
 column comes after the signature, which may lie in overflow pages).
 
+``story_key.revision`` is a copy of its story's, kept equal by triggers in the writing
+statement (a key row takes its story's revision when inserted; a story's new revision is
+copied to its key rows), and ``ix_story_key_candidates`` now ends with it: the candidates' read
+(``store.candidate_runs``) gives every candidate's revision from the index it scans anyway, so
+the kept stories need no check of their own. The story rows' check stays for stories reached
+otherwise (by URL).
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04
@@ -44,47 +51,95 @@ def upgrade() -> None:
     op.add_column(
         "story", sa.Column("revision", sa.BigInteger(), nullable=False, server_default="0")
     )
+    op.add_column(
+        "story_key", sa.Column("revision", sa.BigInteger(), nullable=False, server_default="0")
+    )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE SEQUENCE story_revision_seq START 1")
-        op.execute(
-            "ALTER TABLE story ALTER COLUMN revision SET DEFAULT nextval('story_revision_seq')"
-        )
-        op.execute(
-            "CREATE FUNCTION defwatch_story_revision() RETURNS trigger AS $$ BEGIN "
-            "NEW.revision := nextval('story_revision_seq'); RETURN NEW; END $$ LANGUAGE plpgsql"
-        )
-        op.execute(
-            f"CREATE TRIGGER trg_story_revision BEFORE UPDATE OF {WATCHED} ON story "
-            "FOR EACH ROW EXECUTE FUNCTION defwatch_story_revision()"
-        )
+        _upgrade_postgresql()
     else:
-        op.execute("CREATE TABLE story_revision_counter (n INTEGER NOT NULL)")
-        op.execute("INSERT INTO story_revision_counter (n) VALUES (0)")
-        bump = (
-            "UPDATE story_revision_counter SET n = n + 1; "
-            "UPDATE story SET revision = (SELECT n FROM story_revision_counter) WHERE id = NEW.id;"
-        )
-        op.execute(
-            f"CREATE TRIGGER trg_story_revision_insert AFTER INSERT ON story BEGIN {bump} END"
-        )
-        op.execute(
-            f"CREATE TRIGGER trg_story_revision_update AFTER UPDATE OF {WATCHED} ON story "
-            f"BEGIN {bump} END"
-        )
+        _upgrade_sqlite()
     op.create_index("ix_story_revision", "story", ["id", "revision"])
+    # the candidates' read gives each filing's story revision from the index alone
+    op.drop_index("ix_story_key_candidates", table_name="story_key")
+    op.create_index(
+        "ix_story_key_candidates", "story_key", ["key", "filed_at", "story_id", "revision"]
+    )
+
+
+def _upgrade_postgresql() -> None:
+    op.execute("CREATE SEQUENCE story_revision_seq START 1")
+    op.execute("ALTER TABLE story ALTER COLUMN revision SET DEFAULT nextval('story_revision_seq')")
+    op.execute(
+        "CREATE FUNCTION defwatch_story_revision() RETURNS trigger AS $$ BEGIN "
+        "NEW.revision := nextval('story_revision_seq'); "
+        "UPDATE story_key SET revision = NEW.revision WHERE story_id = NEW.id; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql"
+    )
+    op.execute(
+        f"CREATE TRIGGER trg_story_revision BEFORE UPDATE OF {WATCHED} ON story "
+        "FOR EACH ROW EXECUTE FUNCTION defwatch_story_revision()"
+    )
+    op.execute(
+        "CREATE FUNCTION defwatch_story_key_revision() RETURNS trigger AS $$ BEGIN "
+        "NEW.revision := coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0); "
+        "RETURN NEW; END $$ LANGUAGE plpgsql"
+    )
+    op.execute(
+        "CREATE TRIGGER trg_story_key_revision BEFORE INSERT OR UPDATE OF story_id ON story_key "
+        "FOR EACH ROW EXECUTE FUNCTION defwatch_story_key_revision()"
+    )
+
+
+def _upgrade_sqlite() -> None:
+    op.execute("CREATE TABLE story_revision_counter (n INTEGER NOT NULL)")
+    op.execute("INSERT INTO story_revision_counter (n) VALUES (0)")
+    bump = (
+        "UPDATE story_revision_counter SET n = n + 1; "
+        "UPDATE story SET revision = (SELECT n FROM story_revision_counter) WHERE id = NEW.id; "
+        "UPDATE story_key SET revision = (SELECT n FROM story_revision_counter) "
+        "WHERE story_id = NEW.id;"
+    )
+    op.execute(f"CREATE TRIGGER trg_story_revision_insert AFTER INSERT ON story BEGIN {bump} END")
+    op.execute(
+        f"CREATE TRIGGER trg_story_revision_update AFTER UPDATE OF {WATCHED} ON story "
+        f"BEGIN {bump} END"
+    )
+    op.execute(
+        "CREATE TRIGGER trg_story_key_revision AFTER INSERT ON story_key BEGIN "
+        "UPDATE story_key SET revision = "
+        "coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) "
+        "WHERE rowid = NEW.rowid; END"
+    )
+    op.execute(
+        "CREATE TRIGGER trg_story_key_revision_moved AFTER UPDATE OF story_id ON story_key BEGIN "
+        "UPDATE story_key SET revision = "
+        "coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) "
+        "WHERE rowid = NEW.rowid; END"
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_story_key_candidates", table_name="story_key")
+    op.create_index("ix_story_key_candidates", "story_key", ["key", "filed_at", "story_id"])
     op.drop_index("ix_story_revision", table_name="story")
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER trg_story_key_revision ON story_key")
+        op.execute("DROP FUNCTION defwatch_story_key_revision()")
         op.execute("DROP TRIGGER trg_story_revision ON story")
         op.execute("DROP FUNCTION defwatch_story_revision()")
         op.execute("ALTER TABLE story ALTER COLUMN revision DROP DEFAULT")
+        op.drop_column("story_key", "revision")
         op.drop_column("story", "revision")
         op.execute("DROP SEQUENCE story_revision_seq")
-    else:
-        op.execute("DROP TRIGGER trg_story_revision_insert")
-        op.execute("DROP TRIGGER trg_story_revision_update")
-        op.execute("DROP TABLE story_revision_counter")
-        with op.batch_alter_table("story") as batch:
+        return
+    for name in (
+        "trg_story_key_revision",
+        "trg_story_key_revision_moved",
+        "trg_story_revision_insert",
+        "trg_story_revision_update",
+    ):
+        op.execute(f"DROP TRIGGER {name}")
+    op.execute("DROP TABLE story_revision_counter")
+    for table in ("story_key", "story"):
+        with op.batch_alter_table(table) as batch:
             batch.drop_column("revision")
