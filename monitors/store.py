@@ -781,7 +781,7 @@ async def known_stories(
     if not story_ids:
         return {}
     kept = _kept_stories(session)
-    pending = _pending_stories(session, kept)
+    pending, handed_out = _pending_stories(session, kept)
     found: dict[int, KnownStory] = {}
     held: dict[int, tuple[int, KnownStory]] = {}
     missing: list[int] = []
@@ -824,6 +824,7 @@ async def known_stories(
             known = found[story_id] = KnownStory(bool(cooperation), raw=signature)
             if len(pending) < kept.capacity:
                 pending[story_id] = (revision, known)
+    handed_out.append(list(found.values()))  # the caller may put its own copies in `found`
     return found
 
 
@@ -842,12 +843,13 @@ _SQLITE_KNOWN = (
 )
 
 
-KNOWN_STORIES_KEPT = 16384
+KNOWN_STORIES_KEPT = 8192
 """Stories ``known_stories`` keeps per database and process, least recently handed out
-dropped first: the stories that are candidates feed after feed (a 66-feed batch of 2,000
-reports at a million stories asks for 88,000, 15,000 of them distinct). An entry holds the
-signature's text, its screen and, for a story the screening did not drop, its decoded
-signature (``KnownStory``)."""
+dropped first: the stories that are candidates feed after feed (66 feeds of 2,000 reports in
+all, stored on a million stories, ask for 88,000, 15,000 of them distinct; 8,192 kept, 22,000
+are read). An entry holds a ``KnownStory``: the signature's text (about 1 KB for a real story)
+and its screen (about 1 KB) once ranked, so about 20 MB when full; its decoded signature
+(~10 KB) only while a transaction that handed it out runs (``forget_signature``)."""
 
 
 class KeptStories:
@@ -910,33 +912,53 @@ def _kept_stories(session: AsyncSession) -> KeptStories:
     return kept_stories(getattr(bind, "engine", bind))
 
 
-def _pending_stories(session: AsyncSession, kept: KeptStories) -> dict[int, tuple[int, KnownStory]]:
+@dataclass(slots=True)
+class _Pending:
+    """What one transaction read: kept once it commits (``entries``); the stories it handed
+    out forget their decoded signatures when it ends, committed or not (``handed_out``)."""
+
+    kept: KeptStories
+    entries: dict[int, tuple[int, KnownStory]]
+    handed_out: list[Iterable[KnownStory]]
+
+
+def _pending_stories(
+    session: AsyncSession, kept: KeptStories
+) -> tuple[dict[int, tuple[int, KnownStory]], list[Iterable[KnownStory]]]:
     info = session.sync_session.info
-    found = info.get(_PENDING)
-    if found is None or found[0] is not kept:
-        found = info[_PENDING] = (kept, {})
-    return cast(dict[int, tuple[int, KnownStory]], found[1])
+    pending = info.get(_PENDING)
+    if pending is None or pending.kept is not kept:
+        pending = info[_PENDING] = _Pending(kept, {}, [])
+    return pending.entries, pending.handed_out
 
 
 @event.listens_for(Session, "after_commit")
 def _keep_committed(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the transaction goes on
         return
-    found = session.info.pop(_PENDING, None)
-    if found is not None and found[1]:
-        found[0].keep(found[1])
+    pending = session.info.get(_PENDING)
+    if pending is not None and pending.entries:
+        pending.kept.keep(pending.entries)
+        pending.entries = {}
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     # any rollback, a savepoint's too: what was read may have been this transaction's writes
-    session.info.pop(_PENDING, None)
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.entries = {}
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _drop_unfinished(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # closed without a commit (a read-only session)
-        session.info.pop(_PENDING, None)
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    pending = session.info.pop(_PENDING, None)  # not committed: nothing is kept
+    if pending is not None:
+        for stories in pending.handed_out:
+            for known in stories:
+                known.forget_signature()
 
 
 @dataclass(frozen=True, slots=True)

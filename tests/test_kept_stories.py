@@ -205,10 +205,14 @@ async def test_a_deleted_story_is_no_candidate(workers: tuple[Worker, Worker]) -
 # --- the batch changes copies ---------------------------------------------------------------
 
 
-def test_a_batch_changes_copies_of_the_kept_stories() -> None:
-    signature = cluster.signature(
+def talks() -> cluster.EventSignature:
+    return cluster.signature(
         "Talks", "Talks.", published_at=NOW, language="en", countries=("AZ", "CN")
     )
+
+
+def test_a_batch_changes_copies_of_the_kept_stories() -> None:
+    signature = talks()
     shared = grouping.KnownStory(False, raw=json.dumps(signature.to_json()))
     before = copy.copy(shared)
     plan = pipeline._Plan(grouping.Candidates(stories={7: shared}), {}, "1")
@@ -222,6 +226,24 @@ def test_a_batch_changes_copies_of_the_kept_stories() -> None:
         before.raw,
         before.decoded,
     )
+
+
+async def test_kept_stories_forget_their_decoded_signatures_between_transactions(
+    workers: tuple[Worker, Worker],
+) -> None:
+    """A kept story holds its text (and screen) between batches, not its decoded signature:
+    bounded memory; the next batch decodes it again (through the decoding cache)."""
+    reader, _ = workers
+    story_id = await new_story(reader, "plain")
+    async with reader.sessions.begin() as session:
+        await store.set_story_signature(session, story_id, talks().to_json())
+    async with reader.sessions.begin() as session:
+        known = (await store.known_stories(session, {story_id}))[story_id]
+        decoded = known.signature()
+        assert decoded == talks() and known.decoded is decoded
+    assert known.decoded is None
+    assert (reader.kept.get(story_id) or (0, None))[1] is known
+    assert known.signature() == decoded
 
 
 def test_kept_stories_are_bounded_least_recently_used_first() -> None:
