@@ -10,7 +10,6 @@ Chats, watch rules and the alert outbox live in ``monitors.subscriptions``,
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -786,15 +785,18 @@ async def known_stories(
     held: dict[int, tuple[int, KnownStory]] = {}
     missing: list[int] = []
     given = revisions or {}
-    for story_id in story_ids:
-        entry = pending.get(story_id) or kept.get(story_id)
+    kept_entry, pending_entry, now_used = kept.get, pending.get, kept.touch
+    for story_id in story_ids:  # ~1,000 a batch: one pass, few calls
+        entry = (pending_entry(story_id) if pending else None) or kept_entry(story_id)
         if entry is None:
             missing.append(story_id)
-        elif story_id not in given:
+            continue
+        revision = given.get(story_id)
+        if revision is None:
             held[story_id] = entry
-        elif given[story_id] == entry[0]:
+        elif revision == entry[0]:
             found[story_id] = entry[1]
-            kept.touch(story_id)
+            now_used(story_id)
         else:
             missing.append(story_id)
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -876,7 +878,7 @@ class KeptStories:
     def touch(self, story_id: int) -> None:
         """Handed out again: dropped last (an entry the asking transaction read is not kept
         yet)."""
-        with contextlib.suppress(KeyError):
+        if story_id in self._entries:
             self._entries.move_to_end(story_id)
 
     def keep(self, entries: Mapping[int, tuple[int, KnownStory]]) -> None:
