@@ -14,13 +14,14 @@ import json
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from monitors import grouping, pipeline, store
+from monitors import grouping, pipeline, regroup, store
 from monitors.db import open_database
 from monitors.detect import cluster
 from monitors.models import Story
@@ -281,3 +282,64 @@ async def test_key_rows_carry_their_storys_revision(workers: tuple[Worker, Worke
     assert len(pairs) == 3
     assert all(key == story for key, story in pairs)
     assert len({story for _, story in pairs}) == 3  # and every story has a revision of its own
+
+
+# --- stories rebuilt or purged by another worker ----------------------------------------------
+
+REPORTS = [  # (entry key, title, hours before NOW)
+    ("az-1", "Azerbaijan and China sign a defence cooperation agreement in Baku", 30),
+    ("az-2", "China and Azerbaijan sign defence cooperation pact, ministries say", 29),
+    ("vn-1", "Vietnam and India hold joint naval exercise in the South China Sea", 20),
+    ("tr-1", "Turkey and Pakistan agree on drone production partnership", 10),
+    ("mk-1", "Stock markets fall sharply in Istanbul trading", 5),  # the newest: purged
+]
+LATE = ("late-1", "Greece and Egypt sign a maritime defence cooperation agreement", 1)
+
+
+async def store_reports(
+    worker: Worker, reports: list[tuple[str, str, int]], feed: str = "reports"
+) -> dict[int, grouping.KnownStory]:
+    """Store the reports as a poll does (one batch each), then read every story twice (the
+    second read is from what the first kept)."""
+    feed_id = await add_feed(worker.sessions, f"https://{feed}.example/rss")
+    items = [
+        entry(key, title, url=f"https://{feed}.example/{key}", hours=hours)
+        for key, title, hours in reports
+    ]
+    for item in pipeline.classify_entries(items):
+        async with worker.sessions.begin() as session:
+            outcome = pipeline.FeedOutcome(feed_id=feed_id, url="", status="ok")
+            await pipeline.store_classified(session, feed_id, [item], NOW, outcome)
+    return await current_stories(worker)
+
+
+async def current_stories(worker: Worker) -> dict[int, grouping.KnownStory]:
+    async with worker.sessions() as session:
+        ids = set(await session.scalars(select(Story.id)))
+    await worker.known(*ids)
+    return await worker.known(*ids)
+
+
+async def purge_everything(session: AsyncSession) -> None:
+    await store.purge_old_articles(session, older_than=NOW + timedelta(days=365))
+
+
+async def rebuild(session: AsyncSession) -> None:
+    await regroup.rebuild(session)
+
+
+@pytest.mark.parametrize("rewrite", [rebuild, purge_everything], ids=["rebuild", "purge"])
+async def test_stories_rebuilt_or_purged_elsewhere_are_read_as_stored(
+    workers: tuple[Worker, Worker], rewrite: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    reader, writer = workers
+    before = await store_reports(reader, REPORTS)
+    assert before and all(reader.kept.get(story_id) for story_id in before)
+    async with writer.sessions.begin() as session:
+        await rewrite(session)
+    await store_reports(writer, [LATE], feed="late")  # on SQLite: a purged story's id again
+    after = await current_stories(reader)
+    assert {story_id: await stored(reader, story_id) for story_id in after} == {
+        story_id: (known.raw, known.cooperation) for story_id, known in after.items()
+    }
+    assert await reader.known(*set(before) - set(after)) == {}
