@@ -991,24 +991,34 @@ async def insert_stories(
         }
         for story in stories
     ]
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: the stories' revisions taken from the counter here, in one statement, so
+        # that no trigger rewrites each new row (PostgreSQL: the column's default)
+        last = (await session.execute(_RESERVE_REVISIONS, {"count": len(rows)})).scalar_one()
+        for revision, row in enumerate(rows, last - len(rows) + 1):
+            row["revision"] = revision
     returned = await session.execute(
-        insert(table).returning(table.c.id, table.c.defining_article_id), rows
+        insert(table).returning(table.c.id, table.c.defining_article_id, table.c.revision), rows
     )
-    by_definer = {definer: story_id for story_id, definer in returned}
-    ids = [by_definer[story.defined_by.article_id] for story in stories]
+    by_definer = {definer: (story_id, revision) for story_id, definer, revision in returned}
+    made = [by_definer[story.defined_by.article_id] for story in stories]
+    ids = [story_id for story_id, _ in made]
     countries = [
         row
         for story_id, story in zip(ids, stories, strict=True)
         for row in _country_rows(story_id, story.defined_by)
     ]
     keys = [
-        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at}
-        for story_id, story in zip(ids, stories, strict=True)
+        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at, "revision": revision}
+        for (story_id, revision), story in zip(made, stories, strict=True)
         for key in sorted(story.first.keys)
-    ]
+    ]  # their story's revision (the database checks it: migration 0010)
     await _insert_rows(session, StoryCountry, countries)
     await _insert_rows(session, StoryKey, keys)
     return ids
+
+
+_RESERVE_REVISIONS = text("UPDATE story_revision_counter SET n = n + :count RETURNING n")
 
 
 async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -13,7 +13,9 @@ manual statement), and because no two committed writes of any story ever get the
   BEFORE UPDATE row trigger takes a new one. Sequence values are never handed out twice, even
   by transactions that roll back.
 * SQLite: a one-row counter ``story_revision_counter`` bumped by AFTER INSERT / AFTER UPDATE
-  triggers, which copy it into the row. A rolled-back transaction also rolls the counter back,
+  triggers, which copy it into the row (an inserted row keeps a value its transaction took
+  from the counter: ``store.insert_stories`` takes one per story in one statement, so that
+  no trigger rewrites each new row). A rolled-back transaction also rolls the counter back,
   so its values come again later: ``known_stories`` therefore keeps what it read only once the
   reading transaction commits. SQLite reuses the id of a deleted newest row: the new row gets a
   new counter value, so (id, revision) still names one content.
@@ -44,7 +46,7 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-WATCHED = "signature, is_defence_cooperation"
+WATCHED = "signature, is_defence_cooperation, revision"  # a revision set by hand is replaced
 
 
 def upgrade() -> None:
@@ -71,13 +73,21 @@ def _upgrade_postgresql() -> None:
     op.execute("ALTER TABLE story ALTER COLUMN revision SET DEFAULT nextval('story_revision_seq')")
     op.execute(
         "CREATE FUNCTION defwatch_story_revision() RETURNS trigger AS $$ BEGIN "
-        "NEW.revision := nextval('story_revision_seq'); "
-        "UPDATE story_key SET revision = NEW.revision WHERE story_id = NEW.id; "
-        "RETURN NEW; END $$ LANGUAGE plpgsql"
+        "NEW.revision := nextval('story_revision_seq'); RETURN NEW; END $$ LANGUAGE plpgsql"
     )
     op.execute(
         f"CREATE TRIGGER trg_story_revision BEFORE UPDATE OF {WATCHED} ON story "
         "FOR EACH ROW EXECUTE FUNCTION defwatch_story_revision()"
+    )
+    # after the row is written, so that the key rows' own trigger reads the new revision
+    op.execute(
+        "CREATE FUNCTION defwatch_story_revision_keys() RETURNS trigger AS $$ BEGIN "
+        "UPDATE story_key SET revision = NEW.revision WHERE story_id = NEW.id; "
+        "RETURN NULL; END $$ LANGUAGE plpgsql"
+    )
+    op.execute(
+        f"CREATE TRIGGER trg_story_revision_keys AFTER UPDATE OF {WATCHED} ON story "
+        "FOR EACH ROW EXECUTE FUNCTION defwatch_story_revision_keys()"
     )
     op.execute(
         "CREATE FUNCTION defwatch_story_key_revision() RETURNS trigger AS $$ BEGIN "
@@ -85,8 +95,8 @@ def _upgrade_postgresql() -> None:
         "RETURN NEW; END $$ LANGUAGE plpgsql"
     )
     op.execute(
-        "CREATE TRIGGER trg_story_key_revision BEFORE INSERT OR UPDATE OF story_id ON story_key "
-        "FOR EACH ROW EXECUTE FUNCTION defwatch_story_key_revision()"
+        "CREATE TRIGGER trg_story_key_revision BEFORE INSERT OR UPDATE OF story_id, revision "
+        "ON story_key FOR EACH ROW EXECUTE FUNCTION defwatch_story_key_revision()"
     )
 
 
@@ -99,19 +109,28 @@ def _upgrade_sqlite() -> None:
         "UPDATE story_key SET revision = (SELECT n FROM story_revision_counter) "
         "WHERE story_id = NEW.id;"
     )
-    op.execute(f"CREATE TRIGGER trg_story_revision_insert AFTER INSERT ON story BEGIN {bump} END")
+    # a new row keeps a revision taken from the counter by its inserting transaction
+    # (``store.insert_stories`` takes them in one statement, which spares this trigger's
+    # rewrite of every row); any other value is replaced by a new one
+    op.execute(
+        "CREATE TRIGGER trg_story_revision_insert AFTER INSERT ON story WHEN NEW.revision "
+        f"NOT BETWEEN 1 AND (SELECT n FROM story_revision_counter) BEGIN {bump} END"
+    )
     op.execute(
         f"CREATE TRIGGER trg_story_revision_update AFTER UPDATE OF {WATCHED} ON story "
         f"BEGIN {bump} END"
     )
-    op.execute(
-        "CREATE TRIGGER trg_story_key_revision AFTER INSERT ON story_key BEGIN "
+    op.execute(  # the inserting statement may give the right revision: then no rewrite
+        "CREATE TRIGGER trg_story_key_revision AFTER INSERT ON story_key WHEN NEW.revision IS "
+        "NOT coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) BEGIN "
         "UPDATE story_key SET revision = "
         "coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) "
         "WHERE rowid = NEW.rowid; END"
     )
     op.execute(
-        "CREATE TRIGGER trg_story_key_revision_moved AFTER UPDATE OF story_id ON story_key BEGIN "
+        "CREATE TRIGGER trg_story_key_revision_moved AFTER UPDATE OF story_id, revision ON "
+        "story_key WHEN NEW.revision IS NOT "
+        "coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) BEGIN "
         "UPDATE story_key SET revision = "
         "coalesce((SELECT revision FROM story WHERE id = NEW.story_id), 0) "
         "WHERE rowid = NEW.rowid; END"
@@ -125,6 +144,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER trg_story_key_revision ON story_key")
         op.execute("DROP FUNCTION defwatch_story_key_revision()")
+        op.execute("DROP TRIGGER trg_story_revision_keys ON story")
+        op.execute("DROP FUNCTION defwatch_story_revision_keys()")
         op.execute("DROP TRIGGER trg_story_revision ON story")
         op.execute("DROP FUNCTION defwatch_story_revision()")
         op.execute("ALTER TABLE story ALTER COLUMN revision DROP DEFAULT")
