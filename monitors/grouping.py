@@ -98,6 +98,13 @@ class KnownStory:
                 self.record = () if self.raw is None else decode_record(self.raw)
         return self.record
 
+    def forget_signature(self) -> None:
+        """Drop the decoded signature of a stored story (decoded again from ``raw`` when
+        asked, through ``decode_signature``'s cache): ``store.KeptStories`` keeps a story's
+        text and screen between batches, not its ~10 KB decoded signature."""
+        if self.raw is not None:
+            self.decoded = None
+
     def replace(self, signature: cluster.EventSignature) -> None:
         """The story's signature grew (``cluster.confirmed``): compare the next reports with
         the new one. Its screen stays (the defining report's fields), but is read again."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -135,6 +136,11 @@ class Story(Base):
     article_count: Mapped[int] = mapped_column(Integer, default=1)
     # the report the story is about: its first cooperation report, else its first report
     defining_article_id: Mapped[int | None] = mapped_column(Id)
+    # set by the database on every write of ``signature`` or ``is_defence_cooperation``, never
+    # the same twice (migration 0010): what ``store.known_stories`` checks its kept copies by
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
     countries: Mapped[list[StoryCountry]] = relationship(
         back_populates="story", cascade="all, delete-orphan", lazy="raise"
@@ -143,6 +149,7 @@ class Story(Base):
     __table_args__ = (
         Index("ix_story_published_at", "published_at"),
         Index("ix_story_last_seen_at", "last_seen_at"),
+        Index("ix_story_revision", "id", "revision"),  # ``store.known_stories``'s check
     )
 
 
@@ -171,9 +178,13 @@ class StoryKey(Base):
     )
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     filed_at: Mapped[datetime]  # the defining report's (last) day
+    # its story's revision, copied by the database (migration 0010)
+    revision: Mapped[int] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
-    # the grouping's candidates (``store.candidate_filings``), read from the index alone
-    __table_args__ = (Index("ix_story_key_candidates", "key", "filed_at", "story_id"),)
+    # the grouping's candidates (``store.candidate_runs``), read from the index alone
+    __table_args__ = (Index("ix_story_key_candidates", "key", "filed_at", "story_id", "revision"),)
 
 
 class Article(Base):

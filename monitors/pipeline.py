@@ -30,6 +30,7 @@ fenced the same way. While that transaction runs the feed is listed in
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 import os
@@ -338,14 +339,15 @@ def _with_source(signature: cluster.EventSignature, feed_id: int | str) -> clust
 async def _candidates(
     session: AsyncSession, lookups: list[dict[str, datetime | None]], url_story: dict[str, int]
 ) -> grouping.Candidates:
-    """One read of the filings under every key of the batch, one of those stories' facts."""
-    filings = await store.candidate_filings(
+    """One read of the filings under every key of the batch (with the revision of each story
+    filed there), one of those stories' facts (mostly kept from earlier batches)."""
+    runs, revisions = await store.candidate_runs(
         session, grouping.merged_horizons(lookups), limit=cluster.CANDIDATE_LIMIT
     )
     known = await store.known_stories(
-        session, {filing.story_id for filing in filings} | set(url_story.values())
+        session, revisions.keys() | url_story.values(), revisions=revisions
     )
-    return grouping.Candidates.of(filings, known)
+    return grouping.Candidates(by_key=runs, stories=known)
 
 
 def _story_lock_names(classified: list[ClassifiedEntry]) -> set[str]:
@@ -368,6 +370,21 @@ class _Plan:
     redefined: dict[int, store.StoryDefinition] = field(default_factory=dict)
     alerts: list[tuple[int, ClassifiedEntry]] = field(default_factory=list)
     confirmed: dict[int, cluster.EventSignature] = field(default_factory=dict)  # new signatures
+    owned: set[int] = field(default_factory=set)  # stories whose KnownStory is this batch's copy
+
+    def _own(self, story_id: int) -> grouping.KnownStory:
+        """The batch's own ``KnownStory`` of a story, to change: ``store.known_stories`` hands
+        out objects kept for later batches, and this batch's transaction may yet roll back, so
+        the first change of one is made on a copy (the batch's stories, ``Candidates.file``,
+        are its own already)."""
+        known = self.candidates.stories.get(story_id)
+        if known is None:
+            known = grouping.KnownStory(False)
+        elif story_id not in self.owned and not grouping.is_new(story_id):
+            known = copy.copy(known)
+        self.candidates.stories[story_id] = known
+        self.owned.add(story_id)
+        return known
 
     def place(
         self,
@@ -393,7 +410,7 @@ class _Plan:
             if match is not None:  # a strong report joins what the story is matched against
                 story = dict(ranked)[match.key]
                 if (confirmed := cluster.confirmed(story, signature, match)) is not story:
-                    self.candidates.stories[match.key].replace(confirmed)
+                    self._own(match.key).replace(confirmed)
                     self.confirmed[match.key] = confirmed
         if story_id == 0:  # no story reports it yet: it starts one
             assert signature is not None  # only a ranked report starts a story
@@ -424,10 +441,10 @@ class _Plan:
         signature: cluster.EventSignature | None,
     ) -> None:
         """``store.join_story``'s rule: a cooperation report redefines a story that is none."""
-        known = self.candidates.stories.setdefault(story_id, grouping.KnownStory(False))
-        if not item.verdict.defence_cooperation or known.cooperation:
+        known = self.candidates.stories.get(story_id)
+        if not item.verdict.defence_cooperation or (known is not None and known.cooperation):
             return
-        known.cooperation = True
+        self._own(story_id).cooperation = True
         if signature is None:
             signature = _with_source(item.signed(), self.source)
         definition = _definition(article_id, item, signature)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -36,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from monitors.db import (
     bind_processor,
@@ -660,31 +664,42 @@ async def candidate_filings(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
 ) -> list[Filing]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
-    (None: any time): one index range scan per key, answered from the index alone
-    (``ix_story_key_candidates (key, filed_at, story_id)``, migration 0008).
+    (None: any time), as ``Filing`` rows (``stories rebuild``; a poll's batch reads them as
+    ``candidate_runs``)."""
+    runs, _ = await candidate_runs(session, keys, limit=limit)
+    return [
+        Filing(story_id, key, filed_at)
+        for key, pairs in runs.items()
+        for filed_at, story_id in pairs
+    ]
+
+
+async def candidate_runs(
+    session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
+) -> tuple[dict[str, list[tuple[datetime, int]]], dict[int, int]]:
+    """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
+    (None: any time), as ``grouping.Candidates.by_key`` holds them (each key's
+    (filed_at, story id) pairs, ascending), and the revision of each story filed there
+    (``story_key.revision``, its story's: what ``known_stories`` checks its kept stories by).
+    One index range scan per key, answered from the index alone (``ix_story_key_candidates
+    (key, filed_at, story_id, revision)``, migrations 0008 and 0010).
 
     Read on the driver connection (``db.driver_rows``): at a million stored stories every key
     has ``limit`` filings, thousands of rows per feed, and SQLAlchemy's row processing cost
-    more than the query. PostgreSQL: one statement for any number of keys (``unnest`` and a
-    ``LATERAL`` subquery per key). SQLite: one statement per 128 keys, of one of three fixed
-    shapes (8, 32 or 128 keys, padded with a key that is never filed): each prepared statement
-    of this kind holds ~1 MB in SQLite's per-connection statement cache, so a shape per key
-    count grew a poll by 200 MB.
+    more than the query; no object per row either. PostgreSQL: one statement for any number
+    of keys (``unnest`` and a ``LATERAL`` subquery per key). SQLite: one statement per 128
+    keys, of one of three fixed shapes (8, 32 or 128 keys, padded with a key that is never
+    filed): each prepared statement of this kind holds ~1 MB in SQLite's per-connection
+    statement cache, so a shape per key count grew a poll by 200 MB.
     """
     dialect = session.get_bind().dialect
     to_db, convert = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
     # a story's filing time comes once per key it is filed under, and the same keys' newest
     # filings feed after feed: each distinct value goes through SQLAlchemy's processors once
     converted = _FILING_TIMES.setdefault(dialect.name, {})
-
-    def from_db(value: Any) -> datetime:
-        found = converted.get(value)
-        if found is None:
-            if len(converted) >= _FILING_TIMES_KEPT:
-                converted.clear()
-            found = converted[value] = convert(value)
-        return found
-
+    if len(converted) >= _FILING_TIMES_KEPT:
+        converted.clear()
+    known_time = converted.get
     items = sorted(keys.items())
     if dialect.name == "postgresql":
         rows = await driver_rows(
@@ -692,18 +707,31 @@ async def candidate_filings(
             _PG_FILINGS.format(limit=int(limit)),
             ([key for key, _ in items], [to_db(since or _ANY_TIME) for _, since in items]),
         )
-        return [Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows]
-    found: list[Filing] = []
-    for start in range(0, len(items), _FILING_SHAPES[-1]):
-        chunk = items[start : start + _FILING_SHAPES[-1]]
-        size = next(n for n in _FILING_SHAPES if n >= len(chunk))
-        chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
-        params: dict[str, object] = {}
-        for n, (key, since) in enumerate(chunk):
-            params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
-        rows = await driver_rows(session, _sqlite_filings(size, limit), params)
-        found.extend(Filing(story_id, key, from_db(filed)) for story_id, key, filed in rows)
-    return found
+    else:
+        rows = []
+        for start in range(0, len(items), _FILING_SHAPES[-1]):
+            chunk = items[start : start + _FILING_SHAPES[-1]]
+            size = next(n for n in _FILING_SHAPES if n >= len(chunk))
+            chunk += [(_NEVER_FILED, None)] * (size - len(chunk))
+            params: dict[str, object] = {}
+            for n, (key, since) in enumerate(chunk):
+                params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
+            rows.extend(await driver_rows(session, _sqlite_filings(size, limit), params))
+    runs: dict[str, list[tuple[datetime, int]]] = {}
+    revisions: dict[int, int] = {}
+    for story_id, key, filed, revision in rows:
+        filed_at = known_time(filed)
+        if filed_at is None:
+            filed_at = converted[filed] = convert(filed)
+        pairs = runs.get(key)
+        if pairs is None:
+            pairs = runs[key] = []
+        pairs.append((filed_at, story_id))
+        revisions[story_id] = revision
+    for pairs in runs.values():
+        pairs.reverse()  # each key's rows come newest first: now (almost) sorted
+        pairs.sort()
+    return runs, revisions
 
 
 _FILING_TIMES: dict[str, dict[Any, datetime]] = {}
@@ -715,17 +743,19 @@ _FILING_SHAPES = (8, 32, 128)
 _NEVER_FILED = ""
 _ANY_TIME = datetime(1, 1, 2, tzinfo=UTC)
 _PG_FILINGS = (
-    "SELECT f.story_id, f.key, f.filed_at FROM unnest($1::text[], $2::timestamptz[]) AS q(key, "
-    "since) CROSS JOIN LATERAL (SELECT story_id, key, filed_at FROM story_key WHERE key = q.key "
-    "AND filed_at >= q.since ORDER BY filed_at DESC, story_id DESC LIMIT {limit}) AS f"
+    "SELECT f.story_id, f.key, f.filed_at, f.revision FROM unnest($1::text[], "
+    "$2::timestamptz[]) AS q(key, since) CROSS JOIN LATERAL (SELECT story_id, key, filed_at, "
+    "revision FROM story_key WHERE key = q.key AND filed_at >= q.since "
+    "ORDER BY filed_at DESC, story_id DESC LIMIT {limit}) AS f"
 )
 
 
 @functools.cache
 def _sqlite_filings(size: int, limit: int) -> str:
     return " UNION ALL ".join(
-        f"SELECT * FROM (SELECT story_id, key, filed_at FROM story_key WHERE key = :k{n} "
-        f"AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC LIMIT {limit:d})"
+        f"SELECT * FROM (SELECT story_id, key, filed_at, revision FROM story_key "
+        f"WHERE key = :k{n} AND filed_at >= :s{n} ORDER BY filed_at DESC, story_id DESC "
+        f"LIMIT {limit:d})"
         for n in range(size)
     )
 
@@ -733,31 +763,204 @@ def _sqlite_filings(size: int, limit: int) -> str:
 _FILED_AT = StoryKey.__table__.c.filed_at.type
 
 
-async def known_stories(session: AsyncSession, story_ids: Collection[int]) -> dict[int, KnownStory]:
-    """Signature and cooperation flag of stored stories (what grouping a batch needs): one
-    statement of one shape for any number of ids (an array on PostgreSQL, a JSON array on
-    SQLite), read on the driver connection like ``candidate_filings``. The signature comes
-    as its stored JSON text: decoded later, only if ranked, through a cache."""
+async def known_stories(
+    session: AsyncSession, story_ids: Collection[int], *, revisions: Mapping[int, int] | None = None
+) -> dict[int, KnownStory]:
+    """Signature and cooperation flag of stored stories (what grouping a batch needs), read
+    on the driver connection like ``candidate_filings``. The signature comes as its stored
+    JSON text: decoded later, only if ranked.
+
+    The stories are kept between batches (``KeptStories``): a kept story is handed out if its
+    revision is still the one it was read at, as given in ``revisions`` (read by the caller in
+    this transaction: ``candidate_runs``) or else read here (``ix_story_revision``, migration
+    0010); the others' text is read (one statement of one shape for any number of ids: an
+    array on PostgreSQL, a JSON array on SQLite). The objects handed out are
+    shared with later batches: a caller that changes one (``KnownStory.replace``, its
+    ``cooperation``) changes a copy (``pipeline._Plan``)."""
     if not story_ids:
         return {}
-    ids = sorted(story_ids)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = await driver_rows(session, _PG_KNOWN, (ids,))
-    else:
-        rows = await driver_rows(session, _SQLITE_KNOWN, (json.dumps(ids),))
-    return {
-        story_id: KnownStory(bool(cooperation), raw=signature)
-        for story_id, signature, cooperation in rows
-    }
+    kept = _kept_stories(session)
+    pending, handed_out = _pending_stories(session, kept)
+    found: dict[int, KnownStory] = {}
+    held: dict[int, tuple[int, KnownStory]] = {}
+    missing: list[int] = []
+    given = revisions or {}
+    kept_entry, pending_entry, now_used = kept.get, pending.get, kept.touch
+    for story_id in story_ids:  # ~1,000 a batch: one pass, few calls
+        entry = (pending_entry(story_id) if pending else None) or kept_entry(story_id)
+        if entry is None:
+            missing.append(story_id)
+            continue
+        revision = given.get(story_id)
+        if revision is None:
+            held[story_id] = entry
+        elif revision == entry[0]:
+            found[story_id] = entry[1]
+            now_used(story_id)
+        else:
+            missing.append(story_id)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if held:
+        ids = sorted(held)
+        rows = await driver_rows(
+            session,
+            _PG_REVISIONS if postgres else _SQLITE_REVISIONS,
+            (ids,) if postgres else (json.dumps(ids),),
+        )
+        for story_id, revision in rows:
+            held_revision, known = held[story_id]
+            if revision == held_revision:
+                found[story_id] = known
+                kept.touch(story_id)
+            else:
+                missing.append(story_id)
+        # a held id the database no longer has (purged, rebuilt) is not a candidate
+    if missing:
+        ids = sorted(missing)
+        rows = await driver_rows(
+            session,
+            _PG_KNOWN if postgres else _SQLITE_KNOWN,
+            (ids,) if postgres else (json.dumps(ids),),
+        )
+        for story_id, revision, signature, cooperation in rows:
+            known = found[story_id] = KnownStory(bool(cooperation), raw=signature)
+            if len(pending) < kept.capacity:
+                pending[story_id] = (revision, known)
+    handed_out.append(list(found.values()))  # the caller may put its own copies in `found`
+    return found
 
 
-_PG_KNOWN = (
-    "SELECT id, signature::text, is_defence_cooperation FROM story WHERE id = ANY($1::bigint[])"
-)
-_SQLITE_KNOWN = (
-    "SELECT id, signature, is_defence_cooperation FROM story "
+_PG_REVISIONS = "SELECT id, revision FROM story WHERE id = ANY($1::bigint[])"
+_SQLITE_REVISIONS = (
+    "SELECT id, revision FROM story INDEXED BY ix_story_revision "
     "WHERE id IN (SELECT value FROM json_each(?))"
 )
+_PG_KNOWN = (
+    "SELECT id, revision, signature::text, is_defence_cooperation FROM story "
+    "WHERE id = ANY($1::bigint[])"
+)
+_SQLITE_KNOWN = (
+    "SELECT id, revision, signature, is_defence_cooperation FROM story "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+
+
+KNOWN_STORIES_KEPT = 8192
+"""Stories ``known_stories`` keeps per database and process, least recently handed out
+dropped first: the stories that are candidates feed after feed (66 feeds of 2,000 reports in
+all, stored on a million stories, ask for 88,000, 15,000 of them distinct; 8,192 kept, 22,000
+are read). An entry holds a ``KnownStory``: the signature's text (about 1 KB for a real story)
+and its screen (about 1 KB) once ranked, so about 20 MB when full; its decoded signature
+(~10 KB) only while a transaction that handed it out runs (``forget_signature``)."""
+
+
+class KeptStories:
+    """The ``KnownStory`` of stories read from one database, by id, with the revision they
+    were read at (``story.revision``: the database gives every write of a story's signature
+    or cooperation flag a new one, never the same twice; migration 0010).
+
+    Sound because (id, revision) names one content for good: a kept story is handed out only
+    after its current revision was read in the asking transaction and found equal. Entries
+    come only from committed data: what a transaction reads is kept once it commits (the
+    ``after_commit`` hook below) and dropped if it rolls back, since on SQLite the revisions of
+    a rolled-back write are given again later (PostgreSQL's sequence never repeats)."""
+
+    def __init__(self, capacity: int = KNOWN_STORIES_KEPT) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[int, tuple[int, KnownStory]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, story_id: int) -> tuple[int, KnownStory] | None:
+        return self._entries.get(story_id)
+
+    def touch(self, story_id: int) -> None:
+        """Handed out again: dropped last (an entry the asking transaction read is not kept
+        yet)."""
+        if story_id in self._entries:
+            self._entries.move_to_end(story_id)
+
+    def keep(self, entries: Mapping[int, tuple[int, KnownStory]]) -> None:
+        """Entries read by a committed transaction; a kept newer revision stays (revisions of
+        one story grow with its committed writes; a later reader may have kept it first)."""
+        for story_id, entry in entries.items():
+            have = self._entries.get(story_id)
+            if have is None or have[0] <= entry[0]:
+                self._entries[story_id] = entry
+                self._entries.move_to_end(story_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_KEPT: weakref.WeakKeyDictionary[Any, KeptStories] = weakref.WeakKeyDictionary()
+_PENDING = "defwatch.kept_stories"  # Session.info key: (kept, entries read in the transaction)
+
+
+def kept_stories(engine: Any) -> KeptStories:
+    """The stories kept for one database (a sync ``Engine``; one per engine, so two databases
+    in one process, e.g. tests, never share entries)."""
+    kept = _KEPT.get(engine)
+    if kept is None:
+        kept = _KEPT[engine] = KeptStories()
+    return kept
+
+
+def _kept_stories(session: AsyncSession) -> KeptStories:
+    bind: Any = session.get_bind()
+    return kept_stories(getattr(bind, "engine", bind))
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What one transaction read: kept once it commits (``entries``); the stories it handed
+    out forget their decoded signatures when it ends, committed or not (``handed_out``)."""
+
+    kept: KeptStories
+    entries: dict[int, tuple[int, KnownStory]]
+    handed_out: list[Iterable[KnownStory]]
+
+
+def _pending_stories(
+    session: AsyncSession, kept: KeptStories
+) -> tuple[dict[int, tuple[int, KnownStory]], list[Iterable[KnownStory]]]:
+    info = session.sync_session.info
+    pending = info.get(_PENDING)
+    if pending is None or pending.kept is not kept:
+        pending = info[_PENDING] = _Pending(kept, {}, [])
+    return pending.entries, pending.handed_out
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
+    pending = session.info.get(_PENDING)
+    if pending is not None and pending.entries:
+        pending.kept.keep(pending.entries)
+        pending.entries = {}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    # any rollback, a savepoint's too: what was read may have been this transaction's writes
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.entries = {}
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    pending = session.info.pop(_PENDING, None)  # not committed: nothing is kept
+    if pending is not None:
+        for stories in pending.handed_out:
+            for known in stories:
+                known.forget_signature()
 
 
 @dataclass(frozen=True, slots=True)
@@ -788,24 +991,34 @@ async def insert_stories(
         }
         for story in stories
     ]
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: the stories' revisions taken from the counter here, in one statement, so
+        # that no trigger rewrites each new row (PostgreSQL: the column's default)
+        last = (await session.execute(_RESERVE_REVISIONS, {"count": len(rows)})).scalar_one()
+        for revision, row in enumerate(rows, last - len(rows) + 1):
+            row["revision"] = revision
     returned = await session.execute(
-        insert(table).returning(table.c.id, table.c.defining_article_id), rows
+        insert(table).returning(table.c.id, table.c.defining_article_id, table.c.revision), rows
     )
-    by_definer = {definer: story_id for story_id, definer in returned}
-    ids = [by_definer[story.defined_by.article_id] for story in stories]
+    by_definer = {definer: (story_id, revision) for story_id, definer, revision in returned}
+    made = [by_definer[story.defined_by.article_id] for story in stories]
+    ids = [story_id for story_id, _ in made]
     countries = [
         row
         for story_id, story in zip(ids, stories, strict=True)
         for row in _country_rows(story_id, story.defined_by)
     ]
     keys = [
-        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at}
-        for story_id, story in zip(ids, stories, strict=True)
+        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at, "revision": revision}
+        for (story_id, revision), story in zip(made, stories, strict=True)
         for key in sorted(story.first.keys)
-    ]
+    ]  # their story's revision (the database checks it: migration 0010)
     await _insert_rows(session, StoryCountry, countries)
     await _insert_rows(session, StoryKey, keys)
     return ids
+
+
+_RESERVE_REVISIONS = text("UPDATE story_revision_counter SET n = n + :count RETURNING n")
 
 
 async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -1045,6 +1258,7 @@ async def purge_old_articles(session: AsyncSession, *, older_than: datetime) -> 
 __all__ = [
     "FeedHealth",
     "FeedSnapshot",
+    "KeptStories",
     "NewStory",
     "Stats",
     "StoredArticle",
@@ -1054,6 +1268,7 @@ __all__ = [
     "attach_article",
     "attach_articles",
     "candidate_filings",
+    "candidate_runs",
     "claim_due_feeds",
     "create_story",
     "existing_entry_keys",
@@ -1064,6 +1279,7 @@ __all__ = [
     "insert_articles",
     "insert_stories",
     "join_story",
+    "kept_stories",
     "known_stories",
     "known_urls",
     "last_poll_at",
