@@ -25,6 +25,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     delete,
     event,
     exists,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -1018,7 +1020,14 @@ async def insert_stories(
     return ids
 
 
-_RESERVE_REVISIONS = text("UPDATE story_revision_counter SET n = n + :count RETURNING n")
+_REVISION_COUNTER = sql_table("story_revision_counter", column("n"))
+# A Core statement naming its table, not raw SQL: ``watch`` takes a raw write for a possible
+# change of what chats watch, and would read its index again after every such transaction.
+_RESERVE_REVISIONS = (
+    update(_REVISION_COUNTER)
+    .values(n=_REVISION_COUNTER.c.n + bindparam("count"))
+    .returning(_REVISION_COUNTER.c.n)
+)
 
 
 async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitors import subscriptions, watch
+from monitors import pipeline, subscriptions, watch
 from monitors.db import open_database
 from monitors.domain import StoryForAlert
 from monitors.matching import ChatWatch, found_phrases, matches, phrases_in, story_words
@@ -18,6 +18,7 @@ from monitors.models import Alert, Story
 from monitors.subscriptions import normalise_keyword
 from monitors.watch import in_quiet_hours
 from tests import dbfixtures
+from tests.test_store import add_feed, entry
 
 # the database fixtures, on SQLite and (when configured) PostgreSQL
 database_url, sessions = dbfixtures.database_url, dbfixtures.sessions
@@ -669,6 +670,33 @@ async def test_refresh_reads_only_the_changed_chats_and_equals_a_full_load(
     async with sessions() as session:  # shared with the next transaction: no reload needed
         assert await watch.current_index(session) is after
         await session.rollback()
+
+
+async def test_storing_a_feeds_reports_keeps_the_shared_index(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll's transaction writes stories, keys and the revision counter, none of them a watch
+    table: the index it checked is shared, and the next feed's transaction reads no more than
+    the version (a raw write would make every feed load the whole index again)."""
+    async with sessions.begin() as session:
+        await chat(session, 1, country=["AZ"])
+    feed_id = await add_feed(sessions, "https://outlet.example/rss")
+    titles = ["Azerbaijan and China discuss military collaboration", "Azerbaijan hosts a regatta"]
+    for n, title in enumerate(titles):
+        if n:  # the first transaction loaded the index; the second must find it shared
+
+            async def no_load(*_args: object) -> watch.WatchIndex:
+                raise AssertionError("the index was read again")
+
+            monkeypatch.setattr(watch, "load_index", no_load)
+            monkeypatch.setattr(watch, "refresh_index", no_load)
+        items = pipeline.classify_entries([entry(f"e{n}", title, url=f"https://o.example/{n}")])
+        outcome = pipeline.FeedOutcome(feed_id=feed_id, url="", status="ok")
+        async with sessions.begin() as session:
+            await pipeline.store_classified(session, feed_id, items, NOW, outcome)
+        assert outcome.new_story_ids, title  # each started a story (so the counter moved)
+    async with sessions() as session:
+        assert len((await session.execute(select(Alert.chat_id))).all()) == 1
 
 
 async def test_an_unrelated_chat_update_logs_no_change(
