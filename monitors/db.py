@@ -246,6 +246,29 @@ async def driver_rows(
     return list(await driver.execute_fetchall(sql, params))
 
 
+async def driver_insert(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Many rows written on the session's own driver connection, inside its transaction,
+    without SQLAlchemy's per-row parameter processing: the rows of thousands of small
+    ``story_key`` and ``story_country`` inserts per poll, where that processing cost more than
+    the writes. SQLite: ``executemany`` of a ``?`` statement; PostgreSQL: one statement that
+    takes one array per column (``INSERT … SELECT * FROM unnest($1::…[], …)``). Values come
+    converted by the caller (``bind_processor``). The transaction must have begun (a write
+    through SQLAlchemy before this one): a driver statement outside one would commit alone."""
+    if not rows:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name == "postgresql":
+        if not driver.is_in_transaction():
+            raise RuntimeError("driver_insert outside a transaction")
+        await driver.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
+    else:
+        if not driver.in_transaction:
+            raise RuntimeError("driver_insert outside a transaction")
+        await driver.executemany(sql, rows)
+
+
 def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
     """What SQLAlchemy does to a driver's value of ``type_`` (identity when nothing)."""
     process = type_.dialect_impl(dialect).result_processor(dialect, None)

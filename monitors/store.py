@@ -15,7 +15,7 @@ import hashlib
 import json
 import weakref
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from monitors.db import (
     bind_processor,
+    driver_insert,
     driver_rows,
     insert_ignoring_duplicates,
     result_processor,
@@ -1005,19 +1006,52 @@ async def insert_stories(
     by_definer = {definer: (story_id, revision) for story_id, definer, revision in returned}
     made = [by_definer[story.defined_by.article_id] for story in stories]
     ids = [story_id for story_id, _ in made]
+    # their country and key rows on the driver: thousands per poll, each through SQLAlchemy's
+    # parameter processing cost more than writing it
+    dialect = session.get_bind().dialect
+    to_db = bind_processor(_FILED_AT, dialect)
     countries = [
         row
         for story_id, story in zip(ids, stories, strict=True)
-        for row in _country_rows(story_id, story.defined_by)
+        for row in _country_tuples(story_id, story.defined_by, to_db)
     ]
     keys = [
-        {"story_id": story_id, "key": key, "filed_at": story.first.filed_at, "revision": revision}
+        (story_id, key, filed_at, revision)
         for (story_id, revision), story in zip(made, stories, strict=True)
+        for filed_at in (to_db(story.first.filed_at),)
         for key in sorted(story.first.keys)
     ]  # their story's revision (the database checks it: migration 0010)
-    await _insert_rows(session, StoryCountry, countries)
-    await _insert_rows(session, StoryKey, keys)
+    postgres = dialect.name == "postgresql"
+    await driver_insert(session, _PG_COUNTRY_ROWS if postgres else _SQLITE_COUNTRY_ROWS, countries)
+    await driver_insert(session, _PG_KEY_ROWS if postgres else _SQLITE_KEY_ROWS, keys)
     return ids
+
+
+def _country_tuples(
+    story_id: int, definition: StoryDefinition, to_db: Callable[[datetime], Any]
+) -> list[tuple[Any, ...]]:
+    """``_country_rows`` as driver rows (``_SQLITE_COUNTRY_ROWS``' column order)."""
+    published = to_db(definition.entry.published_at)
+    return [
+        (row["story_id"], row["code"], row["role"], published, row["is_defence_cooperation"])
+        for row in _country_rows(story_id, definition)
+    ]
+
+
+_SQLITE_COUNTRY_ROWS = (
+    "INSERT INTO story_country (story_id, code, role, published_at, is_defence_cooperation) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_PG_COUNTRY_ROWS = (
+    "INSERT INTO story_country (story_id, code, role, published_at, is_defence_cooperation) "
+    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], "
+    "$5::boolean[])"
+)
+_SQLITE_KEY_ROWS = "INSERT INTO story_key (story_id, key, filed_at, revision) VALUES (?, ?, ?, ?)"
+_PG_KEY_ROWS = (
+    "INSERT INTO story_key (story_id, key, filed_at, revision) "
+    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[])"
+)
 
 
 _REVISION_COUNTER = sql_table("story_revision_counter", column("n"))

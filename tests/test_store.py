@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import store
-from monitors.db import open_database
+from monitors.db import driver_insert, open_database
 from monitors.domain import Classification, NormalisedEntry
+from monitors.models import Meta
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -309,3 +312,32 @@ async def test_a_story_is_its_defining_report(sessions: async_sessionmaker[Async
     assert view.title == "Azerbaijan and China sign defence pact"
     assert view.is_defence_cooperation and view.cooperation_type == "meeting_visit"
     assert view.participants == ("AZ", "CN")  # not the union with US of the other reports
+
+
+async def _meta_values(session: AsyncSession) -> set[str]:
+    return set(await session.scalars(select(Meta.value).where(Meta.key.like("driver-%"))))
+
+
+async def test_driver_inserts_only_inside_the_callers_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """``db.driver_insert`` writes on the session's connection: it refuses before the
+    transaction has begun (the row would commit alone), and after a first write its rows roll
+    back with the transaction."""
+    async with sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        sql = (
+            "INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])"
+            if postgres
+            else "INSERT INTO meta (key, value) VALUES (?, ?)"
+        )
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            await driver_insert(session, sql, [("driver-early", "early")])
+        await session.rollback()
+    async with sessions() as session:
+        await session.execute(insert(Meta).values(key="driver-first", value="first"))
+        await driver_insert(session, sql, [("driver-a", "a"), ("driver-b", "b")])
+        assert await _meta_values(session) == {"first", "a", "b"}
+        await session.rollback()
+    async with sessions() as session:
+        assert await _meta_values(session) == set()
