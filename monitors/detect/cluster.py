@@ -69,7 +69,7 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -158,6 +158,28 @@ class EventSignature:
         """The rounds without their series: "2022", "#9"."""
         return frozenset(r.partition(":")[2] for r in self.rounds)
 
+    @functools.cached_property
+    def own_content(self) -> frozenset[object]:
+        """Everything ``_shares_nothing`` compares, in one set: the words, phrasing, headline
+        words, name skeletons, codes, counts and round values, plus a marker for "has dates"
+        and one for "has amounts" (two signatures that both have some share that marker).
+        Values of different kinds may meet here where their kinds would not: the test then
+        only says "may share", and the full comparison decides."""
+        markers: tuple[str, ...] = (_HAS_DATES,) if self.dates or self.announced else ()
+        if self.amounts:
+            markers += (_HAS_AMOUNTS,)
+        return frozenset().union(
+            self.tokens, self.shingles, self.title_tokens, self.name_skeletons, self.codes,
+            self.counts, self.round_values, markers,
+        )  # fmt: skip
+
+    @functools.cached_property
+    def content(self) -> frozenset[object]:
+        """``own_content`` of the signature and of each of its confirmed reports, together."""
+        if not self.members:
+            return self.own_content
+        return self.own_content.union(*(member.own_content for member in self.members))
+
     def to_json(self) -> dict[str, Any]:
         """A compact JSON-able dict (sets as sorted lists, times as ISO strings)."""
         d: dict[str, Any] = {
@@ -209,6 +231,11 @@ class EventSignature:
         decoded = object.__new__(cls)
         decoded.__dict__.update(values)
         return decoded
+
+
+_HAS_DATES = "\x00dates"
+_HAS_AMOUNTS = "\x00amounts"
+"""``EventSignature.own_content``'s markers (no word, code or name contains a NUL)."""
 
 
 _SET_FIELDS = (
@@ -1052,35 +1079,10 @@ def _shares_nothing(article: EventSignature, story: EventSignature) -> bool:
     content and no anchor, so it cannot pass: ``evidence`` counts content and anchors only
     from a shared round, dates or amounts on both sides, shared codes, counts or names, and
     overlapping words, phrasing or headline words (kinds only confirm other content).
+    One set test (``EventSignature.content``, kept on each signature): what it misses as
+    "may share" is weighed in full, with the same outcome.
     Keep it in step with ``evidence`` (``tests/test_cluster.py`` checks it on its cases)."""
-    nothing_in_common = _nothing_in_common_with(article)
-    return nothing_in_common(story) and all(map(nothing_in_common, story.members))
-
-
-def _nothing_in_common_with(a: EventSignature) -> Callable[[EventSignature], bool]:
-    """``_shares_nothing``'s test of one signature (a story or one of its confirmed reports),
-    with ``a``'s side read once (``best_match`` runs it over every candidate; most share
-    nothing, so every part runs)."""
-    tokens, shingles, titles, skeletons = a.tokens, a.shingles, a.title_tokens, a.name_skeletons
-    codes, counts, rounds = a.codes, a.counts, a.round_values
-    dates, amounts = bool(a.dates or a.announced), bool(a.amounts)
-
-    def nothing_in_common(b: EventSignature) -> bool:
-        # what candidates most often share first, so a story that shares something costs
-        # one test
-        return (
-            tokens.isdisjoint(b.tokens)
-            and shingles.isdisjoint(b.shingles)
-            and titles.isdisjoint(b.title_tokens)
-            and skeletons.isdisjoint(b.name_skeletons)
-            and not (dates and (b.dates or b.announced))
-            and not (amounts and b.amounts)
-            and codes.isdisjoint(b.codes)
-            and counts.isdisjoint(b.counts)
-            and rounds.isdisjoint(b.round_values)
-        )
-
-    return nothing_in_common
+    return article.own_content.isdisjoint(story.content)
 
 
 def _headlines_meet(article: EventSignature, story: EventSignature) -> bool:
@@ -1117,13 +1119,10 @@ def best_match(
     context = Context.of(article, [story for _, story in stories])
     best: Match[K] | None = None
     runner_up = -math.inf
-    nothing_in_common = _nothing_in_common_with(article)
+    content = article.own_content
     for key, story in stories:
-        # ``_assess``: ``_shares_nothing`` (with the article's side read once) or a veto
-        if (
-            nothing_in_common(story)
-            and (not story.members or all(map(nothing_in_common, story.members)))
-        ) or veto(article, story):
+        # ``_assess``: ``_shares_nothing`` (inline) or a veto
+        if content.isdisjoint(story.content) or veto(article, story):
             continue
         score, reasons, passes, anchored = _weigh(article, story, context)
         if passes and (best is None or score > best.score):
