@@ -238,12 +238,18 @@ async def driver_rows(
     candidates and their signatures), where that processing cost more than the query. The
     caller writes the SQL in its driver's style (SQLite: ``:name`` or ``?``; PostgreSQL:
     ``$1``) and converts values itself (``result_processor``)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if connection.dialect.name == "postgresql":
+    driver, postgres = await _driver_connection(session)
+    if postgres:
         return list(await driver.fetch(sql, *params))
     return list(await driver.execute_fetchall(sql, params))
+
+
+async def _driver_connection(session: AsyncSession) -> tuple[Any, bool]:
+    """The session's own driver connection (asyncpg or aiosqlite), and whether it is
+    PostgreSQL's."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection, connection.dialect.name == "postgresql"
 
 
 async def driver_insert(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -256,10 +262,8 @@ async def driver_insert(session: AsyncSession, sql: str, rows: Sequence[Sequence
     through SQLAlchemy before this one): a driver statement outside one would commit alone."""
     if not rows:
         return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if connection.dialect.name == "postgresql":
+    driver, postgres = await _driver_connection(session)
+    if postgres:
         if not driver.is_in_transaction():
             raise RuntimeError("driver_insert outside a transaction")
         await driver.execute(sql, *(list(column) for column in zip(*rows, strict=True)))

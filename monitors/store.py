@@ -606,19 +606,13 @@ def _story_values(definition: StoryDefinition) -> dict[str, Any]:
 
 def _country_rows(story_id: int, definition: StoryDefinition) -> list[dict[str, Any]]:
     """The story's ``story_country`` rows: participants, and the states only mentioned."""
-    verdict = definition.verdict
-    roles = {code: "mentioned" for code in verdict.mentioned}
-    roles.update({code: "participant" for code in verdict.participants})
     return [
-        {
-            "story_id": story_id,
-            "code": code,
-            "role": role,
-            "published_at": definition.entry.published_at,
-            "is_defence_cooperation": verdict.defence_cooperation,
-        }
-        for code, role in sorted(roles.items())
-    ]
+        {"story_id": story_id, "code": code, "role": role, "published_at": published,
+         "is_defence_cooperation": cooperation}
+        for _, code, role, published, cooperation in _country_tuples(
+            story_id, definition, _same
+        )
+    ]  # fmt: skip
 
 
 async def join_story(
@@ -1030,12 +1024,18 @@ async def insert_stories(
 def _country_tuples(
     story_id: int, definition: StoryDefinition, to_db: Callable[[datetime], Any]
 ) -> list[tuple[Any, ...]]:
-    """``_country_rows`` as driver rows (``_SQLITE_COUNTRY_ROWS``' column order)."""
+    """``_country_rows`` as driver rows (``_SQLITE_COUNTRY_ROWS``' column order), the time
+    through ``to_db``."""
+    verdict = definition.verdict
+    roles = {code: "mentioned" for code in verdict.mentioned}
+    roles.update({code: "participant" for code in verdict.participants})
     published = to_db(definition.entry.published_at)
-    return [
-        (row["story_id"], row["code"], row["role"], published, row["is_defence_cooperation"])
-        for row in _country_rows(story_id, definition)
-    ]
+    cooperation = verdict.defence_cooperation
+    return [(story_id, code, role, published, cooperation) for code, role in sorted(roles.items())]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 _SQLITE_COUNTRY_ROWS = (
