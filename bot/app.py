@@ -56,7 +56,7 @@ from bot.delivery import Deliverer
 from bot.digests import HELD_TITLES, send_held
 from bot.i18n import DEFAULT, LANGUAGES, Tr, tr
 from bot.state import BotState, state
-from monitors import health, metrics, outbox, subscriptions
+from monitors import health, heap, metrics, outbox, subscriptions
 from monitors.cli import exit_without_teardown
 from monitors.detect.countries import default_gazetteer
 from monitors.errors import ConfigError
@@ -373,6 +373,7 @@ def run_bot(settings: Settings) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # the loop run_polling picks up
     install_stop_signals(application, loop)
+    heap.settle()  # what the start made lives as long as the process
     application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
 
 

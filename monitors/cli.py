@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from monitors import heap
 from monitors.errors import ConfigError, DefwatchError, UnknownCountry
 from monitors.logs import LOG_FORMATS
 from monitors.logs import configure as configure_logging
@@ -241,6 +242,7 @@ async def _run_console(settings: Settings, *, once: bool) -> int:
     from monitors.runner import Monitor  # imports httpx and the classifier: only when polling
 
     async with Monitor.open(settings) as monitor:
+        heap.settle()  # what the start made lives as long as the process
         if once:
             report = await monitor.poll_cycle(every_feed=True)
             await _print_new_stories(monitor, report.cooperation_story_ids)
