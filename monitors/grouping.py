@@ -19,6 +19,9 @@ itself is ``cluster.best_match``, the one used by ``defwatch cluster`` and ``sto
    cooperation report joining a story that is not one redefines it, and only a new story or
    such a redefinition looks for chats to alert.
 
+A filing is kept as one integer (``filing_number``: its time in microseconds since the epoch
+above the story id's 63 bits), so that ranking sorts and compares plain integers, not pairs.
+
 Why per key is enough: a story among a report's top ``limit`` is among the top ``limit``
 of at least one of its keys (the one its rank comes from), and the report's horizon only cuts
 a key's list from the old end. So the store reads the newest ``limit`` filings of each key
@@ -32,10 +35,9 @@ import bisect
 import functools
 import itertools
 import json
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -54,6 +56,33 @@ class Filing:
     story_id: int
     key: str
     filed_at: datetime
+
+
+_ID_BITS = 63
+_ID_MASK = (1 << _ID_BITS) - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def filing_time(filed_at: datetime) -> int:
+    """The time part of ``filing_number``: add a story id (``|``) to make a filing's number,
+    compare with numbers to find the first filing no earlier than ``filed_at``."""
+    return ((filed_at - _EPOCH) // _MICROSECOND) << _ID_BITS
+
+
+def filing_number(filed_at: datetime, story_id: int) -> int:
+    """A filing as one integer that orders as the pair (filed_at, story_id) does (a story id
+    is below 2**63, as a database's BIGINT and ``NEW_STORY_BASE``'s ids are)."""
+    return filing_time(filed_at) | story_id
+
+
+def filing_parts(number: int) -> tuple[datetime, int]:
+    """(filed_at, story_id) of a ``filing_number``."""
+    return _EPOCH + (number >> _ID_BITS) * _MICROSECOND, number & _ID_MASK
+
+
+_STORY_OF = _ID_MASK.__and__
+"""A filing number's story id (in C, by ``map``)."""
 
 
 @dataclass(slots=True)
@@ -130,12 +159,12 @@ def merged_horizons(
 class Candidates:
     """The filings read for a batch, plus the stories the batch starts (``file``).
 
-    ``by_key`` holds each key's filings as (filed_at, story id) pairs in ascending order, so a
-    report's ranking merges the newest ends of its keys' lists (cut at their horizons by
-    bisection; merged by one C sort of those sorted runs) and steps through them in Python
-    only until ``limit`` stories (of about 4,000 filings per report at a million stories)."""
+    ``by_key`` holds each key's filings as ``filing_number``s in ascending order, so a
+    report's ranking cuts the keys' lists at their horizons by bisection, merges them by one C
+    sort of integers and steps through them in Python only until ``limit`` stories (of about
+    4,000 filings per report at a million stories)."""
 
-    by_key: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
+    by_key: dict[str, list[int]] = field(default_factory=dict)
     stories: dict[int, KnownStory] = field(default_factory=dict)
     _next_new: itertools.count[int] = field(default_factory=lambda: itertools.count(NEW_STORY_BASE))
 
@@ -143,9 +172,11 @@ class Candidates:
     def of(cls, filings: Iterable[Filing], stories: Mapping[int, KnownStory]) -> Candidates:
         found = cls(stories=dict(stories))
         for filing in filings:
-            found.by_key.setdefault(filing.key, []).append((filing.filed_at, filing.story_id))
-        for pairs in found.by_key.values():
-            pairs.sort()
+            found.by_key.setdefault(filing.key, []).append(
+                filing_number(filing.filed_at, filing.story_id)
+            )
+        for numbers in found.by_key.values():
+            numbers.sort()
         return found
 
     def ranked(
@@ -159,7 +190,9 @@ class Candidates:
 
         A story ranks by its newest filing under the report's keys within their horizons,
         then by id: the first time it comes out of the newest-first merge of the keys' lists
-        (pairs compare by time, then id). The first ``limit`` stories are taken by
+        (numbers compare by time, then id). A story filed under several of the keys comes
+        once per key, as the same number (its filing time is its defining report's), so the
+        merge sorts the set of the numbers; the first ``limit`` stories are taken by
         ``dict.fromkeys`` over the merged ids (first comes first, in C): no set of the stories
         seen stepped through in Python.
 
@@ -169,17 +202,19 @@ class Candidates:
         signatures are decoded: at a million stored stories most of a report's 400
         candidates lie weeks after it, so the screen's test runs inline here, on each story's
         ``cluster.ScreenRecord`` (kept on its ``KnownStory``), time first."""
-        newest_first = []
+        runs = []
         for key, since in lookup.items():
-            pairs = self.by_key.get(key)
-            if pairs:
-                start = 0 if since is None else bisect.bisect_left(pairs, (since,))
-                newest_first.append(pairs[: start - 1 : -1] if start else pairs[::-1])
-        if len(newest_first) == 1:
-            merged: Iterable[tuple[datetime, int]] = newest_first[0]
-        else:  # one C sort of the keys' newest ends (runs), not a merge step per filing
-            merged = sorted(itertools.chain.from_iterable(newest_first), reverse=True)
-        ranked = itertools.islice(dict.fromkeys(map(_STORY_ID, merged)), limit)
+            numbers = self.by_key.get(key)
+            if numbers:
+                start = 0 if since is None else bisect.bisect_left(numbers, filing_time(since))
+                if start < len(numbers):
+                    runs.append(numbers[start:] if start else numbers)
+        newest_first: Iterable[int]
+        if len(runs) == 1:
+            newest_first = reversed(runs[0])
+        else:  # one C sort of integers, not a merge step per filing
+            newest_first = sorted(set(itertools.chain.from_iterable(runs)), reverse=True)
+        ranked = itertools.islice(dict.fromkeys(map(_STORY_OF, newest_first)), limit)
         get = self.stories.get
         out = []
         if article is None:
@@ -231,13 +266,10 @@ class Candidates:
         """Start a story in memory; returns its provisional id (``is_new``)."""
         story_id = next(self._next_new)
         self.stories[story_id] = KnownStory(cooperation, decoded=signature)
+        number = filing_number(filed_at, story_id)
         for key in keys:
-            bisect.insort(self.by_key.setdefault(key, []), (filed_at, story_id))
+            bisect.insort(self.by_key.setdefault(key, []), number)
         return story_id
-
-
-_STORY_ID = operator.itemgetter(1)
-"""A (filed at, story id) pair's story."""
 
 
 def is_new(story_id: int) -> bool:

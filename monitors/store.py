@@ -43,6 +43,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from monitors import grouping
 from monitors.db import (
     bind_processor,
     driver_insert,
@@ -666,17 +667,17 @@ async def candidate_filings(
     runs, _ = await candidate_runs(session, keys, limit=limit)
     return [
         Filing(story_id, key, filed_at)
-        for key, pairs in runs.items()
-        for filed_at, story_id in pairs
+        for key, numbers in runs.items()
+        for filed_at, story_id in map(grouping.filing_parts, numbers)
     ]
 
 
 async def candidate_runs(
     session: AsyncSession, keys: Mapping[str, datetime | None], *, limit: int
-) -> tuple[dict[str, list[tuple[datetime, int]]], dict[int, int]]:
+) -> tuple[dict[str, list[int]], dict[int, int]]:
     """The newest ``limit`` filings under each of ``keys`` no earlier than its horizon
     (None: any time), as ``grouping.Candidates.by_key`` holds them (each key's
-    (filed_at, story id) pairs, ascending), and the revision of each story filed there
+    ``grouping.filing_number``s, ascending), and the revision of each story filed there
     (``story_key.revision``, its story's: what ``known_stories`` checks its kept stories by).
     One index range scan per key, answered from the index alone (``ix_story_key_candidates
     (key, filed_at, story_id, revision)``, migrations 0008 and 0010).
@@ -692,7 +693,8 @@ async def candidate_runs(
     dialect = session.get_bind().dialect
     to_db, convert = bind_processor(_FILED_AT, dialect), result_processor(_FILED_AT, dialect)
     # a story's filing time comes once per key it is filed under, and the same keys' newest
-    # filings feed after feed: each distinct value goes through SQLAlchemy's processors once
+    # filings feed after feed: each distinct value goes through SQLAlchemy's processors (and
+    # becomes a ``grouping.filing_time``) once
     converted = _FILING_TIMES.setdefault(dialect.name, {})
     if len(converted) >= _FILING_TIMES_KEPT:
         converted.clear()
@@ -714,26 +716,26 @@ async def candidate_runs(
             for n, (key, since) in enumerate(chunk):
                 params[f"k{n}"], params[f"s{n}"] = key, to_db(since or _ANY_TIME)
             rows.extend(await driver_rows(session, _sqlite_filings(size, limit), params))
-    runs: dict[str, list[tuple[datetime, int]]] = {}
+    runs: dict[str, list[int]] = {}
     revisions: dict[int, int] = {}
     for story_id, key, filed, revision in rows:
-        filed_at = known_time(filed)
-        if filed_at is None:
-            filed_at = converted[filed] = convert(filed)
-        pairs = runs.get(key)
-        if pairs is None:
-            pairs = runs[key] = []
-        pairs.append((filed_at, story_id))
+        time_part = known_time(filed)
+        if time_part is None:
+            time_part = converted[filed] = grouping.filing_time(convert(filed))
+        numbers = runs.get(key)
+        if numbers is None:
+            numbers = runs[key] = []
+        numbers.append(time_part | story_id)
         revisions[story_id] = revision
-    for pairs in runs.values():
-        pairs.reverse()  # each key's rows come newest first: now (almost) sorted
-        pairs.sort()
+    for numbers in runs.values():
+        numbers.reverse()  # each key's rows come newest first: now (almost) sorted
+        numbers.sort()
     return runs, revisions
 
 
-_FILING_TIMES: dict[str, dict[Any, datetime]] = {}
-"""Filing times as the driver gives them -> as SQLAlchemy makes them, per dialect (a pure
-conversion, so a kept value is never stale)."""
+_FILING_TIMES: dict[str, dict[Any, int]] = {}
+"""Filing times as the driver gives them -> as ``grouping.filing_time``s of the values
+SQLAlchemy makes of them, per dialect (a pure conversion, so a kept value is never stale)."""
 _FILING_TIMES_KEPT = 32768
 
 _FILING_SHAPES = (8, 32, 128)

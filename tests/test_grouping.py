@@ -78,6 +78,36 @@ def test_ranked_candidates(lookup, limit, expected) -> None:
     assert [story_id for story_id, _ in found] == expected
 
 
+FILING_PAIRS = [
+    (datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), 5),
+    (datetime(1970, 1, 1, tzinfo=UTC), 0),
+    (datetime(1970, 1, 1, tzinfo=UTC), 1),
+    (datetime(2026, 3, 1, 8, 30, tzinfo=UTC), 2),
+    (datetime(2026, 3, 1, 8, 30, tzinfo=UTC), NEW_STORY_BASE + 3),
+    (datetime(2026, 3, 1, 8, 30, 0, 1, tzinfo=UTC), 1),
+    (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), (1 << 63) - 1),
+    (datetime(1, 1, 2, tzinfo=UTC), 9),
+]
+
+
+@pytest.mark.parametrize("pair", FILING_PAIRS, ids=lambda pair: f"{pair[0]:%Y-%m-%d}+{pair[1]}")
+def test_a_filing_number_gives_back_its_time_and_story(pair: tuple[datetime, int]) -> None:
+    number = grouping.filing_number(*pair)
+    assert grouping.filing_parts(number) == pair
+    assert (
+        grouping.filing_time(pair[0])
+        <= number
+        < grouping.filing_time(pair[0] + timedelta(microseconds=1))
+    )
+
+
+def test_filing_numbers_order_as_their_pairs() -> None:
+    pairs = FILING_PAIRS * 2 + [(at(-days), days) for days in range(30)]
+    random.Random(4).shuffle(pairs)
+    by_number = sorted(pairs, key=lambda pair: grouping.filing_number(*pair))
+    assert by_number == sorted(pairs)
+
+
 def test_a_story_started_in_the_batch_ranks_above_stored_ones_of_its_day() -> None:
     candidates = Candidates.of(FILINGS, STORED)
     new = candidates.file(SIG, cooperation=False, keys=["c:AZ"], filed_at=at(-3))
@@ -205,7 +235,7 @@ def reference_ranked(
         (
             (filed, story_id)
             for key, since in lookup.items()
-            for filed, story_id in candidates.by_key.get(key, [])
+            for filed, story_id in map(grouping.filing_parts, candidates.by_key.get(key, []))
             if since is None or filed >= since
         ),
         reverse=True,
