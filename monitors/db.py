@@ -21,12 +21,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Connection, Dialect, Insert, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
@@ -115,9 +117,22 @@ def limit_malloc_arenas() -> bool:
     return bool(libc.mallopt(m_arena_max, MALLOC_ARENAS))
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as stored text (the engines' ``json_serializer``): by ``orjson``,
+    several times faster than ``json.dumps`` on a story's signature (two thousand a poll).
+    The same JSON value, written more tightly (no spaces, UTF-8 rather than ``\\u`` escapes);
+    what ``orjson`` refuses (an integer beyond 64 bits) goes through ``json.dumps``. A float
+    that is no number (NaN) is written as null, as JSON has no NaN (PostgreSQL refuses one)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def create_engine(plain_url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(plain_url)
     kwargs.setdefault("insertmanyvalues_page_size", INSERT_PAGE)
+    kwargs.setdefault("json_serializer", json_text)
     if url.get_backend_name() == "sqlite":
         limit_malloc_arenas()  # before the first connection's thread starts
         if url.database and url.database != ":memory:":
@@ -252,12 +267,13 @@ async def _driver_connection(session: AsyncSession) -> tuple[Any, bool]:
     return raw.driver_connection, connection.dialect.name == "postgresql"
 
 
-async def driver_insert(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+async def driver_write(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Many rows written on the session's own driver connection, inside its transaction,
     without SQLAlchemy's per-row parameter processing: the rows of thousands of small
-    ``story_key`` and ``story_country`` inserts per poll, where that processing cost more than
-    the writes. SQLite: ``executemany`` of a ``?`` statement; PostgreSQL: one statement that
-    takes one array per column (``INSERT … SELECT * FROM unnest($1::…[], …)``). Values come
+    ``story_key`` and ``story_country`` inserts per poll and the articles' story ids, where
+    that processing cost more than the writes. SQLite: ``executemany`` of a ``?`` statement;
+    PostgreSQL: one statement that takes one array per column (``INSERT … SELECT * FROM
+    unnest($1::…[], …)``, ``UPDATE … FROM unnest(…)``). Values come
     converted by the caller (``bind_processor``). The transaction must have begun (a write
     through SQLAlchemy before this one): a driver statement outside one would commit alone."""
     if not rows:
@@ -265,11 +281,11 @@ async def driver_insert(session: AsyncSession, sql: str, rows: Sequence[Sequence
     driver, postgres = await _driver_connection(session)
     if postgres:
         if not driver.is_in_transaction():
-            raise RuntimeError("driver_insert outside a transaction")
+            raise RuntimeError("driver_write outside a transaction")
         await driver.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
     else:
         if not driver.in_transaction:
-            raise RuntimeError("driver_insert outside a transaction")
+            raise RuntimeError("driver_write outside a transaction")
         await driver.executemany(sql, rows)
 
 

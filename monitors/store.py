@@ -46,8 +46,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from monitors import grouping
 from monitors.db import (
     bind_processor,
-    driver_insert,
     driver_rows,
+    driver_write,
     insert_ignoring_duplicates,
     result_processor,
 )
@@ -1018,8 +1018,8 @@ async def insert_stories(
         for key in sorted(story.first.keys)
     ]  # their story's revision (the database checks it: migration 0010)
     postgres = dialect.name == "postgresql"
-    await driver_insert(session, _PG_COUNTRY_ROWS if postgres else _SQLITE_COUNTRY_ROWS, countries)
-    await driver_insert(session, _PG_KEY_ROWS if postgres else _SQLITE_KEY_ROWS, keys)
+    await driver_write(session, _PG_COUNTRY_ROWS if postgres else _SQLITE_COUNTRY_ROWS, countries)
+    await driver_write(session, _PG_KEY_ROWS if postgres else _SQLITE_KEY_ROWS, keys)
     return ids
 
 
@@ -1127,13 +1127,21 @@ async def attach_articles(
     Story counts are the caller's (``insert_stories``, ``grow_stories``)."""
     if not placed:
         return
-    table = cast(Table, Article.__table__)
-    await session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(story_id=bindparam("b_story"), join_reason=bindparam("b_reason")),
-        [{"b_id": a, "b_story": s, "b_reason": r} for a, s, r in placed],
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # on the driver (the batch's inserts began the transaction): 2,000 rows a poll
+    await driver_write(
+        session,
+        _PG_ATTACH if postgres else _SQLITE_ATTACH,
+        [(story, reason, article) for article, story, reason in placed],
     )
+
+
+_SQLITE_ATTACH = "UPDATE article SET story_id = ?, join_reason = ? WHERE id = ?"
+_PG_ATTACH = (
+    "UPDATE article SET story_id = v.story_id, join_reason = v.reason "
+    "FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(story_id, reason, id) "
+    "WHERE article.id = v.id"
+)
 
 
 async def story_views(session: AsyncSession, story_ids: Sequence[int]) -> list[StoryView]:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import store
-from monitors.db import driver_insert, open_database
+from monitors.db import driver_write, json_text, open_database
 from monitors.domain import Classification, NormalisedEntry
 from monitors.models import Meta
 
@@ -318,10 +318,10 @@ async def _meta_values(session: AsyncSession) -> set[str]:
     return set(await session.scalars(select(Meta.value).where(Meta.key.like("driver-%"))))
 
 
-async def test_driver_inserts_only_inside_the_callers_transaction(
+async def test_driver_writes_only_inside_the_callers_transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """``db.driver_insert`` writes on the session's connection: it refuses before the
+    """``db.driver_write`` writes on the session's connection: it refuses before the
     transaction has begun (the row would commit alone), and after a first write its rows roll
     back with the transaction."""
     async with sessions() as session:
@@ -332,12 +332,27 @@ async def test_driver_inserts_only_inside_the_callers_transaction(
             else "INSERT INTO meta (key, value) VALUES (?, ?)"
         )
         with pytest.raises(RuntimeError, match="outside a transaction"):
-            await driver_insert(session, sql, [("driver-early", "early")])
+            await driver_write(session, sql, [("driver-early", "early")])
         await session.rollback()
     async with sessions() as session:
         await session.execute(insert(Meta).values(key="driver-first", value="first"))
-        await driver_insert(session, sql, [("driver-a", "a"), ("driver-b", "b")])
+        await driver_write(session, sql, [("driver-a", "a"), ("driver-b", "b")])
         assert await _meta_values(session) == {"first", "a", "b"}
         await session.rollback()
     async with sessions() as session:
         assert await _meta_values(session) == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"title": "Azərbaycan və Çin", "names": ["Hərbi", "合作"], "size": 3},
+        {"amounts": [1.5e9, 0.25], "counts": [11, 8000], "dated": True, "until": None},
+        {"years": [2026], 7: "an integer key"},
+        {"big": 1 << 70},
+        [],
+    ],
+    ids=["letters", "numbers", "integer key", "beyond 64 bits", "empty list"],
+)
+def test_json_columns_store_the_value_json_would(value: object) -> None:
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
