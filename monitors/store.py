@@ -478,19 +478,30 @@ async def stored_for_feed(
 
 
 async def known_urls(session: AsyncSession, urls: Sequence[str]) -> dict[str, int]:
-    """Story ids of already stored articles with these canonical URLs (any feed)."""
+    """Story ids of already stored articles with these canonical URLs (any feed): one
+    statement of one shape for any number of URLs, on the driver (a poll's first read of
+    every feed's batch)."""
+    if not urls:
+        return {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = await driver_rows(
+        session,
+        _PG_URL_STORIES if postgres else _SQLITE_URL_STORIES,
+        (list(urls),) if postgres else (json.dumps(list(urls)),),
+    )
     found: dict[str, int] = {}
-    for start in range(0, len(urls), 500):
-        chunk = padded(urls[start : start + 500])
-        rows = await session.execute(
-            select(Article.url, Article.story_id).where(
-                Article.url.in_(chunk), Article.story_id.is_not(None)
-            )
-        )
-        for url, story_id in rows:
-            if url is not None and story_id is not None:
-                found.setdefault(url, story_id)
+    for url, story_id in rows:
+        found.setdefault(url, story_id)
     return found
+
+
+_PG_URL_STORIES = (
+    "SELECT url, story_id FROM article WHERE url = ANY($1::text[]) AND story_id IS NOT NULL"
+)
+_SQLITE_URL_STORIES = (
+    "SELECT url, story_id FROM article "
+    "WHERE url IN (SELECT value FROM json_each(?)) AND story_id IS NOT NULL"
+)
 
 
 async def insert_article(
