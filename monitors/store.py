@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from monitors import grouping
 from monitors.db import (
     bind_processor,
+    driver_insert_returning,
     driver_rows,
     driver_write,
     insert_ignoring_duplicates,
@@ -1007,8 +1008,10 @@ async def insert_stories(
         last = (await session.execute(_RESERVE_REVISIONS, {"count": len(rows)})).scalar_one()
         for revision, row in enumerate(rows, last - len(rows) + 1):
             row["revision"] = revision
-    returned = await session.execute(
-        insert(table).returning(table.c.id, table.c.defining_article_id, table.c.revision), rows
+    # on the driver (the counter's update above, or the batch's article inserts, began the
+    # transaction)
+    returned = await driver_insert_returning(
+        session, table, rows, ("id", "defining_article_id", "revision")
     )
     by_definer = {definer: (story_id, revision) for story_id, definer, revision in returned}
     made = [by_definer[story.defined_by.article_id] for story in stories]

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Text, cast, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitors import grouping, pipeline, regroup, store
@@ -74,10 +74,12 @@ async def stored(worker: Worker, story_id: int) -> tuple[str, bool]:
     async with worker.sessions() as session:
         row = (
             await session.execute(
-                select(Story.signature, Story.is_defence_cooperation).where(Story.id == story_id)
+                select(cast(Story.signature, Text), Story.is_defence_cooperation).where(
+                    Story.id == story_id
+                )
             )
         ).one()
-    return json.dumps(row[0]), bool(row[1])
+    return row[0], bool(row[1])
 
 
 # --- what another worker does to a story the reader keeps ------------------------------------
