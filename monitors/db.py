@@ -273,20 +273,28 @@ async def driver_write(session: AsyncSession, sql: str, rows: Sequence[Sequence[
     ``story_key`` and ``story_country`` inserts per poll and the articles' story ids, where
     that processing cost more than the writes. SQLite: ``executemany`` of a ``?`` statement;
     PostgreSQL: one statement that takes one array per column (``INSERT … SELECT * FROM
-    unnest($1::…[], …)``, ``UPDATE … FROM unnest(…)``). Values come
-    converted by the caller (``bind_processor``). The transaction must have begun (a write
-    through SQLAlchemy before this one): a driver statement outside one would commit alone."""
+    unnest($1::…[], …)``, ``UPDATE … FROM unnest(…)``). Values come converted by the caller
+    (``bind_processor``). Only inside the session's transaction
+    (``_refuse_outside_transaction``)."""
     if not rows:
         return
     driver, postgres = await _driver_connection(session)
+    _refuse_outside_transaction(driver, postgres, "driver_write")
     if postgres:
-        if not driver.is_in_transaction():
-            raise RuntimeError("driver_write outside a transaction")
         await driver.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
     else:
-        if not driver.in_transaction:
-            raise RuntimeError("driver_write outside a transaction")
         await driver.executemany(sql, rows)
+
+
+def _refuse_outside_transaction(driver: Any, postgres: bool, name: str) -> None:
+    """A driver write must be part of the session's transaction, committed or rolled back
+    with it. PostgreSQL: asyncpg runs a statement outside a transaction on its own
+    (autocommit), and SQLAlchemy opens the transaction with its own first statement, so a
+    write before that is refused. SQLite: the ``sqlite3`` module itself opens the transaction
+    before a write (SQLAlchemy never emits BEGIN there; its own writes rely on the same), so
+    a write is always inside it."""
+    if postgres and not driver.is_in_transaction():
+        raise RuntimeError(f"{name} outside a transaction")
 
 
 async def driver_insert_returning(
@@ -294,20 +302,24 @@ async def driver_insert_returning(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     returning: Sequence[str],
+    *,
+    skip_conflicts_on: Sequence[str] = (),
 ) -> list[Any]:
-    """Insert rows on the session's own driver connection, inside its begun transaction (as
-    ``driver_write``), and return ``returning``'s columns of each, in no set order: the
-    batch's new stories, whose ~15 values a row through SQLAlchemy's statement and parameter
-    processing cost more than the insert. Every row names the same columns, each given (no
-    Python-side defaults are applied); each value goes through its column type's
+    """Insert rows on the session's own driver connection, inside its transaction (as
+    ``driver_write``), and return ``returning``'s columns of each, in no set order: a batch's
+    articles and new stories, whose dozen values a row through SQLAlchemy's statement and
+    parameter processing cost more than the insert. Every row names the same columns, each
+    given (no Python-side defaults are applied); each value goes through its column type's
     ``bind_processor``, as SQLAlchemy would send it. SQLite: multi-row ``VALUES … RETURNING``
     of at most ``INSERT_PAGE`` rows (so at most that many statement shapes); PostgreSQL: one
-    ``INSERT … SELECT * FROM unnest(…) RETURNING`` for any number of rows."""
+    ``INSERT … SELECT * FROM unnest(…) RETURNING`` for any number of rows.
+    ``skip_conflicts_on``: a unique key's columns; a row whose key is stored already (or
+    repeated in the batch) is skipped and not returned (``ON CONFLICT … DO NOTHING``, as
+    ``insert_ignoring_duplicates``)."""
     if not rows:
         return []
     driver, postgres = await _driver_connection(session)
-    if not (driver.is_in_transaction() if postgres else driver.in_transaction):
-        raise RuntimeError("driver_insert_returning outside a transaction")
+    _refuse_outside_transaction(driver, postgres, "driver_insert_returning")
     dialect = session.get_bind().dialect
     names = tuple(rows[0])
     processors = [(name, bind_processor(table.c[name].type, dialect)) for name in names]
@@ -315,39 +327,37 @@ async def driver_insert_returning(
         [row[name] for row in rows] if process is _same else [process(row[name]) for row in rows]
         for name, process in processors
     ]
+    tail = _returning_tail(tuple(returning), tuple(skip_conflicts_on))
     if postgres:
-        sql = _pg_insert_returning(table, names, tuple(returning), dialect)
+        sql = _pg_insert_returning(table, names, tail, dialect)
         return list(await driver.fetch(sql, *columns))
     values = list(zip(*columns, strict=True))
     found: list[Any] = []
     for start in range(0, len(values), INSERT_PAGE):
         page = values[start : start + INSERT_PAGE]
-        sql = _sqlite_insert_returning(table.name, names, len(page), tuple(returning))
+        sql = _sqlite_insert_returning(table.name, names, len(page), tail)
         found += await driver.execute_fetchall(sql, [v for row in page for v in row])
     return found
 
 
-@cache
-def _sqlite_insert_returning(
-    table: str, names: tuple[str, ...], count: int, returning: tuple[str, ...]
-) -> str:
-    row = "(" + ", ".join("?" * len(names)) + ")"
-    return (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * count)} "
-        f"RETURNING {', '.join(returning)}"
+def _returning_tail(returning: tuple[str, ...], skip_conflicts_on: tuple[str, ...]) -> str:
+    conflict = (
+        f"ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING " if skip_conflicts_on else ""
     )
+    return f"{conflict}RETURNING {', '.join(returning)}"
 
 
-def _pg_insert_returning(
-    table: Table, names: tuple[str, ...], returning: tuple[str, ...], dialect: Dialect
-) -> str:
+@cache
+def _sqlite_insert_returning(table: str, names: tuple[str, ...], count: int, tail: str) -> str:
+    row = "(" + ", ".join("?" * len(names)) + ")"
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * count)} {tail}"
+
+
+def _pg_insert_returning(table: Table, names: tuple[str, ...], tail: str, dialect: Dialect) -> str:
     arrays = ", ".join(
         f"${n}::{table.c[name].type.compile(dialect=dialect)}[]" for n, name in enumerate(names, 1)
     )
-    return (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
-        f"RETURNING {', '.join(returning)}"
-    )
+    return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {tail}"
 
 
 def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:

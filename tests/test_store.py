@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitors import store
-from monitors.db import driver_write, json_text, open_database
+from monitors.db import INSERT_PAGE, driver_insert_returning, driver_write, json_text, open_database
 from monitors.domain import Classification, NormalisedEntry
-from monitors.models import Meta
+from monitors.models import Meta, Story
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -321,9 +321,10 @@ async def _meta_values(session: AsyncSession) -> set[str]:
 async def test_driver_writes_only_inside_the_callers_transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """``db.driver_write`` writes on the session's connection: it refuses before the
-    transaction has begun (the row would commit alone), and after a first write its rows roll
-    back with the transaction."""
+    """``db.driver_write`` writes on the session's connection, in its transaction: its rows
+    roll back with it. On PostgreSQL it refuses before the transaction has begun (asyncpg
+    would commit the row alone); on SQLite the driver itself begins the transaction before a
+    write, so a first write is inside it too."""
     async with sessions() as session:
         postgres = session.get_bind().dialect.name == "postgresql"
         sql = (
@@ -331,8 +332,12 @@ async def test_driver_writes_only_inside_the_callers_transaction(
             if postgres
             else "INSERT INTO meta (key, value) VALUES (?, ?)"
         )
-        with pytest.raises(RuntimeError, match="outside a transaction"):
+        if postgres:
+            with pytest.raises(RuntimeError, match="outside a transaction"):
+                await driver_write(session, sql, [("driver-early", "early")])
+        else:
             await driver_write(session, sql, [("driver-early", "early")])
+            assert await _meta_values(session) == {"early"}
         await session.rollback()
     async with sessions() as session:
         await session.execute(insert(Meta).values(key="driver-first", value="first"))
@@ -341,6 +346,58 @@ async def test_driver_writes_only_inside_the_callers_transaction(
         await session.rollback()
     async with sessions() as session:
         assert await _meta_values(session) == set()
+
+
+def _story_row(n: int) -> dict[str, object]:
+    return {
+        "title": f"Story {n}",
+        "url": None if n % 3 else f"https://example.org/{n}",
+        "summary": "Çin və Azərbaycan",
+        "published_at": NOW - timedelta(hours=n),
+        "first_seen_at": NOW,
+        "last_seen_at": NOW + timedelta(microseconds=n),
+        "score": n / 4,
+        "is_defence_cooperation": n % 2 == 0,
+        "cooperation_type": "exercise" if n % 2 == 0 else None,
+        "evidence": [f"word {n}"],
+        "signature": {"title": f"story {n}", "size": n},
+        "article_count": n,
+        "defining_article_id": 1000 + n,
+    }
+
+
+async def test_driver_inserted_rows_read_back_as_sqlalchemy_wrote_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """``db.driver_insert_returning``: each value through its type (aware times, JSON, flags),
+    every row returned once (more rows than one SQLite page), rolled back with the
+    transaction; refused on PostgreSQL before the transaction has begun."""
+    table = Story.__table__
+    rows = [_story_row(n) for n in range(INSERT_PAGE + 9)]
+    async with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            with pytest.raises(RuntimeError, match="outside a transaction"):
+                await driver_insert_returning(session, table, rows[:1], ("id",))
+        await session.rollback()
+    async with sessions() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            rows = [{**row, "revision": n} for n, row in enumerate(rows, 1)]
+        await session.execute(insert(Meta).values(key="driver-first", value="first"))
+        returned = await driver_insert_returning(
+            session, table, rows, ("defining_article_id", "id")
+        )
+        assert sorted(definer for definer, _ in returned) == [
+            r["defining_article_id"] for r in rows
+        ]
+        ids = {definer: story_id for definer, story_id in returned}
+        for row in rows:
+            story = await session.get_one(Story, ids[row["defining_article_id"]])
+            for name, value in row.items():
+                if name != "revision":
+                    assert getattr(story, name) == value, name
+        await session.rollback()
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Story)) == 0
 
 
 @pytest.mark.parametrize(
@@ -356,3 +413,27 @@ async def test_driver_writes_only_inside_the_callers_transaction(
 )
 def test_json_columns_store_the_value_json_would(value: object) -> None:
     assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+async def test_driver_insert_skips_rows_whose_key_is_stored(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """``skip_conflicts_on``: a row whose unique key is stored, or came earlier in the same
+    call, is neither inserted nor returned; the others are."""
+    async with sessions.begin() as session:
+        await session.execute(insert(Meta).values(key="driver-stored", value="old"))
+        returned = await driver_insert_returning(
+            session,
+            Meta.__table__,
+            [
+                {"key": "driver-stored", "value": "new"},
+                {"key": "driver-fresh", "value": "fresh"},
+                {"key": "driver-fresh", "value": "again"},
+            ],
+            ("key", "value"),
+            skip_conflicts_on=("key",),
+        )
+        assert sorted(map(tuple, returned)) == [("driver-fresh", "fresh")]
+        values = await _meta_values(session)
+        await session.execute(delete(Meta).where(Meta.key.like("driver-%")))
+    assert values == {"old", "fresh"}
