@@ -250,7 +250,9 @@ async def driver_rows(
     data like any first read, the drivers beginning the transaction lazily.
 
     For the few reads of the poll that return thousands of rows per feed (the grouping's
-    candidates and their signatures), where that processing cost more than the query. The
+    candidates and their signatures), where that processing cost more than the query, and
+    for its small per-feed statements (also a SQLite write with ``RETURNING``, which the
+    driver begins the transaction for: ``_refuse_outside_transaction``). The
     caller writes the SQL in its driver's style (SQLite: ``:name`` or ``?``; PostgreSQL:
     ``$1``) and converts values itself (``result_processor``)."""
     driver, postgres = await _driver_connection(session)

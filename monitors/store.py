@@ -25,7 +25,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    column,
     delete,
     event,
     exists,
@@ -39,7 +38,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -1005,7 +1003,7 @@ async def insert_stories(
     if session.get_bind().dialect.name != "postgresql":
         # SQLite: the stories' revisions taken from the counter here, in one statement, so
         # that no trigger rewrites each new row (PostgreSQL: the column's default)
-        last = (await session.execute(_RESERVE_REVISIONS, {"count": len(rows)})).scalar_one()
+        ((last,),) = await driver_rows(session, _RESERVE_REVISIONS, (len(rows),))
         for revision, row in enumerate(rows, last - len(rows) + 1):
             row["revision"] = revision
     # on the driver (the counter's update above, or the batch's article inserts, began the
@@ -1070,14 +1068,10 @@ _PG_KEY_ROWS = (
 )
 
 
-_REVISION_COUNTER = sql_table("story_revision_counter", column("n"))
-# A Core statement naming its table, not raw SQL: ``watch`` takes a raw write for a possible
-# change of what chats watch, and would read its index again after every such transaction.
-_RESERVE_REVISIONS = (
-    update(_REVISION_COUNTER)
-    .values(n=_REVISION_COUNTER.c.n + bindparam("count"))
-    .returning(_REVISION_COUNTER.c.n)
-)
+_RESERVE_REVISIONS = "UPDATE story_revision_counter SET n = n + ? RETURNING n"
+"""(SQLite) Reserve revisions for new stories. On the driver: ``watch`` takes a raw write
+through SQLAlchemy for a possible change of what chats watch (it would read its index again
+after every such transaction); it never sees the driver's statements."""
 
 
 async def _insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -58,7 +58,7 @@ from monitors import matching
 from monitors.db import driver_rows, insert_ignoring_duplicates
 from monitors.domain import StoryForAlert
 from monitors.matching import ChatWatch, found_phrases
-from monitors.models import Alert, Chat, ChatMute, Meta, WatchChange, WatchRule
+from monitors.models import Alert, Chat, ChatMute, WatchChange, WatchRule
 
 _PHRASE_KINDS = ("keyword", "exclude")
 _NONE: array[int] = array("q")
@@ -461,8 +461,19 @@ _indexes: dict[str, WatchIndex] = {}
 
 async def watch_version(session: AsyncSession) -> str | None:
     """The database's watch version: changed by triggers (migration 0006) in
-    every transaction that changes a watch rule, a chat's delivery facts or a mute."""
-    return await session.scalar(select(Meta.value).where(Meta.key == WATCH_VERSION_KEY))
+    every transaction that changes a watch rule, a chat's delivery facts or a mute. Read on
+    the driver (one per stored feed: the statement machinery cost more than the read)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # as a query through the session would (autoflush)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = await driver_rows(
+        session,
+        "SELECT value FROM meta WHERE key = $1"
+        if postgres
+        else "SELECT value FROM meta WHERE key = ?",
+        (WATCH_VERSION_KEY,),
+    )
+    return rows[0][0] if rows else None
 
 
 async def current_index(session: AsyncSession) -> WatchIndex:
