@@ -304,14 +304,42 @@ def test_ranked_is_the_plain_ranking_less_what_the_rule_drops(seed: int, limit: 
             stories[story_id] = KnownStory(False, decoded=sig)
     stories[1] = KnownStory(False, raw="{}")  # no signature
     del stories[2]  # filed but not read
+    batch = Candidates.of(filings, stories)  # one batch's candidates, asked by every report
     for article in generated(40, seed + 100):
         for lookup in (cluster.lookup_keys(article), dict.fromkeys(cluster.lookup_keys(article))):
             candidates = Candidates.of(filings, stories)
             expected = reference_ranked(candidates, lookup, limit, article)
+            assert batch.ranked(lookup, limit=limit, article=article) == expected
             found = candidates.ranked(lookup, limit=limit, article=article)
             assert [n for n, _ in found] == [n for n, _ in expected], (article, lookup)
             assert [s for _, s in found] == [s for _, s in expected]
             assert cluster.best_match(article, found) == cluster.best_match(article, expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "kept"),
+    [
+        pytest.param({}, [], id="every story later: none"),
+        pytest.param({21: moved(SIG, 30, names=frozenset({"hsnf"}))}, [21],
+                     id="a later story sharing a name: kept"),
+        pytest.param({21: dataclasses.replace(SIG, dated=False)}, [21],
+                     id="an undated story: kept"),
+        pytest.param({21: moved(SIG, 2)}, [21], id="a story within the window: kept"),
+    ],
+)  # fmt: skip
+def test_a_report_older_than_its_candidates_keeps_only_what_the_screen_keeps(
+    extra: dict[int, cluster.EventSignature], kept: list[int]
+) -> None:
+    """A backlog's report: its keys hold only stories weeks after it, which the screen drops
+    together (``Candidates._all_later``) unless one shares a name, is undated or is near."""
+    article = dataclasses.replace(SIG, names=frozenset({"hsnf"}))
+    stories = {n: KnownStory(False, raw=json.dumps(moved(SIG, 20 + n).to_json())) for n in (1, 2)}
+    stories[3] = KnownStory(False, raw="{}")  # no signature
+    stories.update({n: KnownStory(False, decoded=sig) for n, sig in extra.items()})
+    filings = [Filing(n, "c:AZ", at(20 + n)) for n in [*stories, 4]]  # 4: filed, not read
+    found = Candidates.of(filings, stories).ranked({"c:AZ": at(-8)}, limit=10, article=article)
+    assert [n for n, _ in found] == kept
+    assert found == reference_ranked(Candidates.of(filings, stories), {"c:AZ": at(-8)}, 10, article)
 
 
 def test_a_screen_record_read_from_text_is_the_screens() -> None:
