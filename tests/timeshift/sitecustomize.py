@@ -23,3 +23,7 @@ if _days:
 
     _destination = _datetime.datetime.now(_datetime.UTC) + _datetime.timedelta(days=float(_days))
     time_machine.travel(_destination, tick=True).start()
+    # A ticking travel starts its clock at the first reading, not at ``start()``: read it now,
+    # or a process that imports for seconds first (the bot) runs that far behind the test
+    # process, and an alert the test enqueues "now" is not yet due for the bot.
+    _datetime.datetime.now(_datetime.UTC)
